@@ -1,0 +1,130 @@
+/**
+ * The pow command line.
+ *
+ * ```sh
+ * deno run -A main.ts [serve] [--config FILE] [--host H] [--port P] [--base-path B]
+ * deno run -A main.ts permissions [--config FILE]
+ * deno run -A main.ts --help
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  ConfigError,
+  createServer,
+  defaultConfig,
+  listen,
+  loadConfig,
+  missingRunPermissions,
+  permissionFlags,
+  type PowConfig,
+} from "./mod.ts";
+import { frontEnds } from "./server/front_ends.ts";
+
+const HELP = `pow: Process Over WebSocket
+
+Usage:
+  deno run -A main.ts [serve] [options]    Serve the configured processes
+  deno run -A main.ts permissions [options] Print the Deno permission flags a config needs
+  deno run -A main.ts --help               Show this help
+
+Options:
+  -c, --config FILE     YAML configuration (default: the embedded demo config)
+      --host HOST       Address to listen on (default: 127.0.0.1)
+  -p, --port PORT       Port to listen on; 0 picks a free one (default: 8028)
+      --base-path PATH  Path to serve under (default: /)
+  -h, --help            Show this help
+
+Once listening, serve prints one line: "Listening on http://HOST:PORT/".
+SIGINT or SIGTERM stops it: running sessions are cancelled and their processes end.
+`;
+
+/** Exit codes of the CLI. */
+const EXIT_USAGE = 2;
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c" },
+        host: { type: "string" },
+        port: { type: "string", short: "p" },
+        "base-path": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    console.error(`pow: ${(error as Error).message}\nRun with --help for usage.`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const command = positionals[0] ?? "serve";
+  if (!["serve", "permissions"].includes(command) || positionals.length > 1) {
+    console.error(`pow: unknown command "${positionals.join(" ")}"\nRun with --help for usage.`);
+    return EXIT_USAGE;
+  }
+
+  let config: PowConfig;
+  try {
+    config = values.config ? await loadConfig(values.config) : defaultConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`pow: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  if (values.host !== undefined) config.server.host = values.host;
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port > 65535) {
+      console.error(`pow: invalid --port "${values.port}": expected a number from 0 to 65535`);
+      return EXIT_USAGE;
+    }
+    config.server.port = port;
+  }
+  if (values["base-path"] !== undefined) {
+    const base = values["base-path"];
+    if (!base.startsWith("/")) {
+      console.error(`pow: invalid --base-path "${base}": it must start with "/"`);
+      return EXIT_USAGE;
+    }
+    config.server.basePath = base.endsWith("/") ? base : `${base}/`;
+  }
+
+  if (command === "permissions") {
+    console.log(permissionFlags(config, { configFile: values.config }).join(" "));
+    return 0;
+  }
+
+  const missing = await missingRunPermissions(config);
+  if (missing.length > 0) {
+    console.error(
+      `pow: missing permission to run ${missing.map((p) => `"${p}"`).join(", ")}: ` +
+        `start Deno with --allow-run=${missing.join(",")} (see "main.ts permissions")`,
+    );
+    return EXIT_USAGE;
+  }
+
+  const server = createServer(config, { frontEnds });
+  const running = await listen(server);
+  const stop = () => void running.shutdown();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await running.finished;
+  await running.shutdown();
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

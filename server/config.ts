@@ -1,0 +1,480 @@
+/**
+ * The YAML configuration: its schema, defaults and validation. Every error names the file, the
+ * key path (e.g. `processes.count.params[0].pattern`), the line, and what is wrong.
+ * The whole schema is documented in `docs/config.md`.
+ *
+ * @module
+ */
+
+import { LineCounter, parseDocument } from "yaml";
+import type { ParamSpec } from "./params.ts";
+import { highestPlaceholder } from "./params.ts";
+import type { CommandProcess, ProcessDefinition } from "./process.ts";
+import { parseDuration, parseSize } from "./units.ts";
+
+/** Server settings. */
+export interface ServerConfig {
+  /** The address to listen on. @default {"127.0.0.1"} */
+  host: string;
+  /** The port; 0 picks a free one. @default {8028} */
+  port: number;
+  /** The path every route is served under. @default {"/"} */
+  basePath: string;
+  /** TLS certificate and key files (PEM); both or neither. */
+  tls?: { cert: string; key: string };
+}
+
+/** Session defaults. */
+export interface SessionsConfig {
+  /** Output bytes retained per session. @default {4 MiB} */
+  retention: number;
+  /** Milliseconds an unattached session is kept. @default {60 s} */
+  linger: number;
+  /** Milliseconds between SIGTERM and SIGKILL. @default {5 s} */
+  killGrace: number;
+  /** Pending stdin bytes allowed per session. @default {8 MiB} */
+  maxPendingInput: number;
+  /** The most sessions alive at once. @default {1000} */
+  max: number;
+  /** The most params in one call. @default {64} */
+  maxParams: number;
+  /** The longest param, in characters. @default {4096} */
+  maxParamLength: number;
+}
+
+/** Settings of the pow-1 front end. */
+export interface Pow1Config {
+  /** Milliseconds a WebSocket client has to send its call. @default {1 s} */
+  callDeadline: number;
+  /** The largest input message accepted, in bytes. @default {1 MiB} */
+  maxMessage: number;
+  /** The largest output frame sent when coalescing, in bytes. @default {64 KiB} */
+  maxFrame: number;
+  /** Milliseconds between keep-alive pings (a silent peer is dropped after the next). @default {54 s} */
+  keepAlive: number;
+  /** Milliseconds a REST session is kept after its last request. @default {60 s} */
+  restExpiry: number;
+  /** Lines shown in the REST status buffer. @default {1000} */
+  statusLines: number;
+}
+
+/** The whole configuration. */
+export interface PowConfig {
+  /** Server settings. */
+  server: ServerConfig;
+  /** Session defaults. */
+  sessions: SessionsConfig;
+  /** pow-1 settings. */
+  pow1: Pow1Config;
+  /** The processes, by name. */
+  processes: Record<string, ProcessDefinition>;
+}
+
+/** Options for {@linkcode parseConfig}. */
+export interface ParseConfigOptions {
+  /** The file name, for error messages. @default {"<config>"} */
+  file?: string;
+}
+
+/**
+ * A configuration file is invalid.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, parseConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(
+ *   () => parseConfig("server:\n  port: high\n", { file: "pow.yaml" }),
+ *   (e) => e instanceof ConfigError && e.path === "server.port" && e.line === 2,
+ * );
+ * ```
+ */
+export class ConfigError extends Error {
+  /** The file. */
+  readonly file: string;
+  /** The key path, e.g. `processes.count.params[0].pattern`. */
+  readonly path: string;
+  /** The 1-based line, when known. */
+  readonly line: number | undefined;
+
+  /**
+   * Creates a config error.
+   *
+   * @param file The file.
+   * @param path The key path.
+   * @param line The line, when known.
+   * @param problem What is wrong.
+   */
+  constructor(file: string, path: string, line: number | undefined, problem: string) {
+    super(
+      `Invalid config "${file}"${path ? ` at ${path}` : ""}${
+        line ? ` (line ${line})` : ""
+      }: ${problem}`,
+    );
+    this.name = "ConfigError";
+    this.file = file;
+    this.path = path;
+    this.line = line;
+  }
+}
+
+type Path = (string | number)[];
+
+const PROCESS_KEYS = [
+  "description",
+  "command",
+  "params",
+  "timeout",
+  "killGrace",
+  "retention",
+  "cwd",
+  "env",
+  "pty",
+  "allow",
+  "uid",
+  "gid",
+];
+const PARAM_KEYS = ["name", "description", "pattern", "enum", "optional", "variadic"];
+
+/** The defaults of every setting but `processes`. */
+export const DEFAULTS: Omit<PowConfig, "processes"> = {
+  server: { host: "127.0.0.1", port: 8028, basePath: "/" },
+  sessions: {
+    retention: 4 * 1024 * 1024,
+    linger: 60_000,
+    killGrace: 5000,
+    maxPendingInput: 8 * 1024 * 1024,
+    max: 1000,
+    maxParams: 64,
+    maxParamLength: 4096,
+  },
+  pow1: {
+    callDeadline: 1000,
+    maxMessage: 1024 * 1024,
+    maxFrame: 64 * 1024,
+    keepAlive: 54_000,
+    restExpiry: 60_000,
+    statusLines: 1000,
+  },
+};
+
+/**
+ * Parses and validates a YAML configuration.
+ *
+ * @example Parse a config with one command
+ * ```ts
+ * import { parseConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config = parseConfig(`
+ * processes:
+ *   count:
+ *     command: [seq, "1", "{1}"]
+ *     params: [{ name: n, pattern: "[0-9]{1,7}" }]
+ *     timeout: 30s
+ * `);
+ * assert.equal(config.server.port, 8028);
+ * assert.equal(config.processes.count.timeout, 30_000);
+ * ```
+ *
+ * @param text The YAML text.
+ * @param options The file name for messages.
+ * @returns The validated configuration with defaults filled in.
+ * @throws {ConfigError} Naming the file, key path, line and problem.
+ */
+export function parseConfig(text: string, options: ParseConfigOptions = {}): PowConfig {
+  const file = options.file ?? "<config>";
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const lineOf = (path: Path): number | undefined => {
+    // deno-lint-ignore no-explicit-any
+    const node = path.length ? doc.getIn(path, true) as any : doc.contents;
+    const offset = node?.range?.[0] ?? node?.key?.range?.[0];
+    return typeof offset === "number" ? lineCounter.linePos(offset).line : undefined;
+  };
+  const fail = (path: Path, problem: string): never => {
+    throw new ConfigError(file, formatPath(path), lineOf(path), problem);
+  };
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0];
+    const line = error.linePos?.[0].line;
+    throw new ConfigError(file, "", line, `not valid YAML: ${error.message.split("\n")[0]}`);
+  }
+  const root = doc.toJS() ?? {};
+  const v = new Validator(fail);
+  v.object(root, [], ["server", "sessions", "pow1", "processes"]);
+
+  const server = v.section(root, "server", ["host", "port", "basePath", "tls"]);
+  const sessions = v.section(root, "sessions", [
+    "retention",
+    "linger",
+    "killGrace",
+    "maxPendingInput",
+    "max",
+    "maxParams",
+    "maxParamLength",
+  ]);
+  const pow1 = v.section(root, "pow1", [
+    "callDeadline",
+    "maxMessage",
+    "maxFrame",
+    "keepAlive",
+    "restExpiry",
+    "statusLines",
+  ]);
+  const D = DEFAULTS;
+  const config: PowConfig = {
+    server: {
+      host: v.string(server.host, ["server", "host"]) ?? D.server.host,
+      port: v.integer(server.port, ["server", "port"], 0, 65535) ?? D.server.port,
+      basePath: v.basePath(server.basePath, ["server", "basePath"]) ?? D.server.basePath,
+    },
+    sessions: {
+      retention: v.size(sessions.retention, ["sessions", "retention"], 1) ?? D.sessions.retention,
+      linger: v.duration(sessions.linger, ["sessions", "linger"]) ?? D.sessions.linger,
+      killGrace: v.duration(sessions.killGrace, ["sessions", "killGrace"]) ??
+        D.sessions.killGrace,
+      maxPendingInput: v.size(sessions.maxPendingInput, ["sessions", "maxPendingInput"], 1) ??
+        D.sessions.maxPendingInput,
+      max: v.integer(sessions.max, ["sessions", "max"], 1) ?? D.sessions.max,
+      maxParams: v.integer(sessions.maxParams, ["sessions", "maxParams"], 0) ??
+        D.sessions.maxParams,
+      maxParamLength: v.integer(sessions.maxParamLength, ["sessions", "maxParamLength"], 1) ??
+        D.sessions.maxParamLength,
+    },
+    pow1: {
+      callDeadline: v.duration(pow1.callDeadline, ["pow1", "callDeadline"]) ??
+        D.pow1.callDeadline,
+      maxMessage: v.size(pow1.maxMessage, ["pow1", "maxMessage"], 1) ?? D.pow1.maxMessage,
+      maxFrame: v.size(pow1.maxFrame, ["pow1", "maxFrame"], 16) ?? D.pow1.maxFrame,
+      keepAlive: v.duration(pow1.keepAlive, ["pow1", "keepAlive"]) ?? D.pow1.keepAlive,
+      restExpiry: v.duration(pow1.restExpiry, ["pow1", "restExpiry"]) ?? D.pow1.restExpiry,
+      statusLines: v.integer(pow1.statusLines, ["pow1", "statusLines"], 1) ??
+        D.pow1.statusLines,
+    },
+    processes: {},
+  };
+  if (server.tls !== undefined) {
+    const tls = v.object(server.tls, ["server", "tls"], ["cert", "key"]);
+    const cert = v.string(tls.cert, ["server", "tls", "cert"]);
+    const key = v.string(tls.key, ["server", "tls", "key"]);
+    if (!cert || !key) fail(["server", "tls"], "both cert and key are required");
+    config.server.tls = { cert: cert!, key: key! };
+  }
+  const processes = root.processes === undefined || root.processes === null
+    ? {}
+    : v.object(root.processes, ["processes"]);
+  for (const [name, raw] of Object.entries(processes)) {
+    config.processes[name] = parseProcess(v, name, raw, fail);
+  }
+  return config;
+}
+
+function parseProcess(
+  v: Validator,
+  name: string,
+  raw: unknown,
+  fail: (path: Path, problem: string) => never,
+): CommandProcess {
+  const at = ["processes", name];
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) {
+    fail(at, `invalid process name "${name}": use 1 to 64 letters, digits, "_", ".", ":" or "-"`);
+  }
+  const p = v.object(raw, at, PROCESS_KEYS);
+  if (p.command === undefined) fail(at, 'missing key "command": a list of the program and its arguments');
+  const command = v.stringList(p.command, [...at, "command"]);
+  if (command!.length === 0) fail([...at, "command"], "must name a program");
+  command!.forEach((part, i) => {
+    if (/\{(\d+|\*)\}/.test(part) && !/^\{(\d+|\*)\}$/.test(part)) {
+      fail(
+        [...at, "command", i],
+        `placeholder inside "${part}": params are substituted as whole arguments only, write the placeholder as its own list item`,
+      );
+    }
+  });
+  if (/^\{(\d+|\*)\}$/.test(command![0])) {
+    fail([...at, "command", 0], "the program must not be a parameter");
+  }
+  const params: ParamSpec[] = [];
+  const rawParams = p.params === undefined ? [] : p.params;
+  if (!Array.isArray(rawParams)) fail([...at, "params"], "must be a list of params");
+  (rawParams as unknown[]).forEach((rp, i) => {
+    const pp = [...at, "params", i];
+    const o = v.object(rp, pp, PARAM_KEYS);
+    const spec: ParamSpec = { name: v.string(o.name, [...pp, "name"]) ?? fail(pp, 'missing key "name"') };
+    if (o.description !== undefined) spec.description = v.string(o.description, [...pp, "description"]);
+    if (o.pattern !== undefined) {
+      spec.pattern = v.string(o.pattern, [...pp, "pattern"]);
+      try {
+        new RegExp(spec.pattern!, "u");
+      } catch (error) {
+        fail([...pp, "pattern"], `invalid regular expression: ${(error as Error).message}`);
+      }
+    }
+    if (o.enum !== undefined) spec.enum = v.stringList(o.enum, [...pp, "enum"]);
+    if (o.optional !== undefined) spec.optional = v.boolean(o.optional, [...pp, "optional"]);
+    if (o.variadic !== undefined) spec.variadic = v.boolean(o.variadic, [...pp, "variadic"]);
+    params.push(spec);
+  });
+  params.forEach((spec, i) => {
+    const pp = [...at, "params", i];
+    if (spec.variadic && i !== params.length - 1) fail(pp, "only the last param can be variadic");
+    if (!spec.optional && !spec.variadic && params.slice(0, i).some((s) => s.optional)) {
+      fail(pp, "a required param cannot follow an optional one");
+    }
+  });
+  const highest = highestPlaceholder(command!);
+  if (highest > params.length) {
+    fail([...at, "command"], `uses {${highest}} but only ${params.length} params are declared`);
+  }
+  if (command!.includes("{*}") && !params.at(-1)?.variadic) {
+    params.push({ name: "args", variadic: true });
+  }
+  const definition: CommandProcess = { kind: "command", command: command!, params };
+  if (p.description !== undefined) definition.description = v.string(p.description, [...at, "description"]);
+  if (p.timeout !== undefined) definition.timeout = v.duration(p.timeout, [...at, "timeout"]);
+  if (p.killGrace !== undefined) definition.killGrace = v.duration(p.killGrace, [...at, "killGrace"]);
+  if (p.retention !== undefined) definition.retention = v.size(p.retention, [...at, "retention"], 1);
+  if (p.cwd !== undefined) definition.cwd = v.string(p.cwd, [...at, "cwd"]);
+  if (p.pty !== undefined) definition.pty = v.boolean(p.pty, [...at, "pty"]);
+  if (p.allow !== undefined) definition.allow = v.stringList(p.allow, [...at, "allow"]);
+  if (p.uid !== undefined) definition.uid = v.integer(p.uid, [...at, "uid"], 0);
+  if (p.gid !== undefined) definition.gid = v.integer(p.gid, [...at, "gid"], 0);
+  if (p.env !== undefined) {
+    const env = v.object(p.env, [...at, "env"]);
+    definition.env = {};
+    for (const [key, value] of Object.entries(env)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) fail([...at, "env", key], "invalid variable name");
+      if (key.startsWith("LD_")) {
+        fail([...at, "env", key], "LD_* variables are never passed to processes");
+      }
+      if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+        fail([...at, "env", key], `must be a string, got ${describe(value)}`);
+      }
+      definition.env[key] = String(value);
+    }
+  }
+  return definition;
+}
+
+class Validator {
+  constructor(readonly fail: (path: Path, problem: string) => never) {}
+
+  object(value: unknown, path: Path, keys?: string[]): Record<string, unknown> {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      this.fail(path, `must be a mapping, got ${describe(value)}`);
+    }
+    const record = value as Record<string, unknown>;
+    if (keys) {
+      for (const key of Object.keys(record)) {
+        if (!keys.includes(key)) {
+          this.fail([...path, key], `unknown key "${key}"; expected one of ${keys.join(", ")}`);
+        }
+      }
+    }
+    return record;
+  }
+
+  section(root: Record<string, unknown>, key: string, keys: string[]): Record<string, unknown> {
+    return root[key] === undefined || root[key] === null ? {} : this.object(root[key], [key], keys);
+  }
+
+  string(value: unknown, path: Path): string | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "string") this.fail(path, `must be a string, got ${describe(value)}`);
+    return value as string;
+  }
+
+  boolean(value: unknown, path: Path): boolean | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "boolean") this.fail(path, `must be true or false, got ${describe(value)}`);
+    return value as boolean;
+  }
+
+  integer(value: unknown, path: Path, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      this.fail(path, `must be a whole number from ${min} to ${max}, got ${describe(value)}`);
+    }
+    return value as number;
+  }
+
+  stringList(value: unknown, path: Path): string[] | undefined {
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value)) this.fail(path, `must be a list of strings, got ${describe(value)}`);
+    return (value as unknown[]).map((item, i) => {
+      if (typeof item === "number") return String(item);
+      if (typeof item !== "string") {
+        this.fail([...path, i], `must be a string, got ${describe(item)}`);
+      }
+      return item as string;
+    });
+  }
+
+  duration(value: unknown, path: Path): number | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "string" && typeof value !== "number") {
+      this.fail(path, `must be a duration such as "30s", got ${describe(value)}`);
+    }
+    try {
+      return parseDuration(value as string | number);
+    } catch (error) {
+      this.fail(path, (error as Error).message);
+    }
+  }
+
+  size(value: unknown, path: Path, min: number): number | undefined {
+    if (value === undefined) return undefined;
+    let size: number;
+    try {
+      if (typeof value !== "string" && typeof value !== "number") throw new TypeError(`Invalid size ${describe(value)}`);
+      size = parseSize(value);
+    } catch (error) {
+      this.fail(path, (error as Error).message);
+    }
+    if (size! < min) this.fail(path, `must be at least ${min} bytes`);
+    return size!;
+  }
+
+  basePath(value: unknown, path: Path): string | undefined {
+    const text = this.string(value, path);
+    if (text === undefined) return undefined;
+    if (!text.startsWith("/")) this.fail(path, `must start with "/", got "${text}"`);
+    return text.endsWith("/") ? text : `${text}/`;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string") return `"${value}"`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function formatPath(path: Path): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out ? `.${part}` : part;
+  }
+  return out;
+}
+
+/**
+ * Reads and validates a configuration file.
+ *
+ * @param file The path of the YAML file.
+ * @returns The validated configuration.
+ * @throws {ConfigError} When the file cannot be read or is invalid.
+ */
+export async function loadConfig(file: string): Promise<PowConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    throw new ConfigError(file, "", undefined, `cannot read the file: ${(error as Error).message}`);
+  }
+  return parseConfig(text, { file });
+}

@@ -1,0 +1,352 @@
+/**
+ * The ordered output log of a session: stdout and stderr chunks addressed by byte offset,
+ * bounded retention, any number of readers, and backpressure on the writer.
+ *
+ * ## Backpressure policy
+ *
+ * The log keeps at most `retention` bytes that readers have already consumed, for late readers
+ * and reattaching clients. Bytes nobody has consumed yet are never dropped: when the unconsumed
+ * bytes reach `retention` (counted from the slowest attached reader, or from the furthest point
+ * any reader ever reached when none is attached), {@linkcode OutputLog.append} waits. The
+ * session's runner awaits it before reading more from the child, so the child blocks on its
+ * full pipe. Memory per session is therefore bounded by `retention` plus one chunk.
+ *
+ * @module
+ */
+
+/** Which output stream a chunk came from. */
+export type OutputStream = "stdout" | "stderr";
+
+/** One piece of output, as the process wrote it. */
+export interface OutputChunk {
+  /** The stream the bytes were written to. */
+  readonly stream: OutputStream;
+  /** The offset of the first byte in the session's output (stdout and stderr share offsets). */
+  readonly offset: number;
+  /** The bytes. */
+  readonly data: Uint8Array;
+}
+
+/** Options for {@linkcode OutputLog.reader}. */
+export interface ReaderOptions {
+  /** The offset to start reading at. @default {0} */
+  offset?: number;
+}
+
+/** Options for {@linkcode OutputReader.read}. */
+export interface ReadOptions {
+  /** Return at most this many bytes (a chunk may be split). @default {Infinity} */
+  maxBytes?: number;
+  /** Stop waiting when aborted; the read then resolves to an empty array. */
+  signal?: AbortSignal;
+}
+
+/** A cursor over a session's output. */
+export interface OutputReader {
+  /** The offset of the next byte this reader will return. */
+  readonly offset: number;
+  /**
+   * Waits until output at the cursor is available and returns all of it (up to `maxBytes`),
+   * advancing the cursor. Resolves to `null` once the log is closed and fully read, and to an
+   * empty array when `signal` aborts. Bytes that were evicted before this reader got to them
+   * are reported through {@linkcode OutputReader.skipped}, never silently.
+   */
+  read(options?: ReadOptions): Promise<OutputChunk[] | null>;
+  /** Returns what is available right now without waiting (possibly nothing). */
+  readAvailable(maxBytes?: number): OutputChunk[];
+  /** Bytes this reader had to skip because they were no longer retained. */
+  readonly skipped: number;
+  /** Detaches the reader so it no longer holds back the writer. */
+  close(): void;
+}
+
+/**
+ * Where a session's output goes. The in-memory implementation is {@linkcode MemoryOutputLog};
+ * a broker-backed one (Redis Streams, NATS JetStream) can implement the same interface.
+ */
+export interface OutputLog {
+  /** The offset of the oldest retained byte. */
+  readonly start: number;
+  /** The offset just past the newest byte. */
+  readonly end: number;
+  /** Whether the writer has finished. */
+  readonly closed: boolean;
+  /** Appends a chunk, waiting first until there is room (see the backpressure policy). */
+  append(stream: OutputStream, data: Uint8Array): Promise<void>;
+  /** Marks the end of output: readers drain what is left and then get `null`. */
+  close(): void;
+  /** Opens a reader at an offset (clamped to what is retained; see `skipped`). */
+  reader(options?: ReaderOptions): OutputReader;
+  /** All retained chunks, oldest first. */
+  retained(): OutputChunk[];
+}
+
+/** Options for {@linkcode MemoryOutputLog}. */
+export interface MemoryOutputLogOptions {
+  /** Bytes kept for late readers, and the most unread bytes before the writer waits. @default {4194304} */
+  retention?: number;
+}
+
+/**
+ * An {@linkcode OutputLog} held in memory.
+ *
+ * @example Write and read output
+ * ```ts
+ * import { MemoryOutputLog } from "./output_log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const log = new MemoryOutputLog();
+ * await log.append("stdout", new TextEncoder().encode("hello "));
+ * await log.append("stderr", new TextEncoder().encode("world"));
+ * log.close();
+ *
+ * const reader = log.reader({ offset: 6 });
+ * const chunks = await reader.read();
+ * assert.deepEqual(chunks?.map((c) => [c.stream, c.offset]), [["stderr", 6]]);
+ * assert.equal(await reader.read(), null);
+ * ```
+ */
+export class MemoryOutputLog implements OutputLog {
+  #chunks: OutputChunk[] = [];
+  #head = 0;
+  #start = 0;
+  #end = 0;
+  #closed = false;
+  #delivered = 0;
+  #retention: number;
+  #readers = new Set<MemoryReader>();
+  #roomWaiters: (() => void)[] = [];
+
+  /**
+   * Creates an empty log.
+   *
+   * @param options How much to retain.
+   */
+  constructor(options: MemoryOutputLogOptions = {}) {
+    this.#retention = options.retention ?? 4 * 1024 * 1024;
+    if (!(this.#retention > 0)) {
+      throw new RangeError(`Invalid retention ${this.#retention}: expected a positive size`);
+    }
+  }
+
+  /** The offset of the oldest retained byte. */
+  get start(): number {
+    return this.#start;
+  }
+
+  /** The offset just past the newest byte. */
+  get end(): number {
+    return this.#end;
+  }
+
+  /** Whether the writer has finished. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes currently held in memory. */
+  get size(): number {
+    return this.#end - this.#start;
+  }
+
+  /**
+   * Appends a chunk once there is room for it.
+   *
+   * @param stream The stream the bytes were written to.
+   * @param data The bytes; the log keeps a reference, so do not reuse the buffer.
+   */
+  async append(stream: OutputStream, data: Uint8Array): Promise<void> {
+    if (this.#closed) throw new TypeError("Cannot append to output log: it is closed");
+    if (data.length === 0) return;
+    while (!this.#hasRoom()) {
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+      if (this.#closed) throw new TypeError("Cannot append to output log: it is closed");
+    }
+    this.#chunks.push({ stream, offset: this.#end, data });
+    this.#end += data.length;
+    this.#evict();
+    for (const reader of this.#readers) reader.wake();
+  }
+
+  /** Marks the end of output and wakes every waiting reader and writer. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const reader of this.#readers) reader.wake();
+    this.#wakeWriters();
+  }
+
+  /**
+   * Opens a reader.
+   *
+   * @param options Where to start.
+   * @returns A reader whose cursor is at `options.offset`.
+   */
+  reader(options: ReaderOptions = {}): OutputReader {
+    const offset = options.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new RangeError(`Invalid offset ${offset}: expected a non-negative integer`);
+    }
+    if (offset > this.#end) {
+      throw new RangeError(
+        `Invalid offset ${offset}: the output has only ${this.#end} bytes so far`,
+      );
+    }
+    const reader = new MemoryReader(this, offset);
+    this.#readers.add(reader);
+    return reader;
+  }
+
+  /** All retained chunks, oldest first. */
+  retained(): OutputChunk[] {
+    return this.#chunks.slice(this.#head);
+  }
+
+  /** @internal Returns chunks from `offset` up to `maxBytes`, splitting at the edges. */
+  _slice(offset: number, maxBytes: number): OutputChunk[] {
+    const out: OutputChunk[] = [];
+    if (offset >= this.#end) return out;
+    let i = this.#find(offset);
+    let budget = maxBytes;
+    while (i < this.#chunks.length && budget > 0) {
+      const chunk = this.#chunks[i++];
+      let data = chunk.data;
+      let at = chunk.offset;
+      if (at < offset) {
+        data = data.subarray(offset - at);
+        at = offset;
+      }
+      if (data.length > budget) data = data.subarray(0, budget);
+      out.push(data === chunk.data ? chunk : { stream: chunk.stream, offset: at, data });
+      budget -= data.length;
+    }
+    return out;
+  }
+
+  /** @internal Called by readers when their cursor moved or they closed. */
+  _advanced(reader: MemoryReader | undefined, offset: number): void {
+    if (reader && !this.#readers.has(reader)) return;
+    if (offset > this.#delivered) this.#delivered = offset;
+    this.#evict();
+    this.#wakeWriters();
+  }
+
+  /** @internal */
+  _remove(reader: MemoryReader): void {
+    this.#readers.delete(reader);
+    this.#evict();
+    this.#wakeWriters();
+  }
+
+  #floor(): number {
+    if (this.#readers.size === 0) return this.#delivered;
+    let min = Infinity;
+    for (const reader of this.#readers) min = Math.min(min, reader.offset);
+    return min;
+  }
+
+  #hasRoom(): boolean {
+    return this.#end - Math.max(this.#floor(), this.#start) < this.#retention;
+  }
+
+  #evict(): void {
+    const floor = this.#floor();
+    while (this.#head < this.#chunks.length && this.#end - this.#start > this.#retention) {
+      const first = this.#chunks[this.#head];
+      const firstEnd = first.offset + first.data.length;
+      if (firstEnd > floor) break;
+      this.#head++;
+      this.#start = firstEnd;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #wakeWriters(): void {
+    if (this.#roomWaiters.length === 0) return;
+    if (!this.#hasRoom() && !this.#closed) return;
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #find(offset: number): number {
+    let lo = this.#head, hi = this.#chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.#chunks[mid].offset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}
+
+class MemoryReader implements OutputReader {
+  #log: MemoryOutputLog;
+  #offset: number;
+  #skipped = 0;
+  #waiter: (() => void) | undefined;
+  #closed = false;
+
+  constructor(log: MemoryOutputLog, offset: number) {
+    this.#log = log;
+    this.#offset = offset;
+  }
+
+  get offset(): number {
+    return this.#offset;
+  }
+
+  get skipped(): number {
+    return this.#skipped;
+  }
+
+  wake(): void {
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.();
+  }
+
+  readAvailable(maxBytes = Infinity): OutputChunk[] {
+    if (this.#closed) return [];
+    if (this.#offset < this.#log.start) {
+      this.#skipped += this.#log.start - this.#offset;
+      this.#offset = this.#log.start;
+    }
+    const chunks = this.#log._slice(this.#offset, maxBytes);
+    if (chunks.length > 0) {
+      const last = chunks[chunks.length - 1];
+      this.#offset = last.offset + last.data.length;
+      this.#log._advanced(this, this.#offset);
+    }
+    return chunks;
+  }
+
+  async read(options: ReadOptions = {}): Promise<OutputChunk[] | null> {
+    const { maxBytes = Infinity, signal } = options;
+    while (true) {
+      if (this.#closed) return null;
+      const chunks = this.readAvailable(maxBytes);
+      if (chunks.length > 0) return chunks;
+      if (this.#log.closed) return null;
+      if (signal?.aborted) return [];
+      await new Promise<void>((resolve) => {
+        const onAbort = () => resolve();
+        signal?.addEventListener("abort", onAbort, { once: true });
+        this.#waiter = () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+      });
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#log._remove(this);
+    this.wake();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Scoped Deno permissions for a configuration: what `main.ts permissions` prints and what the
+ * server checks at startup. Note that `--allow-run` limits which programs the server may start;
+ * it does not sandbox them: a started program has the full rights of its OS user.
+ *
+ * @module
+ */
+
+import type { PowConfig } from "./config.ts";
+
+/** Options for {@linkcode permissionFlags}. */
+export interface PermissionFlagsOptions {
+  /** The config file the server reads. */
+  configFile?: string;
+  /** Files served or read besides the config (e.g. TLS certificates). */
+  readFiles?: string[];
+}
+
+/**
+ * The programs a configuration runs.
+ *
+ * @param config The configuration.
+ * @returns Program names or paths, sorted, without duplicates.
+ */
+export function configuredPrograms(config: PowConfig): string[] {
+  const programs = new Set<string>();
+  for (const definition of Object.values(config.processes)) {
+    if (definition.kind === "command") programs.add(definition.command[0]);
+  }
+  return [...programs].sort();
+}
+
+/**
+ * The Deno permission flags a configuration needs, and no more.
+ *
+ * @example
+ * ```ts
+ * import { permissionFlags } from "./permissions.ts";
+ * import { parseConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config = parseConfig("processes:\n  count: { command: [seq, '1', '{1}'], params: [{ name: n }] }\n");
+ * assert.deepEqual(permissionFlags(config, { configFile: "pow.yaml" }), [
+ *   "--allow-net=127.0.0.1:8028",
+ *   "--allow-read=pow.yaml,node_modules",
+ *   "--allow-env=PATH,HOME,LANG",
+ *   "--allow-run=seq",
+ * ]);
+ * ```
+ *
+ * @param config The configuration.
+ * @param options Files it reads.
+ * @returns The flags, one per element.
+ */
+export function permissionFlags(config: PowConfig, options: PermissionFlagsOptions = {}): string[] {
+  const { host, port, tls } = config.server;
+  const reads = [
+    ...(options.configFile ? [options.configFile] : []),
+    ...(tls ? [tls.cert, tls.key] : []),
+    ...(options.readFiles ?? []),
+    "node_modules",
+  ];
+  const flags = [
+    `--allow-net=${host.includes(":") ? `[${host}]` : host}${port ? `:${port}` : ""}`,
+    `--allow-read=${reads.join(",")}`,
+    "--allow-env=PATH,HOME,LANG",
+  ];
+  const programs = configuredPrograms(config);
+  if (programs.length > 0) flags.push(`--allow-run=${programs.join(",")}`);
+  return flags;
+}
+
+/**
+ * Checks that the server may run every configured program.
+ *
+ * @param config The configuration.
+ * @returns The programs it may not run (empty when all is well).
+ */
+export async function missingRunPermissions(config: PowConfig): Promise<string[]> {
+  const missing: string[] = [];
+  for (const program of configuredPrograms(config)) {
+    const status = await Deno.permissions.query({ name: "run", command: program });
+    if (status.state !== "granted") missing.push(program);
+  }
+  return missing;
+}

@@ -1,0 +1,231 @@
+/**
+ * Runners start processes: a command through `Deno.Command` in its own process group, or a
+ * TypeScript function. The session core is their only user; front ends never see them.
+ *
+ * @module
+ */
+
+import type { OutputStream } from "./output_log.ts";
+import type { Caller, CommandProcess, FunctionProcess } from "./process.ts";
+import { expandTemplate } from "./params.ts";
+
+/** Where a runner writes output; `write` waits while the output log is full. */
+export interface OutputSink {
+  /** Appends output, waiting for room. */
+  write(stream: OutputStream, data: Uint8Array): Promise<void>;
+}
+
+/** How a process ended. */
+export interface ExitInfo {
+  /** The exit code of a program. */
+  code?: number;
+  /** The signal that ended a program, e.g. `"SIGTERM"`. */
+  signal?: string;
+  /** The value a function returned. */
+  value?: unknown;
+  /** The error a function threw (`error` is set when `failed` is true). */
+  error?: unknown;
+  /** Whether a function threw. */
+  failed?: boolean;
+}
+
+/** A started process, as the session core drives it. */
+export interface RunningProcess {
+  /** The OS process id, where there is one. */
+  readonly pid: number | undefined;
+  /** Writes to standard input, resolving once the process took it. */
+  write(data: Uint8Array): Promise<void>;
+  /** Closes standard input: the process reads a clean end of file. */
+  closeInput(): Promise<void>;
+  /** Sends a signal to the whole process group (a function sees its `AbortSignal` fire). */
+  kill(signal: Deno.Signal): void;
+  /** Changes the terminal size (pseudo-terminals only). */
+  resize?(cols: number, rows: number): void;
+  /** Resolves once the process has ended and all its output has been written to the sink. */
+  readonly exited: Promise<ExitInfo>;
+}
+
+/** What a runner needs to start a process. */
+export interface RunOptions {
+  /** The validated params. */
+  params: readonly string[];
+  /** Who is calling. */
+  caller: Caller;
+  /** The session id. */
+  sessionId: string;
+  /** Where output goes. */
+  output: OutputSink;
+  /** Milliseconds between SIGTERM and SIGKILL when cleaning up leftover group members. */
+  killGrace: number;
+  /** A pseudo-terminal of this size, when the client asked for one. */
+  pty?: { cols: number; rows: number };
+}
+
+const INHERITED_ENV = ["PATH", "HOME", "LANG"];
+
+/**
+ * Builds a child's environment: `PATH`, `HOME` and `LANG` from the server's, plus the declared
+ * variables; anything named `LD_*` is never passed.
+ *
+ * @param extra The variables the process declares.
+ * @returns The environment for `Deno.Command` with `clearEnv: true`.
+ */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    let value: string | undefined;
+    try {
+      value = Deno.env.get(name);
+    } catch {
+      value = undefined; // no --allow-env for it
+    }
+    if (value !== undefined) env[name] = value;
+  }
+  env.PATH ??= "/usr/local/bin:/usr/bin:/bin";
+  for (const [name, value] of Object.entries(extra)) {
+    if (!name.startsWith("LD_")) env[name] = value;
+  }
+  return env;
+}
+
+/**
+ * Sends a signal to a process group, ignoring a group that is already gone.
+ *
+ * @param pgid The process group id (the leader's pid).
+ * @param signal The signal.
+ * @returns Whether any process received it.
+ */
+export function killGroup(pgid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts a command in its own process group (session) with piped stdio.
+ *
+ * When the program exits while other members of its group are still running, they are sent
+ * SIGTERM and, after `killGrace`, SIGKILL, so nothing is left behind and the pipes close.
+ *
+ * @param definition The command process.
+ * @param options Params, caller and output sink.
+ * @returns The running process.
+ * @throws {Deno.errors.NotFound} When the program does not exist.
+ */
+export function startCommand(definition: CommandProcess, options: RunOptions): RunningProcess {
+  const [program, ...args] = expandTemplate(definition.command, options.params);
+  const child = new Deno.Command(program, {
+    args,
+    cwd: definition.cwd,
+    env: childEnv(definition.env),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+    uid: definition.uid,
+    gid: definition.gid,
+  }).spawn();
+  const pid = child.pid;
+  const stdin = child.stdin.getWriter();
+  let inputClosed = false;
+
+  const pump = async (stream: ReadableStream<Uint8Array>, name: OutputStream) => {
+    const reader = stream.getReader();
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        await options.output.write(name, value);
+      }
+    } catch {
+      // The sink was closed (the session ended early): stop reading and let the pipe go.
+      await reader.cancel().catch(() => {});
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
+
+  const exited = (async (): Promise<ExitInfo> => {
+    const status = await child.status;
+    if (!inputClosed) {
+      inputClosed = true;
+      stdin.close().catch(() => {});
+    }
+    // Members of the group that outlive the leader would keep the pipes open: end them.
+    if (killGroup(pid, "SIGTERM")) {
+      const timer = setTimeout(() => killGroup(pid, "SIGKILL"), options.killGrace);
+      await pumps;
+      clearTimeout(timer);
+    } else {
+      await pumps;
+    }
+    return status.signal ? { signal: status.signal } : { code: status.code };
+  })();
+
+  return {
+    pid,
+    write: (data) => stdin.write(data),
+    closeInput: async () => {
+      if (inputClosed) return;
+      inputClosed = true;
+      await stdin.close().catch(() => {});
+    },
+    kill: (signal) => void killGroup(pid, signal),
+    exited,
+  };
+}
+
+/**
+ * Runs a TypeScript function process.
+ *
+ * @param definition The function process.
+ * @param options Params, caller and output sink.
+ * @returns The running process.
+ */
+export function startFunction(definition: FunctionProcess, options: RunOptions): RunningProcess {
+  const abort = new AbortController();
+  const input = new TransformStream<Uint8Array, Uint8Array>();
+  const stdin = input.writable.getWriter();
+  let inputClosed = false;
+  const output = (stream: OutputStream) =>
+    new WritableStream<Uint8Array>({
+      write: (chunk) => options.output.write(stream, chunk.slice()),
+    });
+  const exited = (async (): Promise<ExitInfo> => {
+    try {
+      const value = await definition.run({
+        params: options.params,
+        stdin: input.readable,
+        stdout: output("stdout"),
+        stderr: output("stderr"),
+        signal: abort.signal,
+        caller: options.caller,
+        sessionId: options.sessionId,
+      });
+      return { value };
+    } catch (error) {
+      return { error, failed: true };
+    } finally {
+      if (!inputClosed) {
+        inputClosed = true;
+        stdin.abort().catch(() => {});
+      }
+    }
+  })();
+  return {
+    pid: undefined,
+    write: (data) => stdin.write(data),
+    closeInput: async () => {
+      if (inputClosed) return;
+      inputClosed = true;
+      await stdin.close().catch(() => {});
+    },
+    kill: (signal) => {
+      if (!abort.signal.aborted) abort.abort(new DOMException(`Received ${signal}`, "AbortError"));
+    },
+    exited,
+  };
+}

@@ -1,0 +1,563 @@
+/**
+ * The process session: one run of a process. Every front end drives processes only through
+ * this class: its states, standard input, cancellation and signals, the ordered output log
+ * with offsets, and the result.
+ *
+ * ```text
+ * starting ──spawned──▶ running ──ended──▶ fulfilled | rejected
+ *     └──────────── failed to start ─────▶ rejected
+ * ```
+ *
+ * @module
+ */
+
+import { formatDuration } from "./units.ts";
+import { MemoryOutputLog, type OutputLog, type OutputReader, type ReaderOptions } from "./output_log.ts";
+import type { Caller, ProcessDefinition } from "./process.ts";
+import { type ExitInfo, type RunningProcess, startCommand, startFunction } from "./runner.ts";
+
+/** The states of a session. */
+export type SessionState = "starting" | "running" | "fulfilled" | "rejected";
+
+/**
+ * Why a session was rejected: the process failed (`error`), crashed or returned something that
+ * cannot be sent (`crash`), could not be started (`spawn`), was cancelled (`cancelled`) or
+ * timed out (`timeout`).
+ */
+export type RejectionKind = "error" | "crash" | "spawn" | "cancelled" | "timeout";
+
+/** A successful end. */
+export interface FulfilledResult {
+  /** Discriminates results. */
+  status: "fulfilled";
+  /** What a function returned (`null` for a command). */
+  value: unknown;
+  /** The exit code of a command (0). */
+  exitCode?: number;
+}
+
+/** A failed end. */
+export interface RejectedResult {
+  /** Discriminates results. */
+  status: "rejected";
+  /** A human-readable reason, e.g. `"exit status 3"`. */
+  reason: string;
+  /** What kind of failure it was. */
+  kind: RejectionKind;
+  /** The exit code of a command, when it exited. */
+  exitCode?: number;
+  /** The signal that ended a command, e.g. `"SIGTERM"`. */
+  signal?: string;
+}
+
+/** How a session ended. */
+export type SessionResult = FulfilledResult | RejectedResult;
+
+/** Options for {@linkcode Session}. */
+export interface SessionOptions {
+  /** The session id. */
+  id: string;
+  /** The process name. */
+  name: string;
+  /** The process definition. */
+  definition: ProcessDefinition;
+  /** The validated params. */
+  params: readonly string[];
+  /** Who started it. */
+  caller: Caller;
+  /** Where output goes. @default {a MemoryOutputLog with the definition's retention} */
+  log?: OutputLog;
+  /** Milliseconds between SIGTERM and SIGKILL. @default {5000} */
+  killGrace?: number;
+  /** Output bytes retained (when `log` is not given). @default {4194304} */
+  retention?: number;
+  /** End the process after this many milliseconds. */
+  timeout?: number;
+  /** Pending standard input allowed, in bytes, before writes are refused. @default {8388608} */
+  maxPendingInput?: number;
+  /** Milliseconds an unattached session is kept (running, or ended and unread). @default {60000} */
+  linger?: number;
+  /** Start a pseudo-terminal of this size. */
+  pty?: { cols: number; rows: number };
+}
+
+/** Details of a session's state change, sent with the `state` event. */
+export interface SessionStateEventDetail {
+  /** The session. */
+  session: Session;
+  /** The new state. */
+  state: SessionState;
+}
+
+let startPty:
+  | ((definition: ProcessDefinition, options: Parameters<typeof startCommand>[1]) => Promise<
+    RunningProcess
+  >)
+  | undefined;
+
+/**
+ * Installs the pseudo-terminal runner (loaded lazily so that servers without pty processes
+ * never load the native module).
+ *
+ * @param runner Starts a command in a pseudo-terminal.
+ */
+export function setPtyRunner(runner: typeof startPty): void {
+  startPty = runner;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * One run of a process.
+ *
+ * @example Run a function process and read its output
+ * ```ts
+ * import { Session } from "./session.ts";
+ * import { defineProcess } from "./process.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const session = new Session({
+ *   id: "s1",
+ *   name: "hello",
+ *   params: ["world"],
+ *   caller: { id: "me" },
+ *   definition: defineProcess({
+ *     async run({ params, stdout }) {
+ *       const writer = stdout.getWriter();
+ *       await writer.write(new TextEncoder().encode(`hello ${params[0]}\n`));
+ *       return 42;
+ *     },
+ *   }),
+ * });
+ * session.start();
+ * const result = await session.result;
+ * assert.deepEqual(result, { status: "fulfilled", value: 42 });
+ * assert.equal(new TextDecoder().decode(session.log.retained()[0].data), "hello world\n");
+ * ```
+ */
+export class Session extends EventTarget {
+  /** The session id. */
+  readonly id: string;
+  /** The process name. */
+  readonly name: string;
+  /** The validated params. */
+  readonly params: readonly string[];
+  /** Who started it. */
+  readonly caller: Caller;
+  /** The process definition. */
+  readonly definition: ProcessDefinition;
+  /** The output log. */
+  readonly log: OutputLog;
+  /** When it was created (epoch milliseconds). */
+  readonly createdAt: number = Date.now();
+  /** Milliseconds an unattached session is kept. */
+  linger: number;
+  /** The result, once the session has ended. */
+  readonly result: Promise<SessionResult>;
+
+  #state: SessionState = "starting";
+  #outcome: SessionResult | undefined;
+  #resolve!: (result: SessionResult) => void;
+  #process: RunningProcess | undefined;
+  #options: SessionOptions;
+  #killGrace: number;
+  #cancel: { reason: string; kind: RejectionKind } | undefined;
+  #killTimer: ReturnType<typeof setTimeout> | undefined;
+  #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+  #input: Promise<void> = Promise.resolve();
+  #pendingInput = 0;
+  #maxPendingInput: number;
+  #inputClosed = false;
+  #attached = 0;
+  #lastActive = Date.now();
+  #endedAt: number | undefined;
+
+  /**
+   * Creates a session in the `starting` state; call {@linkcode Session.start} to run it.
+   *
+   * @param options What to run, for whom, and how.
+   */
+  constructor(options: SessionOptions) {
+    super();
+    this.id = options.id;
+    this.name = options.name;
+    this.params = options.params;
+    this.caller = options.caller;
+    this.definition = options.definition;
+    this.#options = options;
+    this.log = options.log ?? new MemoryOutputLog({
+      retention: options.retention ?? options.definition.retention,
+    });
+    this.#killGrace = options.killGrace ?? options.definition.killGrace ?? 5000;
+    this.#maxPendingInput = options.maxPendingInput ?? 8 * 1024 * 1024;
+    this.linger = options.linger ?? 60_000;
+    this.result = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  /**
+   * Creates a session that is already rejected, for a call that could not start but still
+   * needs an id (the pow-1 REST API gives one to every call).
+   *
+   * @param options What was called.
+   * @param reason Why it failed.
+   * @param kind What kind of failure.
+   * @returns The rejected session.
+   */
+  static rejected(
+    options: SessionOptions,
+    reason: string,
+    kind: RejectionKind = "spawn",
+  ): Session {
+    const session = new Session(options);
+    session.#finish({ status: "rejected", reason, kind });
+    return session;
+  }
+
+  /** The current state. */
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** The result, once ended, else `undefined`. */
+  get outcome(): SessionResult | undefined {
+    return this.#outcome;
+  }
+
+  /** Whether the session has ended. */
+  get ended(): boolean {
+    return this.#outcome !== undefined;
+  }
+
+  /** The OS process id, where there is one. */
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  /** Whether standard input has been closed. */
+  get inputClosed(): boolean {
+    return this.#inputClosed;
+  }
+
+  /** The number of front-end connections currently attached. */
+  get attached(): number {
+    return this.#attached;
+  }
+
+  /** The last time a client used the session (epoch milliseconds). */
+  get lastActive(): number {
+    return this.#lastActive;
+  }
+
+  /** When the session ended (epoch milliseconds). */
+  get endedAt(): number | undefined {
+    return this.#endedAt;
+  }
+
+  /** Starts the process. Failures to start end the session rejected; this never throws. */
+  start(): void {
+    if (this.#state !== "starting" || this.#outcome) return;
+    const { definition } = this;
+    const runOptions = {
+      params: this.params,
+      caller: this.caller,
+      sessionId: this.id,
+      killGrace: this.#killGrace,
+      pty: this.#options.pty,
+      output: {
+        write: (stream: "stdout" | "stderr", data: Uint8Array) => this.log.append(stream, data),
+      },
+    };
+    const timeout = this.#options.timeout ?? definition.timeout;
+    if (timeout !== undefined && timeout > 0) {
+      this.#timeoutTimer = setTimeout(
+        () => this.#end(`process timed out after ${formatDuration(timeout)}`, "timeout"),
+        timeout,
+      );
+    }
+    const launch = async () => {
+      if (this.#options.pty) {
+        if (!startPty) throw new TypeError("Cannot start a pseudo-terminal: no pty runner is installed");
+        return await startPty(definition, runOptions);
+      }
+      return definition.kind === "command"
+        ? startCommand(definition, runOptions)
+        : startFunction(definition, runOptions);
+    };
+    launch().then((process) => {
+      this.#process = process;
+      if (this.#outcome) {
+        process.kill("SIGKILL");
+        return;
+      }
+      this.#setState("running");
+      if (this.#cancel) this.#signalEnd();
+      process.exited.then(
+        (exit) => this.#exited(exit),
+        (error) => this.#finish({ status: "rejected", reason: message(error), kind: "crash" }),
+      );
+    }, (error) => {
+      const program = definition.kind === "command" ? definition.command[0] : this.name;
+      const reason = error instanceof Deno.errors.NotFound
+        ? `Cannot run "${program}": program not found`
+        : error instanceof Deno.errors.PermissionDenied
+        ? `Cannot run "${program}": permission denied`
+        : `Cannot run "${program}": ${message(error)}`;
+      this.#finish({ status: "rejected", reason, kind: "spawn" });
+    });
+  }
+
+  /**
+   * Writes to standard input. Writes are delivered in order; the promise resolves when the
+   * process has taken the data.
+   *
+   * @param data Bytes or text (encoded as UTF-8).
+   * @throws {TypeError} When input is closed or the session has ended.
+   * @throws {RangeError} When more than `maxPendingInput` bytes are already waiting.
+   */
+  write(data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (this.#inputClosed) {
+      return Promise.reject(new TypeError(`Cannot write to session "${this.id}": input is closed`));
+    }
+    if (this.#outcome) {
+      return Promise.reject(new TypeError(`Cannot write to session "${this.id}": it has ended`));
+    }
+    if (this.#pendingInput + bytes.length > this.#maxPendingInput) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot write to session "${this.id}": ${this.#pendingInput} bytes of input are still pending (limit ${this.#maxPendingInput})`,
+        ),
+      );
+    }
+    this.touch();
+    this.#pendingInput += bytes.length;
+    const write = this.#input.then(async () => {
+      try {
+        const process = await this.#running();
+        if (process && !this.#outcome) await process.write(bytes);
+      } finally {
+        this.#pendingInput -= bytes.length;
+      }
+    });
+    this.#input = write.catch(() => {});
+    return write.catch((error) => {
+      throw new TypeError(`Cannot write to session "${this.id}": ${message(error)}`);
+    });
+  }
+
+  /**
+   * Closes standard input once pending writes are delivered: the process reads a clean end of
+   * file. Later writes are refused. Closing twice is harmless.
+   */
+  closeInput(): Promise<void> {
+    this.touch();
+    if (this.#inputClosed) return this.#input;
+    this.#inputClosed = true;
+    this.#input = this.#input.then(async () => {
+      const process = await this.#running();
+      await process?.closeInput();
+    }).catch(() => {});
+    return this.#input;
+  }
+
+  /**
+   * Cancels the session: SIGTERM to the process group, SIGKILL after the grace period. The
+   * session ends rejected with `reason`, unless it had already ended.
+   *
+   * @param reason Why, as the rejection reason. @default {"client requested cancellation"}
+   */
+  cancel(reason = "client requested cancellation"): void {
+    this.#end(reason, "cancelled");
+  }
+
+  /**
+   * Sends a signal to the process group without deciding the outcome (the process may handle
+   * it). Function processes see their `AbortSignal` fire.
+   *
+   * @param signal The signal name.
+   */
+  signal(signal: Deno.Signal): void {
+    this.touch();
+    if (!this.#outcome) this.#process?.kill(signal);
+  }
+
+  /**
+   * Resizes the pseudo-terminal.
+   *
+   * @param cols Columns.
+   * @param rows Rows.
+   * @throws {TypeError} When the session has no pseudo-terminal.
+   */
+  resize(cols: number, rows: number): void {
+    if (!this.#options.pty) {
+      throw new TypeError(`Cannot resize session "${this.id}": it has no terminal`);
+    }
+    this.#process?.resize?.(cols, rows);
+  }
+
+  /**
+   * Opens a reader on the output, from `options.offset` (default 0).
+   *
+   * @param options Where to start.
+   * @returns The reader; close it when done so it no longer holds the process back.
+   */
+  reader(options?: ReaderOptions): OutputReader {
+    this.touch();
+    return this.log.reader(options);
+  }
+
+  /**
+   * Marks a front end as attached until the returned function is called. Sessions without
+   * attachments are reaped after `linger`.
+   *
+   * @returns A function that detaches.
+   */
+  attach(): () => void {
+    this.#attached++;
+    this.touch();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#attached--;
+      this.touch();
+    };
+  }
+
+  /** Records client activity, postponing expiry. */
+  touch(): void {
+    this.#lastActive = Date.now();
+  }
+
+  /** A JSON-friendly summary. */
+  toJSON(): SessionInfo {
+    return {
+      id: this.id,
+      name: this.name,
+      params: this.params,
+      state: this.#state,
+      pid: this.pid,
+      createdAt: this.createdAt,
+      endedAt: this.#endedAt,
+      outputBytes: this.log.end,
+      attached: this.#attached,
+      result: this.#outcome,
+    };
+  }
+
+  async #running(): Promise<RunningProcess | undefined> {
+    while (!this.#process && !this.#outcome) {
+      await new Promise((resolve) => this.addEventListener("state", resolve, { once: true }));
+    }
+    return this.#process;
+  }
+
+  #end(reason: string, kind: RejectionKind): void {
+    if (this.#outcome || this.#cancel) return;
+    this.#cancel = { reason, kind };
+    this.touch();
+    if (this.#process) this.#signalEnd();
+  }
+
+  #signalEnd(): void {
+    const process = this.#process!;
+    process.kill("SIGTERM");
+    this.#killTimer = setTimeout(() => {
+      process.kill("SIGKILL");
+      // A function cannot be killed, and a killed command may have left output in its pipes
+      // that nobody reads: stop waiting after a last moment and end the session.
+      const wait = this.definition.kind === "function" ? 0 : 2000;
+      this.#killTimer = setTimeout(() => this.#finish(this.#cancelResult({})), wait);
+    }, this.#killGrace);
+  }
+
+  #cancelResult(exit: ExitInfo): RejectedResult {
+    const { reason, kind } = this.#cancel!;
+    const result: RejectedResult = { status: "rejected", reason, kind };
+    if (exit.code !== undefined) result.exitCode = exit.code;
+    if (exit.signal !== undefined) result.signal = exit.signal;
+    return result;
+  }
+
+  #exited(exit: ExitInfo): void {
+    if (this.#cancel) return this.#finish(this.#cancelResult(exit));
+    if (this.definition.kind === "function") {
+      if (exit.failed) {
+        return this.#finish({ status: "rejected", reason: message(exit.error), kind: "error" });
+      }
+      let value: unknown = exit.value ?? null;
+      try {
+        value = JSON.parse(JSON.stringify(value) ?? "null");
+      } catch (error) {
+        return this.#finish({
+          status: "rejected",
+          reason: `result cannot be serialized as JSON: ${message(error)}`,
+          kind: "crash",
+        });
+      }
+      return this.#finish({ status: "fulfilled", value });
+    }
+    if (exit.signal) {
+      return this.#finish({
+        status: "rejected",
+        reason: `signal: ${exit.signal}`,
+        kind: "error",
+        signal: exit.signal,
+      });
+    }
+    if (exit.code === 0) return this.#finish({ status: "fulfilled", value: null, exitCode: 0 });
+    this.#finish({
+      status: "rejected",
+      reason: `exit status ${exit.code}`,
+      kind: "error",
+      exitCode: exit.code,
+    });
+  }
+
+  #finish(result: SessionResult): void {
+    if (this.#outcome) return;
+    clearTimeout(this.#killTimer);
+    clearTimeout(this.#timeoutTimer);
+    this.#outcome = result;
+    this.#endedAt = Date.now();
+    this.#inputClosed = true;
+    this.log.close();
+    this.#setState(result.status);
+    this.#resolve(result);
+  }
+
+  #setState(state: SessionState): void {
+    this.#state = state;
+    this.dispatchEvent(
+      new CustomEvent<SessionStateEventDetail>("state", { detail: { session: this, state } }),
+    );
+  }
+}
+
+/** A JSON-friendly summary of a session. */
+export interface SessionInfo {
+  /** The session id. */
+  id: string;
+  /** The process name. */
+  name: string;
+  /** The params. */
+  params: readonly string[];
+  /** The state. */
+  state: SessionState;
+  /** The OS process id, where there is one. */
+  pid: number | undefined;
+  /** When it was created (epoch milliseconds). */
+  createdAt: number;
+  /** When it ended (epoch milliseconds). */
+  endedAt: number | undefined;
+  /** Output bytes produced so far. */
+  outputBytes: number;
+  /** Front ends attached. */
+  attached: number;
+  /** The result, once ended. */
+  result: SessionResult | undefined;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,274 @@
+/**
+ * The session manager: looks processes up by name, checks the caller and the params, starts
+ * sessions, keeps them in the registry and reaps the ones nobody needs any more.
+ *
+ * @module
+ */
+
+import { CallError } from "./errors.ts";
+import { type ParamLimits, validateParams } from "./params.ts";
+import type { Caller, ProcessDefinition } from "./process.ts";
+import { MemorySessionRegistry, type SessionRegistry } from "./registry.ts";
+import { type RejectionKind, Session } from "./session.ts";
+import { formatDuration } from "./units.ts";
+
+/** Options for {@linkcode SessionManager}. */
+export interface SessionManagerOptions {
+  /** The processes clients may call, by name. */
+  processes: Record<string, ProcessDefinition>;
+  /** Where sessions live. @default {a new MemorySessionRegistry} */
+  registry?: SessionRegistry;
+  /** Default milliseconds between SIGTERM and SIGKILL. @default {5000} */
+  killGrace?: number;
+  /** Default milliseconds an unattached session is kept. @default {60000} */
+  linger?: number;
+  /** Default output bytes retained per session. @default {4194304} */
+  retention?: number;
+  /** Pending stdin bytes allowed per session. @default {8388608} */
+  maxPendingInput?: number;
+  /** The most sessions alive at once (running or lingering). @default {1000} */
+  maxSessions?: number;
+  /** Limits on params. */
+  paramLimits?: ParamLimits;
+  /** Milliseconds between sweeps for expired sessions. @default {1000} */
+  reapInterval?: number;
+}
+
+/** Options for {@linkcode SessionManager.start}. */
+export interface StartOptions {
+  /** Who is calling. */
+  caller: Caller;
+  /** Run in a pseudo-terminal of this size (the process must allow it). */
+  pty?: { cols: number; rows: number };
+  /** Milliseconds the session is kept while no client is attached. */
+  linger?: number;
+}
+
+/**
+ * Starts and keeps track of sessions.
+ *
+ * @example Start a session and wait for its result
+ * ```ts
+ * import { SessionManager } from "./session_manager.ts";
+ * import { defineProcess } from "./process.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const manager = new SessionManager({
+ *   processes: { echo: defineProcess({ params: [{ name: "p", variadic: true }], run: ({ params }) => params }) },
+ * });
+ * const session = manager.start("echo", ["a", "b"], { caller: { id: "me" } });
+ * assert.deepEqual(await session.result, { status: "fulfilled", value: ["a", "b"] });
+ * await manager.close();
+ * ```
+ */
+export class SessionManager {
+  /** The processes clients may call. */
+  readonly processes: Record<string, ProcessDefinition>;
+  /** Where sessions live. */
+  readonly registry: SessionRegistry;
+  #options: SessionManagerOptions;
+  #reaper: ReturnType<typeof setInterval>;
+  #closing = false;
+
+  /**
+   * Creates a manager and starts its reaper.
+   *
+   * @param options Processes and defaults.
+   */
+  constructor(options: SessionManagerOptions) {
+    this.processes = options.processes;
+    this.registry = options.registry ?? new MemorySessionRegistry();
+    this.#options = options;
+    this.#reaper = setInterval(() => this.reap(), options.reapInterval ?? 1000);
+    Deno.unrefTimer(this.#reaper);
+  }
+
+  /**
+   * Looks up a process the caller may run.
+   *
+   * @param name The process name.
+   * @param caller Who is calling.
+   * @returns The definition.
+   * @throws {CallError} `unknown_process` or `not_allowed`.
+   */
+  lookup(name: string, caller: Caller): ProcessDefinition {
+    const definition = Object.hasOwn(this.processes, name) ? this.processes[name] : undefined;
+    if (!definition) {
+      throw new CallError("unknown_process", `Cannot start process "${name}": no such process`);
+    }
+    if (!this.allowed(definition, caller)) {
+      throw new CallError(
+        "not_allowed",
+        `Cannot start process "${name}": caller "${caller.id}" is not allowed to run it`,
+      );
+    }
+    return definition;
+  }
+
+  /**
+   * Whether a caller may run a process.
+   *
+   * @param definition The process.
+   * @param caller Who is calling.
+   * @returns `true` when the process has no `allow` list or it names the caller or a role.
+   */
+  allowed(definition: ProcessDefinition, caller: Caller): boolean {
+    const allow = definition.allow;
+    if (!allow) return true;
+    return allow.includes(caller.id) || (caller.roles ?? []).some((r) => allow.includes(r));
+  }
+
+  /**
+   * Validates a call and starts a session for it.
+   *
+   * @param name The process name.
+   * @param params The params.
+   * @param options Who is calling, and how.
+   * @returns The started session, already in the registry.
+   * @throws {CallError} When the process is unknown, not allowed, the params are invalid or a
+   * limit is reached. Nothing was started.
+   */
+  start(name: string, params: unknown, options: StartOptions): Session {
+    const definition = this.lookup(name, options.caller);
+    const valid = validateParams(name, definition.params ?? [], params, this.#options.paramLimits);
+    if (this.#closing) {
+      throw new CallError("limit_reached", `Cannot start process "${name}": the server is shutting down`);
+    }
+    const maxSessions = this.#options.maxSessions ?? 1000;
+    if (this.registry.size >= maxSessions) {
+      throw new CallError(
+        "limit_reached",
+        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
+      );
+    }
+    if (options.pty && !(definition.kind === "command" && definition.pty)) {
+      throw new CallError(
+        "not_allowed",
+        `Cannot start process "${name}": it does not allow a pseudo-terminal`,
+      );
+    }
+    const session = new Session({
+      ...this.#sessionOptions(name, valid, options, definition),
+      pty: options.pty,
+    });
+    this.registry.add(session);
+    session.start();
+    return session;
+  }
+
+  /**
+   * Registers a session that is already rejected, for front ends that must give an id to every
+   * call, even one that fails (the pow-1 REST API).
+   *
+   * @param name The process name.
+   * @param params The params.
+   * @param options Who called.
+   * @param reason Why it failed.
+   * @param kind What kind of failure.
+   * @returns The rejected session, in the registry.
+   */
+  rejected(
+    name: string,
+    params: unknown,
+    options: StartOptions,
+    reason: string,
+    kind: RejectionKind = "spawn",
+  ): Session {
+    const list = Array.isArray(params) ? params.map(String) : [];
+    const session = Session.rejected(
+      this.#sessionOptions(name, list, options, { kind: "function", run: () => null }),
+      reason,
+      kind,
+    );
+    this.registry.add(session);
+    return session;
+  }
+
+  /**
+   * Finds a session the caller may see.
+   *
+   * @param id The session id.
+   * @param caller Who is asking; sessions are visible only to the identity that started them.
+   * @returns The session, or `undefined`.
+   */
+  get(id: string, caller?: Caller): Session | undefined {
+    const session = this.registry.get(id);
+    if (!session || (caller && session.caller.id !== caller.id)) return undefined;
+    return session;
+  }
+
+  /**
+   * Lists the sessions a caller may see.
+   *
+   * @param caller Who is asking.
+   * @returns Their sessions, oldest first.
+   */
+  list(caller: Caller): Session[] {
+    return [...this.registry.values()].filter((s) => s.caller.id === caller.id);
+  }
+
+  /**
+   * Ends unattached sessions whose linger time has passed: running ones are cancelled, ended
+   * ones removed. Runs periodically; call it directly to sweep now.
+   *
+   * @param now The current time (epoch milliseconds).
+   */
+  reap(now: number = Date.now()): void {
+    for (const session of [...this.registry.values()]) {
+      if (session.attached > 0 || now - session.lastActive < session.linger) continue;
+      if (session.ended) {
+        this.registry.delete(session.id);
+      } else {
+        session.cancel(
+          `session abandoned: no client attached for ${formatDuration(session.linger)}`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Stops accepting calls, cancels every running session and waits until their processes
+   * have ended.
+   *
+   * @param reason The rejection reason given to running sessions.
+   */
+  async close(reason = "server shutting down"): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#reaper);
+    const running = [...this.registry.values()].filter((s) => !s.ended);
+    for (const session of running) session.cancel(reason);
+    await Promise.all(running.map((s) => s.result));
+  }
+
+  #sessionOptions(
+    name: string,
+    params: string[],
+    options: StartOptions,
+    definition: ProcessDefinition,
+  ) {
+    const o = this.#options;
+    return {
+      id: newSessionId(),
+      name,
+      params,
+      caller: options.caller,
+      definition,
+      killGrace: definition.killGrace ?? o.killGrace,
+      linger: options.linger ?? o.linger,
+      maxPendingInput: o.maxPendingInput,
+      log: undefined,
+      retention: definition.retention ?? o.retention,
+    };
+  }
+}
+
+/**
+ * Makes a random session id: 22 URL-safe characters (128 bits).
+ *
+ * @returns The id.
+ */
+export function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
