@@ -282,7 +282,9 @@ function parseProcess(
     fail(at, `invalid process name "${name}": use 1 to 64 letters, digits, "_", ".", ":" or "-"`);
   }
   const p = v.object(raw, at, PROCESS_KEYS);
-  if (p.command === undefined) fail(at, 'missing key "command": a list of the program and its arguments');
+  if (p.command === undefined) {
+    fail(at, 'missing key "command": a list of the program and its arguments');
+  }
   const command = v.stringList(p.command, [...at, "command"]);
   if (command!.length === 0) fail([...at, "command"], "must name a program");
   command!.forEach((part, i) => {
@@ -302,8 +304,12 @@ function parseProcess(
   (rawParams as unknown[]).forEach((rp, i) => {
     const pp = [...at, "params", i];
     const o = v.object(rp, pp, PARAM_KEYS);
-    const spec: ParamSpec = { name: v.string(o.name, [...pp, "name"]) ?? fail(pp, 'missing key "name"') };
-    if (o.description !== undefined) spec.description = v.string(o.description, [...pp, "description"]);
+    const spec: ParamSpec = {
+      name: v.string(o.name, [...pp, "name"]) ?? fail(pp, 'missing key "name"'),
+    };
+    if (o.description !== undefined) {
+      spec.description = v.string(o.description, [...pp, "description"]);
+    }
     if (o.pattern !== undefined) {
       spec.pattern = v.string(o.pattern, [...pp, "pattern"]);
       try {
@@ -332,10 +338,16 @@ function parseProcess(
     params.push({ name: "args", variadic: true });
   }
   const definition: CommandProcess = { kind: "command", command: command!, params };
-  if (p.description !== undefined) definition.description = v.string(p.description, [...at, "description"]);
+  if (p.description !== undefined) {
+    definition.description = v.string(p.description, [...at, "description"]);
+  }
   if (p.timeout !== undefined) definition.timeout = v.duration(p.timeout, [...at, "timeout"]);
-  if (p.killGrace !== undefined) definition.killGrace = v.duration(p.killGrace, [...at, "killGrace"]);
-  if (p.retention !== undefined) definition.retention = v.size(p.retention, [...at, "retention"], 1);
+  if (p.killGrace !== undefined) {
+    definition.killGrace = v.duration(p.killGrace, [...at, "killGrace"]);
+  }
+  if (p.retention !== undefined) {
+    definition.retention = v.size(p.retention, [...at, "retention"], 1);
+  }
   if (p.cwd !== undefined) definition.cwd = v.string(p.cwd, [...at, "cwd"]);
   if (p.pty !== undefined) definition.pty = v.boolean(p.pty, [...at, "pty"]);
   if (p.allow !== undefined) definition.allow = v.stringList(p.allow, [...at, "allow"]);
@@ -388,11 +400,18 @@ class Validator {
 
   boolean(value: unknown, path: Path): boolean | undefined {
     if (value === undefined) return undefined;
-    if (typeof value !== "boolean") this.fail(path, `must be true or false, got ${describe(value)}`);
+    if (typeof value !== "boolean") {
+      this.fail(path, `must be true or false, got ${describe(value)}`);
+    }
     return value as boolean;
   }
 
-  integer(value: unknown, path: Path, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  integer(
+    value: unknown,
+    path: Path,
+    min: number,
+    max = Number.MAX_SAFE_INTEGER,
+  ): number | undefined {
     if (value === undefined) return undefined;
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
       this.fail(path, `must be a whole number from ${min} to ${max}, got ${describe(value)}`);
@@ -428,7 +447,9 @@ class Validator {
     if (value === undefined) return undefined;
     let size: number;
     try {
-      if (typeof value !== "string" && typeof value !== "number") throw new TypeError(`Invalid size ${describe(value)}`);
+      if (typeof value !== "string" && typeof value !== "number") {
+        throw new TypeError(`Invalid size ${describe(value)}`);
+      }
       size = parseSize(value);
     } catch (error) {
       this.fail(path, (error as Error).message);

@@ -105,9 +105,9 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
       const versions = offered.filter((p) => /^pow[.-]/.test(p) && !p.startsWith("pow.token."));
       if (versions.length > 0) {
         return c.text(
-          `unsupported pow protocol version ${versions.map((v) => `"${v}"`).join(", ")}: this server speaks ${
-            [...bySubprotocol.keys()].join(", ")
-          }`,
+          `unsupported pow protocol version ${
+            versions.map((v) => `"${v}"`).join(", ")
+          }: this server speaks ${[...bySubprotocol.keys()].join(", ")}`,
           400,
         );
       }

@@ -12,7 +12,12 @@
  */
 
 import { formatDuration } from "./units.ts";
-import { MemoryOutputLog, type OutputLog, type OutputReader, type ReaderOptions } from "./output_log.ts";
+import {
+  MemoryOutputLog,
+  type OutputLog,
+  type OutputReader,
+  type ReaderOptions,
+} from "./output_log.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import { type ExitInfo, type RunningProcess, startCommand, startFunction } from "./runner.ts";
 
@@ -276,7 +281,9 @@ export class Session extends EventTarget {
     }
     const launch = async () => {
       if (this.#options.pty) {
-        if (!startPty) throw new TypeError("Cannot start a pseudo-terminal: no pty runner is installed");
+        if (!startPty) {
+          throw new TypeError("Cannot start a pseudo-terminal: no pty runner is installed");
+        }
         return await startPty(definition, runOptions);
       }
       return definition.kind === "command"

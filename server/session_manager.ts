@@ -132,7 +132,10 @@ export class SessionManager {
     const definition = this.lookup(name, options.caller);
     const valid = validateParams(name, definition.params ?? [], params, this.#options.paramLimits);
     if (this.#closing) {
-      throw new CallError("limit_reached", `Cannot start process "${name}": the server is shutting down`);
+      throw new CallError(
+        "limit_reached",
+        `Cannot start process "${name}": the server is shutting down`,
+      );
     }
     const maxSessions = this.#options.maxSessions ?? 1000;
     if (this.registry.size >= maxSessions) {

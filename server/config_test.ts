@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { ConfigError, DEFAULTS, parseConfig } from "./config.ts";
+
+function configError(yaml: string): string {
+  try {
+    parseConfig(yaml, { file: "pow.yaml" });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+Deno.test("config: an empty file gives the defaults and no processes", () => {
+  const config = parseConfig("", { file: "pow.yaml" });
+  assert.deepEqual(config.server, DEFAULTS.server);
+  assert.deepEqual(config.processes, {});
+});
+
+Deno.test("config: the example from the docs parses with units converted", () => {
+  const config = parseConfig(`
+server:
+  host: 0.0.0.0
+  port: 0
+  basePath: /pow
+sessions:
+  retention: 1MiB
+  linger: 2m
+processes:
+  count:
+    description: Print the numbers 1..N
+    command: [seq, "1", "{1}"]
+    params:
+      - { name: n, pattern: "^[0-9]{1,7}$" }
+    timeout: 30s
+  greet:
+    command: [sh, -c, 'echo "hello $1"', sh, "{1}"]
+    params: [{ name: who }]
+    cwd: /tmp
+    env: { GREETING: hi, N: 3 }
+  grep:
+    command: [grep, -e, "{1}", "{*}"]
+    params: [{ name: pattern }]
+`);
+  assert.deepEqual(config.server, { host: "0.0.0.0", port: 0, basePath: "/pow/" });
+  assert.equal(config.sessions.retention, 1024 * 1024);
+  assert.equal(config.sessions.linger, 120_000);
+  assert.deepEqual(config.processes.count, {
+    kind: "command",
+    command: ["seq", "1", "{1}"],
+    params: [{ name: "n", pattern: "^[0-9]{1,7}$" }],
+    description: "Print the numbers 1..N",
+    timeout: 30_000,
+  });
+  assert.deepEqual(config.processes.greet.kind === "command" && config.processes.greet.env, {
+    GREETING: "hi",
+    N: "3",
+  });
+  assert.deepEqual(config.processes.grep.params, [
+    { name: "pattern" },
+    { name: "args", variadic: true },
+  ], "{*} without a variadic param accepts any further params");
+});
+
+Deno.test("config errors name the file, key path, line and problem", () => {
+  assert.equal(
+    configError(
+      "processes:\n  count:\n    command: [seq, '{1}']\n    params:\n      - { name: n, pattern: '[0-9' }\n",
+    ),
+    'Invalid config "pow.yaml" at processes.count.params[0].pattern (line 5): invalid regular expression: Invalid regular expression: /[0-9/u: Unterminated character class',
+  );
+  assert.equal(
+    configError("server:\n  port: 99999\n"),
+    'Invalid config "pow.yaml" at server.port (line 2): must be a whole number from 0 to 65535, got number 99999',
+  );
+  assert.equal(
+    configError("processes:\n  count:\n    comand: [seq]\n"),
+    'Invalid config "pow.yaml" at processes.count.comand (line 3): unknown key "comand"; expected one of description, command, params, timeout, killGrace, retention, cwd, env, pty, allow, uid, gid',
+  );
+  assert.equal(
+    configError("processes:\n  x:\n    command: [sh]\n    timeout: soon\n"),
+    'Invalid config "pow.yaml" at processes.x.timeout (line 4): Invalid duration "soon": expected a number with a unit (ms, s, m or h), e.g. "30s"',
+  );
+  assert.equal(
+    configError("processes:\n  x:\n    description: nothing to run\n"),
+    'Invalid config "pow.yaml" at processes.x (line 3): missing key "command": a list of the program and its arguments',
+  );
+  assert.equal(
+    configError("processes:\n  x:\n    command: [echo, '--name={1}']\n    params: [{ name: n }]\n"),
+    'Invalid config "pow.yaml" at processes.x.command[1] (line 3): placeholder inside "--name={1}": params are substituted as whole arguments only, write the placeholder as its own list item',
+  );
+  assert.equal(
+    configError("processes:\n  x:\n    command: [echo, '{2}']\n    params: [{ name: n }]\n"),
+    'Invalid config "pow.yaml" at processes.x.command (line 3): uses {2} but only 1 params are declared',
+  );
+  assert.equal(
+    configError("processes:\n  x:\n    command: [env]\n    env: { LD_PRELOAD: /evil.so }\n"),
+    'Invalid config "pow.yaml" at processes.x.env.LD_PRELOAD (line 4): LD_* variables are never passed to processes',
+  );
+  assert.equal(
+    configError(
+      "processes:\n  x:\n    command: [a]\n    params: [{ name: a, variadic: true }, { name: b }]\n",
+    ),
+    'Invalid config "pow.yaml" at processes.x.params[0] (line 4): only the last param can be variadic',
+  );
+  assert.equal(
+    configError("server: [1, 2]\n"),
+    'Invalid config "pow.yaml" at server (line 1): must be a mapping, got a list',
+  );
+  assert.equal(
+    configError("server:\n  basePath: api\n"),
+    'Invalid config "pow.yaml" at server.basePath (line 2): must start with "/", got "api"',
+  );
+  assert.match(
+    configError("processes: {\n"),
+    /^Invalid config "pow.yaml" \(line \d\): not valid YAML: /,
+  );
+  assert.match(
+    configError("a: 1\na: 2\n"),
+    /^Invalid config "pow.yaml" \(line 2\): not valid YAML: Map keys must be unique/,
+  );
+});

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { MemoryOutputLog } from "./output_log.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (chunks: { data: Uint8Array }[] | null) =>
+  new TextDecoder().decode(new Uint8Array((chunks ?? []).flatMap((c) => [...c.data])));
+
+Deno.test("output log keeps stdout and stderr in write order with shared offsets", async () => {
+  const log = new MemoryOutputLog();
+  await log.append("stdout", bytes("one "));
+  await log.append("stderr", bytes("two "));
+  await log.append("stdout", bytes("three"));
+  log.close();
+  const chunks = await log.reader().read();
+  assert.deepEqual(chunks!.map((c) => [c.stream, c.offset, new TextDecoder().decode(c.data)]), [
+    ["stdout", 0, "one "],
+    ["stderr", 4, "two "],
+    ["stdout", 8, "three"],
+  ]);
+});
+
+Deno.test("output log reader starting mid-chunk gets exactly the bytes from its offset", async () => {
+  const log = new MemoryOutputLog();
+  await log.append("stdout", bytes("abcdef"));
+  await log.append("stdout", bytes("ghij"));
+  const reader = log.reader({ offset: 3 });
+  assert.equal(text(await reader.read()), "defghij");
+  assert.equal(reader.offset, 10);
+});
+
+Deno.test("output log read honours maxBytes by splitting chunks", async () => {
+  const log = new MemoryOutputLog();
+  await log.append("stdout", bytes("abcdef"));
+  const reader = log.reader();
+  assert.equal(text(await reader.read({ maxBytes: 4 })), "abcd");
+  assert.equal(text(await reader.read({ maxBytes: 4 })), "ef");
+});
+
+Deno.test("output log reader waits for new output and ends with null after close", async () => {
+  const log = new MemoryOutputLog();
+  const reader = log.reader();
+  const pending = reader.read();
+  await log.append("stderr", bytes("late"));
+  assert.equal(text(await pending), "late");
+  const end = reader.read();
+  log.close();
+  assert.equal(await end, null);
+});
+
+Deno.test("output log writer waits when unread output reaches the retention limit", async () => {
+  const log = new MemoryOutputLog({ retention: 10 });
+  await log.append("stdout", bytes("0123456789"));
+  let written = false;
+  const blocked = log.append("stdout", bytes("X")).then(() => (written = true));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(written, false, "the writer must wait while nobody has read");
+  assert.equal(log.end, 10);
+  const reader = log.reader();
+  assert.equal(text(await reader.read()), "0123456789");
+  await blocked;
+  assert.equal(written, true);
+  assert.equal(text(await reader.read()), "X");
+});
+
+Deno.test("output log evicts only consumed bytes and reports what a late reader skipped", async () => {
+  const log = new MemoryOutputLog({ retention: 8 });
+  const reader = log.reader();
+  for (const part of ["aaaa", "bbbb", "cccc", "dddd"]) {
+    await log.append("stdout", bytes(part));
+    await reader.read();
+  }
+  assert.equal(log.end, 16);
+  assert.equal(log.start, 8, "older consumed chunks are evicted beyond retention");
+  const late = log.reader({ offset: 0 });
+  assert.equal(text(await late.read()), "ccccdddd");
+  assert.equal(late.skipped, 8);
+});
+
+Deno.test("output log slowest reader holds the writer back", async () => {
+  const log = new MemoryOutputLog({ retention: 4 });
+  const fast = log.reader();
+  const slow = log.reader();
+  await log.append("stdout", bytes("1234"));
+  await fast.read();
+  let done = false;
+  const next = log.append("stdout", bytes("5")).then(() => (done = true));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(done, false);
+  slow.close();
+  await next;
+  assert.equal(done, true);
+});
+
+Deno.test("output log rejects offsets beyond the end", () => {
+  const log = new MemoryOutputLog();
+  assert.throws(() => log.reader({ offset: 5 }), {
+    name: "RangeError",
+    message: "Invalid offset 5: the output has only 0 bytes so far",
+  });
+  assert.throws(() => log.reader({ offset: -1 }), {
+    message: "Invalid offset -1: expected a non-negative integer",
+  });
+});

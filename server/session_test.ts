@@ -1,0 +1,349 @@
+import assert from "node:assert/strict";
+import { sessionMembers, waitSessionGone } from "../tests/_proc.ts";
+import { CallError } from "./errors.ts";
+import { defineCommand, defineProcess } from "./process.ts";
+import type { Session, SessionState } from "./session.ts";
+import { SessionManager } from "./session_manager.ts";
+
+const decoder = new TextDecoder();
+
+function manager(
+  processes: ConstructorParameters<typeof SessionManager>[0]["processes"],
+  killGrace = 300,
+) {
+  return new SessionManager({ processes, killGrace });
+}
+
+async function output(session: Session): Promise<{ stdout: string; stderr: string; all: string }> {
+  const reader = session.reader();
+  const out = { stdout: "", stderr: "", all: "" };
+  while (true) {
+    const chunks = await reader.read();
+    if (chunks === null) break;
+    for (const c of chunks) {
+      const text = decoder.decode(c.data);
+      out[c.stream] += text;
+      out.all += text;
+    }
+  }
+  reader.close();
+  return out;
+}
+
+function states(session: Session): SessionState[] {
+  const seen: SessionState[] = [session.state];
+  session.addEventListener("state", () => seen.push(session.state));
+  return seen;
+}
+
+const caller = { id: "tester" };
+
+Deno.test("session runs a command: starting, running, fulfilled with exit code 0", async () => {
+  const m = manager({ count: defineCommand(["seq", "1", "{1}"], { params: [{ name: "n" }] }) });
+  const session = m.start("count", ["3"], { caller });
+  const seen = states(session);
+  const out = await output(session);
+  assert.equal(out.stdout, "1\n2\n3\n");
+  assert.deepEqual(await session.result, { status: "fulfilled", value: null, exitCode: 0 });
+  assert.deepEqual(seen, ["starting", "running", "fulfilled"]);
+  await m.close();
+});
+
+Deno.test("session keeps stderr apart and rejects a non-zero exit with its code", async () => {
+  const m = manager({
+    greet: defineCommand(
+      ["sh", "-c", 'echo "hello $1"; echo "to stderr" >&2; exit 3', "sh", "{1}"],
+      {
+        params: [{ name: "who" }],
+      },
+    ),
+  });
+  const session = m.start("greet", ["pow"], { caller });
+  const out = await output(session);
+  assert.equal(out.stdout, "hello pow\n");
+  assert.equal(out.stderr, "to stderr\n");
+  assert.deepEqual(await session.result, {
+    status: "rejected",
+    reason: "exit status 3",
+    kind: "error",
+    exitCode: 3,
+  });
+  await m.close();
+});
+
+Deno.test("session passes params as whole arguments, never through a shell", async () => {
+  const m = manager({ echo: defineCommand(["echo", "{1}"], { params: [{ name: "x" }] }) });
+  const session = m.start("echo", ["$(id) `id` ; *"], { caller });
+  assert.equal((await output(session)).stdout, "$(id) `id` ; *\n");
+  await m.close();
+});
+
+Deno.test("session environment is cleared but PATH, HOME, LANG and declared variables", async () => {
+  Deno.env.set("POW_SECRET_TEST", "leak");
+  const m = manager({
+    env: defineCommand(["env"], { env: { GREETING: "hi" } }),
+  });
+  const session = m.start("env", [], { caller });
+  const names = (await output(session)).stdout.trim().split("\n").map((l) => l.split("=")[0])
+    .sort();
+  assert.ok(names.includes("GREETING") && names.includes("PATH"), names.join(","));
+  assert.ok(!names.includes("POW_SECRET_TEST"));
+  assert.ok(names.every((n) => ["GREETING", "PATH", "HOME", "LANG"].includes(n)), names.join(","));
+  Deno.env.delete("POW_SECRET_TEST");
+  await m.close();
+});
+
+Deno.test("session stdin: writes arrive in order and closeInput gives a clean EOF", async () => {
+  const m = manager({ wc: defineCommand(["wc", "-c"]) });
+  const session = m.start("wc", [], { caller });
+  await session.write("hello ");
+  await session.write(new Uint8Array(1000).fill(65));
+  await session.closeInput();
+  assert.equal((await output(session)).stdout.trim(), "1006");
+  assert.equal((await session.result).status, "fulfilled");
+  await assert.rejects(() => session.write("late"), {
+    name: "TypeError",
+    message: `Cannot write to session "${session.id}": input is closed`,
+  });
+  await m.close();
+});
+
+Deno.test("session cancel kills the whole process tree, leaving no zombie", async () => {
+  const m = manager({
+    tree: defineCommand(["sh", "-c", "sleep 100 & sleep 100 & echo started; wait"]),
+  });
+  const session = m.start("tree", [], { caller });
+  const reader = session.reader();
+  assert.equal(decoder.decode((await reader.read())![0].data), "started\n");
+  const pid = session.pid!;
+  assert.equal(sessionMembers(pid).length, 3, "sh and two sleeps are running");
+  session.cancel();
+  const result = await session.result;
+  assert.equal(result.status, "rejected");
+  assert.equal(result.status === "rejected" && result.kind, "cancelled");
+  assert.equal(result.status === "rejected" && result.reason, "client requested cancellation");
+  await waitSessionGone(pid);
+  reader.close();
+  await m.close();
+});
+
+Deno.test("session cancel escalates to SIGKILL for a process that ignores SIGTERM", async () => {
+  const m = manager({
+    stubborn: defineCommand([
+      "sh",
+      "-c",
+      "trap '' TERM; echo ready; while true; do sleep 0.05; done",
+    ]),
+  }, 200);
+  const session = m.start("stubborn", [], { caller });
+  const reader = session.reader();
+  await reader.read();
+  const pid = session.pid!;
+  const started = Date.now();
+  session.cancel();
+  const result = await session.result;
+  assert.ok(Date.now() - started >= 190, "SIGKILL comes only after the grace period");
+  assert.equal(result.status === "rejected" && result.signal, "SIGKILL");
+  await waitSessionGone(pid);
+  reader.close();
+  await m.close();
+});
+
+Deno.test("session timeout ends the process tree and says so", async () => {
+  const m = manager({
+    slow: defineCommand(["sh", "-c", "sleep 30 & sleep 30"], { timeout: 150 }),
+  });
+  const session = m.start("slow", [], { caller });
+  const result = await session.result;
+  assert.deepEqual(
+    result.status === "rejected" && [result.kind, result.reason],
+    ["timeout", "process timed out after 150ms"],
+  );
+  await waitSessionGone(session.pid!);
+  await m.close();
+});
+
+Deno.test("session ends background children left by a finished command", async () => {
+  const m = manager({ bg: defineCommand(["sh", "-c", "sleep 100 & echo done"]) });
+  const session = m.start("bg", [], { caller });
+  const out = await output(session);
+  assert.equal(out.stdout, "done\n");
+  assert.equal((await session.result).status, "fulfilled");
+  await waitSessionGone(session.pid!);
+  await m.close();
+});
+
+Deno.test("session backpressure: an unread session stops reading from the child", async () => {
+  const retention = 64 * 1024;
+  const m = new SessionManager({
+    processes: { yes: defineCommand(["yes"], { retention }) },
+    killGrace: 300,
+  });
+  const session = m.start("yes", [], { caller });
+  await new Promise((r) => setTimeout(r, 300));
+  const stalled = session.log.end;
+  assert.ok(stalled >= retention && stalled <= retention + 128 * 1024, `log end ${stalled}`);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(session.log.end, stalled, "no more output was read while nobody reads");
+  assert.equal(session.state, "running");
+  // A reader drains it, and the child runs on.
+  const reader = session.reader();
+  let read = 0;
+  while (read < 4 * retention) {
+    for (const c of (await reader.read())!) read += c.data.length;
+  }
+  assert.ok(session.log.end > stalled);
+  assert.ok(session.log.end - session.log.start <= retention + 128 * 1024, "memory stays bounded");
+  session.cancel();
+  reader.close();
+  await session.result;
+  await waitSessionGone(session.pid!);
+  await m.close();
+});
+
+Deno.test("session output of a fast command arrives complete and in order", async () => {
+  const m = manager({ count: defineCommand(["seq", "1", "{1}"], { params: [{ name: "n" }] }) });
+  const session = m.start("count", ["200000"], { caller });
+  const out = await output(session);
+  const lines = out.stdout.split("\n");
+  assert.equal(lines.length, 200001);
+  assert.equal(lines[199999], "200000");
+  assert.ok(lines.slice(0, -1).every((l, i) => l === String(i + 1)));
+  await m.close();
+});
+
+Deno.test("session of a missing program is rejected with a clear reason", async () => {
+  const m = manager({ nope: defineCommand(["/no/such/program"]) });
+  const session = m.start("nope", [], { caller });
+  assert.deepEqual(await session.result, {
+    status: "rejected",
+    reason: 'Cannot run "/no/such/program": program not found',
+    kind: "spawn",
+  });
+  await m.close();
+});
+
+Deno.test("session runs a function process with stdin, stdout, stderr and a result", async () => {
+  const m = manager({
+    upper: defineProcess({
+      async run({ stdin, stdout, stderr, params }) {
+        const err = stderr.getWriter();
+        await err.write(new TextEncoder().encode("note\n"));
+        err.releaseLock();
+        await stdin.pipeThrough(new TextDecoderStream())
+          .pipeThrough(new TransformStream({ transform: (t, c) => c.enqueue(t.toUpperCase()) }))
+          .pipeThrough(new TextEncoderStream()).pipeTo(stdout);
+        return { params };
+      },
+      params: [{ name: "p" }],
+    }),
+  });
+  const session = m.start("upper", ["x"], { caller });
+  await session.write("abc");
+  await session.closeInput();
+  const out = await output(session);
+  assert.deepEqual([out.stdout, out.stderr], ["ABC", "note\n"]);
+  assert.deepEqual(await session.result, { status: "fulfilled", value: { params: ["x"] } });
+  await m.close();
+});
+
+Deno.test("session of a throwing function is rejected with the error message", async () => {
+  const m = manager({ boom: defineProcess({ run: () => Promise.reject(new Error("disk full")) }) });
+  assert.deepEqual(await m.start("boom", [], { caller }).result, {
+    status: "rejected",
+    reason: "disk full",
+    kind: "error",
+  });
+  await m.close();
+});
+
+Deno.test("session cancel aborts a function process's signal", async () => {
+  const m = manager({
+    wait: defineProcess({
+      run: ({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+    }),
+  });
+  const session = m.start("wait", [], { caller });
+  await new Promise((r) => setTimeout(r, 10));
+  session.cancel();
+  const result = await session.result;
+  assert.deepEqual([result.status, result.status === "rejected" && result.kind], [
+    "rejected",
+    "cancelled",
+  ]);
+  await m.close();
+});
+
+Deno.test("manager refuses unknown processes, bad params and disallowed callers", async () => {
+  const m = manager({
+    count: defineCommand(["seq", "{1}"], { params: [{ name: "n", pattern: "[0-9]+" }] }),
+    admin: defineCommand(["true"], { allow: ["root-token", "admins"] }),
+  });
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return e instanceof CallError ? `${e.code}: ${e.message}` : String(e);
+    }
+    return "no error";
+  };
+  assert.equal(
+    code(() => m.start("nope", [], { caller })),
+    'unknown_process: Cannot start process "nope": no such process',
+  );
+  assert.equal(
+    code(() => m.start("count", ["x"], { caller })),
+    'bad_params: Cannot start process "count": parameter 1 ("n") does not match /^(?:[0-9]+)$/u',
+  );
+  assert.equal(
+    code(() => m.start("admin", [], { caller })),
+    'not_allowed: Cannot start process "admin": caller "tester" is not allowed to run it',
+  );
+  const session = m.start("admin", [], { caller: { id: "ops", roles: ["admins"] } });
+  assert.equal((await session.result).status, "fulfilled");
+  assert.equal(m.registry.size, 1, "refused calls leave nothing behind");
+  assert.equal(m.get(session.id, caller), undefined, "sessions are visible only to their owner");
+  assert.equal(m.get(session.id, { id: "ops" }), session);
+  await m.close();
+});
+
+Deno.test("manager reaps abandoned sessions after their linger time", async () => {
+  const m = new SessionManager({
+    processes: { sleep: defineCommand(["sleep", "30"]) },
+    killGrace: 200,
+    linger: 50,
+  });
+  const session = m.start("sleep", [], { caller });
+  const detach = session.attach();
+  await new Promise((r) => setTimeout(r, 100));
+  m.reap();
+  assert.equal(session.state, "running", "an attached session is kept");
+  detach();
+  await new Promise((r) => setTimeout(r, 100));
+  m.reap();
+  const result = await session.result;
+  assert.equal(
+    result.status === "rejected" && result.reason,
+    "session abandoned: no client attached for 50ms",
+  );
+  await waitSessionGone(session.pid!);
+  await new Promise((r) => setTimeout(r, 100));
+  m.reap();
+  assert.equal(m.registry.get(session.id), undefined, "ended sessions are removed after linger");
+  await m.close();
+});
+
+Deno.test("manager close cancels running sessions and waits for their processes", async () => {
+  const m = manager({ sleep: defineCommand(["sh", "-c", "sleep 30 & sleep 30"]) });
+  const sessions = [m.start("sleep", [], { caller }), m.start("sleep", [], { caller })];
+  await new Promise((r) => setTimeout(r, 50));
+  await m.close();
+  for (const s of sessions) {
+    assert.equal(s.state, "rejected");
+    await waitSessionGone(s.pid!);
+  }
+  assert.throws(() => m.start("sleep", [], { caller }), {
+    message: 'Cannot start process "sleep": the server is shutting down',
+  });
+});

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+async function run(args: string[], flags = ["-A"]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+async function tempConfig(yaml: string): Promise<string> {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(file, yaml);
+  return file;
+}
+
+Deno.test("cli --help prints usage and exits 0", async () => {
+  const { code, stdout } = await run(["--help"]);
+  assert.equal(code, 0);
+  assert.ok(stdout.includes("Usage:\n  deno run -A main.ts [serve] [options]"), stdout);
+});
+
+Deno.test("cli rejects an unknown command and a bad port with exit 2", async () => {
+  const a = await run(["frobnicate"]);
+  assert.deepEqual([a.code, a.stderr], [
+    2,
+    'pow: unknown command "frobnicate"\nRun with --help for usage.\n',
+  ]);
+  const b = await run(["--port", "http"]);
+  assert.deepEqual([b.code, b.stderr], [
+    2,
+    'pow: invalid --port "http": expected a number from 0 to 65535\n',
+  ]);
+});
+
+Deno.test("cli exits 2 naming file, key path and problem for a bad config", async () => {
+  const file = await tempConfig(
+    "processes:\n  count:\n    command: [seq, '{1}']\n    params: [{ name: n, pattern: '(' }]\n",
+  );
+  const { code, stderr } = await run(["--config", file]);
+  assert.equal(code, 2);
+  assert.match(
+    stderr,
+    new RegExp(
+      `^pow: Invalid config "${file}" at processes\\.count\\.params\\[0\\]\\.pattern \\(line 4\\): invalid regular expression`,
+    ),
+  );
+  const missing = await run(["--config", "/no/such/pow.yaml"]);
+  assert.equal(missing.code, 2);
+  assert.match(
+    missing.stderr,
+    /^pow: Invalid config "\/no\/such\/pow.yaml": cannot read the file: /,
+  );
+  await Deno.remove(file);
+});
+
+Deno.test("cli permissions prints the flags a config needs", async () => {
+  const file = await tempConfig(
+    "server: { port: 9000 }\nprocesses:\n  a: { command: [seq, '1'] }\n  b: { command: [cat] }\n",
+  );
+  const { code, stdout } = await run(["permissions", "--config", file]);
+  assert.equal(code, 0);
+  assert.equal(
+    stdout,
+    `--allow-net=127.0.0.1:9000 --allow-read=${file},node_modules --allow-env=PATH,HOME,LANG --allow-run=cat,seq\n`,
+  );
+  await Deno.remove(file);
+});
+
+Deno.test("cli exits 2 naming the missing --allow-run when it may not run a program", async () => {
+  const file = await tempConfig(
+    "processes:\n  a: { command: [seq, '1'] }\n  b: { command: [cat] }\n",
+  );
+  const { code, stderr } = await run(["--config", file, "--port", "0"], [
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    "--allow-run=cat",
+  ]);
+  assert.equal(code, 2);
+  assert.equal(
+    stderr,
+    'pow: missing permission to run "seq": start Deno with --allow-run=seq (see "main.ts permissions")\n',
+  );
+  await Deno.remove(file);
+});
+
+Deno.test("cli serve prints one Listening line with the real port and stops on SIGTERM with exit 0", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--port", "0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  const match = /^Listening on http:\/\/127\.0\.0\.1:(\d+)\/\n$/.exec(text);
+  assert.ok(match, `unexpected first output ${JSON.stringify(text)}`);
+  assert.notEqual(match[1], "0");
+  const response = await fetch(`http://127.0.0.1:${match[1]}/no-such-route`);
+  assert.equal(response.status, 404);
+  await response.body?.cancel();
+  child.kill("SIGTERM");
+  const status = await child.status;
+  assert.equal(status.code, 0);
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  assert.equal(text.split("\n").filter(Boolean).length, 1, "exactly one line on stdout");
+  await child.stderr.cancel();
+});
