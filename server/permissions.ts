@@ -43,7 +43,7 @@ export function configuredPrograms(config: PowConfig): string[] {
  * assert.deepEqual(permissionFlags(config, { configFile: "pow.yaml" }), [
  *   "--allow-net=127.0.0.1:8028",
  *   "--allow-read=pow.yaml,node_modules",
- *   "--allow-env=PATH,HOME,LANG",
+ *   "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
  *   "--allow-run=seq",
  * ]);
  * ```
@@ -63,7 +63,7 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
   const flags = [
     `--allow-net=${host.includes(":") ? `[${host}]` : host}${port ? `:${port}` : ""}`,
     `--allow-read=${reads.join(",")}`,
-    "--allow-env=PATH,HOME,LANG",
+    "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
   ];
   const programs = configuredPrograms(config);
   if (programs.length > 0) flags.push(`--allow-run=${programs.join(",")}`);

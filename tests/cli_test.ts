@@ -66,7 +66,7 @@ Deno.test("cli permissions prints the flags a config needs", async () => {
   assert.equal(code, 0);
   assert.equal(
     stdout,
-    `--allow-net=127.0.0.1:9000 --allow-read=${file},node_modules --allow-env=PATH,HOME,LANG --allow-run=cat,seq\n`,
+    `--allow-net=127.0.0.1:9000 --allow-read=${file},node_modules --allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM --allow-run=cat,seq\n`,
   );
   await Deno.remove(file);
 });
@@ -117,5 +117,22 @@ Deno.test("cli serve prints one Listening line with the real port and stops on S
     text += value;
   }
   assert.equal(text.split("\n").filter(Boolean).length, 1, "exactly one line on stdout");
+  await child.stderr.cancel();
+});
+
+Deno.test("cli serves with exactly the flags that permissions prints (no -A)", async () => {
+  const flags = (await run(["permissions", "--port", "0"])).stdout.trim().split(" ");
+  assert.ok(flags.includes("--allow-net=127.0.0.1"), flags.join(" "));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, MAIN, "--port", "0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value } = await reader.read();
+  assert.match(value ?? "", /^Listening on http:\/\/127\.0\.0\.1:\d+\/\n$/);
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 0);
+  await reader.cancel();
   await child.stderr.cancel();
 });
