@@ -94,22 +94,6 @@ export interface SessionStateEventDetail {
   state: SessionState;
 }
 
-let startPty:
-  | ((definition: ProcessDefinition, options: Parameters<typeof startCommand>[1]) => Promise<
-    RunningProcess
-  >)
-  | undefined;
-
-/**
- * Installs the pseudo-terminal runner (loaded lazily so that servers without pty processes
- * never load the native module).
- *
- * @param runner Starts a command in a pseudo-terminal.
- */
-export function setPtyRunner(runner: typeof startPty): void {
-  startPty = runner;
-}
-
 const encoder = new TextEncoder();
 
 /**
@@ -281,9 +265,8 @@ export class Session extends EventTarget {
     }
     const launch = async () => {
       if (this.#options.pty) {
-        if (!startPty) {
-          throw new TypeError("Cannot start a pseudo-terminal: no pty runner is installed");
-        }
+        // Loaded lazily: servers without terminals never load the native module.
+        const { startPty } = await import("./pty_runner.ts");
         return await startPty(definition, runOptions);
       }
       return definition.kind === "command"

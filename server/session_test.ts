@@ -347,3 +347,42 @@ Deno.test("manager close cancels running sessions and waits for their processes"
     message: 'Cannot start process "sleep": the server is shutting down',
   });
 });
+
+Deno.test("session in a pseudo-terminal: tty, size, resize, input and exit code", async () => {
+  const m = manager({
+    term: defineCommand([
+      "sh",
+      "-c",
+      'tty; stty size; read line; stty size; echo "got $line"; exit 4',
+    ], { pty: true }),
+  });
+  const session = m.start("term", [], { caller, pty: { cols: 100, rows: 30 } });
+  const reader = session.reader();
+  let text = "";
+  while (!text.includes("30 100")) text += decoder.decode((await reader.read())![0].data);
+  assert.match(text, /^\/dev\/pts\/\d+\r\n30 100\r\n$/);
+  session.resize(120, 40);
+  await session.write("hello\r");
+  while (true) {
+    const chunks = await reader.read();
+    if (!chunks) break;
+    for (const c of chunks) text += decoder.decode(c.data);
+  }
+  assert.match(text, /40 120\r\ngot hello\r\n$/);
+  const result = await session.result;
+  assert.deepEqual(result.status === "rejected" && [result.reason, result.exitCode], [
+    "exit status 4",
+    4,
+  ]);
+  await waitSessionGone(session.pid!);
+  reader.close();
+  await m.close();
+});
+
+Deno.test("session refuses a pseudo-terminal where the process does not allow one", () => {
+  const m = manager({ plain: defineCommand(["true"]) });
+  assert.throws(() => m.start("plain", [], { caller, pty: { cols: 80, rows: 24 } }), {
+    message: 'Cannot start process "plain": it does not allow a pseudo-terminal',
+  });
+  return m.close();
+});
