@@ -15,9 +15,11 @@ import {
   ConfigError,
   createServer,
   defaultConfig,
+  hashToken,
   listen,
   loadConfig,
   missingRunPermissions,
+  newToken,
   permissionFlags,
   type PowConfig,
 } from "./mod.ts";
@@ -28,6 +30,8 @@ const HELP = `pow: Process Over WebSocket
 Usage:
   deno run -A main.ts [serve] [options]    Serve the configured processes
   deno run -A main.ts permissions [options] Print the Deno permission flags a config needs
+  deno run -A main.ts hash-token [TOKEN]    Print the config hash of a token (a new random
+                                           token when none is given, or "-" to read stdin)
   deno run -A main.ts --help               Show this help
 
 Options:
@@ -68,6 +72,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? "serve";
+  if (command === "hash-token") return await hashTokenCommand(positionals.slice(1));
   if (!["serve", "permissions"].includes(command) || positionals.length > 1) {
     console.error(`pow: unknown command "${positionals.join(" ")}"\nRun with --help for usage.`);
     return EXIT_USAGE;
@@ -122,6 +127,27 @@ async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop);
   await running.finished;
   await running.shutdown();
+  return 0;
+}
+
+async function hashTokenCommand(args: string[]): Promise<number> {
+  if (args.length > 1) {
+    console.error("pow: hash-token takes at most one token\nRun with --help for usage.");
+    return EXIT_USAGE;
+  }
+  let token = args[0];
+  if (token === "-") {
+    token = (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
+  }
+  if (token === undefined) {
+    token = newToken();
+    console.log(`token: ${token}`);
+  }
+  if (token.length < 16) {
+    console.error("pow: a token must be at least 16 characters long");
+    return EXIT_USAGE;
+  }
+  console.log(`hash:  ${hashToken(token)}`);
   return 0;
 }
 

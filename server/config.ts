@@ -7,6 +7,7 @@
  */
 
 import { LineCounter, parseDocument } from "yaml";
+import type { AuthConfig, TokenSpec } from "./auth.ts";
 import type { ParamSpec } from "./params.ts";
 import { highestPlaceholder } from "./params.ts";
 import type { CommandProcess, ProcessDefinition } from "./process.ts";
@@ -22,6 +23,22 @@ export interface ServerConfig {
   basePath: string;
   /** TLS certificate and key files (PEM); both or neither. */
   tls?: { cert: string; key: string };
+  /** Origins allowed to open WebSockets besides same-origin and no-Origin requests. */
+  origins: string[];
+}
+
+/** Limits that protect the server from any one caller. */
+export interface LimitsConfig {
+  /** Open WebSocket connections in total. @default {10000} */
+  connections: number;
+  /** Open WebSocket connections per client address. @default {1000} */
+  connectionsPerAddress: number;
+  /** Sessions one connection may run or attach at once. @default {256} */
+  sessionsPerConnection: number;
+  /** Process starts per minute per caller. @default {6000} */
+  startsPerMinute: number;
+  /** Milliseconds a connection may stay idle (no session, no message) before it is closed. @default {0, never} */
+  idleTimeout: number;
 }
 
 /** Session defaults. */
@@ -66,6 +83,10 @@ export interface PowConfig {
   sessions: SessionsConfig;
   /** pow-1 settings. */
   pow1: Pow1Config;
+  /** Authentication. */
+  auth: AuthConfig;
+  /** Limits. */
+  limits: LimitsConfig;
   /** The processes, by name. */
   processes: Record<string, ProcessDefinition>;
 }
@@ -139,7 +160,7 @@ const PARAM_KEYS = ["name", "description", "pattern", "enum", "optional", "varia
 
 /** The defaults of every setting but `processes`. */
 export const DEFAULTS: Omit<PowConfig, "processes"> = {
-  server: { host: "127.0.0.1", port: 8028, basePath: "/" },
+  server: { host: "127.0.0.1", port: 8028, basePath: "/", origins: [] },
   sessions: {
     retention: 4 * 1024 * 1024,
     linger: 60_000,
@@ -156,6 +177,14 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     keepAlive: 54_000,
     restExpiry: 60_000,
     statusLines: 1000,
+  },
+  auth: { tokens: [], anonymous: false, ticketTtl: 30_000 },
+  limits: {
+    connections: 10_000,
+    connectionsPerAddress: 1000,
+    sessionsPerConnection: 256,
+    startsPerMinute: 6000,
+    idleTimeout: 0,
   },
 };
 
@@ -203,9 +232,17 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
   }
   const root = doc.toJS() ?? {};
   const v = new Validator(fail);
-  v.object(root, [], ["server", "sessions", "pow1", "processes"]);
+  v.object(root, [], ["server", "sessions", "pow1", "auth", "limits", "processes"]);
 
-  const server = v.section(root, "server", ["host", "port", "basePath", "tls"]);
+  const server = v.section(root, "server", ["host", "port", "basePath", "tls", "origins"]);
+  const auth = v.section(root, "auth", ["tokens", "anonymous", "ticketTtl"]);
+  const limits = v.section(root, "limits", [
+    "connections",
+    "connectionsPerAddress",
+    "sessionsPerConnection",
+    "startsPerMinute",
+    "idleTimeout",
+  ]);
   const sessions = v.section(root, "sessions", [
     "retention",
     "linger",
@@ -229,6 +266,26 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       host: v.string(server.host, ["server", "host"]) ?? D.server.host,
       port: v.integer(server.port, ["server", "port"], 0, 65535) ?? D.server.port,
       basePath: v.basePath(server.basePath, ["server", "basePath"]) ?? D.server.basePath,
+      origins: v.stringList(server.origins, ["server", "origins"]) ?? [],
+    },
+    auth: {
+      tokens: parseTokens(v, auth.tokens),
+      anonymous: v.boolean(auth.anonymous, ["auth", "anonymous"]) ?? D.auth.anonymous,
+      ticketTtl: v.duration(auth.ticketTtl, ["auth", "ticketTtl"]) ?? D.auth.ticketTtl,
+    },
+    limits: {
+      connections: v.integer(limits.connections, ["limits", "connections"], 1) ??
+        D.limits.connections,
+      connectionsPerAddress:
+        v.integer(limits.connectionsPerAddress, ["limits", "connectionsPerAddress"], 1) ??
+          D.limits.connectionsPerAddress,
+      sessionsPerConnection:
+        v.integer(limits.sessionsPerConnection, ["limits", "sessionsPerConnection"], 1) ??
+          D.limits.sessionsPerConnection,
+      startsPerMinute: v.integer(limits.startsPerMinute, ["limits", "startsPerMinute"], 1) ??
+        D.limits.startsPerMinute,
+      idleTimeout: v.duration(limits.idleTimeout, ["limits", "idleTimeout"]) ??
+        D.limits.idleTimeout,
     },
     sessions: {
       retention: v.size(sessions.retention, ["sessions", "retention"], 1) ?? D.sessions.retention,
@@ -269,6 +326,30 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     config.processes[name] = parseProcess(v, name, raw, fail);
   }
   return config;
+}
+
+function parseTokens(v: Validator, raw: unknown): TokenSpec[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) v.fail(["auth", "tokens"], "must be a list of tokens");
+  const names = new Set<string>();
+  return (raw as unknown[]).map((item, i) => {
+    const at = ["auth", "tokens", i];
+    const o = v.object(item, at, ["name", "hash", "roles"]);
+    const name = v.string(o.name, [...at, "name"]) ?? v.fail(at, 'missing key "name"');
+    if (names.has(name)) v.fail([...at, "name"], `duplicate token name "${name}"`);
+    names.add(name);
+    const hash = v.string(o.hash, [...at, "hash"]) ??
+      v.fail(at, 'missing key "hash": run "main.ts hash-token" to make one');
+    if (!/^sha256:[0-9a-f]{64}$/.test(hash)) {
+      v.fail(
+        [...at, "hash"],
+        'must be "sha256:" and 64 lowercase hex digits (run "main.ts hash-token"); never put a token itself in the config',
+      );
+    }
+    const spec: TokenSpec = { name, hash };
+    if (o.roles !== undefined) spec.roles = v.stringList(o.roles, [...at, "roles"]);
+    return spec;
+  });
 }
 
 function parseProcess(

@@ -42,7 +42,7 @@ processes:
     command: [grep, -e, "{1}", "{*}"]
     params: [{ name: pattern }]
 `);
-  assert.deepEqual(config.server, { host: "0.0.0.0", port: 0, basePath: "/pow/" });
+  assert.deepEqual(config.server, { host: "0.0.0.0", port: 0, basePath: "/pow/", origins: [] });
   assert.equal(config.sessions.retention, 1024 * 1024);
   assert.equal(config.sessions.linger, 120_000);
   assert.deepEqual(config.processes.count, {
@@ -118,5 +118,23 @@ Deno.test("config errors name the file, key path, line and problem", () => {
   assert.match(
     configError("a: 1\na: 2\n"),
     /^Invalid config "pow.yaml" \(line 2\): not valid YAML: Map keys must be unique/,
+  );
+});
+
+Deno.test("config: tokens are stored as hashes, never as tokens", () => {
+  const hash = "sha256:" + "a".repeat(64);
+  const config = parseConfig(
+    `auth:\n  tokens:\n    - { name: alice, hash: "${hash}", roles: [ops] }\n`,
+  );
+  assert.deepEqual(config.auth.tokens, [{ name: "alice", hash, roles: ["ops"] }]);
+  assert.equal(
+    configError("auth:\n  tokens:\n    - { name: bob, hash: hunter2 }\n"),
+    'Invalid config "pow.yaml" at auth.tokens[0].hash (line 3): must be "sha256:" and 64 lowercase hex digits (run "main.ts hash-token"); never put a token itself in the config',
+  );
+  assert.equal(
+    configError(
+      `auth:\n  tokens:\n    - { name: a, hash: "${hash}" }\n    - { name: a, hash: "${hash}" }\n`,
+    ),
+    'Invalid config "pow.yaml" at auth.tokens[1].name (line 4): duplicate token name "a"',
   );
 });

@@ -17,6 +17,7 @@
  * @module
  */
 
+export * from "./auth.ts";
 export * from "./config.ts";
 export * from "./default_config.ts";
 export * from "./errors.ts";

@@ -1,14 +1,16 @@
 /**
  * The pow server: one `Deno.serve` handler, built with Hono, that serves every front end from
  * one module graph and one session manager. WebSocket upgrades are dispatched by the offered
- * subprotocol; REST routes live beside them under the base path.
+ * subprotocol; REST routes live beside them under the base path. Origin checks,
+ * authentication and connection limits happen here, once, for every front end.
  *
  * @module
  */
 
 import { Hono } from "hono";
+import { Authenticator, checkOrigin } from "./auth.ts";
 import type { PowConfig } from "./config.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { Caller } from "./process.ts";
 import { SessionManager } from "./session_manager.ts";
 
@@ -16,8 +18,6 @@ import { SessionManager } from "./session_manager.ts";
 export interface CreateServerOptions {
   /** The front ends to serve. @default {[]} */
   frontEnds?: FrontEndFactory[];
-  /** Establishes the caller of a request. @default {everyone is "anonymous"} */
-  authenticate?: (request: Request, info?: Deno.ServeHandlerInfo) => Caller | Response;
 }
 
 /** A pow server, not yet listening. */
@@ -26,25 +26,29 @@ export interface PowServer {
   readonly config: PowConfig;
   /** The session manager. */
   readonly manager: SessionManager;
-  /** The Hono app (routes are relative to the base path). */
+  /** The Hono app. */
   readonly app: Hono;
   /** The front ends. */
   readonly frontEnds: readonly FrontEnd[];
+  /** Open WebSocket connections. */
+  readonly connections: number;
   /** Handles one request (a `Deno.serve` handler). */
   fetch(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
   /** Cancels running sessions, waits for their processes, and closes the front ends. */
   close(): Promise<void>;
 }
 
-const anonymous = (_request: Request, info?: Deno.ServeHandlerInfo): Caller => ({
-  id: "anonymous",
-  address: info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined,
-});
+/** Paths (relative to the base path) served without authentication. */
+const PUBLIC = /^(openapi\.json|docs(\/.*)?)$/;
+
+function text(body: string, status: number): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+}
 
 /**
  * Builds a server from a configuration.
  *
- * @example Serve the default config on a free port
+ * @example Serve the default config
  * ```ts
  * import { createServer, defaultConfig } from "../mod.ts";
  * import assert from "node:assert/strict";
@@ -57,7 +61,7 @@ const anonymous = (_request: Request, info?: Deno.ServeHandlerInfo): Caller => (
  * ```
  *
  * @param config The configuration.
- * @param options Front ends and authentication.
+ * @param options Front ends.
  * @returns The server; pass `server.fetch` to `Deno.serve`, or use {@linkcode listen}.
  */
 export function createServer(config: PowConfig, options: CreateServerOptions = {}): PowServer {
@@ -68,56 +72,101 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     retention: config.sessions.retention,
     maxPendingInput: config.sessions.maxPendingInput,
     maxSessions: config.sessions.max,
+    startsPerMinute: config.limits.startsPerMinute,
     paramLimits: {
       maxCount: config.sessions.maxParams,
       maxLength: config.sessions.maxParamLength,
     },
   });
   const base = config.server.basePath;
+  const auth = new Authenticator(config.auth);
+  let connections = 0;
+  const perAddress = new Map<string, number>();
+  const addressOf = (info?: Deno.ServeHandlerInfo) =>
+    info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
+  const infos = new WeakMap<Request, Deno.ServeHandlerInfo>();
+
+  const frontEnds: FrontEnd[] = [];
   const context: FrontEndContext = {
     manager,
     config,
-    authenticate: options.authenticate ?? anonymous,
+    auth,
+    frontEnds,
+    authenticate: (request, info) => auth.authenticate(request, info ?? infos.get(request)),
     baseUrl(request) {
       const url = new URL(request.url);
       return new URL(base, `${url.protocol}//${url.host}`);
     },
+    upgradeWebSocket(request, upgradeOptions) {
+      const upgraded = Deno.upgradeWebSocket(request, upgradeOptions);
+      const address = addressOf(infos.get(request));
+      connections++;
+      perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+      upgraded.socket.addEventListener("close", () => {
+        connections--;
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left > 0) perAddress.set(address, left);
+        else perAddress.delete(address);
+      }, { once: true });
+      return upgraded;
+    },
   };
-  const frontEnds = (options.frontEnds ?? []).map((factory) => factory(context));
+  for (const factory of options.frontEnds ?? []) frontEnds.push(factory(context));
   const app = new Hono({ strict: false });
-  const routes = new Hono({ strict: false });
+  const routes = new Hono<PowEnv>({ strict: false });
 
-  // WebSocket upgrades on any path under the base path go to the front end of the offered
-  // subprotocol.
   const bySubprotocol = new Map<string, FrontEnd>();
   for (const frontEnd of frontEnds) {
     for (const protocol of frontEnd.subprotocols ?? []) bySubprotocol.set(protocol, frontEnd);
   }
+  const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
+
   routes.use("*", async (c, next) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return await next();
+    const request = c.req.raw;
+    const info = c.env as Deno.ServeHandlerInfo | undefined;
+    if (info) infos.set(request, info);
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      if (PUBLIC.test(relative(c.req.path))) return await next();
+      const caller = context.authenticate(request, info);
+      if (caller instanceof Response) return caller;
+      c.set("caller", caller);
+      return await next();
+    }
+    // WebSocket upgrades: origin, then subprotocol, then authentication, then limits.
+    const refused = checkOrigin(request, config.server.origins);
+    if (refused) return refused;
     const offered = (c.req.header("sec-websocket-protocol") ?? "")
       .split(",").map((p) => p.trim()).filter(Boolean);
     const protocol = offered.find((p) => bySubprotocol.has(p));
-    if (!protocol) {
-      // Let a front end that serves a fixed path without a subprotocol (further-link) try.
-      await next();
-      if (c.res.status !== 404) return;
-      const versions = offered.filter((p) => /^pow[.-]/.test(p) && !p.startsWith("pow.token."));
-      if (versions.length > 0) {
-        return c.text(
-          `unsupported pow protocol version ${
-            versions.map((v) => `"${v}"`).join(", ")
-          }: this server speaks ${[...bySubprotocol.keys()].join(", ")}`,
-          400,
-        );
-      }
-      // The original pow-1 server's refusal, kept byte for byte.
-      return c.text("client does not support required pow-1 subprotocol", 403);
+    const versions = offered.filter((p) => /^pow[.-]/.test(p) && !p.startsWith("pow.token."));
+    if (!protocol && versions.length > 0) {
+      return text(
+        `unsupported pow protocol version ${versions.map((v) => `"${v}"`).join(", ")}: ` +
+          `this server speaks ${[...bySubprotocol.keys()].join(", ")}`,
+        400,
+      );
     }
-    const caller = context.authenticate(c.req.raw, c.env as Deno.ServeHandlerInfo | undefined);
+    const caller: Caller | Response = context.authenticate(request, info);
     if (caller instanceof Response) return caller;
-    return bySubprotocol.get(protocol)!.upgrade!(c.req.raw, protocol, caller);
+    if (connections >= config.limits.connections) {
+      return text(`too many connections: the server allows ${config.limits.connections}`, 503);
+    }
+    const address = addressOf(info);
+    if ((perAddress.get(address) ?? 0) >= config.limits.connectionsPerAddress) {
+      return text(
+        `too many connections from ${address}: at most ${config.limits.connectionsPerAddress} allowed`,
+        429,
+      );
+    }
+    if (protocol) return bySubprotocol.get(protocol)!.upgrade!(request, protocol, caller);
+    // A front end serving a fixed path without a subprotocol (further-link) may take it.
+    c.set("caller", caller);
+    await next();
+    if (c.res.status !== 404) return;
+    // The original pow-1 server's refusal, kept byte for byte.
+    return text("client does not support required pow-1 subprotocol", 403);
   });
+  routes.post("/tickets", (c) => c.json(auth.issueTicket(c.get("caller"))));
   for (const frontEnd of frontEnds) frontEnd.routes?.(routes);
   app.route(base.replace(/\/$/, "") || "/", routes);
 
@@ -126,6 +175,9 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     manager,
     app,
     frontEnds,
+    get connections() {
+      return connections;
+    },
     fetch: (request, info) => app.fetch(request, info),
     async close() {
       await manager.close();
@@ -199,12 +251,14 @@ export async function listen(
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     stopping ??= (async () => {
-      const closing = server.close();
-      // Stop accepting new connections at once, and let open ones finish their results.
+      // Stop accepting new connections at once, end every session (front ends send their
+      // results), then give open connections a moment to finish.
       const drained = httpServer.shutdown();
-      await closing;
-      const timeout = new Promise((r) => setTimeout(r, 2000));
+      await server.close();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise((r) => timer = setTimeout(r, 2000));
       await Promise.race([drained, timeout]);
+      clearTimeout(timer);
       await httpServer.finished.catch(() => {});
     })();
   options.signal?.addEventListener("abort", () => void shutdown(), { once: true });

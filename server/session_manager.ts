@@ -28,6 +28,8 @@ export interface SessionManagerOptions {
   maxPendingInput?: number;
   /** The most sessions alive at once (running or lingering). @default {1000} */
   maxSessions?: number;
+  /** Process starts allowed per minute per caller. @default {Infinity} */
+  startsPerMinute?: number;
   /** Limits on params. */
   paramLimits?: ParamLimits;
   /** Milliseconds between sweeps for expired sessions. @default {1000} */
@@ -69,6 +71,7 @@ export class SessionManager {
   #options: SessionManagerOptions;
   #reaper: ReturnType<typeof setInterval>;
   #closing = false;
+  #starts = new Map<string, number[]>();
 
   /**
    * Creates a manager and starts its reaper.
@@ -137,6 +140,7 @@ export class SessionManager {
         `Cannot start process "${name}": the server is shutting down`,
       );
     }
+    this.#countStart(name, options.caller);
     const maxSessions = this.#options.maxSessions ?? 1000;
     if (this.registry.size >= maxSessions) {
       throw new CallError(
@@ -241,6 +245,22 @@ export class SessionManager {
     const running = [...this.registry.values()].filter((s) => !s.ended);
     for (const session of running) session.cancel(reason);
     await Promise.all(running.map((s) => s.result));
+  }
+
+  #countStart(name: string, caller: Caller): void {
+    const limit = this.#options.startsPerMinute ?? Infinity;
+    if (limit === Infinity) return;
+    const now = Date.now();
+    const recent = (this.#starts.get(caller.id) ?? []).filter((t) => now - t < 60_000);
+    if (recent.length >= limit) {
+      this.#starts.set(caller.id, recent);
+      throw new CallError(
+        "limit_reached",
+        `Cannot start process "${name}": caller "${caller.id}" already started ${limit} processes in the last minute`,
+      );
+    }
+    recent.push(now);
+    this.#starts.set(caller.id, recent);
   }
 
   #sessionOptions(

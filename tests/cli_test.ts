@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -135,4 +136,20 @@ Deno.test("cli serves with exactly the flags that permissions prints (no -A)", a
   assert.equal((await child.status).code, 0);
   await reader.cancel();
   await child.stderr.cancel();
+});
+
+Deno.test("cli hash-token prints the config hash of a token, or of a new random one", async () => {
+  const given = await run(["hash-token", "correct-horse-battery"]);
+  const expected = createHash("sha256").update("correct-horse-battery").digest("hex");
+  assert.deepEqual([given.code, given.stdout], [0, `hash:  sha256:${expected}\n`]);
+  const fresh = await run(["hash-token"]);
+  const match = /^token: (\S{32})\nhash:  (sha256:[0-9a-f]{64})\n$/.exec(fresh.stdout);
+  assert.ok(match, fresh.stdout);
+  const again = await run(["hash-token", match[1]]);
+  assert.equal(again.stdout, `hash:  ${match[2]}\n`, "the printed hash is the token's");
+  const short = await run(["hash-token", "abc"]);
+  assert.deepEqual([short.code, short.stderr], [
+    2,
+    "pow: a token must be at least 16 characters long\n",
+  ]);
 });

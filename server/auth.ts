@@ -1,0 +1,224 @@
+/**
+ * Authentication and origin checks, shared by every front end.
+ *
+ * Tokens are declared in the config by their SHA-256 hash only (`main.ts hash-token` prints
+ * one). A client presents its token as `Authorization: Bearer <token>`; browsers, which cannot
+ * set headers on a WebSocket, offer the subprotocol entry `pow.token.<base64url token>` or a
+ * short-lived single-use ticket from `POST /tickets`, passed as `?ticket=`.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Caller } from "./process.ts";
+
+/** A token declared in the config. */
+export interface TokenSpec {
+  /** The caller's identity: sessions belong to it, `allow` lists name it. */
+  name: string;
+  /** `sha256:` followed by the hex SHA-256 of the token. */
+  hash: string;
+  /** Roles, for `allow` lists. */
+  roles?: string[];
+}
+
+/** Authentication settings. */
+export interface AuthConfig {
+  /** The accepted tokens. With none, every caller is `anonymous`. */
+  tokens: TokenSpec[];
+  /** Whether callers without a token are let in as `anonymous` even though tokens exist. */
+  anonymous: boolean;
+  /** Milliseconds a ticket from `POST /tickets` stays valid. @default {30000} */
+  ticketTtl: number;
+}
+
+const TOKEN_PROTOCOL = "pow.token.";
+
+/**
+ * Hashes a token the way the config stores it.
+ *
+ * @example
+ * ```ts
+ * import { hashToken } from "./auth.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   hashToken("s3cret"),
+ *   "sha256:1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0",
+ * );
+ * ```
+ *
+ * @param token The token.
+ * @returns `sha256:<hex>`.
+ */
+export function hashToken(token: string): string {
+  return `sha256:${createHash("sha256").update(token).digest("hex")}`;
+}
+
+/**
+ * Makes a random token: 32 URL-safe characters (192 bits).
+ *
+ * @returns The token.
+ */
+export function newToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+}
+
+/**
+ * Decides who is calling, from a request's token, subprotocol token or ticket.
+ *
+ * @example
+ * ```ts
+ * import { Authenticator, hashToken } from "./auth.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const auth = new Authenticator({
+ *   tokens: [{ name: "alice", hash: hashToken("t0k"), roles: ["ops"] }],
+ *   anonymous: false,
+ *   ticketTtl: 30_000,
+ * });
+ * const caller = auth.authenticate(
+ *   new Request("http://x/", { headers: { authorization: "Bearer t0k" } }),
+ * );
+ * assert.deepEqual(caller, { id: "alice", roles: ["ops"], address: undefined });
+ * const refused = auth.authenticate(new Request("http://x/"));
+ * assert.ok(refused instanceof Response && refused.status === 401);
+ * ```
+ */
+export class Authenticator {
+  #config: AuthConfig;
+  #tickets = new Map<string, { caller: Caller; expires: number }>();
+
+  /**
+   * Creates an authenticator.
+   *
+   * @param config Tokens and policy.
+   */
+  constructor(config: AuthConfig) {
+    this.#config = config;
+  }
+
+  /** Whether any token is required. */
+  get required(): boolean {
+    return this.#config.tokens.length > 0 && !this.#config.anonymous;
+  }
+
+  /**
+   * Establishes the caller of a request.
+   *
+   * @param request The request.
+   * @param info Connection info, for the remote address.
+   * @returns The caller, or a 401 response.
+   */
+  authenticate(request: Request, info?: Deno.ServeHandlerInfo): Caller | Response {
+    const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined;
+    const ticket = new URL(request.url).searchParams.get("ticket");
+    if (ticket !== null) {
+      const entry = this.#tickets.get(ticket);
+      this.#tickets.delete(ticket);
+      if (entry && entry.expires > Date.now()) return { ...entry.caller, address };
+      return unauthorized("invalid or expired ticket");
+    }
+    const token = bearer(request) ?? subprotocolToken(request);
+    if (token !== undefined) {
+      const hash = Buffer.from(hashToken(token));
+      for (const spec of this.#config.tokens) {
+        const candidate = Buffer.from(spec.hash);
+        if (candidate.length === hash.length && timingSafeEqual(candidate, hash)) {
+          return { id: spec.name, roles: spec.roles ?? [], address };
+        }
+      }
+      return unauthorized("invalid token");
+    }
+    if (!this.required) return { id: "anonymous", address };
+    return unauthorized(
+      "authentication required: send Authorization: Bearer <token>, a pow.token.* subprotocol or a ticket",
+    );
+  }
+
+  /**
+   * Issues a single-use ticket for a caller, for browsers opening a WebSocket.
+   *
+   * @param caller Who the ticket stands for.
+   * @returns The ticket and its lifetime in seconds.
+   */
+  issueTicket(caller: Caller): { ticket: string; expiresIn: number } {
+    const now = Date.now();
+    for (const [key, entry] of this.#tickets) if (entry.expires <= now) this.#tickets.delete(key);
+    const ticket = newToken();
+    this.#tickets.set(ticket, { caller, expires: now + this.#config.ticketTtl });
+    return { ticket, expiresIn: this.#config.ticketTtl / 1000 };
+  }
+}
+
+/**
+ * Checks the `Origin` of a WebSocket upgrade: allowed when absent, when its host equals
+ * `Host`, or when it is in the allow list (`"*"` allows every origin).
+ *
+ * @example
+ * ```ts
+ * import { checkOrigin } from "./auth.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const request = (origin: string) =>
+ *   new Request("http://pow.local/", { headers: { origin, host: "pow.local" } });
+ * assert.equal(checkOrigin(request("http://pow.local"), []), undefined);
+ * assert.equal(checkOrigin(request("https://evil.example"), [])?.status, 403);
+ * assert.equal(checkOrigin(request("https://app.example"), ["https://app.example"]), undefined);
+ * ```
+ *
+ * @param request The upgrade request.
+ * @param allowed Origins allowed besides same-origin requests.
+ * @returns `undefined` when allowed, else a 403 response.
+ */
+export function checkOrigin(request: Request, allowed: readonly string[]): Response | undefined {
+  const origin = request.headers.get("origin");
+  if (origin === null) return undefined;
+  if (allowed.includes(origin) || allowed.includes("*")) return undefined;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host !== undefined && host === request.headers.get("host")) return undefined;
+  return new Response(`origin not allowed: ${origin}`, {
+    status: 403,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+function bearer(request: Request): string | undefined {
+  const header = request.headers.get("authorization");
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1];
+}
+
+function subprotocolToken(request: Request): string | undefined {
+  const offered = request.headers.get("sec-websocket-protocol");
+  if (!offered) return undefined;
+  for (const entry of offered.split(",")) {
+    const value = entry.trim();
+    if (!value.startsWith(TOKEN_PROTOCOL)) continue;
+    const b64 = value.slice(TOKEN_PROTOCOL.length).replaceAll("-", "+").replaceAll("_", "/");
+    try {
+      const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+      return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    } catch {
+      return "";
+    }
+  }
+  return undefined;
+}
+
+function unauthorized(problem: string): Response {
+  return new Response(problem, {
+    status: 401,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "www-authenticate": 'Bearer realm="pow"',
+    },
+  });
+}
