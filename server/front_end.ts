@@ -7,6 +7,7 @@
  */
 
 import type { Hono } from "hono";
+import type { Authenticator } from "./auth.ts";
 import type { PowConfig } from "./config.ts";
 import type { Caller } from "./process.ts";
 import type { SessionManager } from "./session_manager.ts";
@@ -22,8 +23,29 @@ export interface FrontEndContext {
    * (for example 401).
    */
   authenticate(request: Request, info?: Deno.ServeHandlerInfo): Caller | Response;
+  /** Every front end of the server (complete once the server is built). */
+  readonly frontEnds: readonly FrontEnd[];
   /** The server's own base URL (scheme, host, port and base path), as clients reach it. */
   baseUrl(request: Request): URL;
+  /** The authenticator (tickets for browsers). */
+  readonly auth: Authenticator;
+  /**
+   * Upgrades a request to a WebSocket and counts the connection against the connection limits
+   * until it closes. Front ends use this instead of `Deno.upgradeWebSocket`.
+   */
+  upgradeWebSocket(
+    request: Request,
+    options?: Deno.UpgradeWebSocketOptions,
+  ): { socket: WebSocket; response: Response };
+}
+
+/** The Hono environment of front-end routes: `c.get("caller")` is the authenticated caller. */
+export interface PowEnv {
+  /** Request-scoped values. */
+  Variables: {
+    /** Who is calling (set before any front-end route runs). */
+    caller: Caller;
+  };
 }
 
 /** A protocol adapter. */
@@ -41,8 +63,13 @@ export interface FrontEnd {
    * @returns The upgrade response.
    */
   upgrade?(request: Request, protocol: string, caller: Caller): Response;
+  /**
+   * OpenAPI 3.1 path items for what this front end serves, keyed by path relative to the base
+   * path (e.g. `"/new"`); `GET /openapi.json` merges those of every front end.
+   */
+  readonly openapi?: Record<string, unknown>;
   /** Adds HTTP routes (relative to the base path). */
-  routes?(app: Hono): void;
+  routes?(app: Hono<PowEnv>): void;
   /** Called once when the server shuts down, after sessions were cancelled. */
   close?(): Promise<void> | void;
 }
