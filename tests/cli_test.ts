@@ -143,7 +143,7 @@ Deno.test("cli hash-token prints the config hash of a token, or of a new random 
   const expected = createHash("sha256").update("correct-horse-battery").digest("hex");
   assert.deepEqual([given.code, given.stdout], [0, `hash:  sha256:${expected}\n`]);
   const fresh = await run(["hash-token"]);
-  const match = /^token: (\S{32})\nhash:  (sha256:[0-9a-f]{64})\n$/.exec(fresh.stdout);
+  const match = /^token: (\S{32})\nhash: {2}(sha256:[0-9a-f]{64})\n$/.exec(fresh.stdout);
   assert.ok(match, fresh.stdout);
   const again = await run(["hash-token", match[1]]);
   assert.equal(again.stdout, `hash:  ${match[2]}\n`, "the printed hash is the token's");
