@@ -22,6 +22,7 @@ import {
   newToken,
   permissionFlags,
   type PowConfig,
+  runtimeProblems,
 } from "./mod.ts";
 import { frontEnds } from "./server/front_ends.ts";
 
@@ -117,6 +118,12 @@ async function main(args: string[]): Promise<number> {
       `pow: missing permission to run ${missing.map((p) => `"${p}"`).join(", ")}: ` +
         `start Deno with --allow-run=${missing.join(",")} (see "main.ts permissions")`,
     );
+    return EXIT_USAGE;
+  }
+
+  const problems = runtimeProblems(config);
+  if (problems.length > 0) {
+    for (const problem of problems) console.error(`pow: ${problem}`);
     return EXIT_USAGE;
   }
 

@@ -153,8 +153,8 @@ const PROCESS_KEYS = [
   "env",
   "pty",
   "allow",
-  "uid",
-  "gid",
+  "user",
+  "group",
 ];
 const PARAM_KEYS = ["name", "description", "pattern", "enum", "optional", "variadic"];
 
@@ -432,8 +432,15 @@ function parseProcess(
   if (p.cwd !== undefined) definition.cwd = v.string(p.cwd, [...at, "cwd"]);
   if (p.pty !== undefined) definition.pty = v.boolean(p.pty, [...at, "pty"]);
   if (p.allow !== undefined) definition.allow = v.stringList(p.allow, [...at, "allow"]);
-  if (p.uid !== undefined) definition.uid = v.integer(p.uid, [...at, "uid"], 0);
-  if (p.gid !== undefined) definition.gid = v.integer(p.gid, [...at, "gid"], 0);
+  if (p.user !== undefined) {
+    const [uid, gid] = v.account(p.user, [...at, "user"], "/etc/passwd", "user");
+    definition.uid = uid;
+    // The user's primary group, unless a group is given.
+    if (gid !== undefined && p.group === undefined) definition.gid = gid;
+  }
+  if (p.group !== undefined) {
+    definition.gid = v.account(p.group, [...at, "group"], "/etc/group", "group")[0];
+  }
   if (p.env !== undefined) {
     const env = v.object(p.env, [...at, "env"]);
     definition.env = {};
@@ -537,6 +544,26 @@ class Validator {
     }
     if (size! < min) this.fail(path, `must be at least ${min} bytes`);
     return size!;
+  }
+
+  /** A user or group given by name (looked up in `file`) or by number. */
+  account(value: unknown, path: Path, file: string, what: string): [number, number?] {
+    if (typeof value === "number") return [this.integer(value, path, 0)!];
+    const name = this.string(value, path)!;
+    if (/^\d+$/.test(name)) return [Number(name)];
+    let table = "";
+    try {
+      table = Deno.readTextFileSync(file);
+    } catch {
+      this.fail(path, `cannot look up ${what} "${name}": ${file} is not readable`);
+    }
+    for (const line of table.split("\n")) {
+      const fields = line.split(":");
+      if (fields[0] === name && fields[2] !== undefined) {
+        return what === "user" ? [Number(fields[2]), Number(fields[3])] : [Number(fields[2])];
+      }
+    }
+    this.fail(path, `unknown ${what} "${name}" (not in ${file})`);
   }
 
   basePath(value: unknown, path: Path): string | undefined {

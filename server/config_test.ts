@@ -75,7 +75,7 @@ Deno.test("config errors name the file, key path, line and problem", () => {
   );
   assert.equal(
     configError("processes:\n  count:\n    comand: [seq]\n"),
-    'Invalid config "pow.yaml" at processes.count.comand (line 3): unknown key "comand"; expected one of description, command, params, timeout, killGrace, retention, cwd, env, pty, allow, uid, gid',
+    'Invalid config "pow.yaml" at processes.count.comand (line 3): unknown key "comand"; expected one of description, command, params, timeout, killGrace, retention, cwd, env, pty, allow, user, group',
   );
   assert.equal(
     configError("processes:\n  x:\n    command: [sh]\n    timeout: soon\n"),
@@ -136,5 +136,24 @@ Deno.test("config: tokens are stored as hashes, never as tokens", () => {
       `auth:\n  tokens:\n    - { name: a, hash: "${hash}" }\n    - { name: a, hash: "${hash}" }\n`,
     ),
     'Invalid config "pow.yaml" at auth.tokens[1].name (line 4): duplicate token name "a"',
+  );
+});
+
+Deno.test("config: user and group are resolved by name, with the user's primary group", () => {
+  const config = parseConfig(
+    "processes:\n  a: { command: [id], user: nobody }\n  b: { command: [id], user: 0, group: nogroup }\n",
+  );
+  const a = config.processes.a, b = config.processes.b;
+  const passwd = Deno.readTextFileSync("/etc/passwd").split("\n").find((l) =>
+    l.startsWith("nobody:")
+  )!.split(":");
+  const nogroup = Deno.readTextFileSync("/etc/group").split("\n").find((l) =>
+    l.startsWith("nogroup:")
+  )!.split(":");
+  assert.deepEqual(a.kind === "command" && [a.uid, a.gid], [Number(passwd[2]), Number(passwd[3])]);
+  assert.deepEqual(b.kind === "command" && [b.uid, b.gid], [0, Number(nogroup[2])]);
+  assert.equal(
+    configError("processes:\n  a: { command: [id], user: no-such-user-here }\n"),
+    'Invalid config "pow.yaml" at processes.a.user (line 2): unknown user "no-such-user-here" (not in /etc/passwd)',
   );
 });

@@ -84,3 +84,48 @@ export async function missingRunPermissions(config: PowConfig): Promise<string[]
   }
   return missing;
 }
+
+/**
+ * Checks what the configuration needs from the machine: every `cwd` exists and is a directory,
+ * and the server has the rights to run processes as their configured user and group.
+ *
+ * @param config The configuration.
+ * @returns One message per problem (empty when all is well).
+ */
+export function runtimeProblems(config: PowConfig): string[] {
+  const problems: string[] = [];
+  let uid: number | null = null;
+  try {
+    uid = Deno.uid();
+  } catch {
+    uid = null;
+  }
+  for (const [name, definition] of Object.entries(config.processes)) {
+    if (definition.kind !== "command") continue;
+    if (definition.cwd !== undefined) {
+      let isDirectory = false;
+      try {
+        isDirectory = Deno.statSync(definition.cwd).isDirectory;
+      } catch {
+        isDirectory = false;
+      }
+      if (!isDirectory) {
+        problems.push(
+          `process "${name}": working directory "${definition.cwd}" does not exist or is not a directory`,
+        );
+      }
+    }
+    const switches = (definition.uid !== undefined && definition.uid !== uid) ||
+      definition.gid !== undefined;
+    if (switches && uid !== 0) {
+      problems.push(
+        `process "${name}": running as ${
+          definition.uid !== undefined ? `uid ${definition.uid}` : ""
+        }${definition.uid !== undefined && definition.gid !== undefined ? " and " : ""}${
+          definition.gid !== undefined ? `gid ${definition.gid}` : ""
+        } needs the server to run as root (it runs as uid ${uid ?? "unknown"})`,
+      );
+    }
+  }
+  return problems;
+}

@@ -386,3 +386,14 @@ Deno.test("session refuses a pseudo-terminal where the process does not allow on
   });
   return m.close();
 });
+
+Deno.test({
+  name: "session runs a command as the configured user and group, without root's groups",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const m = manager({ id: defineCommand(["id"], { uid: 65534, gid: 65534 }) });
+    const out = await output(m.start("id", [], { caller }));
+    assert.match(out.stdout, /^uid=65534\(\w+\) gid=65534\(\w+\) groups=65534\(\w+\)\n$/);
+    await m.close();
+  },
+});
