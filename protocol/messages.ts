@@ -333,6 +333,10 @@ export interface SessionInfo {
   attached: number;
   /** The result, once the state is `fulfilled` or `rejected`. */
   result?: ProcessResult;
+  /** The W3C `traceparent` the session was started with, if any. */
+  traceparent?: string;
+  /** The W3C `tracestate` the session was started with, if any. */
+  tracestate?: string;
 }
 
 /** Answers `list`. */

@@ -195,6 +195,8 @@ function sessionInfo(o: Obj, path: string): SessionInfo {
       endedAt: optInt(o, "endedAt", 0),
       attached: int(o, "attached", 0),
       result: res,
+      traceparent: optStr(o, "traceparent", 512),
+      tracestate: optStr(o, "tracestate", 512),
     });
   });
 }

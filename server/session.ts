@@ -84,6 +84,16 @@ export interface SessionOptions {
   linger?: number;
   /** Start a pseudo-terminal of this size. */
   pty?: { cols: number; rows: number };
+  /** The W3C trace context of the caller's span, kept for tracing and listings. */
+  trace?: TraceContext;
+}
+
+/** A W3C trace context (`traceparent` and `tracestate` headers) a client started a session with. */
+export interface TraceContext {
+  /** The `traceparent` of the caller's span. */
+  traceparent: string;
+  /** The `tracestate`, if any. */
+  tracestate?: string;
 }
 
 /** Details of a session's state change, sent with the `state` event. */
@@ -143,6 +153,8 @@ export class Session extends EventTarget {
   linger: number;
   /** The result, once the session has ended. */
   readonly result: Promise<SessionResult>;
+  /** The W3C trace context the session was started with, if any. */
+  readonly trace: TraceContext | undefined;
 
   #state: SessionState = "starting";
   #outcome: SessionResult | undefined;
@@ -157,6 +169,7 @@ export class Session extends EventTarget {
   #pendingInput = 0;
   #maxPendingInput: number;
   #inputClosed = false;
+  #inputOffset = 0;
   #attached = 0;
   #lastActive = Date.now();
   #endedAt: number | undefined;
@@ -180,6 +193,7 @@ export class Session extends EventTarget {
     this.#killGrace = options.killGrace ?? options.definition.killGrace ?? 5000;
     this.#maxPendingInput = options.maxPendingInput ?? 8 * 1024 * 1024;
     this.linger = options.linger ?? 60_000;
+    this.trace = options.trace;
     this.result = new Promise((resolve) => (this.#resolve = resolve));
   }
 
@@ -225,6 +239,19 @@ export class Session extends EventTarget {
   /** Whether standard input has been closed. */
   get inputClosed(): boolean {
     return this.#inputClosed;
+  }
+
+  /** Whether the process runs in a pseudo-terminal. */
+  get pty(): boolean {
+    return this.#options.pty !== undefined;
+  }
+
+  /**
+   * Standard input bytes accepted by {@linkcode Session.write} so far (the stdin offset that
+   * clients resume at).
+   */
+  get inputOffset(): number {
+    return this.#inputOffset;
   }
 
   /** The number of front-end connections currently attached. */
@@ -321,6 +348,7 @@ export class Session extends EventTarget {
     }
     this.touch();
     this.#pendingInput += bytes.length;
+    this.#inputOffset += bytes.length;
     const write = this.#input.then(async () => {
       try {
         const process = await this.#running();

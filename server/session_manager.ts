@@ -9,7 +9,7 @@ import { CallError } from "./errors.ts";
 import { type ParamLimits, validateParams } from "./params.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import { MemorySessionRegistry, type SessionRegistry } from "./registry.ts";
-import { type RejectionKind, Session } from "./session.ts";
+import { type RejectionKind, Session, type TraceContext } from "./session.ts";
 import { formatDuration } from "./units.ts";
 
 /** Options for {@linkcode SessionManager}. */
@@ -44,6 +44,8 @@ export interface StartOptions {
   pty?: { cols: number; rows: number };
   /** Milliseconds the session is kept while no client is attached. */
   linger?: number;
+  /** The W3C trace context of the caller's span. */
+  trace?: TraceContext;
 }
 
 /**
@@ -281,6 +283,7 @@ export class SessionManager {
       maxPendingInput: o.maxPendingInput,
       log: undefined,
       retention: definition.retention ?? o.retention,
+      trace: options.trace,
     };
   }
 }
