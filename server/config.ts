@@ -75,6 +75,21 @@ export interface Pow1Config {
   statusLines: number;
 }
 
+/**
+ * Settings of the further-link compatibility endpoint: a WebSocket at `path` speaking
+ * further-link's JSON protocol, `POST /upload` and `GET /status`.
+ */
+export interface FurtherLinkConfig {
+  /** Whether the endpoint is served at all. @default {false} */
+  enabled: boolean;
+  /** The WebSocket path, relative to the base path. @default {"/run"} */
+  path: string;
+  /** Where uploads and code files go; required when enabled. */
+  workDir?: string;
+  /** further-link runner names (`python3`, `shell`, …) mapped to configured process names. @default {{}} */
+  runners: Record<string, string>;
+}
+
 /** The whole configuration. */
 export interface PowConfig {
   /** Server settings. */
@@ -87,6 +102,8 @@ export interface PowConfig {
   auth: AuthConfig;
   /** Limits. */
   limits: LimitsConfig;
+  /** The further-link compatibility endpoint. */
+  furtherLink: FurtherLinkConfig;
   /** The processes, by name. */
   processes: Record<string, ProcessDefinition>;
 }
@@ -186,6 +203,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     startsPerMinute: 6000,
     idleTimeout: 0,
   },
+  furtherLink: { enabled: false, path: "/run", runners: {} },
 };
 
 /**
@@ -232,7 +250,15 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
   }
   const root = doc.toJS() ?? {};
   const v = new Validator(fail);
-  v.object(root, [], ["server", "sessions", "pow1", "auth", "limits", "processes"]);
+  v.object(root, [], [
+    "server",
+    "sessions",
+    "pow1",
+    "auth",
+    "limits",
+    "furtherLink",
+    "processes",
+  ]);
 
   const server = v.section(root, "server", ["host", "port", "basePath", "tls", "origins"]);
   const auth = v.section(root, "auth", ["tokens", "anonymous", "ticketTtl"]);
@@ -260,6 +286,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "restExpiry",
     "statusLines",
   ]);
+  const furtherLink = v.section(root, "furtherLink", ["enabled", "path", "workDir", "runners"]);
   const D = DEFAULTS;
   const config: PowConfig = {
     server: {
@@ -310,8 +337,24 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       statusLines: v.integer(pow1.statusLines, ["pow1", "statusLines"], 1) ??
         D.pow1.statusLines,
     },
+    furtherLink: {
+      enabled: v.boolean(furtherLink.enabled, ["furtherLink", "enabled"]) ??
+        D.furtherLink.enabled,
+      path: v.basePath(furtherLink.path, ["furtherLink", "path"])?.replace(/\/$/, "") ??
+        D.furtherLink.path,
+      runners: {},
+    },
     processes: {},
   };
+  if (furtherLink.workDir !== undefined) {
+    const workDir = v.string(furtherLink.workDir, ["furtherLink", "workDir"]);
+    if (!workDir) fail(["furtherLink", "workDir"], "must name a directory");
+    config.furtherLink.workDir = workDir;
+  }
+  if (config.furtherLink.enabled && config.furtherLink.workDir === undefined) {
+    fail(["furtherLink"], 'missing key "workDir": the directory for uploads and code files');
+  }
+  if (config.furtherLink.path === "") fail(["furtherLink", "path"], 'must not be "/"');
   if (server.tls !== undefined) {
     const tls = v.object(server.tls, ["server", "tls"], ["cert", "key"]);
     const cert = v.string(tls.cert, ["server", "tls", "cert"]);
@@ -324,6 +367,17 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     : v.object(root.processes, ["processes"]);
   for (const [name, raw] of Object.entries(processes)) {
     config.processes[name] = parseProcess(v, name, raw, fail);
+  }
+  if (furtherLink.runners !== undefined && furtherLink.runners !== null) {
+    const runners = v.object(furtherLink.runners, ["furtherLink", "runners"]);
+    for (const [runner, name] of Object.entries(runners)) {
+      const at = ["furtherLink", "runners", runner];
+      const process = v.string(name, at);
+      if (!process || !Object.hasOwn(config.processes, process)) {
+        fail(at, `names process "${process}", which is not configured`);
+      }
+      config.furtherLink.runners[runner] = process!;
+    }
   }
   return config;
 }

@@ -157,3 +157,35 @@ Deno.test("config: user and group are resolved by name, with the user's primary 
     'Invalid config "pow.yaml" at processes.a.user (line 2): unknown user "no-such-user-here" (not in /etc/passwd)',
   );
 });
+
+Deno.test("config: the further-link endpoint is off by default and maps runners to processes", () => {
+  assert.deepEqual(parseConfig("").furtherLink, { enabled: false, path: "/run", runners: {} });
+  const config = parseConfig(
+    "furtherLink:\n  enabled: true\n  path: /compat/run/\n  workDir: /srv/further\n" +
+      "  runners: { python3: py, shell: sh }\n" +
+      "processes:\n  py: { command: [python3, '{1}'], params: [{ name: file }] }\n" +
+      "  sh: { command: [sh] }\n",
+  );
+  assert.deepEqual(config.furtherLink, {
+    enabled: true,
+    path: "/compat/run",
+    workDir: "/srv/further",
+    runners: { python3: "py", shell: "sh" },
+  });
+  assert.equal(
+    configError("furtherLink:\n  enabled: true\n"),
+    'Invalid config "pow.yaml" at furtherLink (line 2): missing key "workDir": the directory for uploads and code files',
+  );
+  assert.equal(
+    configError("furtherLink:\n  workDir: /tmp/f\n  runners:\n    python3: python\n"),
+    'Invalid config "pow.yaml" at furtherLink.runners.python3 (line 4): names process "python", which is not configured',
+  );
+  assert.equal(
+    configError("furtherLink:\n  path: run\n"),
+    'Invalid config "pow.yaml" at furtherLink.path (line 2): must start with "/", got "run"',
+  );
+  assert.equal(
+    configError("furtherLink:\n  enable: true\n"),
+    'Invalid config "pow.yaml" at furtherLink.enable (line 2): unknown key "enable"; expected one of enabled, path, workDir, runners',
+  );
+});
