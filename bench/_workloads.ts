@@ -1,0 +1,891 @@
+/**
+ * The workloads of issue 7, each measured against the floor, websocketd and pow. Every
+ * workload checks what the client received (byte totals, SHA-256, line counts, exit results);
+ * a failed check marks its row failed. Every loop is bounded in count and in time.
+ *
+ * @module
+ */
+
+import { defineProcess } from "../server/process.ts";
+import { SessionManager } from "../server/session_manager.ts";
+import { type OpenSocket, openSocket, pow1Call, sendInput, websocketdSession } from "./_clients.ts";
+import { num, type Row, type Subject } from "./_report.ts";
+import { type ServerProcess, startPow, startWebsocketd } from "./_servers.ts";
+import { delay, Digest, fileLimit, pool, quantile, rss, within } from "./_util.ts";
+
+/** Workload sizes. */
+export interface Sizes {
+  /** Bytes of bulk output. */
+  bulkBytes: number;
+  /** Lines of line-heavy output. */
+  lines: number;
+  /** Calls per latency series. */
+  calls: number;
+  /** Bytes of input. */
+  inputBytes: number;
+  /** Live `cat` sessions in the scale workload. */
+  live: number;
+  /** Idle connections in the scale workload. */
+  idle: number;
+  /** Viewers in the fan-out workload. */
+  viewers: number;
+}
+
+/** The full sizes of issue 7. */
+export const FULL: Sizes = {
+  bulkBytes: 200_000_000,
+  lines: 1_000_000,
+  calls: 300,
+  inputBytes: 100_000_000,
+  live: 1000,
+  idle: 10_000,
+  viewers: 100,
+};
+
+/** Tiny sizes for the smoke test. */
+export const SMOKE: Sizes = {
+  bulkBytes: 2_000_000,
+  lines: 10_000,
+  calls: 5,
+  inputBytes: 1_000_000,
+  live: 10,
+  idle: 10,
+  viewers: 3,
+};
+
+/** What the workloads share. */
+export interface BenchContext {
+  /** The sizes. */
+  sizes: Sizes;
+  /** The pow server with `bench/pow.yaml`. */
+  pow: ServerProcess;
+  /** The pow server with the demo config, for its TypeScript-function process `ticker`. */
+  powDemo: ServerProcess;
+  /** Why pow-1 rows are not measured, when they are not. */
+  pow1Missing?: string;
+  /** Why pow.v2 rows are not measured. */
+  nativeMissing: string;
+  /** The websocketd program, or why it is missing. */
+  websocketd: { program: string } | { missing: string };
+  /** The generated bulk file (ASCII), its size and hash. */
+  data: { path: string; bytes: number; sha256: string };
+  /** Limit for one workload step, in milliseconds. */
+  stepTimeout: number;
+  /** Progress messages (to stderr). */
+  log(message: string): void;
+}
+
+const MB = 1_000_000;
+
+type Figure = Pick<Row, "value" | "shown" | "check" | "ok">;
+
+async function measure(
+  base: Omit<Row, "ok" | "value" | "shown" | "check" | "skipped">,
+  run: () => Promise<Figure>,
+  log: (message: string) => void,
+): Promise<Row> {
+  const t0 = performance.now();
+  try {
+    const figure = await run();
+    log(`  ${base.label}: ${figure.shown} (${figure.ok ? "ok" : `FAILED: ${figure.check}`})`);
+    return { ...base, ...figure };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`  ${base.label}: FAILED after ${num(performance.now() - t0)} ms: ${message}`);
+    return { ...base, ok: false, check: message };
+  }
+}
+
+function skip(base: Omit<Row, "ok" | "skipped">, skipped: string): Row {
+  return { ...base, ok: true, skipped };
+}
+
+function websocketdOr(ctx: BenchContext): string | undefined {
+  return "missing" in ctx.websocketd ? ctx.websocketd.missing : undefined;
+}
+
+function program(ctx: BenchContext): string {
+  return "program" in ctx.websocketd ? ctx.websocketd.program : "websocketd";
+}
+
+async function withWebsocketd<T>(
+  ctx: BenchContext,
+  command: string[],
+  binary: boolean,
+  run: (server: ServerProcess) => Promise<T>,
+): Promise<T> {
+  const server = await startWebsocketd(command, { binary, program: program(ctx) });
+  try {
+    return await run(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+function throughput(bytes: number, ms: number): Figure & { value: number } {
+  const value = bytes / MB / (ms / 1000);
+  return { value, shown: `${num(value)} MB/s (${num(ms / 1000)} s)`, ok: true };
+}
+
+function digestCheck(digest: Digest, bytes: number, sha256: string): Pick<Row, "check" | "ok"> {
+  const got = digest.bytes;
+  const hex = digest.hex();
+  if (got !== bytes) return { ok: false, check: `received ${got} of ${bytes} bytes` };
+  if (hex !== sha256) {
+    return { ok: false, check: `${got} B but sha256 ${hex.slice(0, 12)}… differs` };
+  }
+  return { ok: true, check: `${got} B, sha256 ${hex.slice(0, 12)}… matches` };
+}
+
+function resultCheck(result: { status: string; value?: unknown; reason?: string }): string {
+  return result.status === "fulfilled" ? "" : `rejected: ${result.reason}`;
+}
+
+// 1. Bulk output -------------------------------------------------------------------------------
+
+/**
+ * Bulk output: a process prints the generated file; MB/s at the client, total and SHA-256
+ * checked.
+ *
+ * @param ctx The context.
+ * @returns The rows.
+ */
+export async function bulk(ctx: BenchContext): Promise<Row[]> {
+  const { data, log } = ctx;
+  const workload = "1. bulk output";
+  const common = { workload, unit: "MB/s", higherIsBetter: true };
+  const floor = "floor: Deno reads `cat FILE` from a pipe";
+  const wsd = "websocketd --binary";
+  log(`${workload}: ${data.bytes} bytes of base64 text`);
+  const rows: Row[] = [];
+  rows.push(
+    await measure(
+      { ...common, subject: "floor", label: "floor: `cat FILE | cat > /dev/null`" },
+      async () => {
+        const t0 = performance.now();
+        const out = await new Deno.Command("sh", {
+          args: ["-c", 'cat "$1" | cat > /dev/null', "sh", data.path],
+        }).output();
+        return {
+          ...throughput(data.bytes, performance.now() - t0),
+          ok: out.success,
+          check: "shell pipe",
+        };
+      },
+      log,
+    ),
+  );
+  rows.push(
+    await measure({ ...common, subject: "floor", label: floor }, async () => {
+      const t0 = performance.now();
+      const child = new Deno.Command("cat", { args: [data.path], stdout: "piped" }).spawn();
+      const digest = new Digest();
+      for await (const chunk of child.stdout) digest.add(chunk);
+      await child.status;
+      return {
+        ...throughput(data.bytes, performance.now() - t0),
+        ...digestCheck(digest, data.bytes, data.sha256),
+      };
+    }, log),
+  );
+  const missing = websocketdOr(ctx);
+  if (missing) rows.push(skip({ ...common, subject: "websocketd", label: wsd }, missing));
+  else {
+    rows.push(
+      await measure(
+        { ...common, subject: "websocketd", label: wsd, floor },
+        () =>
+          withWebsocketd(ctx, ["cat", data.path], true, async (server) => {
+            const digest = new Digest();
+            const t0 = performance.now();
+            const end = await websocketdSession(server.url, {
+              onMessage: (m) => digest.add(typeof m === "string" ? m : new Uint8Array(m)),
+              timeout: ctx.stepTimeout,
+            });
+            return {
+              ...throughput(data.bytes, end.at - t0),
+              ...digestCheck(digest, data.bytes, data.sha256),
+            };
+          }),
+        log,
+      ),
+    );
+  }
+  const pow1 = "pow-1 (text frames)";
+  if (ctx.pow1Missing) {
+    rows.push(skip({ ...common, subject: "pow-1", label: pow1 }, ctx.pow1Missing));
+  } else {
+    rows.push(
+      await measure({ ...common, subject: "pow-1", label: pow1, versus: wsd, floor }, async () => {
+        const digest = new Digest();
+        const t0 = performance.now();
+        const out = await pow1Call(ctx.pow.url, { name: "cat-file", params: [data.path] }, {
+          onText: (t) => digest.add(t),
+          timeout: ctx.stepTimeout,
+        });
+        const figure = {
+          ...throughput(data.bytes, out.resultAt - t0),
+          ...digestCheck(digest, data.bytes, data.sha256),
+        };
+        const rejected = resultCheck(out.result);
+        return rejected ? { ...figure, ok: false, check: rejected } : figure;
+      }, log),
+    );
+  }
+  rows.push(
+    skip({ ...common, subject: "pow.v2", label: "pow.v2 (binary frames)" }, ctx.nativeMissing),
+  );
+  return rows;
+}
+
+// 2. Line-heavy output -------------------------------------------------------------------------
+
+/** Counts lines in text that arrives in arbitrary pieces, remembering the last one. */
+class Lines {
+  count = 0;
+  bytes = 0;
+  last = "";
+  #tail = "";
+  #doneAt = 0;
+  constructor(readonly expected: number) {}
+  /** When the expected count was reached (`performance.now()`), or 0. */
+  get doneAt(): number {
+    return this.#doneAt;
+  }
+  add(text: string): void {
+    this.bytes += text.length;
+    let nl = text.indexOf("\n");
+    if (nl < 0) {
+      this.#tail += text;
+      return;
+    }
+    let lastNl = nl;
+    while (nl >= 0) {
+      this.count++;
+      lastNl = nl;
+      nl = text.indexOf("\n", nl + 1);
+    }
+    const before = text.lastIndexOf("\n", lastNl - 1);
+    this.last = before < 0 ? this.#tail + text.slice(0, lastNl) : text.slice(before + 1, lastNl);
+    this.#tail = text.slice(lastNl + 1);
+    if (this.count >= this.expected && !this.#doneAt) this.#doneAt = performance.now();
+  }
+  /** One whole line without its newline (websocketd line mode). */
+  line(line: string): void {
+    this.bytes += line.length + 1;
+    this.count++;
+    this.last = line;
+    if (this.count >= this.expected && !this.#doneAt) this.#doneAt = performance.now();
+  }
+  check(expectedBytes: number): Pick<Row, "check" | "ok"> {
+    const ok = this.count === this.expected && this.last === String(this.expected) &&
+      this.bytes === expectedBytes && this.#tail === "";
+    return {
+      ok,
+      check: `${this.count} lines (last "${this.last.slice(0, 20)}"), ${this.bytes} B` +
+        (ok ? "" : `; expected ${this.expected} lines, ${expectedBytes} B`),
+    };
+  }
+}
+
+function seqBytes(n: number): number {
+  let total = 0;
+  for (let digits = 1, lo = 1; lo <= n; digits++, lo *= 10) {
+    total += (Math.min(n, lo * 10 - 1) - lo + 1) * (digits + 1);
+  }
+  return total;
+}
+
+function seconds(ms: number): Figure & { value: number } {
+  return { value: ms / 1000, shown: `${num(ms / 1000)} s`, ok: true };
+}
+
+/**
+ * Line-heavy output: `seq 1 N`; seconds until the client has every line.
+ *
+ * @param ctx The context.
+ * @returns The rows.
+ */
+export async function lines(ctx: BenchContext): Promise<Row[]> {
+  const { log } = ctx;
+  const n = ctx.sizes.lines;
+  const expectedBytes = seqBytes(n);
+  const workload = "2. line-heavy output";
+  const common = { workload, unit: "s", higherIsBetter: false };
+  const floor = "floor: Deno reads `seq` from a pipe";
+  const wsd = "websocketd (a message per line)";
+  log(`${workload}: seq 1 ${n}`);
+  const rows: Row[] = [];
+  rows.push(
+    await measure({ ...common, subject: "floor", label: floor }, async () => {
+      const counter = new Lines(n);
+      const t0 = performance.now();
+      const child = new Deno.Command("seq", { args: ["1", String(n)], stdout: "piped" }).spawn();
+      for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) counter.add(text);
+      await child.status;
+      return { ...seconds(counter.doneAt - t0), ...counter.check(expectedBytes) };
+    }, log),
+  );
+  const missing = websocketdOr(ctx);
+  if (missing) rows.push(skip({ ...common, subject: "websocketd", label: wsd }, missing));
+  else {
+    rows.push(
+      await measure(
+        { ...common, subject: "websocketd", label: wsd, floor },
+        () =>
+          withWebsocketd(ctx, ["seq", "1", String(n)], false, async (server) => {
+            const counter = new Lines(n);
+            const t0 = performance.now();
+            await websocketdSession(server.url, {
+              onMessage: (m) =>
+                counter.line(typeof m === "string" ? m : new TextDecoder().decode(m)),
+              timeout: ctx.stepTimeout,
+            });
+            return { ...seconds(counter.doneAt - t0), ...counter.check(expectedBytes) };
+          }),
+        log,
+      ),
+    );
+  }
+  const pow1 = "pow-1 (coalesced text frames)";
+  if (ctx.pow1Missing) {
+    rows.push(skip({ ...common, subject: "pow-1", label: pow1 }, ctx.pow1Missing));
+  } else {
+    rows.push(
+      await measure({ ...common, subject: "pow-1", label: pow1, versus: wsd, floor }, async () => {
+        const counter = new Lines(n);
+        const t0 = performance.now();
+        const out = await pow1Call(ctx.pow.url, { name: "seq", params: [String(n)] }, {
+          onText: (t) => counter.add(t),
+          timeout: ctx.stepTimeout,
+        });
+        const figure = { ...seconds(counter.doneAt - t0), ...counter.check(expectedBytes) };
+        const rejected = resultCheck(out.result);
+        return rejected ? { ...figure, ok: false, check: rejected } : figure;
+      }, log),
+    );
+  }
+  rows.push(skip({ ...common, subject: "pow.v2", label: "pow.v2" }, ctx.nativeMissing));
+  return rows;
+}
+
+// 3. Call latency ------------------------------------------------------------------------------
+
+async function series(
+  ctx: BenchContext,
+  call: () => Promise<{ ms: number; error?: string }>,
+): Promise<Figure & { value: number }> {
+  const { calls } = ctx.sizes;
+  const warmup = Math.min(20, Math.max(2, calls >> 4));
+  const samples: number[] = [];
+  const deadline = Date.now() + ctx.stepTimeout;
+  let error: string | undefined;
+  for (let i = 0; i < warmup + calls && Date.now() < deadline; i++) {
+    const { ms, error: e } = await call();
+    if (e) {
+      error ??= `call ${i + 1}: ${e}`;
+      continue;
+    }
+    if (i >= warmup) samples.push(ms);
+  }
+  const p50 = quantile(samples, 0.5);
+  const p90 = quantile(samples, 0.9);
+  const complete = samples.length === calls && !error;
+  return {
+    value: p50,
+    shown: `p50 ${num(p50)} ms, p90 ${num(p90)} ms`,
+    ok: complete,
+    check: complete
+      ? `${samples.length} calls (after ${warmup} warm-up), each output and exit checked`
+      : `${samples.length} of ${calls} calls succeeded${
+        error ? `; first failure: ${error}` : " in time"
+      }`,
+  };
+}
+
+/**
+ * Call latency: connect, start a process that prints one line, receive it, see the exit.
+ *
+ * @param ctx The context.
+ * @returns The rows.
+ */
+export async function latency(ctx: BenchContext): Promise<Row[]> {
+  const { log } = ctx;
+  const workload = "3. call latency";
+  const common = { workload, unit: "ms", higherIsBetter: false };
+  const spawnFloor = "floor: Deno.Command(`echo hello`).output()";
+  const wsd = "websocketd `echo hello`, connection per call";
+  log(`${workload}: ${ctx.sizes.calls} calls each`);
+  const rows: Row[] = [];
+  rows.push(
+    await measure(
+      { ...common, subject: "floor", label: "floor: Deno.Command(`true`).output()" },
+      () =>
+        series(ctx, async () => {
+          const t0 = performance.now();
+          const out = await new Deno.Command("true").output();
+          return { ms: performance.now() - t0, error: out.success ? undefined : "true failed" };
+        }),
+      log,
+    ),
+  );
+  rows.push(
+    await measure(
+      { ...common, subject: "floor", label: spawnFloor },
+      () =>
+        series(ctx, async () => {
+          const t0 = performance.now();
+          const out = await new Deno.Command("echo", { args: ["hello"] }).output();
+          const text = new TextDecoder().decode(out.stdout);
+          return {
+            ms: performance.now() - t0,
+            error: text === "hello\n" ? undefined : `got ${JSON.stringify(text)}`,
+          };
+        }),
+      log,
+    ),
+  );
+  const missing = websocketdOr(ctx);
+  if (missing) rows.push(skip({ ...common, subject: "websocketd", label: wsd }, missing));
+  else {
+    rows.push(
+      await measure(
+        { ...common, subject: "websocketd", label: wsd, floor: spawnFloor },
+        () =>
+          withWebsocketd(ctx, ["echo", "hello"], false, (server) =>
+            series(ctx, async () => {
+              const got: string[] = [];
+              const t0 = performance.now();
+              const end = await websocketdSession(server.url, {
+                onMessage: (m) => got.push(String(m)),
+                timeout: 10_000,
+              });
+              const ok = got.length === 1 && got[0] === "hello";
+              return { ms: end.at - t0, error: ok ? undefined : `got ${JSON.stringify(got)}` };
+            })),
+        log,
+      ),
+    );
+  }
+  const pow1Command = "pow-1 `echo hello`, connection per call";
+  const pow1Function = "pow-1 TypeScript function (`ticker 1`), connection per call";
+  if (ctx.pow1Missing) {
+    rows.push(skip({ ...common, subject: "pow-1", label: pow1Command }, ctx.pow1Missing));
+    rows.push(skip({ ...common, subject: "pow-1", label: pow1Function }, ctx.pow1Missing));
+  } else {
+    rows.push(
+      await measure({
+        ...common,
+        subject: "pow-1",
+        label: pow1Command,
+        versus: wsd,
+        floor: spawnFloor,
+      }, () =>
+        series(ctx, async () => {
+          let text = "";
+          const t0 = performance.now();
+          const out = await pow1Call(ctx.pow.url, { name: "hello" }, {
+            onText: (t) => (text += t),
+            timeout: 10_000,
+          });
+          const bad = resultCheck(out.result) ||
+            (text === "hello\n" ? "" : `got ${JSON.stringify(text)}`);
+          return { ms: out.resultAt - t0, error: bad || undefined };
+        }), log),
+    );
+    rows.push(
+      await measure(
+        { ...common, subject: "pow-1", label: pow1Function, versus: wsd },
+        () =>
+          series(ctx, async () => {
+            let text = "";
+            const t0 = performance.now();
+            const out = await pow1Call(ctx.powDemo.url, { name: "ticker", params: ["1"] }, {
+              onText: (t) => (text += t),
+              timeout: 10_000,
+            });
+            const value = out.result.status === "fulfilled" ? out.result.value : undefined;
+            const bad = resultCheck(out.result) ||
+              (text === "tick 1\n" && value === 1 ? "" : `got ${JSON.stringify(text)} → ${value}`);
+            return { ms: out.resultAt - t0, error: bad || undefined };
+          }),
+        log,
+      ),
+    );
+  }
+  rows.push(
+    await measure({
+      ...common,
+      subject: "core",
+      label: "session core in-process: TypeScript function, no network",
+    }, async () => {
+      const encoder = new TextEncoder();
+      const manager = new SessionManager({
+        processes: {
+          hello: defineProcess({
+            async run({ stdout }) {
+              const writer = stdout.getWriter();
+              await writer.write(encoder.encode("hello\n"));
+              writer.releaseLock();
+              return 1;
+            },
+          }),
+        },
+        maxSessions: 100_000,
+      });
+      try {
+        return await series(ctx, async () => {
+          const t0 = performance.now();
+          const session = manager.start("hello", [], { caller: { id: "bench" } });
+          const reader = session.reader();
+          let bytes = 0;
+          for (let chunks; (chunks = await reader.read()) !== null;) {
+            for (const chunk of chunks) bytes += chunk.data.length;
+          }
+          const result = await session.result;
+          const ms = performance.now() - t0;
+          reader.close();
+          manager.registry.delete(session.id);
+          const ok = bytes === 6 && result.status === "fulfilled" && result.value === 1;
+          return { ms, error: ok ? undefined : `${bytes} B, ${JSON.stringify(result)}` };
+        });
+      } finally {
+        await manager.close();
+      }
+    }, log),
+  );
+  rows.push(
+    skip(
+      { ...common, subject: "pow.v2", label: "pow.v2 `echo hello` on an open connection" },
+      ctx.nativeMissing,
+    ),
+  );
+  rows.push(
+    skip({
+      ...common,
+      subject: "pow.v2",
+      label: "pow.v2 TypeScript function on an open connection",
+    }, ctx.nativeMissing),
+  );
+  return rows;
+}
+
+// 4. Input -------------------------------------------------------------------------------------
+
+function countCheck(text: string, bytes: number): Pick<Row, "check" | "ok"> {
+  const got = text.trim();
+  return got === String(bytes)
+    ? { ok: true, check: `wc -c printed ${got}` }
+    : { ok: false, check: `wc -c printed ${JSON.stringify(got.slice(0, 40))}, expected ${bytes}` };
+}
+
+/**
+ * Input: bytes through stdin to `wc -c`; MB/s until the count arrives.
+ *
+ * @param ctx The context.
+ * @returns The rows.
+ */
+export async function input(ctx: BenchContext): Promise<Row[]> {
+  const { log } = ctx;
+  const bytes = ctx.sizes.inputBytes;
+  const workload = "4. input";
+  const common = { workload, unit: "MB/s", higherIsBetter: true };
+  const floor = "floor: Deno writes to `wc -c` through a pipe";
+  const wsd = "websocketd --binary `sh -c 'head -c N | wc -c'`";
+  log(`${workload}: ${bytes} bytes in 64 KiB messages`);
+  const rows: Row[] = [];
+  rows.push(
+    await measure({ ...common, subject: "floor", label: floor }, async () => {
+      const t0 = performance.now();
+      const child = new Deno.Command("wc", { args: ["-c"], stdin: "piped", stdout: "piped" })
+        .spawn();
+      const writer = child.stdin.getWriter();
+      const chunk = new Uint8Array(64 * 1024).fill(0x61);
+      for (let sent = 0; sent < bytes; sent += chunk.length) {
+        await writer.write(chunk.subarray(0, Math.min(chunk.length, bytes - sent)));
+      }
+      await writer.close();
+      const out = await child.output();
+      return {
+        ...throughput(bytes, performance.now() - t0),
+        ...countCheck(new TextDecoder().decode(out.stdout), bytes),
+      };
+    }, log),
+  );
+  const missing = websocketdOr(ctx);
+  if (missing) rows.push(skip({ ...common, subject: "websocketd", label: wsd }, missing));
+  else {
+    rows.push(
+      await measure(
+        { ...common, subject: "websocketd", label: wsd, floor },
+        () =>
+          withWebsocketd(ctx, ["sh", "-c", `head -c ${bytes} | wc -c`], true, async (server) => {
+            let text = "";
+            let at = 0;
+            const t0 = performance.now();
+            await websocketdSession(server.url, {
+              onMessage: (m) => {
+                text += typeof m === "string" ? m : new TextDecoder().decode(m);
+                at = performance.now();
+              },
+              input: (ws) => sendInput(ws, bytes, { binary: true }),
+              timeout: ctx.stepTimeout,
+            });
+            return { ...throughput(bytes, at - t0), ...countCheck(text, bytes) };
+          }),
+        log,
+      ),
+    );
+  }
+  const pow1 = "pow-1 `wc -c` (text frames, then close signal)";
+  if (ctx.pow1Missing) {
+    rows.push(skip({ ...common, subject: "pow-1", label: pow1 }, ctx.pow1Missing));
+  } else {
+    rows.push(
+      await measure({ ...common, subject: "pow-1", label: pow1, versus: wsd, floor }, async () => {
+        let text = "";
+        let at = 0;
+        const t0 = performance.now();
+        const out = await pow1Call(ctx.pow.url, { name: "wc" }, {
+          onText: (t) => {
+            text += t;
+            at = performance.now();
+          },
+          input: (ws) => sendInput(ws, bytes, { binary: false }),
+          timeout: ctx.stepTimeout,
+        });
+        const figure = { ...throughput(bytes, at - t0), ...countCheck(text, bytes) };
+        const rejected = resultCheck(out.result);
+        return rejected ? { ...figure, ok: false, check: rejected } : figure;
+      }, log),
+    );
+  }
+  rows.push(skip({ ...common, subject: "pow.v2", label: "pow.v2 `wc -c`" }, ctx.nativeMissing));
+  return rows;
+}
+
+// 5. Scale -------------------------------------------------------------------------------------
+
+interface Live {
+  socket: OpenSocket;
+  received: string;
+  result: Promise<unknown>;
+}
+
+async function openLive(
+  url: string,
+  pow1: boolean,
+  i: number,
+  timeout: number,
+): Promise<Live> {
+  const got = Promise.withResolvers<unknown>();
+  got.promise.catch(() => {});
+  const live = { received: "", result: got.promise } as Live;
+  const expect = `ping ${i}`;
+  const echoed = Promise.withResolvers<void>();
+  live.socket = await openSocket(url, pow1 ? "pow-1" : undefined, (m) => {
+    if (typeof m !== "string") return got.resolve(JSON.parse(new TextDecoder().decode(m)));
+    live.received += m;
+    if (live.received.includes(expect)) echoed.resolve();
+  }, timeout);
+  live.socket.closed.then((c) => echoed.reject(new Error(`closed (${c.code}) before the echo`)));
+  live.socket.closed.then((c) => got.reject(new Error(`closed (${c.code}) before the result`)));
+  const encoder = new TextEncoder();
+  if (pow1) live.socket.ws.send(encoder.encode('{"call":"cat","params":[]}'));
+  live.socket.ws.send(pow1 ? `${expect}\n` : expect);
+  await within(echoed.promise, timeout, `echo from live session ${i}`);
+  return live;
+}
+
+async function settle(pid: number): Promise<number> {
+  await delay(500);
+  return rss(pid);
+}
+
+function mb(bytes: number): string {
+  return `${num(bytes / 1024 / 1024)} MiB`;
+}
+
+/**
+ * Scale: live `cat` sessions (each echoing a line) and idle connections; server RSS without
+ * children, per session and per connection.
+ *
+ * @param ctx The context.
+ * @returns The rows.
+ */
+export async function scale(ctx: BenchContext): Promise<Row[]> {
+  const { log, sizes } = ctx;
+  const workload = "5. scale";
+  const common = { workload, unit: "MiB", higherIsBetter: false };
+  const own = fileLimit("self").soft;
+  const needed = sizes.live + sizes.idle + 200;
+  let { live, idle } = sizes;
+  let limited = "";
+  if (own < needed) {
+    idle = Math.max(0, Math.min(idle, own - live - 200));
+    limited = `; open-files limit ${own} allowed only ${idle} idle connections`;
+  }
+  log(`${workload}: ${live} live cat sessions, ${idle} idle connections`);
+  const wsdLive = `websocketd \`cat\`: ${live} live processes`;
+  const pow1Live = `pow-1 \`cat\`: ${live} live sessions, a connection each`;
+  const pow1Idle = `pow-1: + ${idle} idle connections (no call yet)`;
+  const rows: Row[] = [];
+  const missing = websocketdOr(ctx);
+  if (missing) rows.push(skip({ ...common, subject: "websocketd", label: wsdLive }, missing));
+  else {
+    rows.push(
+      await measure(
+        { ...common, subject: "websocketd", label: wsdLive },
+        () =>
+          withWebsocketd(ctx, ["cat"], false, async (server) => {
+            const before = await settle(server.pid);
+            const lives: Live[] = [];
+            try {
+              await pool(Array.from({ length: live }, (_, i) => i), 50, async (i) => {
+                lives.push(await openLive(server.url, false, i, ctx.stepTimeout));
+              });
+              const after = await settle(server.pid);
+              const per = (after - before) / live;
+              return {
+                value: after / 1024 / 1024,
+                shown: `RSS ${mb(after)} (${mb(before)} idle server; +${
+                  num(per / 1024)
+                } KiB per process)`,
+                ok: lives.length === live,
+                check: `${lives.length} processes echoed a line`,
+              };
+            } finally {
+              for (const l of lives) l.socket.ws.close();
+              await within(
+                Promise.all(lives.map((l) => l.socket.closed)),
+                30_000,
+                "websocketd closes",
+              ).catch(() => {});
+            }
+          }),
+        log,
+      ),
+    );
+  }
+  rows.push(skip({
+    ...common,
+    subject: "websocketd",
+    label: `websocketd: ${idle} idle connections`,
+  }, "not applicable: websocketd starts a process for every connection"));
+  if (ctx.pow1Missing) {
+    rows.push(skip({ ...common, subject: "pow-1", label: pow1Live }, ctx.pow1Missing));
+    rows.push(skip({ ...common, subject: "pow-1", label: pow1Idle }, ctx.pow1Missing));
+  } else {
+    // A fresh server, so its RSS is not inflated by the earlier workloads.
+    const server = await startPow({ config: "bench/pow.yaml" });
+    const lives: Live[] = [];
+    const idles: OpenSocket[] = [];
+    try {
+      const serverLimit = fileLimit(server.pid).soft;
+      const serverNeeds = live * 5 + idle + 200;
+      if (serverLimit < serverNeeds) {
+        limited += `; server open-files limit ${serverLimit} (needs ~${serverNeeds})`;
+      }
+      // Warm up: a few calls so the baseline includes loaded code.
+      for (let i = 0; i < 3; i++) {
+        await pow1Call(server.url, { name: "hello" }, { timeout: 10_000 });
+      }
+      const before = await settle(server.pid);
+      let withLive = NaN;
+      rows.push(
+        await measure(
+          { ...common, subject: "pow-1", label: pow1Live, versus: wsdLive },
+          async () => {
+            await pool(Array.from({ length: live }, (_, i) => i), 50, async (i) => {
+              lives.push(await openLive(server.url, true, i, ctx.stepTimeout));
+            });
+            withLive = await settle(server.pid);
+            return {
+              value: withLive / 1024 / 1024,
+              shown: `RSS ${mb(withLive)} (${mb(before)} idle server; +${
+                num((withLive - before) / live / 1024)
+              } KiB per session)`,
+              ok: lives.length === live,
+              check: `${lives.length} sessions echoed a line${limited}`,
+            };
+          },
+          log,
+        ),
+      );
+      rows.push(
+        await measure({ ...common, subject: "pow-1", label: pow1Idle }, async () => {
+          await pool(Array.from({ length: idle }, (_, i) => i), 100, async () => {
+            idles.push(await openSocket(server.url, "pow-1", () => {}, ctx.stepTimeout));
+          });
+          const after = await settle(server.pid);
+          const stillOpen = idles.filter((s) => s.ws.readyState === WebSocket.OPEN).length;
+          // The live sessions still answer.
+          let answered = 0;
+          await pool(lives, 50, async (l, i) => {
+            l.received = "";
+            const echoed = Promise.withResolvers<void>();
+            const poll = setInterval(
+              () => l.received.includes(`again ${i}`) && echoed.resolve(),
+              5,
+            );
+            try {
+              l.socket.ws.send(`again ${i}\n`);
+              await within(echoed.promise, 10_000, `second echo ${i}`);
+              answered++;
+            } finally {
+              clearInterval(poll);
+            }
+          }).catch(() => {});
+          const base = Number.isNaN(withLive) ? before : withLive;
+          return {
+            value: after / 1024 / 1024,
+            shown: `RSS ${mb(after)} in all; +${
+              num((after - base) / Math.max(1, idle) / 1024)
+            } KiB per connection`,
+            ok: stillOpen === idle && answered === lives.length && lives.length === live,
+            check:
+              `${stillOpen} idle connections open, ${answered} live sessions echoed again${limited}`,
+          };
+        }, log),
+      );
+    } finally {
+      for (const s of idles) s.ws.close();
+      await pool(lives, 100, async (l) => {
+        if (l.socket.ws.readyState === WebSocket.OPEN) {
+          l.socket.ws.send(new TextEncoder().encode('{"signal":"close"}'));
+          await within(l.result, 10_000, "cat result").catch(() => {});
+          l.socket.ws.close();
+        }
+      });
+      await within(
+        Promise.all([...idles, ...lives.map((l) => l.socket)].map((s) => s.closed)),
+        30_000,
+        "closes",
+      )
+        .catch(() => {});
+      await server.stop();
+    }
+  }
+  return rows;
+}
+
+// 6. Fan-out -----------------------------------------------------------------------------------
+
+/**
+ * Fan-out: one process, many viewers attached through the native protocol.
+ *
+ * @param ctx The context.
+ * @returns The rows.
+ */
+export function fanOut(ctx: BenchContext): Promise<Row[]> {
+  const workload = "6. fan-out";
+  const label = `pow.v2: one process, ${ctx.sizes.viewers} viewers, aggregate`;
+  const subject: Subject = "pow.v2";
+  return Promise.resolve([
+    skip({ workload, unit: "MB/s", higherIsBetter: true, subject, label }, ctx.nativeMissing),
+    skip(
+      { workload, unit: "MB/s", higherIsBetter: true, subject: "websocketd", label: "websocketd" },
+      "not applicable: websocketd cannot attach a second client to a process",
+    ),
+  ]);
+}

@@ -1,0 +1,330 @@
+/**
+ * `deno task bench`: pow against websocketd and the raw floor, side by side, on 127.0.0.1.
+ *
+ * ```sh
+ * deno task bench                      # the full sizes of issue 7 (a few minutes)
+ * deno task bench:smoke                # tiny sizes; what tests/bench_smoke_test.ts runs
+ * deno run -A bench/main.ts --only=bulk,latency --websocketd=/path/to/websocketd
+ * ```
+ *
+ * Prints a markdown report (machine, load, results, targets) on stdout and progress on
+ * stderr. Exits 1 when any check (byte totals, hashes, line counts, results) failed. It
+ * installs nothing: without websocketd its rows say "websocketd not installed".
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { pow1Call } from "./_clients.ts";
+import {
+  advantage,
+  find,
+  num,
+  resultsTable,
+  type Row,
+  type Target,
+  targetsTable,
+} from "./_report.ts";
+import { type ServerProcess, startPow, websocketdVersion } from "./_servers.ts";
+import { capture, fileLimit, hashFile, raiseFileLimit } from "./_util.ts";
+import {
+  type BenchContext,
+  bulk,
+  fanOut,
+  FULL,
+  input,
+  latency,
+  lines,
+  scale,
+  type Sizes,
+  SMOKE,
+} from "./_workloads.ts";
+
+/** The workloads, by the names `--only` takes. */
+export const WORKLOADS = {
+  bulk,
+  lines,
+  latency,
+  input,
+  scale,
+  fanout: fanOut,
+} as const;
+
+/** Options for {@linkcode runBench}. */
+export interface BenchOptions {
+  /** Sizes. @default {FULL} */
+  sizes?: Sizes;
+  /** The workloads to run. @default {all} */
+  only?: (keyof typeof WORKLOADS)[];
+  /** The websocketd program. @default {"websocketd"} */
+  websocketd?: string;
+  /** Progress messages. @default {to stderr} */
+  log?: (message: string) => void;
+}
+
+/** What a run produced. */
+export interface BenchReport {
+  /** Every row. */
+  rows: Row[];
+  /** The targets and verdicts. */
+  targets: Target[];
+  /** The machine and the run. */
+  environment: Record<string, string>;
+  /** Whether every check passed. */
+  ok: boolean;
+  /** The whole report in markdown. */
+  markdown: string;
+}
+
+async function loadavg(): Promise<string> {
+  return (await capture("uptime")) ?? Deno.readTextFileSync("/proc/loadavg").trim();
+}
+
+async function environment(websocketd: string | undefined): Promise<Record<string, string>> {
+  const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.*)$/m)?.[1];
+  const mem = Deno.readTextFileSync("/proc/meminfo").match(/^MemTotal:\s+(\d+) kB/m)?.[1];
+  return {
+    cpus: `${(await capture("nproc")) ?? navigator.hardwareConcurrency} × ${cpu ?? "unknown"}`,
+    memory: mem ? `${num(Number(mem) / 1024 / 1024)} GiB` : "unknown",
+    kernel: (await capture("uname", ["-sr"])) ?? "unknown",
+    deno: `${Deno.version.deno} (V8 ${Deno.version.v8})`,
+    websocketd: websocketd ?? "not installed",
+    "open files": `${fileLimit("self").soft} (bench process, after raising to the hard limit)`,
+  };
+}
+
+/** Where pow-1 rows cannot be measured, why. */
+async function pow1Availability(server: ServerProcess): Promise<string | undefined> {
+  try {
+    const out = await pow1Call(server.url, { name: "hello" }, { timeout: 10_000 });
+    if (out.result.status !== "fulfilled") {
+      return `pow-1 call failed: ${JSON.stringify(out.result)}`;
+    }
+    return undefined;
+  } catch (error) {
+    return `not measured: pow-1 front end not available (${(error as Error).message})`;
+  }
+}
+
+/** Whether the server accepts the native subprotocol. */
+async function nativeAvailability(server: ServerProcess): Promise<string> {
+  const accepted = await new Promise<boolean>((resolve) => {
+    const ws = new WebSocket(server.url, ["pow.v2"]);
+    const timer = setTimeout(() => (ws.close(), resolve(false)), 5000);
+    ws.onopen = () => (clearTimeout(timer), ws.close(), resolve(ws.protocol === "pow.v2"));
+    ws.onerror = () => (clearTimeout(timer), resolve(false));
+  });
+  return accepted
+    ? "not measured: the server speaks pow.v2, but the bench has no native client yet"
+    : "not measured: native front end not yet available";
+}
+
+function verdict(ok: boolean | undefined, why?: string): string {
+  return ok === undefined ? why ?? "not measured" : ok ? "met" : "missed";
+}
+
+function targets(rows: Row[], smoke: boolean): Target[] {
+  const r = (label: string) => find(rows, label);
+  const out: Target[] = [];
+  const vs = (row: Row | undefined) => (row ? advantage(row, find(rows, row.versus)) : undefined);
+  const notMeasured = (row: Row | undefined) =>
+    row?.skipped ?? (row?.ok === false ? "check failed" : undefined);
+
+  const bulkRow = rows.find((x) => x.workload.startsWith("1.") && x.subject === "pow-1");
+  const bulkRatio = vs(bulkRow);
+  out.push({
+    target: "bulk output ≥ 2× websocketd's MB/s (pow-1)",
+    measured: bulkRatio === undefined ? "" : `${num(bulkRatio)}× (${bulkRow!.shown})`,
+    verdict: verdict(bulkRatio === undefined ? undefined : bulkRatio >= 2, notMeasured(bulkRow)),
+  });
+  const bulkV2 = rows.find((x) => x.workload.startsWith("1.") && x.subject === "pow.v2");
+  out.push({
+    target: "bulk output ≥ 2× websocketd's MB/s (pow.v2)",
+    measured: "",
+    verdict: verdict(undefined, bulkV2?.skipped),
+  });
+
+  const lineRow = rows.find((x) => x.workload.startsWith("2.") && x.subject === "pow-1");
+  const lineRatio = vs(lineRow);
+  out.push({
+    target: "line-heavy output ≥ 50× faster than websocketd",
+    measured: lineRatio === undefined ? "" : `${num(lineRatio)}× (${lineRow!.shown})`,
+    verdict: verdict(lineRatio === undefined ? undefined : lineRatio >= 50, notMeasured(lineRow)),
+  });
+
+  const callRow = rows.find((x) =>
+    x.workload.startsWith("3.") && x.label.startsWith("pow-1 `echo")
+  );
+  const callRatio = vs(callRow);
+  out.push({
+    target: "call latency p50 ≤ 1.2× websocketd's (pow-1, connection per call)",
+    measured: callRatio === undefined
+      ? ""
+      : `pow-1 p50 = ${num(1 / callRatio)}× websocketd's (${callRow!.shown})`,
+    verdict: verdict(
+      callRatio === undefined ? undefined : 1 / callRatio <= 1.2,
+      notMeasured(callRow),
+    ),
+  });
+  for (
+    const label of [
+      "pow-1 TypeScript function (`ticker 1`), connection per call",
+      "pow.v2 TypeScript function on an open connection",
+    ]
+  ) {
+    const row = r(label);
+    const measured = row?.value !== undefined && row.ok;
+    out.push({
+      target: `TypeScript-function call p50 ≤ 0.15 ms (${label})`,
+      measured: measured ? row.shown! : "",
+      verdict: verdict(measured ? row.value! <= 0.15 : undefined, notMeasured(row)),
+    });
+  }
+
+  const scaleRow = rows.find((x) =>
+    x.workload.startsWith("5.") && x.label.includes("idle connections (no call")
+  );
+  const peak = scaleRow?.value !== undefined && scaleRow.ok
+    ? scaleRow.value * 1024 * 1024
+    : undefined;
+  out.push({
+    target: "1,000 live processes and 10,000 idle connections with server RSS ≤ 300 MB",
+    measured: peak === undefined ? "" : `${num(peak / 1e6)} MB (${scaleRow!.label})`,
+    verdict: verdict(peak === undefined ? undefined : peak <= 300e6, notMeasured(scaleRow)),
+  });
+
+  const fan = rows.find((x) => x.workload.startsWith("6.") && x.subject === "pow.v2");
+  out.push({
+    target: "fan-out ≥ 200 MB/s aggregate to 100 viewers",
+    measured: "",
+    verdict: verdict(undefined, fan?.skipped),
+  });
+
+  const failed = rows.filter((x) => !x.ok).length;
+  out.push({
+    target: "no byte lost (totals, hashes, line counts and results checked)",
+    measured: `${
+      rows.filter((x) => x.ok && !x.skipped).length
+    } measured rows passed, ${failed} failed`,
+    verdict: failed === 0 ? "met" : "missed",
+  });
+  if (smoke) { for (const t of out) t.verdict += " (smoke sizes: not meaningful)"; }
+  return out;
+}
+
+/**
+ * Runs the benchmark.
+ *
+ * @param options Sizes, workloads and the websocketd program.
+ * @returns The report.
+ */
+export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
+  const sizes = options.sizes ?? FULL;
+  const smoke = sizes !== FULL;
+  const log = options.log ?? ((m: string) => console.error(m));
+  const only = options.only ?? (Object.keys(WORKLOADS) as (keyof typeof WORKLOADS)[]);
+  const loadBefore = await loadavg();
+  await raiseFileLimit(Deno.pid);
+  const program = options.websocketd ?? "websocketd";
+  const wsdVersion = await websocketdVersion(program);
+  const env = await environment(wsdVersion);
+  const dir = await Deno.makeTempDir({ prefix: "pow-bench-" });
+  const servers: ServerProcess[] = [];
+  const rows: Row[] = [];
+  try {
+    const path = `${dir}/bulk.txt`;
+    if (only.includes("bulk")) {
+      const n = sizes.bulkBytes;
+      log(`generating ${n} bytes of base64 text in ${path}`);
+      const made = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          'head -c "$1" /dev/urandom | base64 -w 76 | head -c "$2" > "$3"',
+          "sh",
+          String(Math.ceil(n * 0.75) + 4),
+          String(n),
+          path,
+        ],
+      }).output();
+      if (!made.success) throw new Error(`Cannot generate ${path}`);
+    }
+    const data = only.includes("bulk")
+      ? { path, ...(await hashFile(path)) }
+      : { path, bytes: 0, sha256: "" };
+    log("starting pow servers (bench/pow.yaml, and the demo config for `ticker`)");
+    const [pow, powDemo] = await Promise.all([startPow({ config: "bench/pow.yaml" }), startPow()]);
+    servers.push(pow, powDemo);
+    const ctx: BenchContext = {
+      sizes,
+      pow,
+      powDemo,
+      pow1Missing: await pow1Availability(pow),
+      nativeMissing: await nativeAvailability(pow),
+      websocketd: wsdVersion ? { program } : { missing: "websocketd not installed" },
+      data,
+      stepTimeout: smoke ? 30_000 : 180_000,
+      log,
+    };
+    for (const name of only) rows.push(...(await WORKLOADS[name](ctx)));
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  env["load before"] = loadBefore;
+  env["load after"] = await loadavg();
+  const goals = targets(rows, smoke);
+  const ok = rows.every((r) => r.ok);
+  const markdown = [
+    `## pow benchmark${smoke ? " (smoke sizes)" : ""}`,
+    "",
+    ...Object.entries(env).map(([k, v]) => `- ${k}: ${v}`),
+    `- sizes: ${Object.entries(sizes).map(([k, v]) => `${k} ${v}`).join(", ")}`,
+    "",
+    "### Results",
+    "",
+    resultsTable(rows),
+    "",
+    "### Targets",
+    "",
+    targetsTable(goals),
+    "",
+  ].join("\n");
+  return { rows, targets: goals, environment: env, ok, markdown };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      smoke: { type: "boolean" },
+      only: { type: "string" },
+      websocketd: { type: "string" },
+      json: { type: "string" },
+    },
+  });
+  const only = values.only?.split(",").map((s) => s.trim()) as
+    | (keyof typeof WORKLOADS)[]
+    | undefined;
+  for (const name of only ?? []) {
+    if (!(name in WORKLOADS)) {
+      console.error(
+        `bench: unknown workload "${name}": expected ${Object.keys(WORKLOADS).join(", ")}`,
+      );
+      Deno.exit(2);
+    }
+  }
+  const report = await runBench({
+    sizes: values.smoke ? SMOKE : FULL,
+    only,
+    websocketd: values.websocketd,
+  });
+  console.log(report.markdown);
+  if (values.json) {
+    await Deno.writeTextFile(
+      values.json,
+      JSON.stringify({ ...report, markdown: undefined }, null, 2),
+    );
+  }
+  if (!report.ok) console.error("bench: some checks FAILED (see the checks column)");
+  Deno.exit(report.ok ? 0 : 1);
+}

@@ -1,0 +1,100 @@
+/**
+ * The benchmark harness at tiny sizes, so it cannot rot: it must run every workload, pass
+ * every check (byte totals, hashes, line counts, results) and print the expected rows, with
+ * or without websocketd installed. No timing is asserted.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Row, Target } from "../bench/_report.ts";
+
+interface Report {
+  rows: Row[];
+  targets: Target[];
+  ok: boolean;
+}
+
+async function runHarness(
+  args: string[],
+): Promise<{ code: number; stdout: string; report: Report }> {
+  const json = await Deno.makeTempFile({ prefix: "pow-bench-smoke-", suffix: ".json" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "bench/main.ts", "--smoke", `--json=${json}`, ...args],
+      cwd: new URL("../", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    if (out.code !== 0) console.error(new TextDecoder().decode(out.stderr));
+    return { code: out.code, stdout, report: JSON.parse(await Deno.readTextFile(json)) };
+  } finally {
+    await Deno.remove(json).catch(() => {});
+  }
+}
+
+const WORKLOADS = [
+  "1. bulk output",
+  "2. line-heavy output",
+  "3. call latency",
+  "4. input",
+  "5. scale",
+  "6. fan-out",
+];
+
+Deno.test("bench harness at smoke sizes passes every check and prints every workload", async () => {
+  const { code, stdout, report } = await runHarness([]);
+  assert.equal(code, 0, stdout);
+  assert.ok(report.ok);
+  for (const workload of WORKLOADS) {
+    assert.ok(stdout.includes(`| ${workload} |`), `missing rows of ${workload}`);
+  }
+  assert.ok(stdout.includes("### Results") && stdout.includes("### Targets"));
+  for (const row of report.rows) {
+    assert.ok(row.ok, `${row.label}: ${row.check}`);
+    // Every row is either a checked figure or says why it was not measured.
+    if (row.skipped === undefined) {
+      assert.ok(typeof row.value === "number" && row.value > 0, `${row.label} has no figure`);
+      assert.ok(row.check, `${row.label} has no check`);
+    }
+  }
+  const measured = (label: string) => report.rows.find((r) => r.label === label);
+  // The floors are always measured, and bulk output is verified by hash.
+  const floor = measured("floor: Deno reads `cat FILE` from a pipe");
+  assert.match(floor?.check ?? "", /^2000000 B, sha256 [0-9a-f]{12}… matches$/);
+  assert.match(measured("floor: Deno reads `seq` from a pipe")?.check ?? "", /^10000 lines/);
+  assert.match(
+    measured("floor: Deno writes to `wc -c` through a pipe")?.check ?? "",
+    /printed 1000000$/,
+  );
+  // websocketd rows are measured and checked, or say it is not installed.
+  const wsd = measured("websocketd --binary");
+  assert.ok(
+    wsd?.skipped === "websocketd not installed" || /matches$/.test(wsd?.check ?? ""),
+    JSON.stringify(wsd),
+  );
+  // pow-1 rows are measured and checked by hash, or say why not.
+  const pow1 = measured("pow-1 (text frames)");
+  assert.ok(
+    pow1?.skipped?.startsWith("not measured") || /matches$/.test(pow1?.check ?? ""),
+    JSON.stringify(pow1),
+  );
+  assert.ok(
+    report.targets.some((t) => t.target.startsWith("no byte lost") && /^met/.test(t.verdict)),
+  );
+});
+
+Deno.test("bench harness without websocketd says so and still measures the rest", async () => {
+  const { code, stdout, report } = await runHarness([
+    "--only=latency",
+    "--websocketd=/nonexistent/websocketd",
+  ]);
+  assert.equal(code, 0, stdout);
+  const wsd = report.rows.filter((r) => r.subject === "websocketd");
+  assert.ok(wsd.length > 0);
+  for (const row of wsd) assert.equal(row.skipped, "websocketd not installed");
+  assert.ok(stdout.includes("- websocketd: not installed"));
+  const floor = report.rows.find((r) => r.label === "floor: Deno.Command(`true`).output()");
+  assert.ok(floor && floor.value! > 0 && floor.ok);
+});
