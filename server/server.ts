@@ -98,8 +98,9 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
       return new URL(base, `${url.protocol}//${url.host}`);
     },
     upgradeWebSocket(request, upgradeOptions) {
-      const upgraded = Deno.upgradeWebSocket(request, upgradeOptions);
+      // The address is read first: a request's remote address is gone once it is upgraded.
       const address = addressOf(infos.get(request));
+      const upgraded = Deno.upgradeWebSocket(request, upgradeOptions);
       connections++;
       perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
       upgraded.socket.addEventListener("close", () => {
