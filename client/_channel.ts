@@ -101,6 +101,7 @@ export class ChannelCore {
   #eofConfirmed = false;
   #size: { cols: number; rows: number } | undefined;
   #wantCancel = false;
+  #reattaching = false;
 
   constructor(host: ChannelHost, id: number, origin: ChannelOrigin, credit = DEFAULT_CREDIT) {
     if (!Number.isSafeInteger(credit) || credit < 1) {
@@ -160,15 +161,18 @@ export class ChannelCore {
   /** Sends `start` or `attach` (on open, or at once when connected). */
   bind(): void {
     const reattach = this.session !== undefined;
+    this.#reattaching = reattach;
     this.phase = "requested";
     this.host.request(this.bindMessage(), this).then(
-      (answer) => this.#bound(answer as StartedMessage | AttachedMessage, reattach),
+      () => {},
       (error) => this.#bindFailed(error, reattach),
     );
   }
 
-  #bound(answer: StartedMessage | AttachedMessage, reattach: boolean): void {
+  /** The answer to `start` or `attach` (called synchronously, before later frames). */
+  bound(answer: StartedMessage | AttachedMessage): void {
     if (this.phase === "ended") return;
+    const reattach = this.#reattaching;
     this.phase = "bound";
     this.session = answer.session;
     this.pid = answer.pid;
@@ -192,7 +196,7 @@ export class ChannelCore {
       }
     }
     this.started.resolve(answer);
-    if (this.#eofRequested && !this.#eofConfirmed) this.#sendEof();
+    if (this.#eofRequested && !this.#eofConfirmed) this.#sendEof().catch(() => {});
     if (this.#wantCancel) this.host.send({ type: "signal", id: this.id, signal: "cancel" });
     if (reattach && this.#size && this.pty) {
       this.host.send({ type: "resize", id: this.id, ...this.#size });
@@ -285,7 +289,7 @@ export class ChannelCore {
     this.queue.end();
     this.#stdinError = new TypeError(`Cannot write to process "${this.name}": it has ended`);
     this.#wake();
-    this.started.reject(new TypeError("ended"));
+    this.started.reject(new TypeError(`Cannot start process "${this.name}": it has ended`));
     this.result.resolve(message.result);
     this.host.release(this);
   }

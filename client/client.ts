@@ -453,8 +453,14 @@ export class PowClient implements AsyncDisposable {
         this.#clock.clearTimeout(this.#pongTimer);
         this.#pongTimer = undefined;
       }
-      if (message.type === "error") pending.reject(new RemoteError(message.code, message.message));
-      else pending.resolve(message);
+      if (message.type === "error") {
+        pending.reject(new RemoteError(message.code, message.message));
+      } else {
+        if (message.type === "started" || message.type === "attached") {
+          pending.channel?.bound(message);
+        }
+        pending.resolve(message);
+      }
       return;
     }
     if (message.type === "error") {

@@ -153,6 +153,7 @@ export class FakeSocket implements WebSocketLike {
   onclose: ((event: CloseEvent) => void) | null = null;
   #taken = 0;
   #serverClosed = false;
+  #early: (string | ArrayBuffer)[] = [];
 
   /**
    * Creates a socket (normally done by {@linkcode FakeServer.WebSocket}).
@@ -172,6 +173,9 @@ export class FakeSocket implements WebSocketLike {
     if (this.readyState !== 0) return;
     this.readyState = 1;
     this.protocol = protocol;
+    const early = this.#early;
+    this.#early = [];
+    for (const data of early) this.#deliver(data);
     this.onopen?.(new Event("open"));
   }
 
@@ -315,6 +319,10 @@ export class FakeSocket implements WebSocketLike {
 
   #deliver(data: string | ArrayBuffer): void {
     if (this.#serverClosed || this.readyState === 3) return;
+    if (this.readyState === 0) {
+      this.#early.push(data);
+      return;
+    }
     queueMicrotask(() => {
       if (this.readyState === 3) return;
       this.onmessage?.(new MessageEvent("message", { data }));
@@ -409,4 +417,4 @@ export class FakeClock implements Clock {
   }
 }
 
-export type { ClientMessage, DataFrame, ServerMessage } from "@pow/protocol";
+export type * from "@pow/protocol/v2";
