@@ -85,12 +85,20 @@ export class Digest {
  * Hashes a file with SHA-256.
  *
  * @param path The file.
+ * @param limit Hash only this many bytes from the start.
  * @returns The hex digest and the size.
  */
-export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
+export async function hashFile(
+  path: string,
+  limit = Infinity,
+): Promise<{ sha256: string; bytes: number }> {
   const digest = new Digest();
-  using file = await Deno.open(path);
-  for await (const chunk of file.readable) digest.add(chunk);
+  const file = await Deno.open(path);
+  for await (const chunk of file.readable) {
+    const left = limit - digest.bytes;
+    digest.add(chunk.length > left ? chunk.subarray(0, left) : chunk);
+    if (digest.bytes >= limit) break;
+  }
   return { sha256: digest.hex(), bytes: digest.bytes };
 }
 

@@ -8,10 +8,11 @@
 
 import { defineProcess } from "../server/process.ts";
 import { SessionManager } from "../server/session_manager.ts";
+import { NativeConnection } from "./_native_client.ts";
 import { type OpenSocket, openSocket, pow1Call, sendInput, websocketdSession } from "./_clients.ts";
-import { num, type Row, type Subject } from "./_report.ts";
+import { num, type Row } from "./_report.ts";
 import { type ServerProcess, startPow, startWebsocketd } from "./_servers.ts";
-import { delay, Digest, fileLimit, pool, quantile, rss, within } from "./_util.ts";
+import { delay, Digest, fileLimit, hashFile, pool, quantile, rss, within } from "./_util.ts";
 
 /** Workload sizes. */
 export interface Sizes {
@@ -29,6 +30,8 @@ export interface Sizes {
   idle: number;
   /** Viewers in the fan-out workload. */
   viewers: number;
+  /** Bytes every fan-out viewer receives. */
+  fanoutBytes: number;
 }
 
 /** The full sizes of issue 7. */
@@ -40,6 +43,7 @@ export const FULL: Sizes = {
   live: 1000,
   idle: 10_000,
   viewers: 100,
+  fanoutBytes: 20_000_000,
 };
 
 /** Tiny sizes for the smoke test. */
@@ -51,6 +55,7 @@ export const SMOKE: Sizes = {
   live: 10,
   idle: 10,
   viewers: 3,
+  fanoutBytes: 300_000,
 };
 
 /** What the workloads share. */
@@ -63,8 +68,8 @@ export interface BenchContext {
   powDemo: ServerProcess;
   /** Why pow-1 rows are not measured, when they are not. */
   pow1Missing?: string;
-  /** Why pow.v2 rows are not measured. */
-  nativeMissing: string;
+  /** Why pow.v2 rows are not measured, when they are not. */
+  nativeMissing?: string;
   /** The websocketd program, or why it is missing. */
   websocketd: { program: string } | { missing: string };
   /** The generated bulk file (ASCII), its size and hash. */
@@ -232,9 +237,31 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
       }, log),
     );
   }
-  rows.push(
-    skip({ ...common, subject: "pow.v2", label: "pow.v2 (binary frames)" }, ctx.nativeMissing),
-  );
+  const v2 = "pow.v2 (binary frames)";
+  if (ctx.nativeMissing) {
+    rows.push(skip({ ...common, subject: "pow.v2", label: v2 }, ctx.nativeMissing));
+  } else {
+    rows.push(
+      await measure({ ...common, subject: "pow.v2", label: v2, versus: wsd, floor }, async () => {
+        const digest = new Digest();
+        const t0 = performance.now();
+        const conn = await NativeConnection.open(ctx.pow.url);
+        try {
+          const channel = conn.start("cat-file", [data.path], { onData: (d) => digest.add(d) });
+          const exit = await within(channel.exited, ctx.stepTimeout, "pow.v2 exit");
+          const figure = {
+            ...throughput(data.bytes, performance.now() - t0),
+            ...digestCheck(digest, data.bytes, data.sha256),
+          };
+          const bad = resultCheck(exit.result) ||
+            (exit.offset === data.bytes ? "" : `exit offset ${exit.offset}`);
+          return bad ? { ...figure, ok: false, check: bad } : figure;
+        } finally {
+          conn.close();
+        }
+      }, log),
+    );
+  }
   return rows;
 }
 
@@ -365,7 +392,30 @@ export async function lines(ctx: BenchContext): Promise<Row[]> {
       }, log),
     );
   }
-  rows.push(skip({ ...common, subject: "pow.v2", label: "pow.v2" }, ctx.nativeMissing));
+  const v2 = "pow.v2 (coalesced binary frames)";
+  if (ctx.nativeMissing) {
+    rows.push(skip({ ...common, subject: "pow.v2", label: v2 }, ctx.nativeMissing));
+  } else {
+    rows.push(
+      await measure({ ...common, subject: "pow.v2", label: v2, versus: wsd, floor }, async () => {
+        const counter = new Lines(n);
+        const decoder = new TextDecoder();
+        const t0 = performance.now();
+        const conn = await NativeConnection.open(ctx.pow.url);
+        try {
+          const channel = conn.start("seq", [String(n)], {
+            onData: (d) => counter.add(decoder.decode(d, { stream: true })),
+          });
+          const exit = await within(channel.exited, ctx.stepTimeout, "pow.v2 exit");
+          const figure = { ...seconds(counter.doneAt - t0), ...counter.check(expectedBytes) };
+          const bad = resultCheck(exit.result);
+          return bad ? { ...figure, ok: false, check: bad } : figure;
+        } finally {
+          conn.close();
+        }
+      }, log),
+    );
+  }
   return rows;
 }
 
@@ -554,19 +604,60 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
       }
     }, log),
   );
-  rows.push(
-    skip(
-      { ...common, subject: "pow.v2", label: "pow.v2 `echo hello` on an open connection" },
-      ctx.nativeMissing,
-    ),
-  );
-  rows.push(
-    skip({
-      ...common,
-      subject: "pow.v2",
-      label: "pow.v2 TypeScript function on an open connection",
-    }, ctx.nativeMissing),
-  );
+  const v2Calls = [
+    {
+      label: "pow.v2 `echo hello` on an open connection",
+      server: ctx.pow,
+      name: "hello",
+      params: [],
+      expect: "hello\n",
+      value: null,
+    },
+    {
+      label: "pow.v2 TypeScript function (`ticker 1`) on an open connection",
+      server: ctx.powDemo,
+      name: "ticker",
+      params: ["1"],
+      expect: "tick 1\n",
+      value: 1,
+    },
+  ];
+  for (const c of v2Calls) {
+    if (ctx.nativeMissing) {
+      rows.push(skip({ ...common, subject: "pow.v2", label: c.label }, ctx.nativeMissing));
+      continue;
+    }
+    rows.push(
+      await measure({
+        ...common,
+        subject: "pow.v2",
+        label: c.label,
+        versus: c.value === null ? wsd : undefined,
+      }, async () => {
+        const conn = await NativeConnection.open(c.server.url);
+        const decoder = new TextDecoder();
+        try {
+          return await series(ctx, async () => {
+            let text = "";
+            const t0 = performance.now();
+            const channel = conn.start(c.name, c.params, {
+              onData: (d) => (text += decoder.decode(d)),
+            });
+            const exit = await within(channel.exited, 10_000, "pow.v2 exit");
+            const ms = performance.now() - t0;
+            const value = exit.result.status === "fulfilled" ? exit.result.value : undefined;
+            const bad = resultCheck(exit.result) ||
+              (text === c.expect && value === c.value
+                ? ""
+                : `got ${JSON.stringify(text)} → ${value}`);
+            return { ms, error: bad || undefined };
+          });
+        } finally {
+          conn.close();
+        }
+      }, log),
+    );
+  }
   return rows;
 }
 
@@ -660,7 +751,36 @@ export async function input(ctx: BenchContext): Promise<Row[]> {
       }, log),
     );
   }
-  rows.push(skip({ ...common, subject: "pow.v2", label: "pow.v2 `wc -c`" }, ctx.nativeMissing));
+  const v2 = "pow.v2 `wc -c` (binary frames with stdin credit, then eof)";
+  if (ctx.nativeMissing) {
+    rows.push(skip({ ...common, subject: "pow.v2", label: v2 }, ctx.nativeMissing));
+  } else {
+    rows.push(
+      await measure({ ...common, subject: "pow.v2", label: v2, versus: wsd, floor }, async () => {
+        let text = "";
+        let at = 0;
+        const t0 = performance.now();
+        const conn = await NativeConnection.open(ctx.pow.url);
+        try {
+          const channel = conn.start("wc", [], {
+            onData: (d) => {
+              text += new TextDecoder().decode(d);
+              at = performance.now();
+            },
+          });
+          await within(channel.bound, 10_000, "pow.v2 started");
+          await within(channel.sendStdin(bytes), ctx.stepTimeout, "pow.v2 stdin");
+          conn.send({ type: "eof", id: channel.id });
+          const exit = await within(channel.exited, ctx.stepTimeout, "pow.v2 exit");
+          const figure = { ...throughput(bytes, at - t0), ...countCheck(text, bytes) };
+          const bad = resultCheck(exit.result);
+          return bad ? { ...figure, ok: false, check: bad } : figure;
+        } finally {
+          conn.close();
+        }
+      }, log),
+    );
+  }
   return rows;
 }
 
@@ -872,20 +992,75 @@ export async function scale(ctx: BenchContext): Promise<Row[]> {
 // 6. Fan-out -----------------------------------------------------------------------------------
 
 /**
- * Fan-out: one process, many viewers attached through the native protocol.
+ * Fan-out: one process (`head -c N FILE`), many viewers attached to it through the native
+ * protocol, one connection each; aggregate MB/s from before the viewers connect until the last
+ * one has every byte (SHA-256 checked per viewer). The starting channel asks for no output
+ * (credit 0), so the process waits at the retention limit until the viewers are attached, then
+ * it detaches.
  *
  * @param ctx The context.
  * @returns The rows.
  */
-export function fanOut(ctx: BenchContext): Promise<Row[]> {
+export async function fanOut(ctx: BenchContext): Promise<Row[]> {
+  const { log, data } = ctx;
+  const { viewers, fanoutBytes } = ctx.sizes;
   const workload = "6. fan-out";
-  const label = `pow.v2: one process, ${ctx.sizes.viewers} viewers, aggregate`;
-  const subject: Subject = "pow.v2";
-  return Promise.resolve([
-    skip({ workload, unit: "MB/s", higherIsBetter: true, subject, label }, ctx.nativeMissing),
+  const common = { workload, unit: "MB/s", higherIsBetter: true };
+  const label = `pow.v2: one process, ${viewers} viewers (a connection each), aggregate`;
+  const rows: Row[] = [];
+  log(`${workload}: ${viewers} viewers × ${fanoutBytes} bytes`);
+  if (ctx.nativeMissing) {
+    rows.push(skip({ ...common, subject: "pow.v2", label }, ctx.nativeMissing));
+  } else {
+    rows.push(
+      await measure({ ...common, subject: "pow.v2", label }, async () => {
+        const bytes = Math.min(fanoutBytes, data.bytes);
+        const expected = await hashFile(data.path, bytes);
+        const starter = await NativeConnection.open(ctx.pow.url);
+        const conns: NativeConnection[] = [];
+        try {
+          const first = starter.start("head-file", [String(bytes), data.path], { credit: 0 });
+          const started = await within(first.bound, 10_000, "pow.v2 started");
+          const session = String(started.session);
+          const t0 = performance.now();
+          const digests: Digest[] = [];
+          const exits = await pool(Array.from({ length: viewers }, (_, i) => i), 25, async (i) => {
+            const conn = await NativeConnection.open(ctx.pow.url);
+            conns.push(conn);
+            const digest = digests[i] = new Digest();
+            const channel = conn.attach(session, { onData: (d) => digest.add(d) });
+            await within(channel.bound, 10_000, `viewer ${i} attached`);
+            return { exited: channel.exited };
+          });
+          starter.send({ type: "detach", id: first.id });
+          const results = await within(
+            Promise.all(exits.map((e) => e.exited)),
+            ctx.stepTimeout,
+            "viewers exit",
+          );
+          const ms = performance.now() - t0;
+          const bad = digests.map((d, i) => {
+            const check = digestCheck(d, bytes, expected.sha256);
+            return check.ok ? resultCheck(results[i].result) : `viewer ${i}: ${check.check}`;
+          }).find(Boolean);
+          const aggregate = throughput(bytes * viewers, ms);
+          return {
+            ...aggregate,
+            shown: `${aggregate.shown}; ${num(aggregate.value / viewers)} MB/s per viewer`,
+            ok: !bad,
+            check: bad ?? `${viewers} viewers × ${bytes} B, every sha256 matches`,
+          };
+        } finally {
+          for (const conn of [starter, ...conns]) conn.close();
+        }
+      }, log),
+    );
+  }
+  rows.push(
     skip(
-      { workload, unit: "MB/s", higherIsBetter: true, subject: "websocketd", label: "websocketd" },
+      { ...common, subject: "websocketd", label: "websocketd" },
       "not applicable: websocketd cannot attach a second client to a process",
     ),
-  ]);
+  );
+  return rows;
 }
