@@ -25,6 +25,8 @@ import {
   runtimeProblems,
 } from "./mod.ts";
 import { frontEnds } from "./server/front_ends.ts";
+import { callCommand } from "./cli/call.ts";
+import { listCommand } from "./cli/list.ts";
 
 const HELP = `pow: Process Over WebSocket
 
@@ -33,6 +35,10 @@ Usage:
   deno run -A main.ts permissions [options] Print the Deno permission flags a config needs
   deno run -A main.ts hash-token [TOKEN]    Print the config hash of a token (a new random
                                            token when none is given, or "-" to read stdin)
+  deno run -A main.ts call --url URL NAME [PARAMS...]
+                                           Run a process of a pow server like a local
+                                           command (see "call --help")
+  deno run -A main.ts list --url URL        List a pow server's processes (see "list --help")
   deno run -A main.ts --help               Show this help
 
 Options:
@@ -50,6 +56,8 @@ SIGINT or SIGTERM stops it: running sessions are cancelled and their processes e
 const EXIT_USAGE = 2;
 
 async function main(args: string[]): Promise<number> {
+  if (args[0] === "call") return await callCommand(args.slice(1));
+  if (args[0] === "list") return await listCommand(args.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

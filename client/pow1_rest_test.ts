@@ -7,19 +7,19 @@ Deno.test("pow-1 REST session posts the call and input, and reports new lines on
   const requests: string[] = [];
   const buffers = ["", "a\nb", "a\nb\nc", "b\nc\nd"];
   let poll = 0;
-  const fakeFetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+  const fakeFetch = (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input));
     requests.push(`${init?.method ?? "GET"} ${url.pathname} ${init?.body ?? ""}`.trim());
-    if (url.pathname === "/base/new") return Response.json("id 1");
+    if (url.pathname === "/base/new") return Promise.resolve(Response.json("id 1"));
     if (url.pathname.startsWith("/base/status/")) {
       const buffer = buffers[Math.min(poll, buffers.length - 1)];
       const done = poll++ >= buffers.length - 1;
-      return Response.json({
+      return Promise.resolve(Response.json({
         ...(buffer ? { buffer } : {}),
         result: done ? { status: "fulfilled", value: 4 } : { status: "pending" },
-      });
+      }));
     }
-    return new Response("ok");
+    return Promise.resolve(new Response("ok"));
   };
   const lines: string[] = [];
   const session = new Pow1RestSession("http://pow.test/base", {
