@@ -1,0 +1,747 @@
+/**
+ * The native pow WebSocket front end, `pow.v2` (specified in `docs/protocol.md`): many
+ * processes per connection on client-chosen channel ids, JSON control messages in text frames,
+ * stdin, stdout and stderr in binary data frames with a 13-byte header, per-channel credit flow
+ * control in both directions, and sessions that outlive the connection and can be reattached
+ * from a byte offset by any number of viewers.
+ *
+ * The adapter only translates: parsing and encoding live in `@pow/protocol`, process control
+ * in the {@linkcode SessionManager} and its {@linkcode Session}s.
+ *
+ * @module
+ */
+
+import {
+  type ClientMessage,
+  DATA_FRAME_HEADER_SIZE,
+  type DataFrame,
+  decodeDataFrame,
+  DEFAULT_CREDIT,
+  DEFAULT_STDIN_CREDIT,
+  encodeDataFrame,
+  encodeMessage,
+  type ErrorCode,
+  type ErrorInfo,
+  MAX_OFFSET,
+  MESSAGE_TOO_BIG_REASON,
+  parseClientMessage,
+  type Ref,
+  type ServerMessage,
+  toErrorMessage,
+  V2_SUBPROTOCOL,
+} from "@pow/protocol";
+import { applySignal, SERVER_NAME, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
+import { CallError } from "./errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
+import type { OutputChunk, OutputReader } from "./output_log.ts";
+import type { Caller } from "./process.ts";
+import type { Session } from "./session.ts";
+
+/** The largest output data frame payload the server sends (when credit allows). */
+export const MAX_OUTPUT_FRAME = 64 * 1024;
+
+/** Bytes queued on a socket above which output pumps wait for the socket to drain. */
+const SOCKET_HIGH_WATER = 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/**
+ * The `pow.v2` WebSocket front end: accepts upgrades offering `pow.v2` under the base path.
+ *
+ * Settings it uses: `limits.sessionsPerConnection` (announced as `maxChannels`),
+ * `limits.idleTimeout` (a connection without channels or messages for that long is closed with
+ * 4000), `pow1.keepAlive` (WebSocket pings), `pow1.maxMessage` (`maxMessageSize`),
+ * `sessions.linger` (`lingerMs`) and `sessions.maxPendingInput` (caps `stdinCredit`).
+ *
+ * @example Run `echo` over a real WebSocket
+ * ```ts
+ * import { createServer, defaultConfig, listen } from "../mod.ts";
+ * import { nativeWebSocket } from "./native_ws.ts";
+ * import { decodeDataFrame, encodeMessage, parseServerMessage } from "@pow/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const config = defaultConfig();
+ * config.server.port = 0;
+ * const running = await listen(createServer(config, { frontEnds: [nativeWebSocket] }), {
+ *   onListen() {},
+ * });
+ * const ws = new WebSocket(running.url.href.replace("http", "ws"), ["pow.v2"]);
+ * ws.binaryType = "arraybuffer";
+ * let output = "";
+ * const exit = await new Promise((resolve) => {
+ *   ws.onmessage = ({ data }) => {
+ *     if (typeof data !== "string") {
+ *       const frame = decodeDataFrame(data, { from: "server" });
+ *       if (frame.ok) output += new TextDecoder().decode(frame.value.data);
+ *       return;
+ *     }
+ *     const message = parseServerMessage(data);
+ *     if (!message.ok) throw new Error(data);
+ *     if (message.value.type === "hello") {
+ *       ws.send(encodeMessage({ type: "start", id: 1, name: "count", params: ["3"] }));
+ *     }
+ *     if (message.value.type === "exit") resolve(message.value.result);
+ *   };
+ * });
+ * assert.equal(output, "1\n2\n3\n");
+ * assert.deepEqual(exit, { status: "fulfilled", value: null, exitCode: 0 });
+ * ws.close();
+ * await new Promise((resolve) => (ws.onclose = resolve));
+ * await running.shutdown();
+ * ```
+ *
+ * @param context The server's shared services.
+ * @returns The front end.
+ */
+export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
+  const connections = new Set<V2Connection>();
+  return {
+    name: "pow.v2",
+    subprotocols: [V2_SUBPROTOCOL],
+    upgrade(request: Request, _protocol: string, caller: Caller): Response {
+      const keepAlive = context.config.pow1.keepAlive;
+      let upgraded;
+      try {
+        upgraded = context.upgradeWebSocket(request, {
+          protocol: V2_SUBPROTOCOL,
+          idleTimeout: keepAlive > 0 ? Math.max(1, Math.round(keepAlive / 1000)) : 0,
+        });
+      } catch (error) {
+        return new Response(`Invalid WebSocket upgrade: ${(error as Error).message}`, {
+          status: 400,
+          headers: { "content-type": "text/plain; charset=utf-8" },
+        });
+      }
+      const connection = new V2Connection(
+        upgraded.socket,
+        context,
+        { ...caller, via: V2_SUBPROTOCOL },
+        () => connections.delete(connection),
+      );
+      connections.add(connection);
+      return upgraded.response;
+    },
+    openapi: {
+      "/": {
+        get: {
+          summary: "Run processes over WebSocket (pow.v2, the native protocol)",
+          description: "Upgrades to a WebSocket with the `pow.v2` subprotocol. Many processes " +
+            "per connection on client-chosen channel ids; JSON control messages (`start`, " +
+            "`attach`, `detach`, `eof`, `signal`, `resize`, `credit`, `list`, `processes`, " +
+            "`ping`) in text frames; stdin, stdout and stderr in binary frames with a 13-byte " +
+            "header (kind, channel id, offset); credit flow control; sessions that outlive the " +
+            "connection and can be reattached from a byte offset. See docs/protocol.md.",
+          tags: ["pow.v2 WebSocket"],
+          parameters: [
+            {
+              name: "Upgrade",
+              in: "header",
+              required: true,
+              schema: { type: "string", enum: ["websocket"] },
+            },
+            {
+              name: "Sec-WebSocket-Protocol",
+              in: "header",
+              required: true,
+              description: "Must offer `pow.v2`; may add a `pow.token.<base64url>` entry " +
+                "carrying a bearer token (browsers)",
+              schema: { type: "string", example: "pow.v2" },
+            },
+          ],
+          responses: {
+            "101": {
+              description: "Switching protocols; the server answers " +
+                "`Sec-WebSocket-Protocol: pow.v2` and sends `hello` first",
+            },
+            "400": {
+              description: "Only unknown pow versions offered (e.g. `pow.v3`)",
+              content: { "text/plain": { schema: { type: "string" } } },
+            },
+            "401": { description: "Missing or invalid token" },
+          },
+        },
+      },
+    },
+    close() {
+      for (const connection of [...connections]) connection.abort();
+    },
+  };
+};
+
+/** One bound channel: a viewer of one session on one connection. */
+interface Channel {
+  readonly id: number;
+  readonly session: Session;
+  /** Unbound (by `exit`, `detach` or the connection going away). */
+  closed: boolean;
+  /** `started` or `attached` was sent; messages for the channel wait until then. */
+  announced: boolean;
+  /** Messages waiting for the announcement. */
+  backlog: string[];
+  /** The output window in bytes. */
+  credit: number;
+  /** Wakes the output pump (more credit, or the channel closed). */
+  wake: (() => void) | undefined;
+  /** The output cursor; opened when the channel is bound. */
+  reader: OutputReader;
+  /** Bytes of `reader.skipped` already reported with `gap`. */
+  reportedSkipped: number;
+  /** Stdin bytes the client may still send. */
+  stdinCredit: number;
+  /** Stdin bytes taken by the process but not yet granted again. */
+  stdinToGrant: number;
+  /** Stdin writes not yet taken by the process. */
+  stdinPending: number;
+  /** Ends the session attachment. */
+  detach: () => void;
+}
+
+/** One `pow.v2` connection. */
+class V2Connection {
+  #socket: WebSocket;
+  #context: FrontEndContext;
+  #caller: Caller;
+  #onDone: () => void;
+  #channels = new Map<number, Channel>();
+  #closed = false;
+  #maxMessageSize: number;
+  #stdinCredit: number;
+  #maxChannels: number;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #drainWaiters: (() => void)[] = [];
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(socket: WebSocket, context: FrontEndContext, caller: Caller, onDone: () => void) {
+    this.#socket = socket;
+    this.#context = context;
+    this.#caller = caller;
+    this.#onDone = onDone;
+    const { config } = context;
+    this.#maxMessageSize = config.pow1.maxMessage;
+    this.#stdinCredit = Math.min(DEFAULT_STDIN_CREDIT, config.sessions.maxPendingInput);
+    this.#maxChannels = config.limits.sessionsPerConnection;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => {
+      this.#send({
+        type: "hello",
+        protocol: V2_SUBPROTOCOL,
+        server: SERVER_NAME,
+        maxMessageSize: this.#maxMessageSize,
+        stdinCredit: this.#stdinCredit,
+        lingerMs: config.sessions.linger,
+        maxChannels: this.#maxChannels,
+      });
+      this.#armIdle();
+    };
+    socket.onmessage = (event) => this.#message(event.data);
+    socket.onclose = () => this.#gone();
+    socket.onerror = () => {};
+  }
+
+  /** Closes the connection with 1001 (server shutting down); sessions linger. */
+  abort(): void {
+    this.#close(1001, "server shutting down");
+  }
+
+  // -------------------------------------------------------------------------
+  // Incoming
+
+  #message(data: unknown): void {
+    if (this.#closed) return;
+    this.#armIdle();
+    if (typeof data === "string") {
+      // A UTF-16 code unit is at most 3 UTF-8 bytes: only measure when it could matter.
+      if (data.length * 3 > this.#maxMessageSize && utf8Length(data) > this.#maxMessageSize) {
+        return this.#close(1009, MESSAGE_TOO_BIG_REASON);
+      }
+      const parsed = parseClientMessage(data);
+      if (!parsed.ok) return this.#error(parsed.error);
+      try {
+        this.#control(parsed.value);
+      } catch (error) {
+        this.#internal(error, parsed.value);
+      }
+      return;
+    }
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data as Uint8Array;
+    if (bytes.byteLength > this.#maxMessageSize) return this.#close(1009, MESSAGE_TOO_BIG_REASON);
+    const frame = decodeDataFrame(bytes, { from: "client" });
+    if (!frame.ok) return this.#error(frame.error);
+    try {
+      this.#stdin(frame.value);
+    } catch (error) {
+      this.#internal(error, { id: frame.value.id });
+    }
+  }
+
+  #control(message: ClientMessage): void {
+    switch (message.type) {
+      case "start":
+        return void this.#start(message).catch((error) => this.#internal(error, message));
+      case "attach":
+        return this.#attach(message);
+      case "list":
+        return this.#send({
+          type: "sessions",
+          ref: message.ref,
+          sessions: this.#context.manager.list(this.#caller).map(toSessionInfo),
+        });
+      case "processes": {
+        const { manager } = this.#context;
+        return this.#send({
+          type: "processes",
+          ref: message.ref,
+          processes: Object.entries(manager.processes)
+            .filter(([, definition]) => manager.allowed(definition, this.#caller))
+            .map(([name, definition]) => toProcessInfo(name, definition)),
+        });
+      }
+      case "ping":
+        return this.#send({ type: "pong", ref: message.ref });
+    }
+    const channel = this.#channels.get(message.id);
+    if (!channel) {
+      return this.#error({
+        code: "unknown_id",
+        message: `Channel id ${message.id} is not bound`,
+        id: message.id,
+        ref: message.ref,
+      });
+    }
+    const { session } = channel;
+    const fail = (code: ErrorCode, text: string) =>
+      this.#reply(
+        channel,
+        toErrorMessage({ code, message: text, id: channel.id, ref: message.ref }),
+      );
+    const ok = () => {
+      if (message.ref !== undefined) {
+        this.#reply(channel, { type: "ok", id: channel.id, ref: message.ref });
+      }
+    };
+    switch (message.type) {
+      case "detach":
+        this.#unbind(channel);
+        return this.#reply(channel, { type: "detached", id: channel.id, ref: message.ref }, true);
+      case "eof":
+        session.closeInput();
+        return ok();
+      case "signal":
+        if (!applySignal(session, message.signal)) {
+          return fail(
+            "unsupported",
+            `Cannot send "${message.signal}" to session "${session.id}": its runner cannot deliver it`,
+          );
+        }
+        return ok();
+      case "resize":
+        if (!session.pty) {
+          return fail("not_pty", `Cannot resize session "${session.id}": it has no terminal`);
+        }
+        session.resize(message.cols, message.rows);
+        return ok();
+      case "credit":
+        channel.credit = Math.min(MAX_OFFSET, channel.credit + message.bytes);
+        channel.wake?.();
+        return;
+    }
+  }
+
+  async #start(message: Extract<ClientMessage, { type: "start" }>): Promise<void> {
+    const { id, ref } = message;
+    if (!this.#canBind(id, ref)) return;
+    let session: Session;
+    try {
+      session = this.#context.manager.start(message.name, message.params, {
+        caller: this.#caller,
+        pty: message.pty ? { cols: message.cols ?? 80, rows: message.rows ?? 24 } : undefined,
+        trace: message.traceparent === undefined
+          ? undefined
+          : message.tracestate === undefined
+          ? { traceparent: message.traceparent }
+          : { traceparent: message.traceparent, tracestate: message.tracestate },
+      });
+    } catch (error) {
+      if (!(error instanceof CallError)) throw error;
+      return this.#error({ code: error.code, message: error.message, id, ref });
+    }
+    const channel = this.#bind(id, session, 0, message.credit);
+    // `started` says the process was spawned (it carries the pid): wait for that.
+    while (session.state === "starting") {
+      await new Promise((resolve) => session.addEventListener("state", resolve, { once: true }));
+    }
+    this.#announce(channel, {
+      type: "started",
+      id,
+      ref,
+      session: session.id,
+      pid: session.pid,
+      pty: session.pty,
+    });
+  }
+
+  #attach(message: Extract<ClientMessage, { type: "attach" }>): void {
+    const { id, ref } = message;
+    if (!this.#canBind(id, ref)) return;
+    const session = this.#context.manager.get(message.session, this.#caller);
+    if (!session) {
+      return this.#error({
+        code: "unknown_session",
+        message: `Cannot attach to session "${message.session}": no such session`,
+        id,
+        ref,
+      });
+    }
+    const requested = message.offset ?? 0;
+    const { log } = session;
+    if (requested > log.end) {
+      return this.#error({
+        code: "bad_offset",
+        message:
+          `Cannot attach to session "${session.id}" at offset ${requested}: its output has only ${log.end} bytes`,
+        id,
+        ref,
+      });
+    }
+    const offset = Math.max(requested, log.start);
+    const channel = this.#bind(id, session, offset, message.credit);
+    this.#announce(channel, {
+      type: "attached",
+      id,
+      ref,
+      session: session.id,
+      name: session.name,
+      state: session.state,
+      pid: session.pid,
+      pty: session.pty,
+      offset,
+      skipped: offset - requested,
+      stdinOffset: session.inputOffset,
+      stdinClosed: session.inputClosed,
+    });
+  }
+
+  #canBind(id: number, ref: Ref | undefined): boolean {
+    if (this.#channels.has(id)) {
+      this.#error({ code: "duplicate_id", message: `Channel id ${id} is already in use`, id, ref });
+      return false;
+    }
+    if (this.#channels.size >= this.#maxChannels) {
+      this.#error({
+        code: "limit_reached",
+        message:
+          `Cannot bind channel ${id}: the connection already has ${this.#maxChannels} channels`,
+        id,
+        ref,
+      });
+      return false;
+    }
+    return true;
+  }
+
+  #stdin(frame: DataFrame): void {
+    const channel = this.#channels.get(frame.id);
+    if (!channel) {
+      return this.#error({
+        code: "unknown_id",
+        message: `Channel id ${frame.id} is not bound`,
+        id: frame.id,
+      });
+    }
+    const { session } = channel;
+    const fail = (code: ErrorCode, text: string) =>
+      this.#reply(channel, toErrorMessage({ code, message: text, id: channel.id }));
+    let data = frame.data;
+    const n = data.byteLength;
+    if (n > channel.stdinCredit) {
+      session.closeInput();
+      return fail(
+        "credit_exceeded",
+        `Cannot take ${n} stdin bytes on channel ${channel.id}: only ${channel.stdinCredit} granted; stdin is closed`,
+      );
+    }
+    channel.stdinCredit -= n;
+    if (session.inputClosed || session.ended) {
+      this.#grantStdin(channel, n);
+      return fail("stdin_closed", `Cannot write to session "${session.id}": stdin is closed`);
+    }
+    const received = session.inputOffset;
+    if (frame.offset !== -1) {
+      if (frame.offset > received) {
+        this.#grantStdin(channel, n);
+        return fail(
+          "bad_offset",
+          `Cannot write stdin at offset ${frame.offset}: session "${session.id}" has received ${received} bytes`,
+        );
+      }
+      const seen = Math.min(n, received - frame.offset);
+      if (seen > 0) {
+        this.#grantStdin(channel, seen);
+        data = data.subarray(seen);
+      }
+    }
+    if (data.byteLength === 0) return;
+    const size = data.byteLength;
+    channel.stdinPending++;
+    // The frame's buffer is not reused by the WebSocket: no copy needed.
+    session.write(data).then(
+      () => {
+        channel.stdinPending--;
+        this.#grantStdin(channel, size);
+      },
+      (error) => {
+        channel.stdinPending--;
+        this.#grantStdin(channel, size);
+        if (error instanceof RangeError) {
+          fail("limit_reached", error.message);
+        } else {
+          fail("stdin_closed", (error as Error).message);
+        }
+      },
+    );
+  }
+
+  /** Returns stdin credit as the process takes input, in batches. */
+  #grantStdin(channel: Channel, bytes: number): void {
+    channel.stdinToGrant += bytes;
+    if (channel.closed) return;
+    if (channel.stdinToGrant >= this.#stdinCredit / 4 || channel.stdinPending === 0) {
+      const granted = channel.stdinToGrant;
+      channel.stdinToGrant = 0;
+      channel.stdinCredit += granted;
+      this.#reply(channel, { type: "credit", id: channel.id, bytes: granted });
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Channels and output
+
+  #bind(id: number, session: Session, offset: number, credit: number | undefined): Channel {
+    const channel: Channel = {
+      id,
+      session,
+      closed: false,
+      announced: false,
+      backlog: [],
+      credit: credit ?? DEFAULT_CREDIT,
+      wake: undefined,
+      reader: session.reader({ offset }),
+      reportedSkipped: 0,
+      stdinCredit: this.#stdinCredit,
+      stdinToGrant: 0,
+      stdinPending: 0,
+      detach: session.attach(),
+    };
+    this.#channels.set(id, channel);
+    this.#armIdle();
+    return channel;
+  }
+
+  /**
+   * Sends `started` or `attached`, then what waited for it (e.g. `detached`), then starts the
+   * output pump unless the channel was already unbound.
+   */
+  #announce(channel: Channel, message: ServerMessage): void {
+    channel.announced = true;
+    this.#send(message);
+    for (const text of channel.backlog) this.#sendText(text);
+    channel.backlog = [];
+    if (channel.closed) return;
+    this.#pump(channel).catch((error) => {
+      console.error(`pow.v2: output of channel ${channel.id} failed:`, error);
+      if (!channel.closed) {
+        this.#unbind(channel);
+        this.#error({ code: "internal", message: "Internal server error", id: channel.id });
+      }
+    });
+  }
+
+  /** Unbinds a channel: its reader stops holding the process back, the session may linger. */
+  #unbind(channel: Channel): void {
+    if (channel.closed) return;
+    channel.closed = true;
+    if (this.#channels.get(channel.id) === channel) this.#channels.delete(channel.id);
+    channel.reader.close();
+    channel.detach();
+    channel.wake?.();
+    this.#armIdle();
+  }
+
+  async #pump(channel: Channel): Promise<void> {
+    const { session, reader } = channel;
+    const maxFrame = Math.min(MAX_OUTPUT_FRAME, this.#maxMessageSize - DATA_FRAME_HEADER_SIZE);
+    const ended = session.result.then(() => {});
+    while (!channel.closed) {
+      if (channel.credit <= 0) {
+        if (session.log.closed && reader.offset >= session.log.end) break;
+        await Promise.race([
+          new Promise<void>((resolve) => channel.wake = resolve),
+          // The log closes when the session ends: check again for the end of output then.
+          reader.offset >= session.log.end ? ended : new Promise(() => {}),
+        ]);
+        channel.wake = undefined;
+        continue;
+      }
+      await this.#drained();
+      if (channel.closed) return;
+      const abort = new AbortController();
+      channel.wake = () => abort.abort();
+      const chunks = await reader.read({
+        maxBytes: Math.min(channel.credit, maxFrame),
+        signal: abort.signal,
+      });
+      channel.wake = undefined;
+      if (channel.closed) return;
+      if (chunks === null) break;
+      this.#output(channel, chunks);
+    }
+    if (channel.closed) return;
+    const result = await session.result;
+    if (channel.closed) return;
+    this.#unbind(channel);
+    this.#send({
+      type: "exit",
+      id: channel.id,
+      session: session.id,
+      offset: session.log.end,
+      result: toProcessResult(result),
+    });
+  }
+
+  /** Sends chunks as data frames, one per run of the same stream (coalesced). */
+  #output(channel: Channel, chunks: OutputChunk[]): void {
+    const skipped = channel.reader.skipped;
+    if (skipped > channel.reportedSkipped && chunks.length > 0) {
+      this.#send({
+        type: "gap",
+        id: channel.id,
+        offset: chunks[0].offset,
+        skipped: skipped - channel.reportedSkipped,
+      });
+      channel.reportedSkipped = skipped;
+    }
+    let i = 0;
+    while (i < chunks.length) {
+      let j = i + 1;
+      let size = chunks[i].data.byteLength;
+      while (j < chunks.length && chunks[j].stream === chunks[i].stream) {
+        size += chunks[j].data.byteLength;
+        j++;
+      }
+      let data = chunks[i].data;
+      if (j - i > 1) {
+        data = new Uint8Array(size);
+        let at = 0;
+        for (let k = i; k < j; k++) {
+          data.set(chunks[k].data, at);
+          at += chunks[k].data.byteLength;
+        }
+      }
+      channel.credit -= size;
+      this.#sendBinary(
+        encodeDataFrame({ kind: chunks[i].stream, id: channel.id, offset: chunks[i].offset, data }),
+      );
+      i = j;
+    }
+  }
+
+  /** Waits while the socket has more than {@linkcode SOCKET_HIGH_WATER} bytes queued. */
+  #drained(): Promise<void> {
+    if (this.#closed || this.#socket.bufferedAmount <= SOCKET_HIGH_WATER) {
+      return Promise.resolve();
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#drainWaiters.push(resolve);
+    const poll = () => {
+      if (this.#closed || this.#socket.bufferedAmount <= SOCKET_HIGH_WATER) {
+        this.#drainTimer = undefined;
+        const waiters = this.#drainWaiters;
+        this.#drainWaiters = [];
+        for (const wake of waiters) wake();
+      } else {
+        this.#drainTimer = setTimeout(poll, 5);
+      }
+    };
+    this.#drainTimer ??= setTimeout(poll, 5);
+    return promise;
+  }
+
+  // -------------------------------------------------------------------------
+  // Outgoing
+
+  /**
+   * Sends a message about a channel: held back until `started` or `attached` went out. With
+   * `last`, it is sent even though the channel was just unbound (`detached`).
+   */
+  #reply(channel: Channel, message: ServerMessage, last = false): void {
+    if (channel.closed && !last) return;
+    if (channel.announced) this.#send(message);
+    else channel.backlog.push(encodeMessage(message));
+  }
+
+  #error(error: ErrorInfo): void {
+    this.#send(toErrorMessage(error));
+  }
+
+  #internal(error: unknown, about: { id?: number; ref?: Ref }): void {
+    console.error("pow.v2: internal error:", error);
+    this.#error({
+      code: "internal",
+      message: "Internal server error",
+      ...(about.id !== undefined ? { id: about.id } : {}),
+      ...(about.ref !== undefined ? { ref: about.ref } : {}),
+    });
+  }
+
+  #send(message: ServerMessage): void {
+    this.#sendText(encodeMessage(message));
+  }
+
+  #sendText(text: string): void {
+    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return;
+    this.#socket.send(text);
+  }
+
+  #sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
+    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return;
+    this.#socket.send(bytes);
+  }
+
+  // -------------------------------------------------------------------------
+  // Lifetime
+
+  /** Closes the connection after `limits.idleTimeout` without channels or messages. */
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const idle = this.#context.config.limits.idleTimeout;
+    if (this.#closed || idle <= 0 || this.#channels.size > 0) return;
+    this.#idleTimer = setTimeout(() => this.#close(4000, "idle timeout"), idle);
+  }
+
+  #close(code: number, reason: string): void {
+    if (this.#closed) return;
+    try {
+      this.#socket.close(code, reason);
+    } catch {
+      // already closing
+    }
+    this.#gone();
+  }
+
+  /** The connection is gone: detach every channel (their sessions linger), never cancel. */
+  #gone(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#drainTimer);
+    for (const wake of this.#drainWaiters) wake();
+    this.#drainWaiters = [];
+    for (const channel of [...this.#channels.values()]) this.#unbind(channel);
+    this.#onDone();
+  }
+}
+
+function utf8Length(text: string): number {
+  return encoder.encode(text).byteLength;
+}
