@@ -5,6 +5,7 @@
  */
 
 import type { FrontEndFactory } from "./front_end.ts";
+import { nativeWebSocket } from "./native_ws.ts";
 
 /** Every built-in front end. */
-export const frontEnds: FrontEndFactory[] = [];
+export const frontEnds: FrontEndFactory[] = [nativeWebSocket];
