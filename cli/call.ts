@@ -122,8 +122,14 @@ export async function callCommand(args: string[]): Promise<number> {
 
   // stdin: forwarded until local EOF, then the remote stdin is closed.
   const input = Deno.stdin.readable.pipeTo(proc.stdin).catch(() => {});
-  const stdout = proc.stdout.pipeTo(Deno.stdout.writable, { preventClose: true });
-  const stderr = proc.stderr.pipeTo(Deno.stderr.writable, { preventClose: true });
+  const stdout = proc.stdout.pipeTo(Deno.stdout.writable, {
+    preventClose: true,
+    preventAbort: true,
+  });
+  const stderr = proc.stderr.pipeTo(Deno.stderr.writable, {
+    preventClose: true,
+    preventAbort: true,
+  });
 
   let code: number;
   try {
