@@ -121,52 +121,85 @@ export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): Fron
       connections.add(connection);
       return upgraded.response;
     },
-    openapi: {
-      "/": {
-        get: {
-          summary: "Run processes over WebSocket (pow.v2, the native protocol)",
-          description: "Upgrades to a WebSocket with the `pow.v2` subprotocol. Many processes " +
-            "per connection on client-chosen channel ids; JSON control messages (`start`, " +
-            "`attach`, `detach`, `eof`, `signal`, `resize`, `credit`, `list`, `processes`, " +
-            "`ping`) in text frames; stdin, stdout and stderr in binary frames with a 13-byte " +
-            "header (kind, channel id, offset); credit flow control; sessions that outlive the " +
-            "connection and can be reattached from a byte offset. See docs/protocol.md.",
-          tags: ["pow.v2 WebSocket"],
-          parameters: [
-            {
-              name: "Upgrade",
-              in: "header",
-              required: true,
-              schema: { type: "string", enum: ["websocket"] },
-            },
-            {
-              name: "Sec-WebSocket-Protocol",
-              in: "header",
-              required: true,
-              description: "Must offer `pow.v2`; may add a `pow.token.<base64url>` entry " +
-                "carrying a bearer token (browsers)",
-              schema: { type: "string", example: "pow.v2" },
-            },
-          ],
-          responses: {
-            "101": {
-              description: "Switching protocols; the server answers " +
-                "`Sec-WebSocket-Protocol: pow.v2` and sends `hello` first",
-            },
-            "400": {
-              description: "Only unknown pow versions offered (e.g. `pow.v3`)",
-              content: { "text/plain": { schema: { type: "string" } } },
-            },
-            "401": { description: "Missing or invalid token" },
-          },
-        },
-      },
+    get openapi(): Record<string, unknown> {
+      // pow-1 upgrades on the same path: describe both in one operation (one GET per path).
+      const other = context.frontEnds.find((f) => f.name !== "pow.v2" && f.openapi?.["/"]);
+      const theirs = (other?.openapi?.["/"] as { get?: Operation } | undefined)?.get;
+      return {
+        "/": { get: theirs ? mergeOperations(UPGRADE_OPERATION, theirs) : UPGRADE_OPERATION },
+      };
     },
     close() {
       for (const connection of [...connections]) connection.abort();
     },
   };
 };
+
+/** An OpenAPI operation object (only the parts merged here). */
+interface Operation {
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  parameters?: ({ name: string } & Record<string, unknown>)[];
+  responses?: Record<string, unknown>;
+}
+
+/** The OpenAPI description of the `pow.v2` upgrade. */
+const UPGRADE_OPERATION: Operation = {
+  summary: "Run processes over WebSocket (pow.v2, the native protocol)",
+  description: "Upgrades to a WebSocket with the `pow.v2` subprotocol. Many processes " +
+    "per connection on client-chosen channel ids; JSON control messages (`start`, " +
+    "`attach`, `detach`, `eof`, `signal`, `resize`, `credit`, `list`, `processes`, " +
+    "`ping`) in text frames; stdin, stdout and stderr in binary frames with a 13-byte " +
+    "header (kind, channel id, offset); credit flow control; sessions that outlive the " +
+    "connection and can be reattached from a byte offset. See docs/protocol.md.",
+  tags: ["pow.v2 WebSocket"],
+  parameters: [
+    {
+      name: "Upgrade",
+      in: "header",
+      required: true,
+      schema: { type: "string", enum: ["websocket"] },
+    },
+    {
+      name: "Sec-WebSocket-Protocol",
+      in: "header",
+      required: true,
+      description: "Must offer `pow.v2`; may add a `pow.token.<base64url>` entry " +
+        "carrying a bearer token (browsers)",
+      schema: { type: "string", example: "pow.v2" },
+    },
+  ],
+  responses: {
+    "101": {
+      description: "Switching protocols; the server answers " +
+        "`Sec-WebSocket-Protocol: pow.v2` and sends `hello` first",
+    },
+    "400": {
+      description: "Only unknown pow versions offered (e.g. `pow.v3`)",
+      content: { "text/plain": { schema: { type: "string" } } },
+    },
+    "401": { description: "Missing or invalid token" },
+  },
+};
+
+function mergeOperations(ours: Operation, theirs: Operation): Operation {
+  return {
+    summary: "Run processes over WebSocket (pow.v2, or pow-1)",
+    description: `${ours.description}\n\n${theirs.description ?? ""}`.trim(),
+    tags: [...new Set([...(ours.tags ?? []), ...(theirs.tags ?? [])])],
+    parameters: (ours.parameters ?? []).map((p) =>
+      p.name === "Sec-WebSocket-Protocol"
+        ? {
+          ...p,
+          description: "Offer `pow.v2` (preferred) or `pow-1`; `pow.v2` may be " +
+            "accompanied by a `pow.token.<base64url>` entry carrying a bearer token (browsers)",
+        }
+        : p
+    ),
+    responses: { ...theirs.responses, ...ours.responses },
+  };
+}
 
 /** One bound channel: a viewer of one session on one connection. */
 interface Channel {

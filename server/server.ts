@@ -41,6 +41,14 @@ export interface PowServer {
 /** Paths (relative to the base path) served without authentication. */
 const PUBLIC = /^(openapi\.json|docs(\/.*)?)$/;
 
+/** Subprotocols in the server's order of preference; others after them. */
+const PREFERENCE = ["pow.v2", "pow-1"];
+
+function preference(protocol: string): number {
+  const index = PREFERENCE.indexOf(protocol);
+  return index === -1 ? PREFERENCE.length : index;
+}
+
 function text(body: string, status: number): Response {
   return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
 }
@@ -138,12 +146,13 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     if (refused) return refused;
     const offered = (c.req.header("sec-websocket-protocol") ?? "")
       .split(",").map((p) => p.trim()).filter(Boolean);
-    const protocol = offered.find((p) => bySubprotocol.has(p));
+    // The server's preference decides (pow.v2 before pow-1), not the order of the offer.
+    const speaks = [...bySubprotocol.keys()].sort((a, b) => preference(a) - preference(b));
+    const protocol = speaks.find((p) => offered.includes(p));
     const versions = offered.filter((p) => /^pow[.-]/.test(p) && !p.startsWith("pow.token."));
     if (!protocol && versions.length > 0) {
       return text(
-        `unsupported pow protocol version ${versions.map((v) => `"${v}"`).join(", ")}: ` +
-          `this server speaks ${[...bySubprotocol.keys()].join(", ")}`,
+        `Unsupported subprotocol "${versions[0]}": this endpoint speaks ${speaks.join(", ")}`,
         400,
       );
     }

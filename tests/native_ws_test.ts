@@ -427,14 +427,17 @@ Deno.test("pow.v2 handshake refuses an unknown version with 400", async () => {
   await conn.write(new TextEncoder().encode(request));
   let response = "";
   const buffer = new Uint8Array(4096);
-  while (!/\r\n\r\n[\s\S]*pow\.v2/.test(response)) {
+  while (!/\r\n\r\n[\s\S]*speaks pow\.v2$/.test(response)) {
     const n = await conn.read(buffer);
     if (n === null) break;
     response += new TextDecoder().decode(buffer.subarray(0, n));
   }
   conn.close();
   assert.match(response, /^HTTP\/1\.1 400 /);
-  assert.match(response, /pow\.v3/);
+  assert.match(
+    response,
+    /\r\n\r\nUnsupported subprotocol "pow\.v3": this endpoint speaks pow\.v2$/,
+  );
 });
 
 Deno.test("pow.v2 sessions are visible only to their owner; processes only to who may run them", async () => {
