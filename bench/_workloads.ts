@@ -6,7 +6,7 @@
  * @module
  */
 
-import { defineProcess } from "../server/process.ts";
+import { defineCommand, defineProcess } from "../server/process.ts";
 import { SessionManager } from "../server/session_manager.ts";
 import { NativeConnection } from "./_native_client.ts";
 import { type OpenSocket, openSocket, pow1Call, sendInput, websocketdSession } from "./_clients.ts";
@@ -93,7 +93,10 @@ async function measure(
   try {
     const figure = await run();
     log(`  ${base.label}: ${figure.shown} (${figure.ok ? "ok" : `FAILED: ${figure.check}`})`);
-    return { ...base, ...figure };
+    // A figure whose check failed means nothing: keep the failure, drop the figure.
+    return figure.ok
+      ? { ...base, ...figure }
+      : { ...base, ...figure, value: undefined, shown: "—" };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     log(`  ${base.label}: FAILED after ${num(performance.now() - t0)} ms: ${message}`);
@@ -563,47 +566,55 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
       ),
     );
   }
-  rows.push(
-    await measure({
-      ...common,
-      subject: "core",
+  const encoder = new TextEncoder();
+  const cores = [
+    {
       label: "session core in-process: TypeScript function, no network",
-    }, async () => {
-      const encoder = new TextEncoder();
-      const manager = new SessionManager({
-        processes: {
-          hello: defineProcess({
-            async run({ stdout }) {
-              const writer = stdout.getWriter();
-              await writer.write(encoder.encode("hello\n"));
-              writer.releaseLock();
-              return 1;
-            },
-          }),
+      definition: defineProcess({
+        async run({ stdout }) {
+          const writer = stdout.getWriter();
+          await writer.write(encoder.encode("hello\n"));
+          writer.releaseLock();
+          return 1;
         },
-        maxSessions: 100_000,
-      });
-      try {
-        return await series(ctx, async () => {
-          const t0 = performance.now();
-          const session = manager.start("hello", [], { caller: { id: "bench" } });
-          const reader = session.reader();
-          let bytes = 0;
-          for (let chunks; (chunks = await reader.read()) !== null;) {
-            for (const chunk of chunks) bytes += chunk.data.length;
-          }
-          const result = await session.result;
-          const ms = performance.now() - t0;
-          reader.close();
-          manager.registry.delete(session.id);
-          const ok = bytes === 6 && result.status === "fulfilled" && result.value === 1;
-          return { ms, error: ok ? undefined : `${bytes} B, ${JSON.stringify(result)}` };
+      }),
+      value: 1,
+    },
+    {
+      label: "session core in-process: command `echo hello`, no network",
+      definition: defineCommand(["echo", "hello"]),
+      value: null,
+    },
+  ];
+  for (const core of cores) {
+    rows.push(
+      await measure({ ...common, subject: "core", label: core.label }, async () => {
+        const manager = new SessionManager({
+          processes: { hello: core.definition },
+          maxSessions: 100_000,
         });
-      } finally {
-        await manager.close();
-      }
-    }, log),
-  );
+        try {
+          return await series(ctx, async () => {
+            const t0 = performance.now();
+            const session = manager.start("hello", [], { caller: { id: "bench" } });
+            const reader = session.reader();
+            let bytes = 0;
+            for (let chunks; (chunks = await reader.read()) !== null;) {
+              for (const chunk of chunks) bytes += chunk.data.length;
+            }
+            const result = await session.result;
+            const ms = performance.now() - t0;
+            reader.close();
+            manager.registry.delete(session.id);
+            const ok = bytes === 6 && result.status === "fulfilled" && result.value === core.value;
+            return { ms, error: ok ? undefined : `${bytes} B, ${JSON.stringify(result)}` };
+          });
+        } finally {
+          await manager.close();
+        }
+      }, log),
+    );
+  }
   const v2Calls = [
     {
       label: "pow.v2 `echo hello` on an open connection",

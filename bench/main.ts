@@ -121,7 +121,14 @@ function verdict(ok: boolean | undefined, why?: string): string {
   return ok === undefined ? why ?? "not measured" : ok ? "met" : "missed";
 }
 
-function targets(rows: Row[], smoke: boolean): Target[] {
+/**
+ * Judges the targets of issue 7 from the rows.
+ *
+ * @param rows The rows of a run.
+ * @param smoke Whether the sizes were the smoke sizes.
+ * @returns The targets with verdicts.
+ */
+export function targets(rows: Row[], smoke: boolean): Target[] {
   const r = (label: string) => find(rows, label);
   const out: Target[] = [];
   const vs = (row: Row | undefined) => (row ? advantage(row, find(rows, row.versus)) : undefined);
@@ -274,7 +281,33 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   env["load after"] = await loadavg();
   const goals = targets(rows, smoke);
   const ok = rows.every((r) => r.ok);
-  const markdown = [
+  return {
+    rows,
+    targets: goals,
+    environment: env,
+    ok,
+    markdown: render(env, sizes, rows, goals, smoke),
+  };
+}
+
+/**
+ * Renders a report as markdown.
+ *
+ * @param env The machine and the run.
+ * @param sizes The sizes.
+ * @param rows The rows.
+ * @param goals The targets.
+ * @param smoke Whether the sizes were the smoke sizes.
+ * @returns Markdown.
+ */
+export function render(
+  env: Record<string, string>,
+  sizes: Sizes,
+  rows: Row[],
+  goals: Target[],
+  smoke: boolean,
+): string {
+  return [
     `## pow benchmark${smoke ? " (smoke sizes)" : ""}`,
     "",
     ...Object.entries(env).map(([k, v]) => `- ${k}: ${v}`),
@@ -289,7 +322,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     targetsTable(goals),
     "",
   ].join("\n");
-  return { rows, targets: goals, environment: env, ok, markdown };
 }
 
 if (import.meta.main) {
@@ -300,8 +332,18 @@ if (import.meta.main) {
       only: { type: "string" },
       websocketd: { type: "string" },
       json: { type: "string" },
+      render: { type: "string" },
     },
   });
+  if (values.render) {
+    // Re-render a report saved with --json (e.g. after a change to the tables).
+    const saved = JSON.parse(await Deno.readTextFile(values.render));
+    const smoke = saved.sizes.bulkBytes !== FULL.bulkBytes;
+    console.log(
+      render(saved.environment, saved.sizes, saved.rows, targets(saved.rows, smoke), smoke),
+    );
+    Deno.exit(0);
+  }
   const only = values.only?.split(",").map((s) => s.trim()) as
     | (keyof typeof WORKLOADS)[]
     | undefined;
@@ -313,8 +355,9 @@ if (import.meta.main) {
       Deno.exit(2);
     }
   }
+  const sizes = values.smoke ? SMOKE : FULL;
   const report = await runBench({
-    sizes: values.smoke ? SMOKE : FULL,
+    sizes,
     only,
     websocketd: values.websocketd,
   });
@@ -322,7 +365,7 @@ if (import.meta.main) {
   if (values.json) {
     await Deno.writeTextFile(
       values.json,
-      JSON.stringify({ ...report, markdown: undefined }, null, 2),
+      JSON.stringify({ ...report, sizes, markdown: undefined }, null, 2),
     );
   }
   if (!report.ok) console.error("bench: some checks FAILED (see the checks column)");
