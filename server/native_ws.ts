@@ -37,9 +37,6 @@ import type { OutputChunk, OutputReader } from "./output_log.ts";
 import type { Caller } from "./process.ts";
 import type { Session } from "./session.ts";
 
-/** The largest output data frame payload the server sends (when credit allows). */
-export const MAX_OUTPUT_FRAME = 64 * 1024;
-
 /** Bytes queued on a socket above which output pumps wait for the socket to drain. */
 const SOCKET_HIGH_WATER = 1024 * 1024;
 
@@ -51,6 +48,7 @@ const encoder = new TextEncoder();
  * Settings it uses: `limits.sessionsPerConnection` (announced as `maxChannels`),
  * `limits.idleTimeout` (a connection without channels or messages for that long is closed with
  * 4000), `pow1.keepAlive` (WebSocket pings), `pow1.maxMessage` (`maxMessageSize`),
+ * `pow1.maxFrame` (the largest output payload per data frame),
  * `sessions.linger` (`lingerMs`) and `sessions.maxPendingInput` (caps `stdinCredit`).
  *
  * @example Run `echo` over a real WebSocket
@@ -602,7 +600,10 @@ class V2Connection {
 
   async #pump(channel: Channel): Promise<void> {
     const { session, reader } = channel;
-    const maxFrame = Math.min(MAX_OUTPUT_FRAME, this.#maxMessageSize - DATA_FRAME_HEADER_SIZE);
+    const maxFrame = Math.min(
+      this.#context.config.pow1.maxFrame,
+      this.#maxMessageSize - DATA_FRAME_HEADER_SIZE,
+    );
     const ended = session.result.then(() => {});
     while (!channel.closed) {
       if (channel.credit <= 0) {

@@ -125,11 +125,8 @@ Deno.test("pow.v2 half-closes stdin with eof while output continues (wc -c)", as
   client.stdin(1, "hello world\n", 0); // a resend: already received, ignored
   const grant = await client.next((m) => m.type === "credit" && m.id === 1);
   assert.ok((grant as { bytes: number }).bytes > 0);
-  const bad = await client.request({ type: "eof", id: 1 });
-  assert.deepEqual(bad, { type: "ok", id: 1, ref: "r2" });
-  client.stdin(1, "late", 12);
-  const closed = await client.next((m) => m.type === "error" && m.id === 1);
-  assert.deepEqual("code" in closed && closed.code, "stdin_closed");
+  const ok = await client.request({ type: "eof", id: 1 });
+  assert.deepEqual(ok, { type: "ok", id: 1, ref: "r2" });
   const exit = await client.exit(1);
   assert.deepEqual(client.channel(1).stdout.trim(), "12");
   assert.deepEqual(exit.result, { status: "fulfilled", value: null, exitCode: 0 });
@@ -387,9 +384,11 @@ Deno.test("pow.v2 answers every bad message with its error code and leaves other
   assert.deepEqual(hole.code, "bad_offset");
   const tooMuch = await errorOf(() => client.stdin(1, new Uint8Array(1001)));
   assert.deepEqual([tooMuch.code, tooMuch.id], ["credit_exceeded", 1]);
-  const closed = await errorOf(() => client.stdin(1, "x"));
-  assert.deepEqual(closed.code, "stdin_closed");
+  // cat saw end of file and exits; sleep on channel 3 ignores stdin and keeps running.
   assert.deepEqual((await client.exit(1)).result.status, "fulfilled");
+  client.send({ type: "eof", id: 3 });
+  const closed = await errorOf(() => client.stdin(3, "x"));
+  assert.deepEqual([closed.code, closed.id], ["stdin_closed", 3]);
 
   // The ticker on channel 5 was not disturbed.
   const exit = await client.exit(5);
@@ -470,4 +469,15 @@ Deno.test("pow.v2 sessions are visible only to their owner; processes only to wh
   assert((await names(bob)).includes("count"));
   alice.send({ type: "signal", id: 1, signal: "kill" });
   await alice.exit(1);
+});
+
+Deno.test("pow.v2 closes a connection idle past limits.idleTimeout with 4000, not one with a channel", async () => {
+  await using server = await startNativeServer((c) => (c.limits.idleTimeout = 300));
+  await using idle = await V2Client.connect(server.wsUrl);
+  await using busy = await V2Client.connect(server.wsUrl);
+  await busy.start(1, "sleep", ["30"]);
+  assert.deepEqual(await idle.closed, { code: 4000, reason: "idle timeout" });
+  assert.equal(busy.ws.readyState, WebSocket.OPEN);
+  busy.send({ type: "signal", id: 1, signal: "kill" });
+  await busy.exit(1);
 });
