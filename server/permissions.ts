@@ -60,11 +60,16 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
     ...(options.readFiles ?? []),
     "node_modules",
   ];
+  // The further-link endpoint reads and writes its work directory (uploads, code files).
+  const furtherLink = config.furtherLink;
+  const workDir = furtherLink?.enabled ? furtherLink.workDir : undefined;
+  if (workDir) reads.push(workDir);
   const flags = [
     `--allow-net=${host.includes(":") ? `[${host}]` : host}${port ? `:${port}` : ""}`,
     `--allow-read=${reads.join(",")}`,
     "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
   ];
+  if (workDir) flags.push(`--allow-write=${workDir}`);
   const programs = configuredPrograms(config);
   if (programs.length > 0) flags.push(`--allow-run=${programs.join(",")}`);
   return flags;

@@ -1,22 +1,22 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "./config.ts";
-import { runtimeProblems } from "./permissions.ts";
+import { permissionFlags } from "./permissions.ts";
 
-Deno.test("startup check names a missing working directory", () => {
-  const config = parseConfig("processes:\n  a: { command: [ls], cwd: /no/such/dir }\n");
-  assert.deepEqual(runtimeProblems(config), [
-    'process "a": working directory "/no/such/dir" does not exist or is not a directory',
+Deno.test("permissions: an enabled further-link endpoint may read and write its work directory", () => {
+  const yaml =
+    "furtherLink: { enabled: ENABLED, workDir: /srv/further, runners: { shell: sh } }\n" +
+    "processes:\n  sh: { command: [sh] }\n";
+  assert.deepEqual(permissionFlags(parseConfig(yaml.replace("ENABLED", "true"))), [
+    "--allow-net=127.0.0.1:8028",
+    "--allow-read=node_modules,/srv/further",
+    "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
+    "--allow-write=/srv/further",
+    "--allow-run=sh",
   ]);
-});
-
-Deno.test({
-  name: "startup check names a user switch the server has no rights for",
-  ignore: Deno.uid() === 0,
-  fn() {
-    const config = parseConfig("processes:\n  a: { command: [ls], user: 0 }\n");
-    assert.match(
-      runtimeProblems(config)[0],
-      /^process "a": running as uid 0 needs the server to run as root/,
-    );
-  },
+  assert.deepEqual(permissionFlags(parseConfig(yaml.replace("ENABLED", "false"))), [
+    "--allow-net=127.0.0.1:8028",
+    "--allow-read=node_modules",
+    "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
+    "--allow-run=sh",
+  ]);
 });
