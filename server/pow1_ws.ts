@@ -1,0 +1,498 @@
+/**
+ * The pow-1 WebSocket front end, wire-compatible with the original Process Over WebSocket
+ * server: binary frames carry JSON control messages (the call, the `close` and `cancel`
+ * signals, the result), text frames carry the process's input and output.
+ *
+ * The adapter only translates frames into calls on the {@linkcode SessionManager} and its
+ * {@linkcode Session}s. What it adds on the wire is documented in `docs/pow1.md`:
+ *
+ * - output is one text frame per process write while the client keeps up; when frames back
+ *   up, what is waiting is coalesced into frames of at most `pow1.maxFrame` bytes, in order,
+ *   never splitting a UTF-8 character (invalid UTF-8 becomes U+FFFD);
+ * - input messages over `pow1.maxMessage` bytes close the connection with 1009;
+ * - the close frame after the result waits until the client has been quiet for
+ *   {@linkcode CLOSE_QUIET_MS} (see {@linkcode pow1WebSocket}), because a `Deno.serve`
+ *   WebSocket that receives a data frame after sending its close frame drops the connection
+ *   and the client sees an abnormal close instead of 1000.
+ *
+ * @module
+ */
+
+import { CallError } from "./errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
+import type { Caller } from "./process.ts";
+import type { Session, SessionResult } from "./session.ts";
+import type { OutputReader } from "./output_log.ts";
+
+/** The pow-1 subprotocol name. */
+export const POW1_SUBPROTOCOL = "pow-1";
+
+/**
+ * Milliseconds the client must have been silent before the server sends its close frame
+ * after the result (frames the client sent before it saw the result are still arriving).
+ */
+export const CLOSE_QUIET_MS = 100;
+
+/** The longest the close frame is held back for a client that keeps sending. */
+export const CLOSE_WAIT_MAX_MS = 2000;
+
+/** The pow-1 result frame, with its keys in the original order. */
+export type Pow1Result =
+  | { status: "fulfilled"; value: unknown }
+  | { status: "rejected"; reason: string };
+
+/**
+ * Maps a session's result to the pow-1 result frame.
+ *
+ * @example
+ * ```ts
+ * import { pow1Result } from "./pow1_ws.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(
+ *   pow1Result({ status: "rejected", reason: "exit status 3", kind: "error" }),
+ *   { status: "rejected", reason: "process returned error: exit status 3" },
+ * );
+ * ```
+ *
+ * @param result How the session ended.
+ * @returns The frame's content.
+ */
+export function pow1Result(result: SessionResult): Pow1Result {
+  if (result.status === "fulfilled") return { status: "fulfilled", value: result.value ?? null };
+  const prefix = result.kind === "crash" ? "unknown error" : "process returned error";
+  return { status: "rejected", reason: `${prefix}: ${result.reason}` };
+}
+
+/**
+ * The pow-1 reason text for a call that could not start.
+ *
+ * `limit_reached` (too many sessions, or the server is shutting down) has no counterpart in
+ * the original; it reads `failed to get process: limit reached`.
+ *
+ * @example
+ * ```ts
+ * import { pow1CallErrorReason } from "./pow1_ws.ts";
+ * import { CallError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   pow1CallErrorReason(new CallError("unknown_process", "no such process")),
+ *   "failed to get process: unknown process",
+ * );
+ * ```
+ *
+ * @param error Why the call failed.
+ * @returns The reason text.
+ */
+export function pow1CallErrorReason(error: CallError): string {
+  switch (error.code) {
+    case "unknown_process":
+      return "failed to get process: unknown process";
+    case "bad_params":
+      return "failed to get process: invalid args";
+    case "not_allowed":
+      return "failed to get process: authorization denied";
+    case "limit_reached":
+      return "failed to get process: limit reached";
+  }
+}
+
+/** The reason sent for malformed control frames. */
+export const PROTOCOL_ERROR = "protocol error occurred";
+
+/**
+ * Parses a pow-1 call message as the original does (Go's `encoding/json` into
+ * `{call string; params []string}`): extra keys are ignored, a missing or `null` `params` means
+ * no params, anything else of the wrong type is a protocol error.
+ *
+ * @example
+ * ```ts
+ * import { parsePow1Call } from "./pow1_ws.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parsePow1Call('{"call":"echo"}'), { call: "echo", params: [] });
+ * assert.equal(parsePow1Call('{"call":1}'), undefined);
+ * ```
+ *
+ * @param text The JSON text.
+ * @returns The call, or `undefined` when it is malformed.
+ */
+export function parsePow1Call(text: string): { call: string; params: string[] } | undefined {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (message === null) return { call: "", params: [] };
+  if (typeof message !== "object" || Array.isArray(message)) return undefined;
+  const { call, params } = message as Record<string, unknown>;
+  if (call !== undefined && call !== null && typeof call !== "string") return undefined;
+  if (params !== undefined && params !== null) {
+    if (!Array.isArray(params) || params.some((p) => typeof p !== "string")) return undefined;
+  }
+  return { call: (call as string | null) ?? "", params: (params as string[] | null) ?? [] };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The pow-1 WebSocket front end: accepts upgrades offering the `pow-1` subprotocol on any path
+ * under the base path.
+ *
+ * @example Run `echo` over a real WebSocket
+ * ```ts
+ * import { createServer, defaultConfig, listen } from "../mod.ts";
+ * import { pow1WebSocket } from "./pow1_ws.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config = defaultConfig();
+ * config.server.port = 0;
+ * const running = await listen(createServer(config, { frontEnds: [pow1WebSocket] }), {
+ *   onListen() {},
+ * });
+ * const ws = new WebSocket(new URL("ws", running.url.href.replace("http", "ws")), ["pow-1"]);
+ * ws.binaryType = "arraybuffer";
+ * const frames: string[] = [];
+ * ws.onmessage = (e) =>
+ *   frames.push(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data));
+ * ws.onopen = () => {
+ *   ws.send(new TextEncoder().encode('{"call":"echo","params":["a"]}'));
+ *   ws.send("hi");
+ *   ws.send(new TextEncoder().encode('{"signal":"close"}'));
+ * };
+ * const code = await new Promise((resolve) => (ws.onclose = (e) => resolve(e.code)));
+ * assert.deepEqual(frames, ["hi", '{"status":"fulfilled","value":["a"]}']);
+ * assert.equal(code, 1000);
+ * await running.shutdown();
+ * ```
+ *
+ * @param context The server's shared services.
+ * @returns The front end.
+ */
+export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
+  const connections = new Set<Pow1Connection>();
+  return {
+    name: "pow-1",
+    subprotocols: [POW1_SUBPROTOCOL],
+    upgrade(request: Request, _protocol: string, caller: Caller): Response {
+      const keepAlive = context.config.pow1.keepAlive;
+      let upgraded;
+      try {
+        upgraded = context.upgradeWebSocket(request, {
+          protocol: POW1_SUBPROTOCOL,
+          idleTimeout: keepAlive > 0 ? Math.max(1, Math.round(keepAlive / 1000)) : 0,
+        });
+      } catch (error) {
+        return new Response(`invalid WebSocket upgrade: ${(error as Error).message}`, {
+          status: 400,
+          headers: { "content-type": "text/plain; charset=utf-8" },
+        });
+      }
+      const connection = new Pow1Connection(upgraded.socket, context, {
+        ...caller,
+        via: "pow-1",
+      }, () => connections.delete(connection));
+      connections.add(connection);
+      return upgraded.response;
+    },
+    openapi: {
+      "/": {
+        get: {
+          summary: "Run a process over WebSocket (pow-1)",
+          description:
+            "Upgrades to a WebSocket with the `pow-1` subprotocol; any path under the base path " +
+            'is accepted. The first binary frame is the call `{"call": name, "params": [...]}`; ' +
+            'text frames are input and output; binary `{"signal":"close"}` closes input and ' +
+            '`{"signal":"cancel"}` cancels. The server ends with one binary result frame ' +
+            "and a close frame 1000. See docs/pow1.md.",
+          tags: ["pow-1 WebSocket"],
+          parameters: [
+            {
+              name: "Upgrade",
+              in: "header",
+              required: true,
+              schema: { type: "string", enum: ["websocket"] },
+            },
+            {
+              name: "Sec-WebSocket-Protocol",
+              in: "header",
+              required: true,
+              description: "Must offer `pow-1`",
+              schema: { type: "string", example: "pow-1" },
+            },
+          ],
+          responses: {
+            "101": {
+              description:
+                "Switching protocols; the server answers `Sec-WebSocket-Protocol: pow-1`",
+            },
+            "403": {
+              description:
+                "The client did not offer `pow-1`, or its `Origin` does not match `Host`",
+              content: {
+                "text/plain": {
+                  schema: {
+                    type: "string",
+                    example: "client does not support required pow-1 subprotocol",
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    close() {
+      for (const connection of connections) connection.abort();
+    },
+  };
+};
+
+/** One pow-1 WebSocket connection. */
+class Pow1Connection {
+  #socket: WebSocket;
+  #context: FrontEndContext;
+  #caller: Caller;
+  #onDone: () => void;
+  #phase: "waiting" | "running" | "ending" | "closed" = "waiting";
+  #session: Session | undefined;
+  #detach: (() => void) | undefined;
+  #reader: OutputReader | undefined;
+  #queue: string[] = [];
+  #queued = 0;
+  #inputClosed = false;
+  #cancels = 0;
+  #lastFrameAt = Date.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(socket: WebSocket, context: FrontEndContext, caller: Caller, onDone: () => void) {
+    this.#socket = socket;
+    this.#context = context;
+    this.#caller = caller;
+    this.#onDone = onDone;
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (event) => this.#message(event.data);
+    socket.onclose = () => this.#closed();
+    socket.onerror = () => {};
+    this.#timer = setTimeout(() => {
+      if (this.#phase === "waiting") {
+        this.#finish({ status: "rejected", reason: "timeout expired" });
+      }
+    }, context.config.pow1.callDeadline);
+  }
+
+  /** Drops the connection without a result (server shutdown). */
+  abort(): void {
+    if (this.#phase === "closed") return;
+    try {
+      this.#socket.close(1001, "server shutting down");
+    } catch {
+      // already closed
+    }
+    this.#closed();
+  }
+
+  #message(data: unknown): void {
+    this.#lastFrameAt = Date.now();
+    if (this.#phase === "ending" || this.#phase === "closed") return;
+    const isText = typeof data === "string";
+    const size = isText ? utf8Length(data) : (data as ArrayBuffer).byteLength;
+    const max = this.#context.config.pow1.maxMessage;
+    if (size > max) {
+      return this.#fail(1009, `message too big: ${size} bytes, the limit is ${max}`);
+    }
+    if (isText) return this.#text(data);
+    const text = decoder.decode(data as ArrayBuffer);
+    if (this.#phase === "waiting") return this.#call(text);
+    this.#signal(text);
+  }
+
+  #text(text: string): void {
+    if (this.#phase === "waiting") {
+      const limit = this.#context.config.sessions.maxPendingInput;
+      this.#queued += utf8Length(text);
+      if (this.#queued > limit) {
+        return this.#fail(1008, `too much input before the call: more than ${limit} bytes`);
+      }
+      this.#queue.push(text);
+      return;
+    }
+    if (this.#inputClosed || !this.#session) return;
+    this.#write(this.#session, text);
+  }
+
+  #write(session: Session, text: string): void {
+    session.write(text).catch((error) => {
+      if (error instanceof RangeError && !session.ended) {
+        session.cancel(`input overflow: ${error.message}`);
+      }
+    });
+  }
+
+  #call(text: string): void {
+    clearTimeout(this.#timer);
+    const call = parsePow1Call(text);
+    if (!call) return this.#finish({ status: "rejected", reason: PROTOCOL_ERROR });
+    let session: Session;
+    try {
+      session = this.#context.manager.start(call.call, call.params, { caller: this.#caller });
+    } catch (error) {
+      const reason = error instanceof CallError
+        ? pow1CallErrorReason(error)
+        : `unknown error: ${(error as Error)?.message ?? String(error)}`;
+      return this.#finish({ status: "rejected", reason });
+    }
+    this.#session = session;
+    this.#phase = "running";
+    this.#detach = session.attach();
+    for (const queued of this.#queue) this.#write(session, queued);
+    this.#queue = [];
+    this.#pump(session);
+  }
+
+  #signal(text: string): void {
+    const session = this.#session!;
+    let signal: unknown;
+    try {
+      signal = (JSON.parse(text) as { signal?: unknown } | null)?.signal;
+    } catch {
+      signal = undefined;
+    }
+    if (signal === "close" || (signal === "cancel" && this.#cancels > 0)) {
+      this.#inputClosed = true;
+      session.closeInput();
+      if (signal === "cancel") this.#cancels++;
+    } else if (signal === "cancel") {
+      this.#cancels++;
+      session.cancel();
+    } else {
+      session.cancel(PROTOCOL_ERROR);
+    }
+  }
+
+  async #pump(session: Session): Promise<void> {
+    const socket = this.#socket;
+    const maxFrame = this.#context.config.pow1.maxFrame;
+    const highWater = maxFrame * 4;
+    const reader = this.#reader = session.reader();
+    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    const send = (text: string) => {
+      if (text) socket.send(text);
+    };
+    try {
+      while (true) {
+        while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWater) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        if (this.#phase !== "running" || socket.readyState !== WebSocket.OPEN) return;
+        const backlog = socket.bufferedAmount > 0;
+        const chunks = await reader.read({ maxBytes: maxFrame });
+        if (chunks === null) break;
+        if (this.#phase !== "running" || socket.readyState !== WebSocket.OPEN) return;
+        if (backlog) {
+          let text = "";
+          for (const chunk of chunks) {
+            text += decoders[chunk.stream].decode(chunk.data, { stream: true });
+          }
+          send(text);
+        } else {
+          for (const chunk of chunks) {
+            send(decoders[chunk.stream].decode(chunk.data, { stream: true }));
+          }
+        }
+      }
+      // An incomplete character at the very end becomes U+FFFD.
+      send(decoders.stdout.decode() + decoders.stderr.decode());
+    } finally {
+      reader.close();
+    }
+    const result = await session.result;
+    if (this.#phase === "running") this.#finish(pow1Result(result));
+  }
+
+  #finish(result: Pow1Result): void {
+    if (this.#phase === "ending" || this.#phase === "closed") return;
+    this.#phase = "ending";
+    clearTimeout(this.#timer);
+    this.#release();
+    try {
+      this.#socket.send(encoder.encode(JSON.stringify(result)));
+    } catch {
+      return this.#closed();
+    }
+    // Closing while client frames are still queued (in flight, or received but not yet
+    // dispatched) makes a Deno.serve WebSocket drop the connection: the client sees an
+    // abnormal close instead of 1000 and may lose the result. So the close frame goes out in a
+    // later task, once the client has been quiet for CLOSE_QUIET_MS (at most
+    // CLOSE_WAIT_MAX_MS after the result).
+    const started = Date.now();
+    const tick = () => {
+      if (this.#phase !== "ending") return;
+      const now = Date.now();
+      const quiet = now - this.#lastFrameAt;
+      if (quiet >= CLOSE_QUIET_MS || now - started >= CLOSE_WAIT_MAX_MS) {
+        try {
+          this.#socket.close(1000, "");
+        } catch {
+          this.#closed();
+        }
+        return;
+      }
+      this.#timer = setTimeout(tick, CLOSE_QUIET_MS - quiet);
+    };
+    this.#timer = setTimeout(tick, 0);
+  }
+
+  #fail(code: number, reason: string): void {
+    try {
+      this.#socket.close(code, reason);
+    } catch {
+      // already closing
+    }
+    this.#closed();
+  }
+
+  /** The connection is gone (or given up): cancel a running process, without a result. */
+  #closed(): void {
+    if (this.#phase === "closed") return;
+    const wasRunning = this.#phase === "running";
+    this.#phase = "closed";
+    clearTimeout(this.#timer);
+    this.#queue = [];
+    const session = this.#session;
+    if (wasRunning && session && !session.ended) {
+      session.cancel("client went away");
+      session.closeInput();
+    }
+    this.#release();
+    this.#onDone();
+  }
+
+  #release(): void {
+    this.#reader?.close();
+    this.#detach?.();
+    this.#detach = undefined;
+  }
+}
+
+function utf8Length(text: string): number {
+  // Cheap bounds first: every UTF-16 code unit is 1 to 3 UTF-8 bytes.
+  if (text.length * 3 <= 1024) return encoder.encode(text).length;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
