@@ -5,9 +5,19 @@
  */
 
 import type { FrontEndFactory } from "./front_end.ts";
+import { openApi } from "./openapi.ts";
+import { pow1Rest } from "./pow1_rest.ts";
+import { pow1WebSocket } from "./pow1_ws.ts";
 import { nativeWebSocket } from "./native_ws.ts";
 import { nativeRest } from "./native_rest.ts";
 import { furtherLink } from "./further_link.ts";
 
 /** Every built-in front end. */
-export const frontEnds: FrontEndFactory[] = [nativeWebSocket, nativeRest, furtherLink];
+export const frontEnds: FrontEndFactory[] = [
+  pow1WebSocket,
+  pow1Rest,
+  openApi,
+  nativeWebSocket,
+  nativeRest,
+  furtherLink,
+];

@@ -1,0 +1,232 @@
+/**
+ * The OpenAPI 3.1 document of everything the server serves over HTTP, at `GET /openapi.json`,
+ * and Swagger UI for it at `/docs/`, served offline from the `swagger-ui-dist` package.
+ *
+ * Every {@linkcode FrontEnd} contributes its own path items through its `openapi` member; this
+ * module only merges them and adds its own routes.
+ *
+ * @module
+ */
+
+import type { Context, Hono } from "hono";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
+
+/** Options for {@linkcode openApiDocument}. */
+export interface OpenApiDocumentOptions {
+  /** The document's title. @default {"pow: Process Over WebSocket"} */
+  title?: string;
+  /** The API version. @default {"1.0.0"} */
+  version?: string;
+}
+
+/** An OpenAPI 3.1 document (only the parts pow fills in are typed). */
+export interface OpenApiDocument {
+  /** The OpenAPI version, `3.1.0`. */
+  openapi: "3.1.0";
+  /** Title, version and description. */
+  info: { title: string; version: string; description: string };
+  /** The server's own base URL. */
+  servers: { url: string }[];
+  /** Path items by path, relative to the server URL. */
+  paths: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Builds the OpenAPI document from the front ends' path items.
+ *
+ * @example
+ * ```ts
+ * import { openApiDocument } from "./openapi.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const doc = openApiDocument([
+ *   { name: "hello", openapi: { "/hello": { get: { responses: { "200": { description: "hi" } } } } } },
+ * ], new URL("http://localhost:8028/"));
+ * assert.equal(doc.openapi, "3.1.0");
+ * assert.deepEqual(doc.servers, [{ url: "http://localhost:8028/" }]);
+ * assert.ok("/hello" in doc.paths);
+ * ```
+ *
+ * @param frontEnds The front ends whose paths are described.
+ * @param serverUrl The server's base URL, as clients reach it.
+ * @param options Title and version.
+ * @returns The document.
+ */
+export function openApiDocument(
+  frontEnds: readonly FrontEnd[],
+  serverUrl: URL,
+  options: OpenApiDocumentOptions = {},
+): OpenApiDocument {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const frontEnd of frontEnds) {
+    for (const [path, item] of Object.entries(frontEnd.openapi ?? {})) {
+      paths[path] = { ...paths[path], ...(item as Record<string, unknown>) };
+    }
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: options.title ?? "pow: Process Over WebSocket",
+      version: options.version ?? "1.0.0",
+      description:
+        "Run server-defined processes over WebSocket (subprotocol `pow-1`) or REST. Paths are " +
+        "relative to the server URL, which includes the configured base path.",
+    },
+    servers: [{ url: serverUrl.href }],
+    paths,
+  };
+}
+
+/** The Swagger UI files served from `swagger-ui-dist`, with their content types. */
+const ASSETS: Record<string, string> = {
+  "swagger-ui.css": "text/css; charset=utf-8",
+  "index.css": "text/css; charset=utf-8",
+  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+  "swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
+  "favicon-16x16.png": "image/png",
+  "favicon-32x32.png": "image/png",
+  "oauth2-redirect.html": "text/html; charset=utf-8",
+  "oauth2-redirect.js": "text/javascript; charset=utf-8",
+};
+
+const INDEX_HTML = `<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8">
+    <title>pow API</title>
+    <link rel="stylesheet" type="text/css" href="./swagger-ui.css">
+    <link rel="stylesheet" type="text/css" href="./index.css">
+    <link rel="icon" type="image/png" href="./favicon-32x32.png" sizes="32x32">
+    <link rel="icon" type="image/png" href="./favicon-16x16.png" sizes="16x16">
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="./swagger-ui-bundle.js" charset="UTF-8"></script>
+    <script src="./swagger-ui-standalone-preset.js" charset="UTF-8"></script>
+    <script src="./swagger-initializer.js" charset="UTF-8"></script>
+  </body>
+</html>
+`;
+
+// The document lives beside docs/, at the base path: ../openapi.json from /docs/.
+const INITIALIZER_JS = `window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: new URL("../openapi.json", window.location.href).href,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    layout: "StandaloneLayout",
+  });
+};
+`;
+
+const assetCache = new Map<string, Promise<Uint8Array>>();
+
+function readAsset(name: string): Promise<Uint8Array> {
+  let data = assetCache.get(name);
+  if (!data) {
+    const dir = new URL(".", import.meta.resolve("swagger-ui-dist/package.json"));
+    data = Deno.readFile(new URL(name, dir));
+    data.catch(() => assetCache.delete(name));
+    assetCache.set(name, data);
+  }
+  return data;
+}
+
+/**
+ * The OpenAPI front end: `GET /openapi.json` describing every front end's routes, with
+ * `servers` set to the URL the request came in on, and Swagger UI at `/docs/`.
+ *
+ * @example
+ * ```ts
+ * import { createServer, defaultConfig } from "../mod.ts";
+ * import { openApi } from "./openapi.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const server = createServer(defaultConfig(), { frontEnds: [openApi] });
+ * const response = await server.fetch(new Request("http://localhost:8028/openapi.json"));
+ * const doc = await response.json();
+ * assert.deepEqual(doc.servers, [{ url: "http://localhost:8028/" }]);
+ * await server.close();
+ * ```
+ *
+ * @param context The server's shared services.
+ * @returns The front end.
+ */
+export const openApi: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
+  const docs = async (c: Context<PowEnv>) => {
+    const path = new URL(c.req.url).pathname;
+    if (!path.endsWith("/")) return c.redirect(`${path}/`, 301);
+    return await c.html(INDEX_HTML);
+  };
+  return {
+    name: "openapi",
+    routes(app: Hono<PowEnv>): void {
+      app.get("/openapi.json", (c) => {
+        return c.json(openApiDocument(context.frontEnds, context.baseUrl(c.req.raw)));
+      });
+      app.get("/docs", docs);
+      app.get("/docs/index.html", (c) => c.html(INDEX_HTML));
+      app.get(
+        "/docs/swagger-initializer.js",
+        (c) => c.body(INITIALIZER_JS, 200, { "content-type": "text/javascript; charset=utf-8" }),
+      );
+      app.get("/docs/:file", async (c) => {
+        const file = c.req.param("file");
+        const type = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined;
+        if (!type) return c.text("not found", 404);
+        const data = await readAsset(file);
+        return c.body(data.slice().buffer, 200, {
+          "content-type": type,
+          "cache-control": "public, max-age=3600",
+        });
+      });
+    },
+    openapi: {
+      "/openapi.json": {
+        get: {
+          summary: "This OpenAPI document",
+          tags: ["documentation"],
+          responses: {
+            "200": {
+              description: "The OpenAPI 3.1 document; `servers` is the server's own base URL",
+              content: { "application/json": { schema: { type: "object" } } },
+            },
+          },
+        },
+      },
+      "/docs/": {
+        get: {
+          summary: "Swagger UI for this document (served offline)",
+          tags: ["documentation"],
+          responses: {
+            "200": { description: "The Swagger UI page", content: { "text/html": {} } },
+          },
+        },
+      },
+      "/docs/{file}": {
+        get: {
+          summary: "A Swagger UI asset",
+          tags: ["documentation"],
+          parameters: [{
+            name: "file",
+            in: "path",
+            required: true,
+            schema: {
+              type: "string",
+              enum: ["index.html", "swagger-initializer.js", ...Object.keys(ASSETS)],
+            },
+          }],
+          responses: {
+            "200": { description: "The file" },
+            "404": {
+              description: "No such file",
+              content: { "text/plain": { schema: { type: "string" } } },
+            },
+          },
+        },
+      },
+    },
+  };
+};
