@@ -40,7 +40,13 @@ Deno.test("openapi.json is an OpenAPI 3.1 document of every route, with the serv
     "POST /new",
   ]);
   // Structural validity: every operation has responses, every templated segment is declared.
-  for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+  interface Operation {
+    responses: Record<string, unknown>;
+    parameters?: { in: string; name: string }[];
+  }
+  for (
+    const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Operation>>)
+  ) {
     assert.ok(path.startsWith("/"), path);
     for (const method of Object.keys(item)) {
       const operation = item[method];
@@ -49,8 +55,8 @@ Deno.test("openapi.json is an OpenAPI 3.1 document of every route, with the serv
         assert.match(code, /^[1-5]\d\d$/);
         assert.equal(typeof (value as { description: unknown }).description, "string");
       }
-      const declared = (operation.parameters ?? []).filter((p: { in: string }) => p.in === "path")
-        .map((p: { name: string }) => p.name).sort();
+      const declared = (operation.parameters ?? []).filter((p) => p.in === "path")
+        .map((p) => p.name).sort();
       const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
       assert.deepEqual(declared, templated, `${method} ${path}`);
     }
