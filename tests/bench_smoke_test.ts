@@ -74,12 +74,15 @@ Deno.test("bench harness at smoke sizes passes every check and prints every work
     wsd?.skipped === "websocketd not installed" || /matches$/.test(wsd?.check ?? ""),
     JSON.stringify(wsd),
   );
-  // pow-1 rows are measured and checked by hash, or say why not.
-  const pow1 = measured("pow-1 (text frames)");
-  assert.ok(
-    pow1?.skipped?.startsWith("not measured") || /matches$/.test(pow1?.check ?? ""),
-    JSON.stringify(pow1),
-  );
+  // Both pow front ends are served: their rows are measured, and bulk output matches by hash.
+  for (const label of ["pow-1 (text frames)", "pow.v2 (binary frames)"]) {
+    const row = measured(label);
+    assert.equal(row?.skipped, undefined, `${label}: ${row?.skipped}`);
+    assert.match(row?.check ?? "", /matches$/, label);
+  }
+  for (const row of report.rows.filter((r) => r.subject === "pow-1" || r.subject === "pow.v2")) {
+    assert.equal(row.skipped, undefined, `${row.label} was not measured: ${row.skipped}`);
+  }
   assert.ok(
     report.targets.some((t) => t.target.startsWith("no byte lost") && /^met/.test(t.verdict)),
   );
