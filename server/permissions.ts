@@ -58,6 +58,10 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
     ...(options.configFile ? [options.configFile] : []),
     ...(tls ? [tls.cert, tls.key] : []),
     ...(options.readFiles ?? []),
+    // The startup check looks at every working directory.
+    ...new Set(
+      Object.values(config.processes).flatMap((d) => d.kind === "command" && d.cwd ? [d.cwd] : []),
+    ),
     "node_modules",
   ];
   // The further-link endpoint reads and writes its work directory (uploads, code files).
