@@ -63,9 +63,10 @@ export function defaultFunctionProcesses(): Record<string, ProcessDefinition> {
     echo: defineProcess({
       description: "Copy stdin to stdout until stdin closes; the result is the params",
       params: [{ name: "params", variadic: true }],
-      async run({ params, stdin, stdout }) {
+      async run({ params, paramsOmitted, stdin, stdout }) {
         await stdin.pipeTo(stdout, { preventClose: true });
-        return params;
+        // Like the original example server: a call without params echoes null.
+        return paramsOmitted ? null : params;
       },
     }),
     ticker: defineProcess({

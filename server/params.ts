@@ -82,6 +82,7 @@ export function validateParams(
   const fail = (message: string): never => {
     throw new CallError("bad_params", `Cannot start process "${name}": ${message}`);
   };
+  if (params === undefined || params === null) params = []; // a call without params
   if (!Array.isArray(params)) fail("params must be an array of strings");
   const values = params as unknown[];
   if (values.length > maxCount) {

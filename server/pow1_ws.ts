@@ -111,28 +111,30 @@ export const PROTOCOL_ERROR = "protocol error occurred";
  * import { parsePow1Call } from "./pow1_ws.ts";
  * import assert from "node:assert/strict";
  *
- * assert.deepEqual(parsePow1Call('{"call":"echo"}'), { call: "echo", params: [] });
+ * assert.deepEqual(parsePow1Call('{"call":"echo"}'), { call: "echo", params: null });
  * assert.equal(parsePow1Call('{"call":1}'), undefined);
  * ```
  *
  * @param text The JSON text.
  * @returns The call, or `undefined` when it is malformed.
  */
-export function parsePow1Call(text: string): { call: string; params: string[] } | undefined {
+export function parsePow1Call(
+  text: string,
+): { call: string; params: string[] | null } | undefined {
   let message: unknown;
   try {
     message = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (message === null) return { call: "", params: [] };
+  if (message === null) return { call: "", params: null };
   if (typeof message !== "object" || Array.isArray(message)) return undefined;
   const { call, params } = message as Record<string, unknown>;
   if (call !== undefined && call !== null && typeof call !== "string") return undefined;
   if (params !== undefined && params !== null) {
     if (!Array.isArray(params) || params.some((p) => typeof p !== "string")) return undefined;
   }
-  return { call: (call as string | null) ?? "", params: (params as string[] | null) ?? [] };
+  return { call: (call as string | null) ?? "", params: (params as string[] | undefined) ?? null };
 }
 
 const encoder = new TextEncoder();

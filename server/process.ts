@@ -22,6 +22,8 @@ export interface Caller {
 export interface ProcessContext {
   /** The validated params. */
   readonly params: readonly string[];
+  /** Whether the call left params out (pow-1 allows a call without `params`). */
+  readonly paramsOmitted: boolean;
   /** The process's standard input; it ends when the client closes input. */
   readonly stdin: ReadableStream<Uint8Array>;
   /** The process's standard output; writes wait while the output log is full. */

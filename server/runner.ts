@@ -49,6 +49,8 @@ export interface RunningProcess {
 export interface RunOptions {
   /** The validated params. */
   params: readonly string[];
+  /** Whether the call left params out. */
+  paramsOmitted?: boolean;
   /** Who is calling. */
   caller: Caller;
   /** The session id. */
@@ -198,6 +200,7 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
     try {
       const value = await definition.run({
         params: options.params,
+        paramsOmitted: options.paramsOmitted ?? false,
         stdin: input.readable,
         stdout: output("stdout"),
         stderr: output("stderr"),

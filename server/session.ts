@@ -82,6 +82,8 @@ export interface SessionOptions {
   maxPendingInput?: number;
   /** Milliseconds an unattached session is kept (running, or ended and unread). @default {60000} */
   linger?: number;
+  /** Whether the call left params out. */
+  paramsOmitted?: boolean;
   /** Start a pseudo-terminal of this size. */
   pty?: { cols: number; rows: number };
   /** The W3C trace context of the caller's span, kept for tracing and listings. */
@@ -275,6 +277,7 @@ export class Session extends EventTarget {
     const { definition } = this;
     const runOptions = {
       params: this.params,
+      paramsOmitted: this.#options.paramsOmitted,
       caller: this.caller,
       sessionId: this.id,
       killGrace: this.#killGrace,

@@ -159,6 +159,7 @@ export class SessionManager {
     const session = new Session({
       ...this.#sessionOptions(name, valid, options, definition),
       pty: options.pty,
+      paramsOmitted: params === undefined || params === null,
     });
     this.registry.add(session);
     session.start();

@@ -110,11 +110,19 @@ Deno.test("pow-1 bad call JSON is a protocol error", async () => {
   }
 });
 
-Deno.test("pow-1 call without params runs the process with none", async () => {
+Deno.test("pow-1 call without params runs the process with none; echo answers null like the original", async () => {
   await using server = await startServer();
+  for (const call of [{ call: "echo" }, { call: "echo", params: null }]) {
+    const socket = new TestSocket(server.wsUrl);
+    await socket.opened;
+    socket.sendJson(call);
+    socket.sendJson({ signal: "close" });
+    assert.deepEqual(await socket.close(), CLEAN);
+    assert.deepEqual(socket.frames, [binary({ status: "fulfilled", value: null })]);
+  }
   const socket = new TestSocket(server.wsUrl);
   await socket.opened;
-  socket.sendJson({ call: "echo" });
+  socket.sendJson({ call: "echo", params: [] });
   socket.sendJson({ signal: "close" });
   assert.deepEqual(await socket.close(), CLEAN);
   assert.deepEqual(socket.frames, [binary({ status: "fulfilled", value: [] })]);
