@@ -154,8 +154,8 @@ export class Authenticator {
 }
 
 /**
- * Checks the `Origin` of a WebSocket upgrade: allowed when absent, when its host equals
- * `Host`, or when it is in the allow list (`"*"` allows every origin).
+ * Checks the `Origin` of a request (a WebSocket upgrade or a REST call): allowed when absent,
+ * when its host equals `Host`, or when it is in the allow list (`"*"` allows every origin).
  *
  * @example
  * ```ts
@@ -169,7 +169,7 @@ export class Authenticator {
  * assert.equal(checkOrigin(request("https://app.example"), ["https://app.example"]), undefined);
  * ```
  *
- * @param request The upgrade request.
+ * @param request The request.
  * @param allowed Origins allowed besides same-origin requests.
  * @returns `undefined` when allowed, else a 403 response.
  */

@@ -134,16 +134,18 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     const request = c.req.raw;
     const info = c.env as Deno.ServeHandlerInfo | undefined;
     if (info) infos.set(request, info);
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      if (PUBLIC.test(relative(c.req.path))) return await next();
-      const caller = context.authenticate(request, info);
-      if (caller instanceof Response) return caller;
-      c.set("caller", caller);
-      return await next();
-    }
-    // WebSocket upgrades: origin, then subprotocol, then authentication, then limits.
+    const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
+    if (!upgrade && PUBLIC.test(relative(c.req.path))) return await next();
+    // Origin first, for REST as for WebSockets: browsers send it on cross-origin requests, so a
+    // page elsewhere can neither open a WebSocket nor start a process with a simple POST.
     const refused = checkOrigin(request, config.server.origins);
     if (refused) return refused;
+    // Then authentication, before anything else is revealed or upgraded.
+    const caller: Caller | Response = context.authenticate(request, info);
+    if (caller instanceof Response) return caller;
+    c.set("caller", caller);
+    if (!upgrade) return await next();
+    // WebSocket upgrades: then the subprotocol, then the connection limits.
     const offered = (c.req.header("sec-websocket-protocol") ?? "")
       .split(",").map((p) => p.trim()).filter(Boolean);
     // The server's preference decides (pow.v2 before pow-1), not the order of the offer.
@@ -156,8 +158,6 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
         400,
       );
     }
-    const caller: Caller | Response = context.authenticate(request, info);
-    if (caller instanceof Response) return caller;
     if (connections >= config.limits.connections) {
       return text(`too many connections: the server allows ${config.limits.connections}`, 503);
     }
@@ -170,7 +170,6 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     }
     if (protocol) return bySubprotocol.get(protocol)!.upgrade!(request, protocol, caller);
     // A front end serving a fixed path without a subprotocol (further-link) may take it.
-    c.set("caller", caller);
     await next();
     if (c.res.status !== 404) return;
     // The original pow-1 server's refusal, kept byte for byte.
