@@ -17,6 +17,7 @@
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { Context, Hono } from "hono";
 import type { FurtherLinkConfig } from "./config.ts";
+import { drained } from "./_drain.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { OutputReader } from "./output_log.ts";
@@ -366,12 +367,8 @@ class Connection {
   }
 
   /** Waits while the socket's send buffer is above the high-water mark. */
-  async #drained(): Promise<void> {
-    while (
-      this.#socket.readyState === WebSocket.OPEN && this.#socket.bufferedAmount > HIGH_WATER
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+  #drained(): Promise<void> {
+    return drained(this.#socket, HIGH_WATER);
   }
 
   #control(

@@ -30,15 +30,13 @@ import {
   toErrorMessage,
   V2_SUBPROTOCOL,
 } from "@pow/protocol";
+import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
 import { applySignal, SERVER_NAME, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
 import type { OutputChunk, OutputReader } from "./output_log.ts";
 import type { Caller } from "./process.ts";
 import type { Session } from "./session.ts";
-
-/** Bytes queued on a socket above which output pumps wait for the socket to drain. */
-const SOCKET_HIGH_WATER = 1024 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -239,8 +237,6 @@ class V2Connection {
   #stdinCredit: number;
   #maxChannels: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #drainWaiters: (() => void)[] = [];
-  #drainTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: WebSocket, context: FrontEndContext, caller: Caller, onDone: () => void) {
     this.#socket = socket;
@@ -681,23 +677,8 @@ class V2Connection {
 
   /** Waits while the socket has more than {@linkcode SOCKET_HIGH_WATER} bytes queued. */
   #drained(): Promise<void> {
-    if (this.#closed || this.#socket.bufferedAmount <= SOCKET_HIGH_WATER) {
-      return Promise.resolve();
-    }
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#drainWaiters.push(resolve);
-    const poll = () => {
-      if (this.#closed || this.#socket.bufferedAmount <= SOCKET_HIGH_WATER) {
-        this.#drainTimer = undefined;
-        const waiters = this.#drainWaiters;
-        this.#drainWaiters = [];
-        for (const wake of waiters) wake();
-      } else {
-        this.#drainTimer = setTimeout(poll, 5);
-      }
-    };
-    this.#drainTimer ??= setTimeout(poll, 5);
-    return promise;
+    if (this.#closed) return Promise.resolve();
+    return drained(this.#socket, SOCKET_HIGH_WATER);
   }
 
   // -------------------------------------------------------------------------
@@ -768,9 +749,6 @@ class V2Connection {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
-    clearTimeout(this.#drainTimer);
-    for (const wake of this.#drainWaiters) wake();
-    this.#drainWaiters = [];
     for (const channel of [...this.#channels.values()]) this.#unbind(channel);
     this.#onDone();
   }

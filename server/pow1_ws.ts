@@ -18,6 +18,7 @@
  * @module
  */
 
+import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
 import type { Caller } from "./process.ts";
@@ -378,7 +379,8 @@ class Pow1Connection {
   async #pump(session: Session): Promise<void> {
     const socket = this.#socket;
     const maxFrame = this.#context.config.pow1.maxFrame;
-    const highWater = maxFrame * 4;
+    // Frames queued beyond this mean the client is behind: small writes are coalesced.
+    const backedUp = maxFrame * 4;
     const reader = this.#reader = session.reader();
     const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
     const send = (text: string) => {
@@ -386,10 +388,17 @@ class Pow1Connection {
     };
     try {
       while (true) {
-        while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > highWater) {
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
+        await drained(socket, SOCKET_HIGH_WATER);
         if (this.#phase !== "running" || socket.readyState !== WebSocket.OPEN) return;
+        if (
+          socket.bufferedAmount > backedUp && !session.log.closed &&
+          session.log.end - reader.offset < maxFrame
+        ) {
+          // Backed up with less than a frame waiting: let output collect while the queue
+          // drains, so that many small writes go out as one frame instead of many.
+          await drained(socket, backedUp);
+          if (this.#phase !== "running" || socket.readyState !== WebSocket.OPEN) return;
+        }
         const backlog = socket.bufferedAmount > 0;
         const chunks = await reader.read({ maxBytes: maxFrame });
         if (chunks === null) break;
