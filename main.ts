@@ -3,6 +3,7 @@
  *
  * ```sh
  * deno run -A main.ts [serve] [--config FILE] [--host H] [--port P] [--base-path B]
+ *   [--cert FILE --key FILE]
  * deno run -A main.ts permissions [--config FILE]
  * deno run -A main.ts --help
  * ```
@@ -46,6 +47,8 @@ Options:
       --host HOST       Address to listen on (default: 127.0.0.1)
   -p, --port PORT       Port to listen on; 0 picks a free one (default: 8028)
       --base-path PATH  Path to serve under (default: /)
+      --cert FILE       TLS certificate (PEM); with --key, serve HTTPS and WSS
+      --key FILE        TLS private key (PEM); with --cert
   -h, --help            Show this help
 
 Once listening, serve prints one line: "Listening on http://HOST:PORT/".
@@ -68,6 +71,8 @@ async function main(args: string[]): Promise<number> {
         host: { type: "string" },
         port: { type: "string", short: "p" },
         "base-path": { type: "string" },
+        cert: { type: "string" },
+        key: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -114,6 +119,12 @@ async function main(args: string[]): Promise<number> {
     }
     config.server.basePath = base.endsWith("/") ? base : `${base}/`;
   }
+
+  if ((values.cert === undefined) !== (values.key === undefined)) {
+    console.error("pow: --cert and --key go together: give both or neither");
+    return EXIT_USAGE;
+  }
+  if (values.cert !== undefined) config.server.tls = { cert: values.cert, key: values.key! };
 
   if (command === "permissions") {
     console.log(permissionFlags(config, { configFile: values.config }).join(" "));

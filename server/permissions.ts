@@ -95,8 +95,9 @@ export async function missingRunPermissions(config: PowConfig): Promise<string[]
 }
 
 /**
- * Checks what the configuration needs from the machine: every `cwd` exists and is a directory,
- * and the server has the rights to run processes as their configured user and group.
+ * Checks what the configuration needs from the machine: the TLS files can be read, every `cwd`
+ * exists and is a directory, and the server has the rights to run processes as their configured
+ * user and group.
  *
  * @param config The configuration.
  * @returns One message per problem (empty when all is well).
@@ -108,6 +109,13 @@ export function runtimeProblems(config: PowConfig): string[] {
     uid = Deno.uid();
   } catch {
     uid = null;
+  }
+  for (const [what, file] of Object.entries(config.server.tls ?? {})) {
+    try {
+      Deno.readFileSync(file);
+    } catch (error) {
+      problems.push(`TLS ${what} "${file}" cannot be read: ${(error as Error).message}`);
+    }
   }
   for (const [name, definition] of Object.entries(config.processes)) {
     if (definition.kind !== "command") continue;
