@@ -147,10 +147,13 @@ async function main(args: string[]): Promise<number> {
   }
 
   const server = createServer(config, { frontEnds });
-  const running = await listen(server);
-  const stop = () => void running.shutdown();
+  // Listen for signals before listening on the port: a SIGTERM right after the "Listening"
+  // line must stop the server gracefully, not kill it.
+  const stopping = new AbortController();
+  const stop = () => stopping.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  const running = await listen(server, { signal: stopping.signal });
   await running.finished;
   await running.shutdown();
   return 0;

@@ -270,6 +270,7 @@ export async function listen(
       clearTimeout(timer);
       await httpServer.finished.catch(() => {});
     })();
-  options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
+  if (options.signal?.aborted) void shutdown();
+  else options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
   return { url, server, finished: httpServer.finished, shutdown };
 }
