@@ -124,7 +124,7 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
   };
   manager.registry.addEventListener("removed", onRemoved);
 
-  const text = (c: Context<PowEnv>, body: string, status: 200 | 400 | 404 | 500) =>
+  const text = (c: Context<PowEnv>, body: string, status: 200 | 400 | 404 | 429 | 500) =>
     c.text(body, status, { "content-type": "text/plain; charset=utf-8" });
   const notFound = (c: Context<PowEnv>) => text(c, "process not found", 404);
 
@@ -157,7 +157,13 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
         } catch (error) {
           if (!(error instanceof CallError)) throw error;
           callError = pow1CallErrorReason(error);
-          session = manager.rejected(call.call, call.params, options, error.message);
+          try {
+            session = manager.rejected(call.call, call.params, options, error.message);
+          } catch (limit) {
+            // Even failed calls hold an id for a while: refuse once the session limit is reached.
+            if (!(limit instanceof CallError)) throw limit;
+            return text(c, pow1CallErrorReason(limit), 429);
+          }
         }
         buffers.set(session.id, new StatusBuffer(session, config.pow1.statusLines, callError));
         return c.json(session.id);
@@ -271,6 +277,7 @@ function restPaths(): Record<string, unknown> {
             content: { "application/json": { schema: { type: "string" } } },
           },
           "400": plain("The body is not a call message", "failed to decode call message"),
+          "429": plain("The session limit is reached", "failed to get process: limit reached"),
         },
       },
     },

@@ -176,6 +176,8 @@ export class SessionManager {
    * @param reason Why it failed.
    * @param kind What kind of failure.
    * @returns The rejected session, in the registry.
+   * @throws {CallError} `limit_reached` when `maxSessions` sessions are alive: failed calls
+   * count against the limit too, so they cannot grow the registry without bound.
    */
   rejected(
     name: string,
@@ -184,6 +186,13 @@ export class SessionManager {
     reason: string,
     kind: RejectionKind = "spawn",
   ): Session {
+    const maxSessions = this.#options.maxSessions ?? 1000;
+    if (this.registry.size >= maxSessions) {
+      throw new CallError(
+        "limit_reached",
+        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
+      );
+    }
     const list = Array.isArray(params) ? params.map(String) : [];
     const session = Session.rejected(
       this.#sessionOptions(name, list, options, { kind: "function", run: () => null }),
