@@ -178,6 +178,16 @@ interface Entry {
   file?: string;
 }
 
+const encoder = new TextEncoder();
+
+/** Per-connection limits. */
+interface ConnectionLimits {
+  /** The largest message accepted, in bytes (`pow1.maxMessage`). */
+  maxMessage: number;
+  /** Processes one connection may run at once (`limits.sessionsPerConnection`). */
+  maxProcesses: number;
+}
+
 /** One further-link WebSocket connection, with its processes. */
 class Connection {
   #socket: WebSocket;
@@ -185,6 +195,7 @@ class Connection {
   #settings: FurtherLinkConfig;
   #caller: Caller;
   #pty: boolean;
+  #limits: ConnectionLimits;
   #entries = new Map<string, Entry>();
   #closed = false;
 
@@ -194,8 +205,10 @@ class Connection {
     settings: FurtherLinkConfig,
     caller: Caller,
     pty: boolean,
+    limits: ConnectionLimits,
   ) {
     this.#socket = socket;
+    this.#limits = limits;
     this.#manager = manager;
     this.#settings = settings;
     this.#caller = { ...caller, via: "further-link" };
@@ -231,6 +244,15 @@ class Connection {
   }
 
   #onMessage(raw: unknown): void {
+    const size = typeof raw === "string"
+      ? (raw.length * 3 <= this.#limits.maxMessage ? raw.length : encoder.encode(raw).length)
+      : raw instanceof ArrayBuffer
+      ? raw.byteLength
+      : 0;
+    if (size > this.#limits.maxMessage) {
+      this.#socket.close(1009, "message too big");
+      return;
+    }
     const message = parseMessage(raw);
     if (typeof message === "string") return this.#error(message);
     const { type, process: id, data } = message;
@@ -253,6 +275,12 @@ class Connection {
     const key = String(id);
     if (this.#entries.has(key)) {
       return this.#error(`Cannot start process "${key}": the id is already in use`, id);
+    }
+    if (this.#entries.size >= this.#limits.maxProcesses) {
+      return this.#error(
+        `Cannot start process "${key}": this connection already runs ${this.#entries.size} processes (the limit is ${this.#limits.maxProcesses})`,
+        id,
+      );
     }
     const runner = data.runner;
     if (typeof runner !== "string") {
@@ -517,6 +545,10 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
           settings,
           c.get("caller"),
           pty,
+          {
+            maxMessage: context.config.pow1.maxMessage,
+            maxProcesses: context.config.limits.sessionsPerConnection,
+          },
         );
         connections.add(connection);
         socket.addEventListener("close", () => connections.delete(connection), { once: true });

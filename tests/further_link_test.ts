@@ -436,3 +436,25 @@ Deno.test("further-link POST /upload refuses url files, path escapes and bad bod
     ["link", "project"],
   );
 });
+
+Deno.test("further-link limits: processes per connection and message size", async () => {
+  await using fixture = await start((config) => {
+    config.limits.sessionsPerConnection = 2;
+    config.pow1.maxMessage = 4096;
+  });
+  const client = await connect(fixture.ws);
+  for (const id of ["1", "2", "3"]) {
+    client.send("start", id, { runner: "shell" });
+  }
+  const error = await client.next((m) => m.type === "error" && m.process === "3");
+  assert.equal(
+    error.data!.message,
+    'Cannot start process "3": this connection already runs 2 processes (the limit is 2)',
+  );
+  const closed = new Promise<CloseEvent>((resolve) =>
+    client.ws.addEventListener("close", resolve, { once: true })
+  );
+  client.send("stdin", "1", { input: "x".repeat(5000) });
+  const event = await closed;
+  assert.deepEqual([event.code, event.reason], [1009, "message too big"]);
+});
