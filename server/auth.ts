@@ -190,6 +190,48 @@ export function checkOrigin(request: Request, allowed: readonly string[]): Respo
   });
 }
 
+/**
+ * Guards anonymous servers against DNS rebinding: a page on another site that makes its own
+ * domain name resolve to the server's address would pass the same-origin check. Without
+ * tokens, pow therefore serves only requests whose `Host` is an IP address, `localhost`, or a
+ * name listed in `server.hosts`.
+ *
+ * @example
+ * ```ts
+ * import { checkHost } from "./auth.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const request = (host: string) => new Request(`http://${host}/`, { headers: { host } });
+ * assert.equal(checkHost(request("127.0.0.1:8028"), []), undefined);
+ * assert.equal(checkHost(request("localhost:8028"), []), undefined);
+ * assert.equal(checkHost(request("[::1]:8028"), []), undefined);
+ * assert.equal(checkHost(request("evil.example:8028"), [])?.status, 403);
+ * assert.equal(checkHost(request("pow.internal"), ["pow.internal"]), undefined);
+ * ```
+ *
+ * @param request The request.
+ * @param allowed Host names allowed besides IP addresses and `localhost`.
+ * @returns `undefined` when allowed, else a 403 response.
+ */
+export function checkHost(request: Request, allowed: readonly string[]): Response | undefined {
+  const header = request.headers.get("host") ?? new URL(request.url).host;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${header}`).hostname;
+  } catch {
+    hostname = header;
+  }
+  if (
+    hostname === "localhost" || hostname.endsWith(".localhost") ||
+    /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || hostname.startsWith("[") ||
+    allowed.includes(hostname) || allowed.includes("*")
+  ) return undefined;
+  return new Response(
+    `host not allowed: ${hostname} (without tokens, pow serves only IP addresses, localhost and the names in server.hosts)`,
+    { status: 403, headers: { "content-type": "text/plain; charset=utf-8" } },
+  );
+}
+
 function bearer(request: Request): string | undefined {
   const header = request.headers.get("authorization");
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;

@@ -25,6 +25,11 @@ export interface ServerConfig {
   tls?: { cert: string; key: string };
   /** Origins allowed to open WebSockets besides same-origin and no-Origin requests. */
   origins: string[];
+  /**
+   * Host names served without tokens besides IP addresses and `localhost` (DNS-rebinding
+   * guard; `"*"` allows every name).
+   */
+  hosts: string[];
 }
 
 /** Limits that protect the server from any one caller. */
@@ -177,7 +182,7 @@ const PARAM_KEYS = ["name", "description", "pattern", "enum", "optional", "varia
 
 /** The defaults of every setting but `processes`. */
 export const DEFAULTS: Omit<PowConfig, "processes"> = {
-  server: { host: "127.0.0.1", port: 8028, basePath: "/", origins: [] },
+  server: { host: "127.0.0.1", port: 8028, basePath: "/", origins: [], hosts: [] },
   sessions: {
     retention: 4 * 1024 * 1024,
     linger: 60_000,
@@ -260,7 +265,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "processes",
   ]);
 
-  const server = v.section(root, "server", ["host", "port", "basePath", "tls", "origins"]);
+  const server = v.section(root, "server", ["host", "port", "basePath", "tls", "origins", "hosts"]);
   const auth = v.section(root, "auth", ["tokens", "anonymous", "ticketTtl"]);
   const limits = v.section(root, "limits", [
     "connections",
@@ -294,6 +299,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       port: v.integer(server.port, ["server", "port"], 0, 65535) ?? D.server.port,
       basePath: v.basePath(server.basePath, ["server", "basePath"]) ?? D.server.basePath,
       origins: v.stringList(server.origins, ["server", "origins"]) ?? [],
+      hosts: v.stringList(server.hosts, ["server", "hosts"]) ?? [],
     },
     auth: {
       tokens: parseTokens(v, auth.tokens),

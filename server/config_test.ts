@@ -42,7 +42,13 @@ processes:
     command: [grep, -e, "{1}", "{*}"]
     params: [{ name: pattern }]
 `);
-  assert.deepEqual(config.server, { host: "0.0.0.0", port: 0, basePath: "/pow/", origins: [] });
+  assert.deepEqual(config.server, {
+    host: "0.0.0.0",
+    port: 0,
+    basePath: "/pow/",
+    origins: [],
+    hosts: [],
+  });
   assert.equal(config.sessions.retention, 1024 * 1024);
   assert.equal(config.sessions.linger, 120_000);
   assert.deepEqual(config.processes.count, {

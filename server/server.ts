@@ -8,7 +8,7 @@
  */
 
 import { Hono } from "hono";
-import { Authenticator, checkOrigin } from "./auth.ts";
+import { Authenticator, checkHost, checkOrigin } from "./auth.ts";
 import type { PowConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { Caller } from "./process.ts";
@@ -138,7 +138,8 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     if (!upgrade && PUBLIC.test(relative(c.req.path))) return await next();
     // Origin first, for REST as for WebSockets: browsers send it on cross-origin requests, so a
     // page elsewhere can neither open a WebSocket nor start a process with a simple POST.
-    const refused = checkOrigin(request, config.server.origins);
+    const refused = checkOrigin(request, config.server.origins) ??
+      (auth.required ? undefined : checkHost(request, config.server.hosts));
     if (refused) return refused;
     // Then authentication, before anything else is revealed or upgraded.
     const caller: Caller | Response = context.authenticate(request, info);

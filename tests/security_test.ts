@@ -549,3 +549,27 @@ Deno.test("the server refuses to start when a process's cwd does not exist", asy
     /process "ls": working directory "\/no\/such\/dir" does not exist or is not a directory/,
   );
 });
+
+Deno.test("an anonymous server refuses requests for other host names (DNS rebinding)", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.server.hosts = ["pow.internal"];
+    },
+  });
+  const port = server.url.port;
+  const get = async (host: string) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+    await conn.write(
+      new TextEncoder().encode(
+        `GET /status/x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    return await new Response(conn.readable).text();
+  };
+  const evil = await get(`rebind.evil.example:${port}`);
+  assert.match(evil, /^HTTP\/1\.1 403 /);
+  assert.ok(evil.includes("host not allowed: rebind.evil.example"), evil);
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `pow.internal:${port}`]) {
+    assert.match(await get(host), /^HTTP\/1\.1 404 /, host);
+  }
+});
