@@ -154,20 +154,10 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
   const stdin = child.stdin.getWriter();
   let inputClosed = false;
 
-  const pump = async (stream: ReadableStream<Uint8Array>, name: OutputStream) => {
-    const reader = stream.getReader();
-    try {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        await options.output.write(name, value);
-      }
-    } catch {
-      // The sink was closed (the session ended early): stop reading and let the pipe go.
-      await reader.cancel().catch(() => {});
-    }
-  };
-  const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
+  const pumps = Promise.all([
+    pumpOutput(child.stdout, (data) => options.output.write("stdout", data)),
+    pumpOutput(child.stderr, (data) => options.output.write("stderr", data)),
+  ]);
 
   const exited = (async (): Promise<ExitInfo> => {
     const status = await child.status;
@@ -198,6 +188,62 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     kill: (signal) => void signalGroup(signal),
     exited,
   };
+}
+
+/** The smallest read from a child's pipe: what a quiet process holds per stream. */
+export const MIN_READ_SIZE = 4 * 1024;
+/** The largest read from a child's pipe (a Linux pipe holds 64 KiB by default). */
+export const MAX_READ_SIZE = 64 * 1024;
+
+/**
+ * Reads a child's pipe into `write` until it ends, with a buffer that adapts to the process.
+ *
+ * A pending read holds its buffer for as long as the process is quiet, so reads start at
+ * {@linkcode MIN_READ_SIZE}, double (up to {@linkcode MAX_READ_SIZE}) each time a read fills
+ * the buffer, and halve each time a read uses less than a quarter of it. Reads that use most of
+ * the buffer are handed on as they are; smaller ones are copied into an array of their own size
+ * (the output log keeps chunks, so a small chunk must not pin a large buffer) and the buffer is
+ * used again for the next read.
+ *
+ * @param stream The pipe (a byte stream).
+ * @param write Where each chunk goes; reading waits for it. When it throws, reading stops.
+ * @returns A promise that resolves when the pipe has ended or reading stopped.
+ */
+export async function pumpOutput(
+  stream: ReadableStream<Uint8Array>,
+  write: (data: Uint8Array) => Promise<void>,
+): Promise<void> {
+  const reader = stream.getReader({ mode: "byob" });
+  let size = MIN_READ_SIZE;
+  let buffer: ArrayBuffer | undefined;
+  try {
+    while (true) {
+      const { value, done } = await reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
+      if (done || value === undefined) break;
+      const n = value.byteLength;
+      let chunk: Uint8Array;
+      if (n * 4 >= size * 3) {
+        chunk = value;
+        buffer = undefined;
+      } else {
+        chunk = value.slice();
+        buffer = value.buffer as ArrayBuffer;
+      }
+      const next = n === size
+        ? Math.min(size * 2, MAX_READ_SIZE)
+        : n * 4 < size
+        ? Math.max(size / 2, MIN_READ_SIZE)
+        : size;
+      if (next !== size) {
+        size = next;
+        buffer = undefined;
+      }
+      if (n > 0) await write(chunk);
+    }
+  } catch {
+    // The sink was closed (the session ended early): stop reading and let the pipe go.
+    await reader.cancel().catch(() => {});
+  }
 }
 
 /** The util-linux program that starts a program in a new session. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type RunOptions, spawnMode, startCommand } from "./runner.ts";
+import { pumpOutput, type RunOptions, spawnMode, startCommand } from "./runner.ts";
 import { defineCommand } from "./process.ts";
 
 function options(output: string[] = []): RunOptions {
@@ -47,4 +47,43 @@ Deno.test("runner signal sent right after the start still ends the command", asy
   const process = startCommand(defineCommand(["sleep", "30"]), options());
   process.kill("SIGTERM");
   assert.deepEqual(await process.exited, { signal: "SIGTERM" });
+});
+
+function byteStream(pieces: Uint8Array[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      if (i === pieces.length) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      // Like a pipe: a read takes what fits, the rest waits for the next read.
+      const piece = pieces[i];
+      const n = Math.min(piece.byteLength, view.byteLength);
+      new Uint8Array(view.buffer, view.byteOffset, n).set(piece.subarray(0, n));
+      if (n === piece.byteLength) i++;
+      else pieces[i] = piece.subarray(n);
+      request.respond(n);
+    },
+  });
+}
+
+Deno.test("runner reads a pipe with a buffer that grows when reads fill it; small reads are copied", async () => {
+  const sizes = [4096, 8192, 16384, 32768, 65536, 65536, 100, 10, 10, 10, 10];
+  const pieces = sizes.map((n, i) => new Uint8Array(n).fill(i));
+  const chunks: Uint8Array[] = [];
+  await pumpOutput(byteStream([...pieces]), (data) => {
+    chunks.push(data);
+    return Promise.resolve();
+  });
+  // Reads start at 4 KiB and double while they fill the buffer: each piece is one read.
+  assert.deepEqual(chunks.map((c) => c.byteLength), sizes);
+  assert.deepEqual(chunks, pieces);
+  // Small reads are copied into arrays of their own size: they do not pin the read buffer.
+  for (const chunk of chunks.slice(-5)) assert.equal(chunk.buffer.byteLength, chunk.byteLength);
+  assert.equal(chunks.at(-1)![0], 10);
 });
