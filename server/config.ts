@@ -72,6 +72,12 @@ export interface Pow1Config {
   maxMessage: number;
   /** The largest output frame sent when coalescing, in bytes. @default {64 KiB} */
   maxFrame: number;
+  /**
+   * Input bytes a pow-1 WebSocket connection may hold for its process (received, not yet taken
+   * by the process). pow-1 has no input flow control and a WebSocket cannot stop reading, so
+   * this buffer absorbs a client that sends faster than the process reads. @default {64 MiB}
+   */
+  maxPendingInput: number;
   /** Milliseconds between keep-alive pings (a silent peer is dropped after the next). @default {54 s} */
   keepAlive: number;
   /** Milliseconds a REST session is kept after its last request. @default {60 s} */
@@ -196,6 +202,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     callDeadline: 1000,
     maxMessage: 1024 * 1024,
     maxFrame: 64 * 1024,
+    maxPendingInput: 64 * 1024 * 1024,
     keepAlive: 54_000,
     restExpiry: 60_000,
     statusLines: 1000,
@@ -287,6 +294,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "callDeadline",
     "maxMessage",
     "maxFrame",
+    "maxPendingInput",
     "keepAlive",
     "restExpiry",
     "statusLines",
@@ -338,6 +346,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
         D.pow1.callDeadline,
       maxMessage: v.size(pow1.maxMessage, ["pow1", "maxMessage"], 1) ?? D.pow1.maxMessage,
       maxFrame: v.size(pow1.maxFrame, ["pow1", "maxFrame"], 16) ?? D.pow1.maxFrame,
+      maxPendingInput: v.size(pow1.maxPendingInput, ["pow1", "maxPendingInput"], 1) ??
+        D.pow1.maxPendingInput,
       keepAlive: v.duration(pow1.keepAlive, ["pow1", "keepAlive"]) ?? D.pow1.keepAlive,
       restExpiry: v.duration(pow1.restExpiry, ["pow1", "restExpiry"]) ?? D.pow1.restExpiry,
       statusLines: v.integer(pow1.statusLines, ["pow1", "statusLines"], 1) ??

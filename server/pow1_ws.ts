@@ -18,6 +18,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
@@ -98,6 +99,9 @@ export function pow1CallErrorReason(error: CallError): string {
       return "failed to get process: limit reached";
   }
 }
+
+/** The most input bytes handed to a session in one write: what a Linux pipe holds. */
+export const INPUT_PIECE = 64 * 1024;
 
 /** The reason sent for malformed control frames. */
 export const PROTOCOL_ERROR = "protocol error occurred";
@@ -264,8 +268,14 @@ class Pow1Connection {
   #session: Session | undefined;
   #detach: (() => void) | undefined;
   #reader: OutputReader | undefined;
-  #queue: string[] = [];
+  /** Input received and not yet handed to the session, in order. */
+  #queue: Uint8Array[] = [];
+  /** Its size in bytes, with the piece being written. */
   #queued = 0;
+  /** A write to the session is in flight: later input waits in the queue. */
+  #writing = false;
+  /** The client closed input: the session's input is closed once the queue is written. */
+  #closeAfterQueue = false;
   #inputClosed = false;
   #cancels = 0;
   #lastFrameAt = Date.now();
@@ -307,32 +317,108 @@ class Pow1Connection {
     if (size > max) {
       return this.#fail(1009, `message too big: ${size} bytes, the limit is ${max}`);
     }
-    if (isText) return this.#text(data);
+    if (isText) return this.#text(data, size);
     const text = decoder.decode(data as ArrayBuffer);
     if (this.#phase === "waiting") return this.#call(text);
     this.#signal(text);
   }
 
-  #text(text: string): void {
-    if (this.#phase === "waiting") {
-      const limit = this.#context.config.sessions.maxPendingInput;
-      this.#queued += utf8Length(text);
-      if (this.#queued > limit) {
+  /**
+   * Queues input for the process. pow-1 has no input flow control and a Deno WebSocket cannot
+   * stop reading, so input that arrives faster than the process takes it waits here, up to
+   * `pow1.maxPendingInput` bytes. See {@linkcode Pow1Connection.#flush} for how it is written.
+   */
+  #text(text: string, size: number): void {
+    if (this.#phase !== "waiting" && (this.#inputClosed || !this.#session)) return;
+    const limit = this.#context.config.pow1.maxPendingInput;
+    if (this.#queued + size > limit) {
+      if (this.#phase === "waiting") {
         return this.#fail(1008, `too much input before the call: more than ${limit} bytes`);
       }
-      this.#queue.push(text);
-      return;
+      return this.#overflow(limit);
     }
-    if (this.#inputClosed || !this.#session) return;
-    this.#write(this.#session, text);
+    this.#queued += size;
+    this.#queue.push(encoder.encode(text));
+    if (this.#phase === "running") this.#flush();
   }
 
-  #write(session: Session, text: string): void {
-    session.write(text).catch((error) => {
-      if (error instanceof RangeError && !session.ended) {
-        session.cancel(`input overflow: ${error.message}`);
+  /**
+   * Hands the next piece of queued input (at most {@linkcode INPUT_PIECE} bytes, small frames
+   * joined) to the session, then closes input if the client asked and nothing is left.
+   *
+   * While a client keeps sending, Deno runs the WebSocket's receive loop without returning to
+   * the event loop, and a pipe write that found the pipe full only resumes on the next
+   * event-loop turn (tens of milliseconds apart under such load). A write that fits the pipe
+   * completes at once, so pieces are pipe-sized and the next one is written on the next frame
+   * received or the next turn, whichever comes first: the process has had time to read the
+   * last one, and the queue drains about as fast as it fills.
+   */
+  #flush(): void {
+    if (this.#writing) return;
+    const session = this.#session!;
+    if (this.#queue.length === 0 || this.#phase !== "running" || session.ended) {
+      if (this.#closeAfterQueue && this.#queue.length === 0) {
+        this.#closeAfterQueue = false;
+        session.closeInput();
       }
-    });
+      return;
+    }
+    const max = Math.min(INPUT_PIECE, this.#context.config.sessions.maxPendingInput);
+    let piece = this.#queue[0];
+    if (piece.byteLength >= max) {
+      if (piece.byteLength > max) this.#queue[0] = piece.subarray(max);
+      else this.#queue.shift();
+      piece = piece.subarray(0, max);
+    } else {
+      let size = 0;
+      let n = 0;
+      while (n < this.#queue.length && size + this.#queue[n].byteLength <= max) {
+        size += this.#queue[n++].byteLength;
+      }
+      if (n > 1) {
+        piece = new Uint8Array(size);
+        for (let i = 0, at = 0; i < n; at += this.#queue[i++].byteLength) {
+          piece.set(this.#queue[i], at);
+        }
+      }
+      this.#queue.splice(0, n);
+    }
+    this.#writing = true;
+    const bytes = piece.byteLength;
+    session.write(piece).then(
+      () => {
+        this.#queued -= bytes;
+        this.#writing = false;
+        if (this.#queue.length === 0) this.#flush();
+        else setImmediate(() => this.#flush());
+      },
+      (error) => {
+        this.#queued -= bytes;
+        this.#writing = false;
+        if (error instanceof RangeError && !session.ended) {
+          session.cancel(`input overflow: ${error.message}`);
+        }
+      },
+    );
+  }
+
+  #overflow(limit: number): void {
+    const session = this.#session!;
+    this.#inputClosed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    if (!session.ended) {
+      session.cancel(
+        `input overflow: more than ${limit} bytes of input waiting for the process (pow1.maxPendingInput)`,
+      );
+    }
+  }
+
+  /** Closes the process's input once the input queued before it has been written. */
+  #closeInput(session: Session): void {
+    this.#inputClosed = true;
+    if (this.#writing || this.#queue.length > 0) this.#closeAfterQueue = true;
+    else session.closeInput();
   }
 
   #call(text: string): void {
@@ -351,8 +437,7 @@ class Pow1Connection {
     this.#session = session;
     this.#phase = "running";
     this.#detach = session.attach();
-    for (const queued of this.#queue) this.#write(session, queued);
-    this.#queue = [];
+    if (this.#queue.length > 0) this.#flush();
     this.#pump(session);
   }
 
@@ -365,8 +450,7 @@ class Pow1Connection {
       signal = undefined;
     }
     if (signal === "close" || (signal === "cancel" && this.#cancels > 0)) {
-      this.#inputClosed = true;
-      session.closeInput();
+      this.#closeInput(session);
       if (signal === "cancel") this.#cancels++;
     } else if (signal === "cancel") {
       this.#cancels++;
@@ -473,6 +557,7 @@ class Pow1Connection {
     this.#phase = "closed";
     clearTimeout(this.#timer);
     this.#queue = [];
+    this.#queued = 0;
     const session = this.#session;
     if (wasRunning && session && !session.ended) {
       session.cancel("client went away");

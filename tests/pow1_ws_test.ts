@@ -450,3 +450,39 @@ Deno.test("pow-1 a rejected call followed by more frames: result and clean close
     );
   }
 });
+
+Deno.test("pow-1 input far beyond sessions.maxPendingInput, sent at once, reaches wc complete", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.sessions.maxPendingInput = 256 * 1024;
+    },
+  });
+  const socket = new TestSocket(server.wsUrl);
+  await socket.opened;
+  socket.sendJson({ call: "wc", params: [] });
+  const chunk = "x".repeat(64 * 1024 - 1) + "\n";
+  for (let i = 0; i < 160; i++) socket.sendText(chunk); // 10 MiB without waiting
+  socket.sendJson({ signal: "close" });
+  assert.deepEqual(await socket.close(10_000), CLEAN);
+  assert.deepEqual(socket.texts.join("").trim(), String(160 * 64 * 1024));
+  assert.deepEqual(socket.frames.at(-1), binary({ status: "fulfilled", value: null }));
+});
+
+Deno.test("pow-1 input beyond pow1.maxPendingInput ends the call with input overflow", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.pow1.maxPendingInput = 1024 * 1024;
+    },
+  });
+  const socket = new TestSocket(server.wsUrl);
+  await socket.opened;
+  socket.sendJson({ call: "sleep", params: ["30"] }); // never reads its input
+  const chunk = "x".repeat(64 * 1024);
+  for (let i = 0; i < 40; i++) socket.sendText(chunk);
+  assert.deepEqual(await socket.close(10_000), CLEAN);
+  assert.deepEqual(socket.frames, [
+    rejected(
+      "process returned error: input overflow: more than 1048576 bytes of input waiting for the process (pow1.maxPendingInput)",
+    ),
+  ]);
+});
