@@ -192,14 +192,16 @@ function openReader(session: Session, offset: number): OutputReader {
 }
 
 /** Reads what is available from `offset` now, without waiting. */
-function readNow(session: Session, offset: number, max: number) {
+function readNow(session: Session, offset: number, max: number, text: boolean) {
   const reader = openReader(session, offset);
   try {
     let chunks = reader.readAvailable(max);
     const start = chunks[0]?.offset ?? reader.offset;
-    // Hold back a character cut at the end of a text read: the next read starts with it.
+    // Hold back a character cut at the end of a text read: the next read starts with it. Raw
+    // reads are bytes: holding back there would withhold binary output until the process wrote
+    // more.
     const last = chunks.at(-1);
-    if (last && !session.log.closed) {
+    if (text && last && !session.log.closed) {
       const tail = incompleteTail(last.data);
       if (tail > 0 && tail < last.data.length) {
         chunks = [...chunks.slice(0, -1), { ...last, data: last.data.subarray(0, -tail) }];
@@ -458,7 +460,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
           const max = parseMax(c.req.query("max"));
           // Snapshot the state first: output read after it is at least as complete.
           const info = toSessionInfo(session);
-          const read = readNow(session, offset, max);
+          const read = readNow(session, offset, max, true);
           const chunks = coalesce(read.chunks, Infinity)
             .filter((chunk) => !stream || chunk.stream === stream)
             .map((chunk): RestOutputChunk => ({
@@ -488,7 +490,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
           const max = parseMax(c.req.query("max"));
           const ended = session.ended;
           const end = session.log.end;
-          const read = readNow(session, offset, max);
+          const read = readNow(session, offset, max, false);
           const bytes = concat(
             read.chunks.filter((chunk) => !stream || chunk.stream === stream).map((ch) => ch.data),
           );
