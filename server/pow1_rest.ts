@@ -158,7 +158,10 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
           if (!(error instanceof CallError)) throw error;
           callError = pow1CallErrorReason(error);
           try {
-            session = manager.rejected(call.call, call.params, options, error.message);
+            // Listings (pow.v2 `sessions`, `GET /api/v2/sessions`) carry names of 1 to 256
+            // characters: a call of "" or of a longer name is recorded under a name that fits.
+            const name = call.call.slice(0, 256) || "-";
+            session = manager.rejected(name, call.params, options, error.message);
           } catch (limit) {
             // Even failed calls hold an id for a while: refuse once the session limit is reached.
             if (!(limit instanceof CallError)) throw limit;
