@@ -36,6 +36,8 @@ export interface ProcessContext {
   readonly caller: Caller;
   /** The session's id. */
   readonly sessionId: string;
+  /** The caller's W3C trace context, when the client sent one: start a child span from it. */
+  readonly trace?: { readonly traceparent: string; readonly tracestate?: string };
 }
 
 /** Settings shared by every kind of process. */

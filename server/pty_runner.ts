@@ -46,7 +46,7 @@ export function startPty(
     return Promise.reject(new TypeError("Cannot start a pseudo-terminal for a function process"));
   }
   const [program, ...args] = expandTemplate(definition.command, options.params);
-  const env = childEnv(definition.env);
+  const env = childEnv(definition.env, options.trace);
   env.TERM ??= "xterm-256color";
   const pty = spawn(program, args, {
     cols: options.pty?.cols ?? 80,

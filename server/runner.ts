@@ -61,6 +61,8 @@ export interface RunOptions {
   killGrace: number;
   /** A pseudo-terminal of this size, when the client asked for one. */
   pty?: { cols: number; rows: number };
+  /** The caller's W3C trace context, passed to commands as `TRACEPARENT`/`TRACESTATE`. */
+  trace?: { traceparent: string; tracestate?: string };
 }
 
 const INHERITED_ENV = ["PATH", "HOME", "LANG"];
@@ -69,10 +71,18 @@ const INHERITED_ENV = ["PATH", "HOME", "LANG"];
  * Builds a child's environment: `PATH`, `HOME` and `LANG` from the server's, plus the declared
  * variables; anything named `LD_*` is never passed.
  *
+ * The caller's W3C trace context, when valid, is passed as `TRACEPARENT` and `TRACESTATE` (the
+ * OpenTelemetry convention for environment-carried context), so a traced child process joins
+ * the client's trace.
+ *
  * @param extra The variables the process declares.
+ * @param trace The caller's trace context.
  * @returns The environment for `Deno.Command` with `clearEnv: true`.
  */
-export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+export function childEnv(
+  extra: Record<string, string> = {},
+  trace?: RunOptions["trace"],
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of INHERITED_ENV) {
     let value: string | undefined;
@@ -86,6 +96,12 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
   env.PATH ??= "/usr/local/bin:/usr/bin:/bin";
   for (const [name, value] of Object.entries(extra)) {
     if (!name.startsWith("LD_")) env[name] = value;
+  }
+  if (trace && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(trace.traceparent)) {
+    env.TRACEPARENT = trace.traceparent;
+    if (trace.tracestate && /^[\x20-\x7e]{1,512}$/.test(trace.tracestate)) {
+      env.TRACESTATE = trace.tracestate;
+    }
   }
   return env;
 }
@@ -119,7 +135,7 @@ export function killGroup(pgid: number, signal: Deno.Signal): boolean {
  */
 export function startCommand(definition: CommandProcess, options: RunOptions): RunningProcess {
   const [program, ...args] = expandTemplate(definition.command, options.params);
-  const env = childEnv(definition.env);
+  const env = childEnv(definition.env, options.trace);
   const common = {
     cwd: definition.cwd,
     env,
@@ -343,8 +359,13 @@ function isExecutable(file: string): boolean {
  */
 export function startFunction(definition: FunctionProcess, options: RunOptions): RunningProcess {
   const abort = new AbortController();
-  const input = new TransformStream<Uint8Array, Uint8Array>();
-  const stdin = input.writable.getWriter();
+  // Streams are made when the function (or a client's input) first needs them: a quick call
+  // that only writes to stdout does not pay for stdin and stderr.
+  let input: TransformStream<Uint8Array, Uint8Array> | undefined;
+  let stdinWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  const stdin = () => (stdinWriter ??= (input ??= new TransformStream()).writable.getWriter());
+  let stdout: WritableStream<Uint8Array> | undefined;
+  let stderr: WritableStream<Uint8Array> | undefined;
   let inputClosed = false;
   const output = (stream: OutputStream) =>
     new WritableStream<Uint8Array>({
@@ -355,12 +376,20 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
       const value = await definition.run({
         params: options.params,
         paramsOmitted: options.paramsOmitted ?? false,
-        stdin: input.readable,
-        stdout: output("stdout"),
-        stderr: output("stderr"),
+        get stdin() {
+          stdin();
+          return input!.readable;
+        },
+        get stdout() {
+          return stdout ??= output("stdout");
+        },
+        get stderr() {
+          return stderr ??= output("stderr");
+        },
         signal: abort.signal,
         caller: options.caller,
         sessionId: options.sessionId,
+        trace: options.trace,
       });
       return { value };
     } catch (error) {
@@ -368,17 +397,17 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
     } finally {
       if (!inputClosed) {
         inputClosed = true;
-        stdin.abort().catch(() => {});
+        stdinWriter?.abort().catch(() => {});
       }
     }
   })();
   return {
     pid: undefined,
-    write: (data) => stdin.write(data),
+    write: (data) => stdin().write(data),
     closeInput: async () => {
       if (inputClosed) return;
       inputClosed = true;
-      await stdin.close().catch(() => {});
+      await stdin().close().catch(() => {});
     },
     kill: (signal) => {
       if (!abort.signal.aborted) abort.abort(new DOMException(`Received ${signal}`, "AbortError"));

@@ -278,6 +278,7 @@ export class Session extends EventTarget {
     const runOptions = {
       params: this.params,
       paramsOmitted: this.#options.paramsOmitted,
+      trace: this.trace,
       caller: this.caller,
       sessionId: this.id,
       killGrace: this.#killGrace,
@@ -303,7 +304,7 @@ export class Session extends EventTarget {
         ? startCommand(definition, runOptions)
         : startFunction(definition, runOptions);
     };
-    launch().then((process) => {
+    const started = (process: RunningProcess) => {
       this.#process = process;
       if (this.#outcome) {
         process.kill("SIGKILL");
@@ -315,7 +316,8 @@ export class Session extends EventTarget {
         (exit) => this.#exited(exit),
         (error) => this.#finish({ status: "rejected", reason: message(error), kind: "crash" }),
       );
-    }, (error) => {
+    };
+    const failed = (error: unknown) => {
       const program = definition.kind === "command" ? definition.command[0] : this.name;
       const reason = error instanceof Deno.errors.NotFound
         ? `Cannot run "${program}": program not found`
@@ -323,7 +325,19 @@ export class Session extends EventTarget {
         ? `Cannot run "${program}": permission denied`
         : `Cannot run "${program}": ${message(error)}`;
       this.#finish({ status: "rejected", reason, kind: "spawn" });
-    });
+    };
+    if (definition.kind === "function" && !this.#options.pty) {
+      // Nothing to spawn: the session is running at once, so that a front end can announce it,
+      // and send a quick call's output and result, in the same event-loop turn.
+      let process: RunningProcess;
+      try {
+        process = startFunction(definition, runOptions);
+      } catch (error) {
+        return failed(error);
+      }
+      return started(process);
+    }
+    launch().then(started, failed);
   }
 
   /**

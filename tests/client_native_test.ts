@@ -6,6 +6,7 @@
 
 import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
 import { PowClient, RemoteError } from "../client/mod.ts";
+import { defineCommand, defineProcess } from "../mod.ts";
 import { frontEnds } from "../server/front_ends.ts";
 import { nativeWebSocket } from "../server/native_ws.ts";
 import { startServer, withTimeout } from "./_helpers.ts";
@@ -160,4 +161,28 @@ Deno.test("native client: an abort signal cancels a running process", async () =
   const result = await withTimeout(proc.result, 10_000, "cancelled result");
   equal(result.status, "rejected");
   equal(result.status === "rejected" ? result.kind : "", "cancelled");
+});
+
+Deno.test("client trace context travels with start into the process (TRACEPARENT, ctx.trace)", async () => {
+  const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  await using server = await startServer({
+    frontEnds: FRONT_ENDS,
+    configure(config) {
+      config.processes.env = defineCommand(["env"]);
+      config.processes.trace = defineProcess({ run: ({ trace }) => trace ?? null });
+    },
+  });
+  await using client = new PowClient(server.wsUrl.href);
+  const env = client.start("env", [], { traceparent, tracestate: "vendor=abc" });
+  let text = "";
+  for await (const chunk of env.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+  await env.result;
+  const vars = text.trim().split("\n").filter((l) => l.startsWith("TRACE")).sort();
+  deepStrictEqual(vars, [`TRACEPARENT=${traceparent}`, "TRACESTATE=vendor=abc"]);
+  const fn = client.start("trace", [], { traceparent });
+  deepStrictEqual(await fn.result, { status: "fulfilled", value: { traceparent } });
+  const untraced = client.start("env");
+  let plain = "";
+  for await (const chunk of untraced.stdout.pipeThrough(new TextDecoderStream())) plain += chunk;
+  ok(!plain.includes("TRACEPARENT"), "no trace context, no variable");
 });
