@@ -531,7 +531,8 @@ class V2Connection {
   /** Returns stdin credit as the process takes input, in batches. */
   #grantStdin(channel: Channel, bytes: number): void {
     channel.stdinToGrant += bytes;
-    if (channel.closed) return;
+    // An empty frame gives nothing back: `credit` grants at least 1 byte.
+    if (channel.closed || channel.stdinToGrant === 0) return;
     if (channel.stdinToGrant >= this.#stdinCredit / 4 || channel.stdinPending === 0) {
       const granted = channel.stdinToGrant;
       channel.stdinToGrant = 0;

@@ -61,3 +61,37 @@ Deno.test("a pow-1 REST call of an empty or overlong name leaves pow.v2 listings
   ws.close();
   await new Promise((resolve) => ws.onclose = resolve);
 });
+
+Deno.test("pow.v2 refusing an empty stdin frame grants no zero-byte credit", async () => {
+  await using server = await startServer();
+  const ws = new WebSocket(server.wsUrl, ["pow.v2"]);
+  ws.binaryType = "arraybuffer";
+  const texts: string[] = [];
+  const pong = Promise.withResolvers<void>();
+  ws.onmessage = ({ data }) => {
+    if (typeof data !== "string") return;
+    texts.push(data);
+    if (data.includes('"pong"')) pong.resolve();
+  };
+  await new Promise((resolve) => ws.onopen = resolve);
+  ws.send(JSON.stringify({ type: "start", id: 1, name: "cat" }));
+  // A 13-byte header, no payload, at an offset past what the session has received.
+  const frame = new Uint8Array(13);
+  const view = new DataView(frame.buffer);
+  view.setUint32(1, 1);
+  view.setUint32(9, 99);
+  ws.send(frame);
+  ws.send(JSON.stringify({ type: "ping" }));
+  await pong.promise;
+  const messages = texts.map((text) => JSON.parse(text));
+  assert.equal(messages.find((m) => m.type === "error")?.code, "bad_offset");
+  assert.deepEqual(messages.filter((m) => m.type === "credit"), []);
+  ws.send(JSON.stringify({ type: "signal", id: 1, signal: "kill" }));
+  await new Promise<void>((resolve) => {
+    ws.onmessage = ({ data }) => {
+      if (typeof data === "string" && data.includes('"exit"')) resolve();
+    };
+  });
+  ws.close();
+  await new Promise((resolve) => ws.onclose = resolve);
+});
