@@ -66,7 +66,10 @@ export function restLane(context: FuzzContext, rng: Rng): Lane {
   const randomId = () =>
     rng.chance(0.8)
       ? Array.from({ length: rng.pick([1, 8, 22, 40]) }, () => rng.pick([...ID_CHARS])).join("")
-      : encodeURIComponent(rng.text(rng.range(1, 30), false)).replaceAll("%2F", "x") || "x";
+      : encodeURIComponent(rng.text(rng.range(1, 30), false)).replaceAll("%2F", "x").replace(
+        /^\.\.?$/,
+        "x",
+      ) || "x";
 
   function plan(): Request {
     const r = rng.int(100);

@@ -39,8 +39,9 @@ export class RawWebSocket {
   readonly status: number;
   /** The handshake answer's body when it was not an upgrade. */
   readonly body: string;
-  /** Frames received, in order (control frames included). */
+  /** Frames received, in order (control frames included), unless `onframe` takes them. */
   readonly frames: RawFrame[] = [];
+  #onframe: ((frame: RawFrame) => void) | undefined;
   /** Resolves once the server closed or the connection dropped. */
   readonly closed: Promise<RawClose>;
   #conn: Deno.TcpConn;
@@ -110,6 +111,21 @@ export class RawWebSocket {
         return new RawWebSocket(conn, 0, "", new Uint8Array(0));
       }
       buffer = concat(buffer, chunk.subarray(0, n));
+    }
+  }
+
+  /**
+   * Hands every data frame (text or binary) to `fn` instead of keeping it in `frames`, starting
+   * with those already received.
+   *
+   * @param fn The consumer.
+   */
+  listen(fn: (frame: RawFrame) => void): void {
+    this.#onframe = fn;
+    const kept = this.frames.splice(0);
+    for (const frame of kept) {
+      if (frame.opcode === 1 || frame.opcode === 2) fn(frame);
+      else this.frames.push(frame);
     }
   }
 
@@ -184,7 +200,9 @@ export class RawWebSocket {
         let frame: { frame: RawFrame; size: number } | undefined;
         while ((frame = decodeFrame(this.#buffer)) !== undefined) {
           this.#buffer = this.#buffer.subarray(frame.size);
-          this.frames.push(frame.frame);
+          const op = frame.frame.opcode;
+          if (this.#onframe && (op === 1 || op === 2)) this.#onframe(frame.frame);
+          else this.frames.push(frame.frame);
           this.#wake();
           if (frame.frame.opcode === 8) {
             const p = frame.frame.payload;
