@@ -31,7 +31,9 @@ export interface FrontEndContext {
   readonly auth: Authenticator;
   /**
    * Upgrades a request to a WebSocket and counts the connection against the connection limits
-   * until it closes. Front ends use this instead of `Deno.upgradeWebSocket`.
+   * until it closes. Front ends use this instead of `Deno.upgradeWebSocket`. Keep-alive pings
+   * follow `pow1.keepAlive` unless `options.idleTimeout` says otherwise; a request that is not a
+   * valid upgrade is answered 400 `invalid WebSocket upgrade: …`.
    */
   upgradeWebSocket(
     request: Request,

@@ -95,19 +95,7 @@ export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): Fron
     name: "pow.v2",
     subprotocols: [V2_SUBPROTOCOL],
     upgrade(request: Request, _protocol: string, caller: Caller): Response {
-      const keepAlive = context.config.pow1.keepAlive;
-      let upgraded;
-      try {
-        upgraded = context.upgradeWebSocket(request, {
-          protocol: V2_SUBPROTOCOL,
-          idleTimeout: keepAlive > 0 ? Math.max(1, Math.round(keepAlive / 1000)) : 0,
-        });
-      } catch (error) {
-        return new Response(`Invalid WebSocket upgrade: ${(error as Error).message}`, {
-          status: 400,
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        });
-      }
+      const upgraded = context.upgradeWebSocket(request, { protocol: V2_SUBPROTOCOL });
       const connection = new V2Connection(
         upgraded.socket,
         context,

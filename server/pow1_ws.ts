@@ -185,19 +185,7 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
     name: "pow-1",
     subprotocols: [POW1_SUBPROTOCOL],
     upgrade(request: Request, _protocol: string, caller: Caller): Response {
-      const keepAlive = context.config.pow1.keepAlive;
-      let upgraded;
-      try {
-        upgraded = context.upgradeWebSocket(request, {
-          protocol: POW1_SUBPROTOCOL,
-          idleTimeout: keepAlive > 0 ? Math.max(1, Math.round(keepAlive / 1000)) : 0,
-        });
-      } catch (error) {
-        return new Response(`invalid WebSocket upgrade: ${(error as Error).message}`, {
-          status: 400,
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        });
-      }
+      const upgraded = context.upgradeWebSocket(request, { protocol: POW1_SUBPROTOCOL });
       const connection = new Pow1Connection(upgraded.socket, context, {
         ...caller,
         via: "pow-1",

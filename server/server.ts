@@ -8,6 +8,7 @@
  */
 
 import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { Authenticator, checkHost, checkOrigin } from "./auth.ts";
 import type { PowConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
@@ -108,7 +109,19 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     upgradeWebSocket(request, upgradeOptions) {
       // The address is read first: a request's remote address is gone once it is upgraded.
       const address = addressOf(infos.get(request));
-      const upgraded = Deno.upgradeWebSocket(request, upgradeOptions);
+      const keepAlive = config.pow1.keepAlive;
+      let upgraded: Deno.WebSocketUpgrade;
+      try {
+        upgraded = Deno.upgradeWebSocket(request, {
+          // Deno pings at this interval and drops a peer that does not answer in time.
+          idleTimeout: keepAlive > 0 ? Math.max(1, Math.round(keepAlive / 1000)) : 0,
+          ...upgradeOptions,
+        });
+      } catch (error) {
+        throw new HTTPException(400, {
+          res: text(`invalid WebSocket upgrade: ${(error as Error).message}`, 400),
+        });
+      }
       connections++;
       perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
       upgraded.socket.addEventListener("close", () => {

@@ -573,3 +573,21 @@ Deno.test("an anonymous server refuses requests for other host names (DNS rebind
     assert.match(await get(host), /^HTTP\/1\.1 404 /, host);
   }
 });
+
+Deno.test("a malformed WebSocket upgrade gets 400 on every WebSocket front end", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.furtherLink = { ...config.furtherLink, enabled: true, workDir: Deno.cwd() };
+    },
+  });
+  for (const [path, protocol] of [["", "pow-1"], ["", "pow.v2"], ["run", undefined]] as const) {
+    const response = await rawRequest(new URL(path, server.url), {
+      Upgrade: "websocket",
+      Connection: "Upgrade",
+      ...(protocol ? { "Sec-WebSocket-Protocol": protocol } : {}),
+      // No Sec-WebSocket-Key and no version: not a valid upgrade.
+    });
+    assert.equal(response.status, 400, `${path} ${protocol}: ${response.body}`);
+    assert.match(response.body, /^invalid WebSocket upgrade: /);
+  }
+});
