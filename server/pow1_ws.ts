@@ -20,6 +20,16 @@
 
 import { setImmediate } from "node:timers";
 import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
+import {
+  POW1_REASON_AUTHORIZATION_DENIED,
+  POW1_REASON_INVALID_ARGS,
+  POW1_REASON_PROCESS_ERROR_PREFIX,
+  POW1_REASON_PROTOCOL_ERROR,
+  POW1_REASON_TIMEOUT,
+  POW1_REASON_UNKNOWN_ERROR_PREFIX,
+  POW1_REASON_UNKNOWN_PROCESS,
+  type Pow1Result,
+} from "@pow/protocol";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
 import type { Caller } from "./process.ts";
@@ -39,9 +49,7 @@ export const CLOSE_QUIET_MS = 100;
 export const CLOSE_WAIT_MAX_MS = 2000;
 
 /** The pow-1 result frame, with its keys in the original order. */
-export type Pow1Result =
-  | { status: "fulfilled"; value: unknown }
-  | { status: "rejected"; reason: string };
+export type { Pow1Result };
 
 /**
  * Maps a session's result to the pow-1 result frame.
@@ -62,8 +70,10 @@ export type Pow1Result =
  */
 export function pow1Result(result: SessionResult): Pow1Result {
   if (result.status === "fulfilled") return { status: "fulfilled", value: result.value ?? null };
-  const prefix = result.kind === "crash" ? "unknown error" : "process returned error";
-  return { status: "rejected", reason: `${prefix}: ${result.reason}` };
+  const prefix = result.kind === "crash"
+    ? POW1_REASON_UNKNOWN_ERROR_PREFIX
+    : POW1_REASON_PROCESS_ERROR_PREFIX;
+  return { status: "rejected", reason: prefix + result.reason };
 }
 
 /**
@@ -90,11 +100,11 @@ export function pow1Result(result: SessionResult): Pow1Result {
 export function pow1CallErrorReason(error: CallError): string {
   switch (error.code) {
     case "unknown_process":
-      return "failed to get process: unknown process";
+      return POW1_REASON_UNKNOWN_PROCESS;
     case "bad_params":
-      return "failed to get process: invalid args";
+      return POW1_REASON_INVALID_ARGS;
     case "not_allowed":
-      return "failed to get process: authorization denied";
+      return POW1_REASON_AUTHORIZATION_DENIED;
     case "limit_reached":
       return "failed to get process: limit reached";
   }
@@ -104,7 +114,7 @@ export function pow1CallErrorReason(error: CallError): string {
 export const INPUT_PIECE = 64 * 1024;
 
 /** The reason sent for malformed control frames. */
-export const PROTOCOL_ERROR = "protocol error occurred";
+export const PROTOCOL_ERROR: string = POW1_REASON_PROTOCOL_ERROR;
 
 /**
  * Parses a pow-1 call message as the original does (Go's `encoding/json` into
@@ -280,7 +290,7 @@ class Pow1Connection {
     socket.onerror = () => {};
     this.#timer = setTimeout(() => {
       if (this.#phase === "waiting") {
-        this.#finish({ status: "rejected", reason: "timeout expired" });
+        this.#finish({ status: "rejected", reason: POW1_REASON_TIMEOUT });
       }
     }, context.config.pow1.callDeadline);
   }
