@@ -201,6 +201,13 @@ interface Channel {
   wake: (() => void) | undefined;
   /** The output cursor; opened when the channel is bound. */
   reader: OutputReader;
+  /**
+   * The offset the client has confirmed: where the channel was bound plus every byte of credit
+   * it granted back (a client grants credit for output it has consumed). The log keeps
+   * everything from here on, so a client that loses its connection with output in flight can
+   * reattach at what it really received and get every byte exactly once.
+   */
+  confirmed: number;
   /** Bytes of `reader.skipped` already reported with `gap`. */
   reportedSkipped: number;
   /** Stdin bytes the client may still send. */
@@ -357,6 +364,8 @@ class V2Connection {
         return ok();
       case "credit":
         channel.credit = Math.min(MAX_OFFSET, channel.credit + message.bytes);
+        channel.confirmed = Math.min(MAX_OFFSET, channel.confirmed + message.bytes);
+        channel.reader.hold(channel.confirmed);
         channel.wake?.();
         return;
     }
@@ -542,12 +551,14 @@ class V2Connection {
       credit: credit ?? DEFAULT_CREDIT,
       wake: undefined,
       reader: session.reader({ offset }),
+      confirmed: offset,
       reportedSkipped: 0,
       stdinCredit: this.#stdinCredit,
       stdinToGrant: 0,
       stdinPending: 0,
       detach: session.attach(),
     };
+    channel.reader.hold(offset);
     this.#channels.set(id, channel);
     this.#armIdle();
     return channel;

@@ -56,6 +56,16 @@ export interface OutputReader {
   readAvailable(maxBytes?: number): OutputChunk[];
   /** Bytes this reader had to skip because they were no longer retained. */
   readonly skipped: number;
+  /**
+   * Declares that the reader's client may still need the bytes from `offset` on (it has read
+   * them but its client has not confirmed receiving them, e.g. no credit came back for them).
+   * They are not evicted while the reader is attached, nor after it closes if it was the last
+   * reader, so a client that reconnects can resume from what it really received. Without a
+   * call, the reader's cursor is its hold. Holds only move forward and never past the cursor.
+   */
+  hold(offset: number): void;
+  /** The oldest offset this reader needs kept (its hold, or its cursor). */
+  readonly held: number;
   /** Detaches the reader so it no longer holds back the writer. */
   close(): void;
 }
@@ -113,6 +123,7 @@ export class MemoryOutputLog implements OutputLog {
   #end = 0;
   #closed = false;
   #delivered = 0;
+  #keepFrom = 0;
   #retention: number;
   #readers = new Set<MemoryReader>();
   #roomWaiters: (() => void)[] = [];
@@ -234,6 +245,8 @@ export class MemoryOutputLog implements OutputLog {
   /** @internal */
   _remove(reader: MemoryReader): void {
     this.#readers.delete(reader);
+    // The last reader to leave decides what stays for its client's return.
+    if (this.#readers.size === 0) this.#keepFrom = reader.held;
     this.#evict();
     this.#wakeWriters();
   }
@@ -245,12 +258,20 @@ export class MemoryOutputLog implements OutputLog {
     return min;
   }
 
+  /** The oldest offset some reader (or the last one to leave) still needs. */
+  #evictionFloor(): number {
+    if (this.#readers.size === 0) return this.#keepFrom;
+    let min = Infinity;
+    for (const reader of this.#readers) min = Math.min(min, reader.held);
+    return min;
+  }
+
   #hasRoom(): boolean {
     return this.#end - Math.max(this.#floor(), this.#start) < this.#retention;
   }
 
   #evict(): void {
-    const floor = this.#floor();
+    const floor = this.#evictionFloor();
     while (this.#head < this.#chunks.length && this.#end - this.#start > this.#retention) {
       const first = this.#chunks[this.#head];
       const firstEnd = first.offset + first.data.length;
@@ -287,12 +308,24 @@ class MemoryReader implements OutputReader {
   #log: MemoryOutputLog;
   #offset: number;
   #skipped = 0;
+  #hold: number | undefined;
   #waiter: (() => void) | undefined;
   #closed = false;
 
   constructor(log: MemoryOutputLog, offset: number) {
     this.#log = log;
     this.#offset = offset;
+  }
+
+  get held(): number {
+    return this.#hold === undefined ? this.#offset : Math.min(this.#hold, this.#offset);
+  }
+
+  hold(offset: number): void {
+    if (this.#closed) return;
+    if (this.#hold === undefined) this.#hold = Math.min(offset, this.#offset);
+    else this.#hold = Math.max(this.#hold, Math.min(offset, this.#offset));
+    this.#log._advanced(this, this.#offset);
   }
 
   get offset(): number {

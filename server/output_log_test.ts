@@ -101,3 +101,37 @@ Deno.test("output log rejects offsets beyond the end", () => {
     message: "Invalid offset -1: expected a non-negative integer",
   });
 });
+
+Deno.test("output log keeps bytes a reader holds, also after it closes, for a resuming client", async () => {
+  const log = new MemoryOutputLog({ retention: 8 });
+  const reader = log.reader();
+  reader.hold(0);
+  for (const part of ["aaaa", "bbbb", "cccc"]) {
+    await log.append("stdout", bytes(part));
+    await reader.read(); // sent, but the client has confirmed nothing
+  }
+  assert.equal(log.start, 0, "held bytes are not evicted while attached");
+  reader.hold(4); // the client confirmed "aaaa"
+  assert.equal(log.start, 4, "confirmed bytes beyond retention are evicted");
+  reader.close();
+  // The writer runs on while nobody is attached, up to retention beyond what was read.
+  await log.append("stdout", bytes("dddd"));
+  await log.append("stdout", bytes("eeee"));
+  assert.equal(log.start, 4, "what the last client may not have received stays");
+  const resumed = log.reader({ offset: 4 });
+  assert.equal(text(await resumed.read()), "bbbbccccddddeeee");
+  assert.equal(resumed.skipped, 0);
+});
+
+Deno.test("output log hold never passes the cursor and never moves back", async () => {
+  const log = new MemoryOutputLog();
+  await log.append("stdout", bytes("abcdef"));
+  const reader = log.reader();
+  reader.hold(100);
+  assert.equal(reader.held, 0, "a hold past the cursor is clamped to it");
+  await reader.read({ maxBytes: 3 });
+  assert.equal(reader.held, 0);
+  reader.hold(2);
+  reader.hold(1);
+  assert.equal(reader.held, 2);
+});
