@@ -528,14 +528,6 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
         handle(async (c) => {
           const session = find(c);
           const bytes = new Uint8Array(await c.req.arrayBuffer());
-          if (session.inputClosed || session.ended) {
-            throw new RestFailure(
-              "stdin_closed",
-              `Cannot write to session "${session.id}": ${
-                session.ended ? "it has ended" : "input is closed"
-              }`,
-            );
-          }
           try {
             await session.write(bytes);
           } catch (error) {

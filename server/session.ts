@@ -170,6 +170,7 @@ export class Session extends EventTarget {
   #input: Promise<void> = Promise.resolve();
   #pendingInput = 0;
   #maxPendingInput: number;
+  #closedByClient = false;
   #inputClosed = false;
   #inputOffset = 0;
   #attached = 0;
@@ -350,7 +351,8 @@ export class Session extends EventTarget {
    */
   write(data: Uint8Array | string): Promise<void> {
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    if (this.#inputClosed) {
+    // A client that closed input is told so, even if the process has ended since.
+    if (this.#inputClosed && (this.#closedByClient || !this.#outcome)) {
       return Promise.reject(new TypeError(`Cannot write to session "${this.id}": input is closed`));
     }
     if (this.#outcome) {
@@ -388,6 +390,7 @@ export class Session extends EventTarget {
     this.touch();
     if (this.#inputClosed) return this.#input;
     this.#inputClosed = true;
+    this.#closedByClient = true;
     this.#input = this.#input.then(async () => {
       const process = await this.#running();
       await process?.closeInput();

@@ -397,3 +397,19 @@ Deno.test({
     await m.close();
   },
 });
+
+Deno.test("session write after the end says why: input closed by the client, or the session ended", async () => {
+  const m = manager({ quick: defineCommand(["true"]), wc: defineCommand(["wc", "-c"]) });
+  const ended = m.start("quick", [], { caller });
+  await ended.result;
+  await assert.rejects(() => ended.write("x"), {
+    message: `Cannot write to session "${ended.id}": it has ended`,
+  });
+  const closed = m.start("wc", [], { caller });
+  await closed.closeInput();
+  await closed.result;
+  await assert.rejects(() => closed.write("x"), {
+    message: `Cannot write to session "${closed.id}": input is closed`,
+  });
+  await m.close();
+});
