@@ -196,11 +196,7 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
     subprotocols: [POW1_SUBPROTOCOL],
     upgrade(request: Request, _protocol: string, caller: Caller): Response {
       const upgraded = context.upgradeWebSocket(request, { protocol: POW1_SUBPROTOCOL });
-      const connection = new Pow1Connection(upgraded.socket, context, {
-        ...caller,
-        via: "pow-1",
-      }, () => connections.delete(connection));
-      connections.add(connection);
+      connections.add(new Pow1Connection(upgraded.socket, context, caller, connections));
       return upgraded.response;
     },
     openapi: {
@@ -256,12 +252,21 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
   };
 };
 
-/** One pow-1 WebSocket connection. */
+/**
+ * One pow-1 WebSocket connection.
+ *
+ * Most connections of a busy server may be idle (no call yet), so what one holds before its
+ * call is kept small: the connection is its socket's event listener itself (no closures per
+ * connection), the call-deadline timer calls a shared function, and the caller with `via` and
+ * the output decoders are made only when needed.
+ */
 class Pow1Connection {
   #socket: WebSocket;
   #context: FrontEndContext;
+  /** The authenticated caller, without `via` (added when the call starts). */
   #caller: Caller;
-  #onDone: () => void;
+  /** The front end's open connections; this one leaves it when closed. */
+  #connections: Set<Pow1Connection>;
   #phase: "waiting" | "running" | "ending" | "closed" = "waiting";
   #session: Session | undefined;
   #detach: (() => void) | undefined;
@@ -279,20 +284,35 @@ class Pow1Connection {
   #lastFrameAt = Date.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(socket: WebSocket, context: FrontEndContext, caller: Caller, onDone: () => void) {
+  constructor(
+    socket: WebSocket,
+    context: FrontEndContext,
+    caller: Caller,
+    connections: Set<Pow1Connection>,
+  ) {
     this.#socket = socket;
     this.#context = context;
     this.#caller = caller;
-    this.#onDone = onDone;
+    this.#connections = connections;
     socket.binaryType = "arraybuffer";
-    socket.onmessage = (event) => this.#message(event.data);
-    socket.onclose = () => this.#closed();
-    socket.onerror = () => {};
-    this.#timer = setTimeout(() => {
-      if (this.#phase === "waiting") {
-        this.#finish({ status: "rejected", reason: POW1_REASON_TIMEOUT });
-      }
-    }, context.config.pow1.callDeadline);
+    // An error event needs a listener too (it is followed by the close event).
+    socket.addEventListener("message", this);
+    socket.addEventListener("close", this);
+    socket.addEventListener("error", this);
+    this.#timer = setTimeout(Pow1Connection.#deadline, context.config.pow1.callDeadline, this);
+  }
+
+  /** The call deadline passed. */
+  static #deadline(connection: Pow1Connection): void {
+    if (connection.#phase === "waiting") {
+      connection.#finish({ status: "rejected", reason: POW1_REASON_TIMEOUT });
+    }
+  }
+
+  /** The socket's events (the connection is its own listener). */
+  handleEvent(event: Event): void {
+    if (event.type === "message") this.#message((event as MessageEvent).data);
+    else if (event.type === "close") this.#closed();
   }
 
   /** Drops the connection without a result (server shutdown). */
@@ -425,7 +445,9 @@ class Pow1Connection {
     if (!call) return this.#finish({ status: "rejected", reason: PROTOCOL_ERROR });
     let session: Session;
     try {
-      session = this.#context.manager.start(call.call, call.params, { caller: this.#caller });
+      session = this.#context.manager.start(call.call, call.params, {
+        caller: { ...this.#caller, via: "pow-1" },
+      });
     } catch (error) {
       const reason = error instanceof CallError
         ? pow1CallErrorReason(error)
@@ -464,7 +486,10 @@ class Pow1Connection {
     // Frames queued beyond this mean the client is behind: small writes are coalesced.
     const backedUp = maxFrame * 4;
     const reader = this.#reader = session.reader();
-    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    // A decoder per stream, made when the stream first has output (stderr often has none).
+    const decoders: { stdout?: TextDecoder; stderr?: TextDecoder } = {};
+    const decode = (stream: "stdout" | "stderr", data: Uint8Array) =>
+      (decoders[stream] ??= new TextDecoder()).decode(data, { stream: true });
     const send = (text: string) => {
       if (text) socket.send(text);
     };
@@ -488,17 +513,17 @@ class Pow1Connection {
         if (backlog) {
           let text = "";
           for (const chunk of chunks) {
-            text += decoders[chunk.stream].decode(chunk.data, { stream: true });
+            text += decode(chunk.stream, chunk.data);
           }
           send(text);
         } else {
           for (const chunk of chunks) {
-            send(decoders[chunk.stream].decode(chunk.data, { stream: true }));
+            send(decode(chunk.stream, chunk.data));
           }
         }
       }
       // An incomplete character at the very end becomes U+FFFD.
-      send(decoders.stdout.decode() + decoders.stderr.decode());
+      send((decoders.stdout?.decode() ?? "") + (decoders.stderr?.decode() ?? ""));
     } finally {
       reader.close();
     }
@@ -562,7 +587,7 @@ class Pow1Connection {
       session.closeInput();
     }
     this.#release();
-    this.#onDone();
+    this.#connections.delete(this);
   }
 
   #release(): void {

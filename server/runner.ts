@@ -172,7 +172,8 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
 
   const pumps = Promise.all([
     pumpOutput(child.stdout, (data) => options.output.write("stdout", data)),
-    pumpOutput(child.stderr, (data) => options.output.write("stderr", data)),
+    // stderr is usually quiet: its pending read holds the smallest buffer from the start.
+    pumpOutput(child.stderr, (data) => options.output.write("stderr", data), MIN_READ_SIZE),
   ]);
 
   const exited = (async (): Promise<ExitInfo> => {
@@ -207,7 +208,9 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
 }
 
 /** The smallest read from a child's pipe: what a quiet process holds per stream. */
-export const MIN_READ_SIZE = 4 * 1024;
+export const MIN_READ_SIZE = 1024;
+/** The first read from a child's stdout. */
+export const START_READ_SIZE = 4 * 1024;
 /** The largest read from a child's pipe (a Linux pipe holds 64 KiB by default). */
 export const MAX_READ_SIZE = 64 * 1024;
 
@@ -215,7 +218,7 @@ export const MAX_READ_SIZE = 64 * 1024;
  * Reads a child's pipe into `write` until it ends, with a buffer that adapts to the process.
  *
  * A pending read holds its buffer for as long as the process is quiet, so reads start at
- * {@linkcode MIN_READ_SIZE}, double (up to {@linkcode MAX_READ_SIZE}) each time a read fills
+ * `initial` ({@linkcode START_READ_SIZE} unless told), double (up to {@linkcode MAX_READ_SIZE}) each time a read fills
  * the buffer, and halve each time a read uses less than a quarter of it. Reads that use most of
  * the buffer are handed on as they are; smaller ones are copied into an array of their own size
  * (the output log keeps chunks, so a small chunk must not pin a large buffer) and the buffer is
@@ -223,14 +226,16 @@ export const MAX_READ_SIZE = 64 * 1024;
  *
  * @param stream The pipe (a byte stream).
  * @param write Where each chunk goes; reading waits for it. When it throws, reading stops.
+ * @param initial The size of the first read (at least {@linkcode MIN_READ_SIZE}).
  * @returns A promise that resolves when the pipe has ended or reading stopped.
  */
 export async function pumpOutput(
   stream: ReadableStream<Uint8Array>,
   write: (data: Uint8Array) => Promise<void>,
+  initial: number = START_READ_SIZE,
 ): Promise<void> {
   const reader = stream.getReader({ mode: "byob" });
-  let size = MIN_READ_SIZE;
+  let size = Math.min(Math.max(initial, MIN_READ_SIZE), MAX_READ_SIZE);
   let buffer: ArrayBuffer | undefined;
   try {
     while (true) {
