@@ -62,6 +62,8 @@ export interface SessionsConfig {
   maxParams: number;
   /** The longest param, in characters. @default {4096} */
   maxParamLength: number;
+  /** Token names or roles that may see and control every caller's sessions (`"*"`: all). @default {[]} */
+  viewers: string[];
 }
 
 /** Settings of the pow-1 front end. */
@@ -197,6 +199,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     max: 1000,
     maxParams: 64,
     maxParamLength: 4096,
+    viewers: [],
   },
   pow1: {
     callDeadline: 1000,
@@ -289,6 +292,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "max",
     "maxParams",
     "maxParamLength",
+    "viewers",
   ]);
   const pow1 = v.section(root, "pow1", [
     "callDeadline",
@@ -340,6 +344,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
         D.sessions.maxParams,
       maxParamLength: v.integer(sessions.maxParamLength, ["sessions", "maxParamLength"], 1) ??
         D.sessions.maxParamLength,
+      viewers: v.stringList(sessions.viewers, ["sessions", "viewers"]) ?? [],
     },
     pow1: {
       callDeadline: v.duration(pow1.callDeadline, ["pow1", "callDeadline"]) ??

@@ -81,6 +81,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     retention: config.sessions.retention,
     maxPendingInput: config.sessions.maxPendingInput,
     maxSessions: config.sessions.max,
+    viewers: config.sessions.viewers,
     startsPerMinute: config.limits.startsPerMinute,
     paramLimits: {
       maxCount: config.sessions.maxParams,

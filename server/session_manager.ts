@@ -28,6 +28,11 @@ export interface SessionManagerOptions {
   maxPendingInput?: number;
   /** The most sessions alive at once (running or lingering). @default {1000} */
   maxSessions?: number;
+  /**
+   * Token names or roles that may see and control every caller's sessions (`"*"`: everyone).
+   * Otherwise sessions are visible only to the identity that started them. @default {[]}
+   */
+  viewers?: readonly string[];
   /** Process starts allowed per minute per caller. @default {Infinity} */
   startsPerMinute?: number;
   /** Limits on params. */
@@ -207,13 +212,28 @@ export class SessionManager {
    * Finds a session the caller may see.
    *
    * @param id The session id.
-   * @param caller Who is asking; sessions are visible only to the identity that started them.
+   * @param caller Who is asking; sessions are visible only to the identity that started them,
+   * and to the configured `viewers`.
    * @returns The session, or `undefined`.
    */
   get(id: string, caller?: Caller): Session | undefined {
     const session = this.registry.get(id);
-    if (!session || (caller && session.caller.id !== caller.id)) return undefined;
+    if (!session || (caller && !this.visible(session, caller))) return undefined;
     return session;
+  }
+
+  /**
+   * Whether a caller may see a session: its owner, or one of the configured `viewers`.
+   *
+   * @param session The session.
+   * @param caller Who is asking.
+   * @returns `true` when the caller may see it.
+   */
+  visible(session: Session, caller: Caller): boolean {
+    if (session.caller.id === caller.id) return true;
+    const viewers = this.#options.viewers ?? [];
+    return viewers.includes("*") || viewers.includes(caller.id) ||
+      (caller.roles ?? []).some((role) => viewers.includes(role));
   }
 
   /**
@@ -223,7 +243,7 @@ export class SessionManager {
    * @returns Their sessions, oldest first.
    */
   list(caller: Caller): Session[] {
-    return [...this.registry.values()].filter((s) => s.caller.id === caller.id);
+    return [...this.registry.values()].filter((s) => this.visible(s, caller));
   }
 
   /**

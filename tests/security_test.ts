@@ -591,3 +591,34 @@ Deno.test("a malformed WebSocket upgrade gets 400 on every WebSocket front end",
     assert.match(response.body, /^invalid WebSocket upgrade: /);
   }
 });
+
+Deno.test("sessions.viewers: a configured role sees and attaches every caller's sessions", async () => {
+  await using fx = await serve((config) => {
+    config.sessions.viewers = ["admins"];
+  });
+  const ws = fx.server.wsUrl.href;
+  // bob's session is visible to alice (role admins), alice's is still not visible to bob.
+  await using bob = await V2Client.connect(ws, { token: BOB });
+  const bobs = await bob.start(1, "count", ["3"]);
+  await bob.exit(1);
+  await using alice = await V2Client.connect(ws, { token: ALICE });
+  const alices = await alice.start(1, "sleep", ["30"]);
+  const seen = await alice.request({ type: "list" });
+  assert.deepEqual(
+    seen.type === "sessions" && seen.sessions.map((s) => s.session).sort(),
+    [bobs.session, alices.session].sort(),
+  );
+  const attached = await alice.request({ type: "attach", id: 2, session: bobs.session });
+  assert.equal(attached.type, "attached");
+  const rest = await fx.fetch(`api/v2/sessions/${bobs.session}`, { headers: bearer(ALICE) });
+  assert.equal(rest.status, 200);
+  await rest.body?.cancel();
+  const bobList = await bob.request({ type: "list" });
+  assert.deepEqual(bobList.type === "sessions" && bobList.sessions.map((s) => s.session), [
+    bobs.session,
+  ]);
+  const denied = await bob.request({ type: "attach", id: 3, session: alices.session });
+  assert.equal("code" in denied && denied.code, "unknown_session");
+  alice.send({ type: "signal", id: 1, signal: "kill" });
+  await alice.exit(1);
+});
