@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { sessionMembers, waitSessionGone } from "./_proc.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -152,4 +153,28 @@ Deno.test("cli hash-token prints the config hash of a token, or of a new random 
     2,
     "pow: a token must be at least 16 characters long\n",
   ]);
+});
+
+Deno.test("cli SIGTERM cancels running sessions and exits 0 once their processes are gone", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--port", "0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value } = await reader.read();
+  const url = /^Listening on (\S+)\n$/.exec(value ?? "")![1];
+  const started = await fetch(new URL("api/v2/sessions", url), {
+    method: "POST",
+    body: JSON.stringify({ name: "sleep", params: ["60"] }),
+  });
+  const { session, pid } = await started.json();
+  assert.equal(started.status, 201, session);
+  assert.ok(pid > 0 && sessionMembers(pid).length > 0, "the process runs");
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 0);
+  assert.deepEqual(sessionMembers(pid).filter((p) => p.state !== "Z"), [], "nothing left running");
+  await waitSessionGone(pid);
+  await reader.cancel();
+  await child.stderr.cancel();
 });
