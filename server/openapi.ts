@@ -184,6 +184,39 @@ export const openApi: FrontEndFactory = (context: FrontEndContext): FrontEnd => 
       });
     },
     openapi: {
+      // Served by the server itself (server/server.ts), documented here with the other
+      // server-wide routes.
+      "/tickets": {
+        post: {
+          summary: "Get a single-use ticket for opening a WebSocket from a browser",
+          description:
+            "Browsers cannot set headers on a WebSocket: open it with `?ticket=…` instead. The " +
+            "ticket stands for the caller of this request, works once, and expires after " +
+            "`auth.ticketTtl` (default 30 s). See docs/security.md.",
+          tags: ["authentication"],
+          responses: {
+            "200": {
+              description: "The ticket and its lifetime in seconds",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    required: ["ticket", "expiresIn"],
+                    properties: {
+                      ticket: { type: "string" },
+                      expiresIn: { type: "number", examples: [30] },
+                    },
+                  },
+                },
+              },
+            },
+            "401": {
+              description: "No valid token (`Authorization: Bearer <token>`)",
+              content: { "text/plain": { schema: { type: "string" } } },
+            },
+          },
+        },
+      },
       "/openapi.json": {
         get: {
           summary: "This OpenAPI document",

@@ -38,6 +38,7 @@ Deno.test("openapi.json is an OpenAPI 3.1 document of every route, with the serv
     "POST /closeInput/{id}",
     "POST /input/{id}",
     "POST /new",
+    "POST /tickets",
   ]);
   // Structural validity: every operation has responses, every templated segment is declared.
   interface Operation {
