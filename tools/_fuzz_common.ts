@@ -40,6 +40,22 @@ export interface FuzzContext {
   readonly signal: AbortSignal;
 }
 
+/**
+ * Makes the function a lane calls to record a violation: the frame, its class, what was sent,
+ * the answer the docs define and what came back.
+ *
+ * @param context The run.
+ * @param lane The lane's name.
+ * @returns The recorder.
+ */
+export function violationRecorder(
+  context: FuzzContext,
+  lane: string,
+): (frame: number, cls: string, sent: string, expected: string, got: string) => void {
+  return (frame, cls, sent, expected, got) =>
+    void context.violations.push({ lane, seed: context.seed, frame, cls, sent, expected, got });
+}
+
 /** One front end under fuzz. */
 export interface Lane {
   /** Its name. */

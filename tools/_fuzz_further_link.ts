@@ -15,6 +15,7 @@ import {
   type Lane,
   nonObjectJson,
   poll,
+  violationRecorder,
   wrongValue,
 } from "./_fuzz_common.ts";
 import type { Rng } from "./_rng.ts";
@@ -53,16 +54,7 @@ export function furtherLinkLane(context: FuzzContext, rng: Rng): Lane {
   let verified = 0;
   let frameNo = 0;
   let barrier = 0;
-  const violation = (frame: number, cls: string, sent: string, want: string, got: string) =>
-    void context.violations.push({
-      lane: name,
-      seed: context.seed,
-      frame,
-      cls,
-      sent,
-      expected: want,
-      got,
-    });
+  const violation = violationRecorder(context, name);
 
   const unknownId = (): string | number =>
     rng.pick<string | number>([rng.int(1e6), `p${rng.int(1e6)}`, rng.text(rng.range(1, 12)), ""]);

@@ -17,6 +17,7 @@ import {
   type Lane,
   nonObjectJson,
   poll,
+  violationRecorder,
   wrongValue,
 } from "./_fuzz_common.ts";
 import type { Rng } from "./_rng.ts";
@@ -90,16 +91,7 @@ export function pow1Lane(context: FuzzContext, rng: Rng): Lane {
   let control: Pow1Socket | undefined;
   let controlExpected = "";
   let verified = 0;
-  const violation = (frame: number, cls: string, sent: string, expected: string, got: string) =>
-    void context.violations.push({
-      lane: name,
-      seed: context.seed,
-      frame,
-      cls,
-      sent,
-      expected,
-      got,
-    });
+  const violation = violationRecorder(context, name);
 
   /** A scenario: its class, its frames (with a pause marker) and the ending it must get. */
   function plan(): {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { count, describe, type FuzzContext, type Lane } from "./_fuzz_common.ts";
+import { count, describe, type FuzzContext, type Lane, violationRecorder } from "./_fuzz_common.ts";
 import type { Rng } from "./_rng.ts";
 import { RawWebSocket } from "./_raw_ws.ts";
 
@@ -25,16 +25,7 @@ const ENDPOINTS: [string, string[]][] = [["", ["pow.v2"]], ["", ["pow-1"]], ["ru
 export function rawLane(context: FuzzContext, rng: Rng): Lane {
   const name = "raw";
   let frameNo = 0;
-  const violation = (frame: number, cls: string, sent: string, want: string, got: string) =>
-    void context.violations.push({
-      lane: name,
-      seed: context.seed,
-      frame,
-      cls,
-      sent,
-      expected: want,
-      got,
-    });
+  const violation = violationRecorder(context, name);
 
   async function one(no: number): Promise<void> {
     const r = rng.int(100);

@@ -16,6 +16,7 @@ import {
   type Lane,
   nonObjectJson,
   poll,
+  violationRecorder,
   wrongValue,
 } from "./_fuzz_common.ts";
 import type { Rng } from "./_rng.ts";
@@ -52,16 +53,7 @@ export function restLane(context: FuzzContext, rng: Rng): Lane {
   let written = 0;
   let verified = 0;
   const expected: number[] = [];
-  const violation = (frame: number, cls: string, sent: string, want: string, got: string) =>
-    void context.violations.push({
-      lane: name,
-      seed: context.seed,
-      frame,
-      cls,
-      sent,
-      expected: want,
-      got,
-    });
+  const violation = violationRecorder(context, name);
 
   const randomId = () =>
     rng.chance(0.8)

@@ -26,6 +26,7 @@ import {
   type Lane,
   nonObjectJson,
   poll,
+  violationRecorder,
   wrongValue,
 } from "./_fuzz_common.ts";
 import type { Rng } from "./_rng.ts";
@@ -247,16 +248,7 @@ export function v2Lane(context: FuzzContext, rng: Rng): Lane {
   let nextCountId = COUNT_IDS;
   const maxMessage = 65536;
 
-  const violation = (frame: number, cls: string, sent: string, expected: string, got: string) =>
-    void context.violations.push({
-      lane: name,
-      seed: context.seed,
-      frame,
-      cls,
-      sent,
-      expected,
-      got,
-    });
+  const violation = violationRecorder(context, name);
 
   /** A channel id that is never bound on the fuzz connection. */
   const unboundId = () =>
