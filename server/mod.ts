@@ -18,6 +18,7 @@
  */
 
 export * from "./auth.ts";
+export * from "./bus.ts";
 export * from "./config.ts";
 export * from "./default_config.ts";
 export * from "./errors.ts";

@@ -8,7 +8,12 @@
 import { CallError } from "./errors.ts";
 import { type ParamLimits, validateParams } from "./params.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
-import { MemorySessionRegistry, type SessionRegistry } from "./registry.ts";
+import { type EventBus, MemoryEventBus } from "./bus.ts";
+import {
+  MemorySessionRegistry,
+  type RegistryEventDetail,
+  type SessionRegistry,
+} from "./registry.ts";
 import { type RejectionKind, Session, type TraceContext } from "./session.ts";
 import { formatDuration } from "./units.ts";
 
@@ -18,6 +23,11 @@ export interface SessionManagerOptions {
   processes: Record<string, ProcessDefinition>;
   /** Where sessions live. @default {a new MemorySessionRegistry} */
   registry?: SessionRegistry;
+  /**
+   * Where session lifecycle events are published (`session.created`, `session.state`,
+   * `session.removed`, each with a {@linkcode SessionEvent}). @default {a new MemoryEventBus}
+   */
+  bus?: EventBus;
   /** Default milliseconds between SIGTERM and SIGKILL. @default {5000} */
   killGrace?: number;
   /** Default milliseconds an unattached session is kept. @default {60000} */
@@ -39,6 +49,12 @@ export interface SessionManagerOptions {
   paramLimits?: ParamLimits;
   /** Milliseconds between sweeps for expired sessions. @default {1000} */
   reapInterval?: number;
+}
+
+/** The data of a session lifecycle event on the bus: the session's summary and its owner. */
+export interface SessionEvent extends ReturnType<Session["toJSON"]> {
+  /** The identity that started it. */
+  owner: string;
 }
 
 /** Options for {@linkcode SessionManager.start}. */
@@ -75,6 +91,8 @@ export class SessionManager {
   readonly processes: Record<string, ProcessDefinition>;
   /** Where sessions live. */
   readonly registry: SessionRegistry;
+  /** Where lifecycle events are published. */
+  readonly bus: EventBus;
   #options: SessionManagerOptions;
   #reaper: ReturnType<typeof setInterval>;
   #closing = false;
@@ -88,6 +106,14 @@ export class SessionManager {
   constructor(options: SessionManagerOptions) {
     this.processes = options.processes;
     this.registry = options.registry ?? new MemorySessionRegistry();
+    this.bus = options.bus ?? new MemoryEventBus();
+    for (const type of ["created", "state", "removed"]) {
+      this.registry.addEventListener(type, (event) => {
+        const { session } = (event as CustomEvent<RegistryEventDetail>).detail;
+        const data: SessionEvent = { ...session.toJSON(), owner: session.caller.id };
+        void this.bus.publish(`session.${type}`, data).catch(() => {});
+      });
+    }
     this.#options = options;
     this.#reaper = setInterval(() => this.reap(), options.reapInterval ?? 1000);
     Deno.unrefTimer(this.#reaper);
@@ -266,6 +292,39 @@ export class SessionManager {
   }
 
   /**
+   * Adds or replaces a process in the catalogue at run time and publishes `process.added` or
+   * `process.changed` with `{name}` on the bus. Running sessions keep the definition they
+   * started with.
+   *
+   * @param name The name clients call it by.
+   * @param definition The definition.
+   */
+  setProcess(name: string, definition: ProcessDefinition): void {
+    if (typeof name !== "string" || name === "" || name.length > 256) {
+      throw new TypeError(
+        `Cannot add process ${JSON.stringify(name)}: a name is 1 to 256 characters`,
+      );
+    }
+    const type = Object.hasOwn(this.processes, name) ? "changed" : "added";
+    this.processes[name] = definition;
+    void this.bus.publish(`process.${type}`, { name }).catch(() => {});
+  }
+
+  /**
+   * Removes a process from the catalogue and publishes `process.removed` with `{name}`.
+   * Running sessions of it go on.
+   *
+   * @param name The process name.
+   * @returns Whether it was in the catalogue.
+   */
+  removeProcess(name: string): boolean {
+    if (!Object.hasOwn(this.processes, name)) return false;
+    delete this.processes[name];
+    void this.bus.publish("process.removed", { name }).catch(() => {});
+    return true;
+  }
+
+  /**
    * Stops accepting calls, cancels every running session and waits until their processes
    * have ended.
    *
@@ -277,6 +336,7 @@ export class SessionManager {
     const running = [...this.registry.values()].filter((s) => !s.ended);
     for (const session of running) session.cancel(reason);
     await Promise.all(running.map((s) => s.result));
+    if (!this.#options.bus) await this.bus.close();
   }
 
   #countStart(name: string, caller: Caller): void {
