@@ -8,7 +8,8 @@
 import { CallError } from "./errors.ts";
 import { type ParamLimits, validateParams } from "./params.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
-import { type EventBus, MemoryEventBus } from "./bus.ts";
+import type { EventBus } from "./bus.ts";
+import { MemorySessionStore, type SessionRecord, type SessionStore } from "./store.ts";
 import {
   MemorySessionRegistry,
   type RegistryEventDetail,
@@ -24,10 +25,11 @@ export interface SessionManagerOptions {
   /** Where sessions live. @default {a new MemorySessionRegistry} */
   registry?: SessionRegistry;
   /**
-   * Where session lifecycle events are published (`session.created`, `session.state`,
-   * `session.removed`, each with a {@linkcode SessionEvent}). @default {a new MemoryEventBus}
+   * Where session records, output logs and events are kept. Session lifecycle events are
+   * published on its bus (`session.created`, `session.state`, `session.removed`, each with the
+   * session's {@linkcode SessionRecord}). @default {a new MemorySessionStore}
    */
-  bus?: EventBus;
+  store?: SessionStore;
   /** Default milliseconds between SIGTERM and SIGKILL. @default {5000} */
   killGrace?: number;
   /** Default milliseconds an unattached session is kept. @default {60000} */
@@ -51,11 +53,8 @@ export interface SessionManagerOptions {
   reapInterval?: number;
 }
 
-/** The data of a session lifecycle event on the bus: the session's summary and its owner. */
-export interface SessionEvent extends ReturnType<Session["toJSON"]> {
-  /** The identity that started it. */
-  owner: string;
-}
+/** The data of a session lifecycle event on the bus. */
+export type SessionEvent = SessionRecord;
 
 /** Options for {@linkcode SessionManager.start}. */
 export interface StartOptions {
@@ -91,7 +90,9 @@ export class SessionManager {
   readonly processes: Record<string, ProcessDefinition>;
   /** Where sessions live. */
   readonly registry: SessionRegistry;
-  /** Where lifecycle events are published. */
+  /** Where records, output logs and events are kept. */
+  readonly store: SessionStore;
+  /** Where lifecycle events are published (the store's bus). */
   readonly bus: EventBus;
   #options: SessionManagerOptions;
   #reaper: ReturnType<typeof setInterval>;
@@ -106,12 +107,15 @@ export class SessionManager {
   constructor(options: SessionManagerOptions) {
     this.processes = options.processes;
     this.registry = options.registry ?? new MemorySessionRegistry();
-    this.bus = options.bus ?? new MemoryEventBus();
+    this.store = options.store ?? new MemorySessionStore();
+    this.bus = this.store.bus;
     for (const type of ["created", "state", "removed"]) {
       this.registry.addEventListener(type, (event) => {
         const { session } = (event as CustomEvent<RegistryEventDetail>).detail;
-        const data: SessionEvent = { ...session.toJSON(), owner: session.caller.id };
-        void this.bus.publish(`session.${type}`, data).catch(() => {});
+        const record = sessionRecord(session);
+        const stored = type === "removed" ? this.store.delete(session.id) : this.store.put(record);
+        // Recorded first, then announced: a watcher that reads the store sees the event's state.
+        void stored.then(() => this.bus.publish(`session.${type}`, record)).catch(() => {});
       });
     }
     this.#options = options;
@@ -336,7 +340,7 @@ export class SessionManager {
     const running = [...this.registry.values()].filter((s) => !s.ended);
     for (const session of running) session.cancel(reason);
     await Promise.all(running.map((s) => s.result));
-    if (!this.#options.bus) await this.bus.close();
+    if (!this.#options.store) await this.store.close();
   }
 
   #countStart(name: string, caller: Caller): void {
@@ -362,8 +366,9 @@ export class SessionManager {
     definition: ProcessDefinition,
   ) {
     const o = this.#options;
+    const id = newSessionId();
     return {
-      id: newSessionId(),
+      id,
       name,
       params,
       caller: options.caller,
@@ -371,11 +376,36 @@ export class SessionManager {
       killGrace: definition.killGrace ?? o.killGrace,
       linger: options.linger ?? o.linger,
       maxPendingInput: o.maxPendingInput,
-      log: undefined,
-      retention: definition.retention ?? o.retention,
+      log: this.store.createLog(id, {
+        retention: definition.retention ?? o.retention ?? 4 * 1024 * 1024,
+      }),
       trace: options.trace,
     };
   }
+}
+
+/**
+ * Describes a session as the store's record: its summary and its owner.
+ *
+ * @param session The session.
+ * @returns Its record (plain data).
+ */
+export function sessionRecord(session: Session): SessionRecord {
+  const info = session.toJSON();
+  const record: SessionRecord = {
+    id: info.id,
+    name: info.name,
+    params: [...info.params],
+    owner: session.caller.id,
+    state: info.state,
+    createdAt: info.createdAt,
+    outputBytes: info.outputBytes,
+    attached: info.attached,
+  };
+  if (info.pid !== undefined) record.pid = info.pid;
+  if (info.endedAt !== undefined) record.endedAt = info.endedAt;
+  if (info.result !== undefined) record.result = info.result as SessionRecord["result"];
+  return record;
 }
 
 /**
