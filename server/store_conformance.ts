@@ -146,10 +146,18 @@ export function testSessionStore(
     assert.equal(await store.bus.lastId(), b.id);
     const got = await next(subscription);
     assert.equal(got.type === "event" && got.event.topic, "session.created");
+    // A second subscriber with room for everything: once it has the last event, so has every
+    // subscription of the store (a broker-backed bus delivers asynchronously).
+    const witness = store.bus.subscribe("session.*", { queue: 100 });
     for (let i = 0; i < 5; i++) await store.bus.publish("session.state", { i });
-    // queue of 2: "b" was queued, then overflow.
+    for (;;) {
+      const seen = await next(witness);
+      if (seen.type === "event" && (seen.event.data as { i?: number }).i === 4) break;
+    }
+    // The queue of 2 held "b" and one more, then overflowed.
     const gap = await next(subscription);
     assert.equal(gap.type, "gap");
+    witness.close();
     const resumed = store.bus.subscribe("session.created", { after: a.id - 1 });
     const again = await next(resumed);
     assert.deepEqual(again.type === "event" && again.event.data, { id: "a" });
