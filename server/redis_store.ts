@@ -48,7 +48,8 @@ import {
   type ReaderOptions,
   type ReadOptions,
 } from "./output_log.ts";
-import type { CreateLogOptions, SessionRecord, SessionStore } from "./store.ts";
+import type { CreateLogOptions, SessionRecord } from "./store.ts";
+import type { ClusterStore } from "./remote_session.ts";
 
 type RedisClient = InstanceType<typeof Redis>;
 
@@ -199,6 +200,7 @@ class RedisEventBus implements EventBus {
   }
 
   async start(): Promise<void> {
+    await this.#reader.connect();
     this.#last = Number(await this.#redis.get(this.#seqKey) ?? 0);
     this.#loop = this.#read();
   }
@@ -464,7 +466,10 @@ class RedisReader implements OutputReader {
       if (this.#buffer.length > 0 || this.#ended) return;
     }
     // One blocking connection per reader, for as long as it reads live output.
-    this.#blocking ??= this.#redis.duplicate();
+    if (!this.#blocking) {
+      this.#blocking = this.#redis.duplicate();
+      await this.#blocking.connect();
+    }
     const blocking = this.#blocking;
     const abort = () => blocking.disconnect();
     signal?.addEventListener("abort", abort, { once: true });
@@ -544,7 +549,7 @@ class RedisReader implements OutputReader {
  * await store.close();
  * ```
  */
-export class RedisSessionStore implements SessionStore {
+export class RedisSessionStore implements ClusterStore {
   /** The event bus. */
   readonly bus: EventBus;
   /** This node's name. */
@@ -554,12 +559,29 @@ export class RedisSessionStore implements SessionStore {
   #redis: RedisClient;
   #options: RedisStoreOptions;
   #logs = new Map<string, { log: MemoryOutputLog; mirror: Mirror }>();
+  #reconnectListeners = new Set<() => void>();
+
+  /**
+   * Calls `listener` each time the connection to Redis comes back after a loss.
+   *
+   * @param listener What to do (e.g. write this node's records again).
+   */
+  onReconnect(listener: () => void): void {
+    this.#reconnectListeners.add(listener);
+  }
 
   private constructor(redis: RedisClient, options: RedisStoreOptions) {
     this.#redis = redis;
     this.#options = options;
     this.prefix = options.prefix ?? "pow";
     this.node = options.node ?? `node-${crypto.randomUUID().slice(0, 8)}`;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(this.node)) {
+      throw new TypeError(
+        `Invalid node name ${
+          JSON.stringify(this.node)
+        }: expected 1 to 64 letters, digits, "_" or "-"`,
+      );
+    }
     this.bus = new RedisEventBus(
       redis,
       this.prefix,
@@ -575,9 +597,23 @@ export class RedisSessionStore implements SessionStore {
    * @returns The store.
    */
   static async connect(options: RedisStoreOptions): Promise<RedisSessionStore> {
-    const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const redis = new Redis(options.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      // While Redis is away, commands fail at once with a clear error instead of queueing.
+      enableOfflineQueue: false,
+      retryStrategy: (times: number) => Math.min(50 * times, 1000),
+    });
+    redis.on("error", () => {}); // reported through the commands that fail
     await redis.connect();
     const store = new RedisSessionStore(redis, options);
+    let ready = true;
+    redis.on("close", () => ready = false);
+    redis.on("ready", () => {
+      if (ready) return;
+      ready = true;
+      for (const listener of store.#reconnectListeners) listener();
+    });
     await (store.bus as RedisEventBus).start();
     return store;
   }
@@ -609,6 +645,66 @@ export class RedisSessionStore implements SessionStore {
       return undefined;
     }
     return new RedisReader(this.#redis, key, options.offset ?? 0, this.#options.blockMs ?? 2000);
+  }
+
+  /** Opens a reader on the Redis stream of a session of any node; it starts when first read. */
+  remoteReader(id: string, options: ReaderOptions = {}): OutputReader {
+    const local = this.#logs.get(id);
+    if (local) return local.log.reader(options);
+    return new RedisReader(
+      this.#redis,
+      this.#key("log", id),
+      options.offset ?? 0,
+      this.#options.blockMs ?? 2000,
+    );
+  }
+
+  /**
+   * Ends a session's output stream where it stands (for a session whose node was lost), so
+   * readers on other nodes finish instead of waiting.
+   *
+   * @param id The session id.
+   */
+  async endLog(id: string): Promise<void> {
+    const key = this.#key("log", id);
+    const [last] = await this.#redis.xrevrangeBuffer(key, "+", "-", "COUNT", 1);
+    let end = 0;
+    if (last) {
+      const offset = offsetOf(decoder.decode(last[0] as unknown as Uint8Array));
+      const f = fields(last[1] as unknown[]);
+      if (f.has("e")) return;
+      end = offset + f.get("d")!.length;
+    }
+    await this.#redis.xadd(key, `${end}-1`, "e", "1").catch(() => {});
+  }
+
+  /** Says this node is alive for `ttl` milliseconds. */
+  async heartbeat(ttl: number): Promise<void> {
+    await this.#redis.set(this.#key("node", this.node), String(Date.now()), "PX", ttl);
+  }
+
+  /** The nodes whose heartbeat has not expired. */
+  async aliveNodes(): Promise<Set<string>> {
+    const alive = new Set<string>();
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#redis.scan(
+        cursor,
+        "MATCH",
+        `${this.prefix}:node:*`,
+        "COUNT",
+        1000,
+      );
+      cursor = next;
+      for (const key of keys) alive.add(key.slice(`${this.prefix}:node:`.length));
+    } while (cursor !== "0");
+    return alive;
+  }
+
+  /** Takes a one-time claim. */
+  async claim(key: string, ttl: number): Promise<boolean> {
+    const result = await this.#redis.set(this.#key("claim", key), this.node, "PX", ttl, "NX");
+    return result === "OK";
   }
 
   /** Adds or replaces a record. */

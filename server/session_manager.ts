@@ -10,6 +10,7 @@ import { type ParamLimits, validateParams } from "./params.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import type { EventBus } from "./bus.ts";
 import { MemorySessionStore, type SessionRecord, type SessionStore } from "./store.ts";
+import { isClusterStore, RemoteSession, serveControl } from "./remote_session.ts";
 import {
   MemorySessionRegistry,
   type RegistryEventDetail,
@@ -51,6 +52,16 @@ export interface SessionManagerOptions {
   paramLimits?: ParamLimits;
   /** Milliseconds between sweeps for expired sessions. @default {1000} */
   reapInterval?: number;
+  /** Cluster timing, used with a cluster store (e.g. Redis). */
+  cluster?: ClusterTiming;
+}
+
+/** How a node of a cluster says it is alive, and when others count it lost. */
+export interface ClusterTiming {
+  /** Milliseconds between heartbeats. @default {1000} */
+  heartbeat?: number;
+  /** Milliseconds without a heartbeat after which a node is lost. @default {5000} */
+  lostAfter?: number;
 }
 
 /** The data of a session lifecycle event on the bus. */
@@ -96,6 +107,7 @@ export class SessionManager {
   readonly bus: EventBus;
   #options: SessionManagerOptions;
   #reaper: ReturnType<typeof setInterval>;
+  #cluster: { stop: AbortController; timer: ReturnType<typeof setInterval> } | undefined;
   #closing = false;
   #starts = new Map<string, number[]>();
 
@@ -112,7 +124,7 @@ export class SessionManager {
     for (const type of ["created", "state", "removed"]) {
       this.registry.addEventListener(type, (event) => {
         const { session } = (event as CustomEvent<RegistryEventDetail>).detail;
-        const record = sessionRecord(session);
+        const record = sessionRecord(session, this.node);
         const stored = type === "removed" ? this.store.delete(session.id) : this.store.put(record);
         // Recorded first, then announced: a watcher that reads the store sees the event's state.
         void stored.then(() => this.bus.publish(`session.${type}`, record)).catch(() => {});
@@ -121,6 +133,7 @@ export class SessionManager {
     this.#options = options;
     this.#reaper = setInterval(() => this.reap(), options.reapInterval ?? 1000);
     Deno.unrefTimer(this.#reaper);
+    if (isClusterStore(this.store)) this.#joinCluster();
   }
 
   /**
@@ -266,6 +279,51 @@ export class SessionManager {
       (caller.roles ?? []).some((role) => viewers.includes(role));
   }
 
+  /** This node's name in a cluster (`undefined` on a single node). */
+  get node(): string | undefined {
+    return isClusterStore(this.store) ? this.store.node : undefined;
+  }
+
+  /**
+   * Whether a caller may see a session of any node, by its record.
+   *
+   * @param record The session's record.
+   * @param caller Who is asking.
+   * @returns `true` when the caller may see it.
+   */
+  visibleRecord(record: SessionRecord, caller: Caller): boolean {
+    if (record.owner === caller.id) return true;
+    const viewers = this.#options.viewers ?? [];
+    return viewers.includes("*") || viewers.includes(caller.id) ||
+      (caller.roles ?? []).some((role) => viewers.includes(role));
+  }
+
+  /**
+   * Finds a session on this node or, with a cluster store, on any node.
+   *
+   * @param id The session id.
+   * @param caller Who is asking (as for {@linkcode SessionManager.get}).
+   * @returns The local session, a handle on a remote one, or `undefined`.
+   */
+  async find(id: string, caller?: Caller): Promise<Session | RemoteSession | undefined> {
+    const local = this.registry.get(id);
+    if (local) return !caller || this.visible(local, caller) ? local : undefined;
+    if (!isClusterStore(this.store)) return undefined;
+    const record = await this.store.get(id);
+    if (!record || (caller && !this.visibleRecord(record, caller))) return undefined;
+    return new RemoteSession(record, this.store);
+  }
+
+  /**
+   * Lists the records of the sessions a caller may see on every node (the store's view).
+   *
+   * @param caller Who is asking.
+   * @returns Their records, oldest first.
+   */
+  async listAll(caller: Caller): Promise<SessionRecord[]> {
+    return (await this.store.list()).filter((r) => this.visibleRecord(r, caller));
+  }
+
   /**
    * Lists the sessions a caller may see.
    *
@@ -340,7 +398,61 @@ export class SessionManager {
     const running = [...this.registry.values()].filter((s) => !s.ended);
     for (const session of running) session.cancel(reason);
     await Promise.all(running.map((s) => s.result));
+    if (this.#cluster) {
+      clearInterval(this.#cluster.timer);
+      this.#cluster.stop.abort();
+    }
     if (!this.#options.store) await this.store.close();
+  }
+
+  #joinCluster(): void {
+    const store = this.store;
+    if (!isClusterStore(store)) return;
+    const heartbeat = this.#options.cluster?.heartbeat ?? 1000;
+    const lostAfter = this.#options.cluster?.lostAfter ?? 5000;
+    const stop = new AbortController();
+    void serveControl(store.bus, store.node, (id) => this.registry.get(id), {
+      signal: stop.signal,
+    });
+    const beat = async () => {
+      try {
+        await store.heartbeat(lostAfter);
+        await this.#sweepLostNodes(store.node);
+      } catch {
+        // Redis is away: local sessions go on; the next beat tries again.
+      }
+    };
+    void beat();
+    const timer = setInterval(beat, heartbeat);
+    Deno.unrefTimer(timer);
+    // After a loss of the store, write this node's records again: they may be stale.
+    store.onReconnect(() => {
+      for (const session of this.registry.values()) {
+        void store.put(sessionRecord(session, store.node)).catch(() => {});
+      }
+    });
+    this.#cluster = { stop, timer };
+  }
+
+  async #sweepLostNodes(self: string): Promise<void> {
+    const store = this.store;
+    if (!isClusterStore(store)) return;
+    const alive = await store.aliveNodes();
+    alive.add(self);
+    for (const record of await store.list()) {
+      if (record.result || !record.node || alive.has(record.node)) continue;
+      // One node reports each lost session.
+      if (!(await store.claim(`lost:${record.id}`, 60_000))) continue;
+      const lost: SessionRecord = {
+        ...record,
+        state: "rejected",
+        endedAt: Date.now(),
+        result: { status: "rejected", reason: `node ${record.node} lost`, kind: "crash" },
+      };
+      await store.put(lost);
+      await store.endLog(record.id);
+      await this.bus.publish("session.state", lost);
+    }
   }
 
   #countStart(name: string, caller: Caller): void {
@@ -388,9 +500,10 @@ export class SessionManager {
  * Describes a session as the store's record: its summary and its owner.
  *
  * @param session The session.
+ * @param node The node that runs it (cluster stores).
  * @returns Its record (plain data).
  */
-export function sessionRecord(session: Session): SessionRecord {
+export function sessionRecord(session: Session, node?: string): SessionRecord {
   const info = session.toJSON();
   const record: SessionRecord = {
     id: info.id,
@@ -403,6 +516,8 @@ export function sessionRecord(session: Session): SessionRecord {
     attached: info.attached,
   };
   if (info.pid !== undefined) record.pid = info.pid;
+  if (session.pty) record.pty = true;
+  if (node !== undefined) record.node = node;
   if (info.endedAt !== undefined) record.endedAt = info.endedAt;
   if (info.result !== undefined) record.result = info.result as SessionRecord["result"];
   return record;

@@ -67,6 +67,8 @@ export interface SessionRecord {
   attached: number;
   /** How it ended. */
   result?: SessionResult;
+  /** Whether it runs in a pseudo-terminal. */
+  pty?: boolean;
   /** The node that runs it (cluster stores). */
   node?: string;
 }
