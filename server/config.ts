@@ -44,6 +44,21 @@ export interface LimitsConfig {
   startsPerMinute: number;
   /** Milliseconds a connection may stay idle (no session, no message) before it is closed. @default {0, never} */
   idleTimeout: number;
+  /**
+   * The largest JSON request body (a start, a signal, a resize, a pow-1 call, an upload), in
+   * bytes; a larger one is answered 413. Input bodies are streamed and not limited. @default {1 MiB}
+   */
+  maxBody: number;
+  /**
+   * Milliseconds a request body may stall (no bytes arrive) before the request is answered 408;
+   * 0: never. @default {30 s}
+   */
+  bodyTimeout: number;
+  /**
+   * Output bytes held in memory by all sessions together above which new sessions are refused
+   * (pow.v2 `limit_reached`, REST 503, pow-1 `limit reached`). @default {1 GiB}
+   */
+  outputBudget: number;
 }
 
 /** Session defaults. */
@@ -58,6 +73,13 @@ export interface SessionsConfig {
   maxPendingInput: number;
   /** The most sessions alive at once. @default {1000} */
   max: number;
+  /** The most sessions one caller (token name) may have alive at once. @default {500} */
+  maxPerCaller: number;
+  /**
+   * Output bytes a pow.v2 channel may have sent but not had confirmed (credit granted back),
+   * whatever credit its client claims; the log keeps them on top of `retention`. @default {4 MiB}
+   */
+  maxHeld: number;
   /** The most params in one call. @default {64} */
   maxParams: number;
   /** The longest param, in characters. @default {4096} */
@@ -197,6 +219,8 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     killGrace: 5000,
     maxPendingInput: 8 * 1024 * 1024,
     max: 1000,
+    maxPerCaller: 500,
+    maxHeld: 4 * 1024 * 1024,
     maxParams: 64,
     maxParamLength: 4096,
     viewers: [],
@@ -217,6 +241,9 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     sessionsPerConnection: 256,
     startsPerMinute: 6000,
     idleTimeout: 0,
+    maxBody: 1024 * 1024,
+    bodyTimeout: 30_000,
+    outputBudget: 1024 * 1024 * 1024,
   },
   furtherLink: { enabled: false, path: "/run", runners: {} },
 };
@@ -283,6 +310,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "sessionsPerConnection",
     "startsPerMinute",
     "idleTimeout",
+    "maxBody",
+    "bodyTimeout",
+    "outputBudget",
   ]);
   const sessions = v.section(root, "sessions", [
     "retention",
@@ -290,6 +320,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "killGrace",
     "maxPendingInput",
     "max",
+    "maxPerCaller",
+    "maxHeld",
     "maxParams",
     "maxParamLength",
     "viewers",
@@ -331,6 +363,11 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
         D.limits.startsPerMinute,
       idleTimeout: v.duration(limits.idleTimeout, ["limits", "idleTimeout"]) ??
         D.limits.idleTimeout,
+      maxBody: v.size(limits.maxBody, ["limits", "maxBody"], 1) ?? D.limits.maxBody,
+      bodyTimeout: v.duration(limits.bodyTimeout, ["limits", "bodyTimeout"]) ??
+        D.limits.bodyTimeout,
+      outputBudget: v.size(limits.outputBudget, ["limits", "outputBudget"], 1) ??
+        D.limits.outputBudget,
     },
     sessions: {
       retention: v.size(sessions.retention, ["sessions", "retention"], 1) ?? D.sessions.retention,
@@ -340,6 +377,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       maxPendingInput: v.size(sessions.maxPendingInput, ["sessions", "maxPendingInput"], 1) ??
         D.sessions.maxPendingInput,
       max: v.integer(sessions.max, ["sessions", "max"], 1) ?? D.sessions.max,
+      maxPerCaller: v.integer(sessions.maxPerCaller, ["sessions", "maxPerCaller"], 1) ??
+        D.sessions.maxPerCaller,
+      maxHeld: v.size(sessions.maxHeld, ["sessions", "maxHeld"], 1) ?? D.sessions.maxHeld,
       maxParams: v.integer(sessions.maxParams, ["sessions", "maxParams"], 0) ??
         D.sessions.maxParams,
       maxParamLength: v.integer(sessions.maxParamLength, ["sessions", "maxParamLength"], 1) ??

@@ -11,9 +11,10 @@
  */
 
 import type { Context, Hono } from "hono";
-import { type ErrorCode, parseClientMessage, type SessionInfo } from "@pow/protocol";
+import { type ErrorCode, type SessionInfo, validateClientMessage } from "@pow/protocol";
+import { BodyError, pipeBody, readBody } from "./_body.ts";
 import { applySignal, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
-import { CallError } from "./errors.ts";
+import { CallError, CapacityError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { OutputChunk, OutputReader, OutputStream } from "./output_log.ts";
 import type { Session } from "./session.ts";
@@ -28,6 +29,8 @@ const LARGEST_MAX = 16 * 1024 * 1024;
 const EVENT_SIZE = 64 * 1024;
 /** Milliseconds between keep-alive comments on an idle event stream. */
 const KEEP_ALIVE = 15_000;
+/** Input body bytes handed to a session but not yet taken before the body is read further. */
+const INPUT_WINDOW = 1024 * 1024;
 /** Milliseconds an incomplete UTF-8 character is held back waiting for its last bytes. */
 const UTF8_WAIT = 50;
 
@@ -366,7 +369,12 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
   const fail = (c: Context<PowEnv>, error: unknown): Response => {
     if (error instanceof RestFailure || error instanceof CallError) {
       const body: RestError = { code: error.code, message: error.message };
-      return c.json(body, STATUS[error.code] ?? 400);
+      return c.json(body, error instanceof CapacityError ? 503 : STATUS[error.code] ?? 400);
+    }
+    if (error instanceof BodyError) {
+      const code = error.status === 400 ? "bad_message" : "limit_reached";
+      const body: RestError = { code, message: error.message };
+      return c.json(body, error.status);
     }
     throw error;
   };
@@ -384,7 +392,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
 
   /** Reads a JSON body and validates it as the `pow.v2` message `type` would be. */
   const body = async (c: Context<PowEnv>, type: "start" | "signal" | "resize") => {
-    const text = await c.req.text();
+    const { maxBody, bodyTimeout } = config.limits;
+    const text = await readBody(c.req.raw, { limit: maxBody, timeout: bodyTimeout });
     let value: unknown;
     try {
       value = text.trim() === "" ? {} : JSON.parse(text);
@@ -394,7 +403,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       throw new RestFailure("bad_message", "Cannot parse the body: not a JSON object");
     }
-    const parsed = parseClientMessage(JSON.stringify({ ...value, type, id: 1 }));
+    // Validated as it is: caller data is never serialized again.
+    const parsed = validateClientMessage({ ...value, type, id: 1 });
     if (!parsed.ok) throw new RestFailure(parsed.error.code, parsed.error.message);
     return parsed.value;
   };
@@ -527,10 +537,15 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
         `${p}/sessions/:id/input`,
         handle(async (c) => {
           const session = find(c);
-          const bytes = new Uint8Array(await c.req.arrayBuffer());
+          // Streamed to stdin as it arrives: the body is read only as fast as the process takes
+          // it (at most a window, and never past `maxPendingInput`), never collected whole.
           try {
-            await session.write(bytes);
+            await pipeBody(c.req.raw, (bytes) => session.write(bytes), {
+              timeout: config.limits.bodyTimeout,
+              window: Math.min(INPUT_WINDOW, config.sessions.maxPendingInput),
+            });
           } catch (error) {
+            if (error instanceof BodyError) throw error;
             if (error instanceof RangeError) throw new RestFailure("limit_reached", error.message);
             throw new RestFailure("stdin_closed", (error as Error).message);
           }
@@ -728,7 +743,10 @@ function restPaths(): Record<string, unknown> {
           "400": error("`bad_json`, `bad_message` or `bad_params`"),
           "403": error("`not_allowed`: the caller may not run it (or not in a pty)"),
           "404": error("`unknown_process`"),
+          "408": error("`limit_reached`: the body stalled for `limits.bodyTimeout`"),
+          "413": error("`limit_reached`: the body is larger than `limits.maxBody`"),
           "429": error("`limit_reached`: too many sessions or starts"),
+          "503": error("`limit_reached`: the server's output memory budget is used up"),
         },
       },
     },
@@ -812,7 +830,8 @@ function restPaths(): Record<string, unknown> {
     [`${p}/sessions/{id}/input`]: {
       post: {
         summary: "Write the raw body to the process's stdin",
-        description: "Answers once the process has taken the bytes.",
+        description: "The body is streamed to the process as it reads it (any size; read only " +
+          "as fast as the process takes it). Answers once the process has taken every byte.",
         tags,
         parameters: [idParam],
         requestBody: {
@@ -822,6 +841,7 @@ function restPaths(): Record<string, unknown> {
         responses: {
           "204": noContent,
           "404": unknownSession,
+          "408": error("`limit_reached`: the body stalled for `limits.bodyTimeout`"),
           "409": error("`stdin_closed`: input was closed or the session ended"),
           "429": error("`limit_reached`: too much input is pending"),
         },

@@ -204,8 +204,9 @@ interface Channel {
   /**
    * The offset the client has confirmed: where the channel was bound plus every byte of credit
    * it granted back (a client grants credit for output it has consumed). The log keeps
-   * everything from here on, so a client that loses its connection with output in flight can
-   * reattach at what it really received and get every byte exactly once.
+   * everything from here on (at most `sessions.maxHeld` bytes before the last byte sent), so a
+   * client that loses its connection with output in flight can reattach at what it really
+   * received and get every byte exactly once.
    */
   confirmed: number;
   /** Bytes of `reader.skipped` already reported with `gap`. */
@@ -640,6 +641,13 @@ class V2Connection {
 
   /** Sends chunks as data frames, one per run of the same stream (coalesced). */
   #output(channel: Channel, chunks: OutputChunk[]): void {
+    // The log keeps what the client has not confirmed, but never more than `sessions.maxHeld`
+    // bytes of it, whatever credit the client claims: older unconfirmed bytes may be evicted
+    // (a reattach from there is told `skipped`, never silently).
+    const maxHeld = this.#context.config.sessions.maxHeld;
+    const sent = chunks.at(-1);
+    const end = sent ? sent.offset + sent.data.byteLength : 0;
+    if (end - channel.confirmed > maxHeld) channel.reader.hold(end - maxHeld);
     const skipped = channel.reader.skipped;
     if (skipped > channel.reportedSkipped && chunks.length > 0) {
       this.#send({

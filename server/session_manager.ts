@@ -5,7 +5,7 @@
  * @module
  */
 
-import { CallError } from "./errors.ts";
+import { CallError, CapacityError } from "./errors.ts";
 import { type ParamLimits, validateParams } from "./params.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import type { EventBus } from "./bus.ts";
@@ -41,6 +41,13 @@ export interface SessionManagerOptions {
   maxPendingInput?: number;
   /** The most sessions alive at once (running or lingering). @default {1000} */
   maxSessions?: number;
+  /** The most sessions one caller (by `Caller.id`) may have alive at once. @default {Infinity} */
+  maxPerCaller?: number;
+  /**
+   * Output bytes held in memory by all sessions together (their logs' retained bytes) at or
+   * above which new sessions are refused. @default {Infinity}
+   */
+  outputBudget?: number;
   /**
    * Token names or roles that may see and control every caller's sessions (`"*"`: everyone).
    * Otherwise sessions are visible only to the identity that started them. @default {[]}
@@ -66,6 +73,15 @@ export interface ClusterTiming {
 
 /** The data of a session lifecycle event on the bus. */
 export type SessionEvent = SessionRecord;
+
+/** Options for {@linkcode SessionManager.rejected}. */
+export interface RejectedOptions {
+  /**
+   * Count the failed call against `startsPerMinute` (when it failed before it was counted, e.g.
+   * an unknown process). @default {false}
+   */
+  countStart?: boolean;
+}
 
 /** Options for {@linkcode SessionManager.start}. */
 export interface StartOptions {
@@ -191,13 +207,8 @@ export class SessionManager {
       );
     }
     this.#countStart(name, options.caller);
-    const maxSessions = this.#options.maxSessions ?? 1000;
-    if (this.registry.size >= maxSessions) {
-      throw new CallError(
-        "limit_reached",
-        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
-      );
-    }
+    this.#checkCapacity(name, options.caller);
+    this.#checkBudget(name);
     if (options.pty && !(definition.kind === "command" && definition.pty)) {
       throw new CallError(
         "not_allowed",
@@ -224,8 +235,10 @@ export class SessionManager {
    * @param reason Why it failed.
    * @param kind What kind of failure.
    * @returns The rejected session, in the registry.
-   * @throws {CallError} `limit_reached` when `maxSessions` sessions are alive: failed calls
-   * count against the limit too, so they cannot grow the registry without bound.
+   * @param rejectedOptions Whether the failed call counts as a start.
+   * @throws {CallError} `limit_reached` when `maxSessions` sessions are alive, the caller has
+   * `maxPerCaller`, or (with `countStart`) it is over `startsPerMinute`: failed calls count
+   * against the limits too, so they cannot grow the registry without bound.
    */
   rejected(
     name: string,
@@ -233,14 +246,10 @@ export class SessionManager {
     options: StartOptions,
     reason: string,
     kind: RejectionKind = "spawn",
+    rejectedOptions: RejectedOptions = {},
   ): Session {
-    const maxSessions = this.#options.maxSessions ?? 1000;
-    if (this.registry.size >= maxSessions) {
-      throw new CallError(
-        "limit_reached",
-        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
-      );
-    }
+    if (rejectedOptions.countStart) this.#countStart(name, options.caller);
+    this.#checkCapacity(name, options.caller);
     const list = Array.isArray(params) ? params.map(String) : [];
     const session = Session.rejected(
       this.#sessionOptions(name, list, options, { kind: "function", run: () => null }),
@@ -452,6 +461,52 @@ export class SessionManager {
       await store.put(lost);
       await store.endLog(record.id);
       await this.bus.publish("session.state", lost);
+    }
+  }
+
+  /** Refuses a session over `maxSessions` in total or `maxPerCaller` for the caller. */
+  #checkCapacity(name: string, caller: Caller): void {
+    const maxSessions = this.#options.maxSessions ?? 1000;
+    if (this.registry.size >= maxSessions) {
+      throw new CallError(
+        "limit_reached",
+        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
+      );
+    }
+    const perCaller = this.#options.maxPerCaller ?? Infinity;
+    if (perCaller === Infinity) return;
+    let count = 0;
+    for (const session of this.registry.values()) {
+      if (session.caller.id === caller.id && ++count >= perCaller) {
+        throw new CallError(
+          "limit_reached",
+          `Cannot start process "${name}": caller "${caller.id}" already has ${perCaller} sessions alive`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Output bytes all sessions hold in memory now: what their logs retain (unread, held and
+   * kept for late readers).
+   *
+   * @returns The bytes.
+   */
+  outputBytes(): number {
+    let bytes = 0;
+    for (const session of this.registry.values()) bytes += session.log.end - session.log.start;
+    return bytes;
+  }
+
+  /** Refuses new work once the sessions' output fills `outputBudget`. */
+  #checkBudget(name: string): void {
+    const budget = this.#options.outputBudget ?? Infinity;
+    if (budget === Infinity) return;
+    const used = this.outputBytes();
+    if (used >= budget) {
+      throw new CapacityError(
+        `Cannot start process "${name}": the server is out of output memory (${used} bytes held, the budget is ${budget})`,
+      );
     }
   }
 
