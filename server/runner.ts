@@ -123,6 +123,55 @@ export function killGroup(pgid: number, signal: Deno.Signal): boolean {
   }
 }
 
+function currentDirectory(): string | undefined {
+  try {
+    return Deno.cwd();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a user may enter a directory: search permission on it and every directory above it,
+ * by the owner, group or other bits (supplementary groups are not given to children).
+ *
+ * @param dir An absolute directory.
+ * @param uid The user.
+ * @param gid The user's group.
+ * @returns `undefined` when the server cannot tell (no permission to look).
+ */
+export function canEnter(dir: string, uid: number, gid?: number): boolean | undefined {
+  if (uid === 0) return true;
+  const parts = dir.split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(`/${parts.slice(0, i).join("/")}`);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      return undefined;
+    }
+    const mode = info.mode ?? 0o777;
+    const bit = info.uid === uid ? 0o100 : info.gid === gid ? 0o010 : 0o001;
+    if ((mode & bit) === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Where a command runs: its `cwd`; without one, the server's working directory, unless the
+ * command runs as a user who cannot enter it: then `/`.
+ *
+ * @param definition The command.
+ * @returns The directory, or `undefined` for the server's own.
+ */
+export function workingDirectory(definition: CommandProcess): string | undefined {
+  if (definition.cwd !== undefined || definition.uid === undefined) return definition.cwd;
+  const here = currentDirectory();
+  if (here === undefined) return undefined;
+  return canEnter(here, definition.uid, definition.gid) === false ? "/" : undefined;
+}
+
 /**
  * Starts a command in its own process group (session) with piped stdio.
  *
@@ -137,8 +186,9 @@ export function killGroup(pgid: number, signal: Deno.Signal): boolean {
 export function startCommand(definition: CommandProcess, options: RunOptions): RunningProcess {
   const [program, ...args] = expandTemplate(definition.command, options.params);
   const env = childEnv(definition.env, options.trace);
+  const cwd = workingDirectory(definition);
   const common = {
-    cwd: definition.cwd,
+    cwd,
     env,
     clearEnv: true,
     stdin: "piped",
@@ -151,9 +201,24 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
   const path = spawnMode() === "setsid" && runAllowed(program)
     ? resolveProgram(program, env.PATH)
     : undefined;
-  const child = path === undefined
-    ? new Deno.Command(program, { ...common, args, detached: true }).spawn()
-    : new Deno.Command(SETSID, { ...common, args: [path, ...args] }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = path === undefined
+      ? new Deno.Command(program, { ...common, args, detached: true }).spawn()
+      : new Deno.Command(SETSID, { ...common, args: [path, ...args] }).spawn();
+  } catch (error) {
+    const { uid, gid } = definition;
+    const dir = cwd ?? currentDirectory();
+    if (
+      error instanceof Deno.errors.PermissionDenied && uid !== undefined && dir !== undefined &&
+      canEnter(dir, uid, gid) === false
+    ) {
+      throw new Deno.errors.PermissionDenied(
+        `user ${uid} cannot enter the working directory "${dir}"`,
+      );
+    }
+    throw error;
+  }
   const pid = child.pid;
   // The ledger lets a server started after a crash end this group (server/process_ledger.ts).
   const ended = recordGroup(pid);

@@ -405,3 +405,58 @@ processes:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "a run-as-user process runs in / when the server's directory is closed to it, and says why when its cwd is",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    // The server runs in a directory only root may enter, as a clone under a 0700 home would.
+    const closed = await Deno.makeTempDir({ prefix: "pow-closed-" });
+    await Deno.chmod(closed, 0o700);
+    const root = new URL("..", import.meta.url).pathname;
+    const script = `
+      import { defineCommand, SessionManager } from "${root}mod.ts";
+      const manager = new SessionManager({
+        processes: {
+          here: defineCommand(["sh", "-c", "pwd; id -u; id -g"], { uid: 65534, gid: 65534 }),
+          there: defineCommand(["pwd"], { uid: 65534, gid: 65534, cwd: ${JSON.stringify(closed)} }),
+        },
+      });
+      const caller = { id: "test" };
+      const here = manager.start("here", [], { caller });
+      const reader = here.reader();
+      let output = "";
+      for (let chunks; (chunks = await reader.read()) !== null;) {
+        for (const chunk of chunks) output += new TextDecoder().decode(chunk.data);
+      }
+      reader.close();
+      console.log(JSON.stringify({ output, result: await here.result }));
+      const there = manager.start("there", [], { caller });
+      console.log(JSON.stringify({ result: await there.result }));
+      await manager.close();
+    `;
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--config", `${root}deno.json`, script],
+        cwd: closed,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, `${stdout}${new TextDecoder().decode(out.stderr)}`);
+      const [here, there] = stdout.trim().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual(here, {
+        output: "/\n65534\n65534\n",
+        result: { status: "fulfilled", value: null, exitCode: 0 },
+      }, new TextDecoder().decode(out.stderr));
+      assert.deepEqual(there.result, {
+        status: "rejected",
+        reason: `Cannot run "pwd": user 65534 cannot enter the working directory "${closed}"`,
+        kind: "spawn",
+      });
+    } finally {
+      await Deno.remove(closed, { recursive: true });
+    }
+  },
+});
