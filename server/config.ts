@@ -30,6 +30,11 @@ export interface ServerConfig {
    * guard; `"*"` allows every name).
    */
   hosts: string[];
+  /**
+   * Where the server records the process groups it runs, so that the next start after a crash
+   * ends what is left (`false`: off). @default {"/tmp/pow-<uid>"}
+   */
+  stateDir?: string | false;
 }
 
 /** Limits that protect the server from any one caller. */
@@ -234,7 +239,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     restExpiry: 60_000,
     statusLines: 1000,
   },
-  auth: { tokens: [], anonymous: false, ticketTtl: 30_000 },
+  auth: { tokens: [], anonymous: false, ticketTtl: 30_000, ticketsPerCaller: 100 },
   limits: {
     connections: 10_000,
     connectionsPerAddress: 1000,
@@ -302,8 +307,21 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "processes",
   ]);
 
-  const server = v.section(root, "server", ["host", "port", "basePath", "tls", "origins", "hosts"]);
-  const auth = v.section(root, "auth", ["tokens", "anonymous", "ticketTtl"]);
+  const server = v.section(root, "server", [
+    "host",
+    "port",
+    "basePath",
+    "tls",
+    "origins",
+    "hosts",
+    "stateDir",
+  ]);
+  const auth = v.section(root, "auth", [
+    "tokens",
+    "anonymous",
+    "ticketTtl",
+    "ticketsPerCaller",
+  ]);
   const limits = v.section(root, "limits", [
     "connections",
     "connectionsPerAddress",
@@ -349,6 +367,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       tokens: parseTokens(v, auth.tokens),
       anonymous: v.boolean(auth.anonymous, ["auth", "anonymous"]) ?? D.auth.anonymous,
       ticketTtl: v.duration(auth.ticketTtl, ["auth", "ticketTtl"]) ?? D.auth.ticketTtl,
+      ticketsPerCaller: v.integer(auth.ticketsPerCaller, ["auth", "ticketsPerCaller"], 1) ??
+        D.auth.ticketsPerCaller,
     },
     limits: {
       connections: v.integer(limits.connections, ["limits", "connections"], 1) ??
@@ -416,6 +436,16 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     fail(["furtherLink"], 'missing key "workDir": the directory for uploads and code files');
   }
   if (config.furtherLink.path === "") fail(["furtherLink", "path"], 'must not be "/"');
+  if (server.stateDir !== undefined && server.stateDir !== null) {
+    if (server.stateDir === false) config.server.stateDir = false;
+    else {
+      const dir = typeof server.stateDir === "string" ? server.stateDir : undefined;
+      if (!dir || !dir.startsWith("/")) {
+        fail(["server", "stateDir"], "must be an absolute directory path, or false");
+      }
+      config.server.stateDir = dir;
+    }
+  }
   if (server.tls !== undefined) {
     const tls = v.object(server.tls, ["server", "tls"], ["cert", "key"]);
     const cert = v.string(tls.cert, ["server", "tls", "cert"]);
@@ -548,7 +578,9 @@ function parseProcess(
   if (p.pty !== undefined) definition.pty = v.boolean(p.pty, [...at, "pty"]);
   if (p.allow !== undefined) definition.allow = v.stringList(p.allow, [...at, "allow"]);
   if (p.user !== undefined) {
-    const [uid, gid] = v.account(p.user, [...at, "user"], "/etc/passwd", "user");
+    const [uid, gid] = v.account(p.user, [...at, "user"], "/etc/passwd", "user", {
+      groupGiven: p.group !== undefined,
+    });
     definition.uid = uid;
     // The user's primary group, unless a group is given.
     if (gid !== undefined && p.group === undefined) definition.gid = gid;
@@ -662,10 +694,22 @@ class Validator {
   }
 
   /** A user or group given by name (looked up in `file`) or by number. */
-  account(value: unknown, path: Path, file: string, what: string): [number, number?] {
-    if (typeof value === "number") return [this.integer(value, path, 0)!];
-    const name = this.string(value, path)!;
-    if (/^\d+$/.test(name)) return [Number(name)];
+  /**
+   * A user or group given by name or by number. A user is looked up in `file` either way, for
+   * its primary group: a numeric user must never keep the server's group (root's, 0).
+   */
+  account(
+    value: unknown,
+    path: Path,
+    file: string,
+    what: string,
+    options: { groupGiven?: boolean } = {},
+  ): [number, number?] {
+    const numeric = typeof value === "number";
+    const name = numeric ? String(this.integer(value, path, 0)) : this.string(value, path)!;
+    const byNumber = /^\d+$/.test(name);
+    // A numeric group, or a numeric user with its group given, needs no lookup.
+    if (byNumber && (what === "group" || options.groupGiven)) return [Number(name)];
     let table = "";
     try {
       table = Deno.readTextFileSync(file);
@@ -674,9 +718,21 @@ class Validator {
     }
     for (const line of table.split("\n")) {
       const fields = line.split(":");
-      if (fields[0] === name && fields[2] !== undefined) {
-        return what === "user" ? [Number(fields[2]), Number(fields[3])] : [Number(fields[2])];
+      if (fields[2] === undefined || fields[2] === "") continue;
+      if (byNumber ? Number(fields[2]) === Number(name) : fields[0] === name) {
+        if (what !== "user") return [Number(fields[2])];
+        const gid = Number(fields[3]);
+        if (!Number.isInteger(gid) || fields[3] === "") {
+          this.fail(path, `user "${name}" has no primary group in ${file}: set "group"`);
+        }
+        return [Number(fields[2]), gid];
       }
+    }
+    if (byNumber) {
+      this.fail(
+        path,
+        `user ${name} is not in ${file}, so its primary group is unknown: set "group" as well`,
+      );
     }
     this.fail(path, `unknown ${what} "${name}" (not in ${file})`);
   }

@@ -423,6 +423,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
   const p = NATIVE_REST_PREFIX;
   return {
     name: "pow.v2-rest",
+    eventStreams: /^api\/v2\/sessions\/[^/]+\/events$/,
     routes(app: Hono<PowEnv>): void {
       app.get(
         `${p}/processes`,

@@ -13,6 +13,7 @@ import { Authenticator, checkHost, checkOrigin } from "./auth.ts";
 import type { PowConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { Caller } from "./process.ts";
+import { closeLedger, defaultStateDir, openLedger } from "./process_ledger.ts";
 import { SessionManager } from "./session_manager.ts";
 
 /** Options for {@linkcode createServer}. */
@@ -191,6 +192,12 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   };
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
 
+  // A request whose Host makes no URL (`Host: a b`) is refused before anything reads
+  // `request.url` as a URL: 400, no stack trace, nothing logged per request.
+  app.use("*", async (c, next) => {
+    if (!URL.canParse(c.req.raw.url)) return text("invalid Host header", 400);
+    return await next();
+  });
   routes.use("*", async (c, next) => {
     const request = c.req.raw;
     const info = c.env as Deno.ServeHandlerInfo | undefined;
@@ -202,8 +209,12 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     const refused = checkOrigin(request, config.server.origins) ??
       (auth.required ? undefined : checkHost(request, config.server.hosts));
     if (refused) return refused;
-    // Then authentication, before anything else is revealed or upgraded.
-    const caller: Caller | Response = context.authenticate(request, info);
+    // Then authentication, before anything else is revealed or upgraded. A ticket counts only
+    // where a browser cannot send a header: a WebSocket upgrade or an event stream.
+    const path = relative(c.req.path);
+    const ticket = upgrade ||
+      (c.req.method === "GET" && frontEnds.some((f) => f.eventStreams?.test(path)));
+    const caller: Caller | Response = auth.authenticate(request, info, { ticket });
     if (caller instanceof Response) return caller;
     c.set("caller", caller);
     if (!upgrade) return await next();
@@ -229,7 +240,14 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     // The original pow-1 server's refusal, kept byte for byte.
     return text("client does not support required pow-1 subprotocol", 403);
   });
-  routes.post("/tickets", (c) => c.json(auth.issueTicket(c.get("caller"))));
+  routes.post("/tickets", (c) => {
+    try {
+      return c.json(auth.issueTicket(c.get("caller")));
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      return text(error.message, 429);
+    }
+  });
   for (const frontEnd of frontEnds) frontEnd.routes?.(routes);
   app.route(base.replace(/\/$/, "") || "/", routes);
 
@@ -303,6 +321,26 @@ export async function listen(
   const tlsOptions = tls
     ? { cert: await Deno.readTextFile(tls.cert), key: await Deno.readTextFile(tls.key) }
     : {};
+  // Before serving: end what a crashed server left running, then record our own groups.
+  const stateDir = server.config.server.stateDir ?? defaultStateDir();
+  let ledger = false;
+  if (stateDir) {
+    try {
+      const swept = openLedger(stateDir);
+      ledger = true;
+      if (swept && swept.groups > 0) {
+        console.error(
+          `Ended ${swept.processes} processes in ${swept.groups} process groups that a stopped server left running`,
+        );
+      }
+    } catch (error) {
+      console.error(
+        `Cannot use state directory "${stateDir}": ${
+          (error as Error).message
+        }; processes left by a crash will not be ended at the next start`,
+      );
+    }
+  }
   const httpServer = Deno.serve({
     hostname: host,
     port,
@@ -321,6 +359,7 @@ export async function listen(
       // results), then give open connections a moment to finish.
       const drained = httpServer.shutdown();
       await server.close();
+      if (ledger) closeLedger();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise((r) => timer = setTimeout(r, 2000));
       await Promise.race([drained, timeout]);

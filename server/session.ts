@@ -323,7 +323,9 @@ export class Session extends EventTarget {
       const reason = error instanceof Deno.errors.NotFound
         ? `Cannot run "${program}": program not found`
         : error instanceof Deno.errors.PermissionDenied
-        ? `Cannot run "${program}": permission denied`
+        ? `Cannot run "${program}": ${
+          /^user \d+ cannot enter/.test(message(error)) ? message(error) : "permission denied"
+        }`
         : `Cannot run "${program}": ${message(error)}`;
       this.#finish({ status: "rejected", reason, kind: "spawn" });
     };
