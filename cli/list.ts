@@ -12,15 +12,16 @@
  */
 
 import { parseArgs } from "node:util";
-import { PowClient, type ProcessInfo } from "../client/mod.ts";
-import { EXIT_CONNECTION, EXIT_USAGE } from "./call.ts";
+import type { ProcessInfo } from "../client/mod.ts";
+import { CliError, connect, EXIT_CONNECTION, EXIT_USAGE, serverUrl } from "./_common.ts";
 
 /** Usage of `list`. */
 export const LIST_HELP = `Usage: deno run -A main.ts list --url URL [--token TOKEN] [--json]
 
 Lists the processes the server lets you start, with their params and descriptions.
 A ws:// URL uses the WebSocket protocol, an http:// URL the REST API.
-Exit codes: 0, 69 when the server could not be reached, 2 for usage errors.
+Exit codes: 0; 69 when the server could not be reached; 77 when it wants a (valid) token;
+2 for usage errors.
 `;
 
 /**
@@ -60,7 +61,7 @@ export async function listCommand(args: string[]): Promise<number> {
     processes = await fetchProcesses(values.url, token);
   } catch (error) {
     console.error(`pow list: ${(error as Error).message}`);
-    return EXIT_CONNECTION;
+    return error instanceof CliError ? error.exitCode : EXIT_CONNECTION;
   }
   console.log(values.json ? JSON.stringify(processes, null, 2) : formatProcesses(processes));
   return 0;
@@ -68,10 +69,15 @@ export async function listCommand(args: string[]): Promise<number> {
 
 async function fetchProcesses(url: string, token: string | undefined): Promise<ProcessInfo[]> {
   if (/^wss?:/i.test(url)) {
-    await using client = new PowClient(url, { token, reconnect: false });
+    await using client = await connect(serverUrl(url), token, { reconnect: false });
     return await client.processes();
   }
-  const base = new URL(url);
+  let base: URL;
+  try {
+    base = new URL(url);
+  } catch {
+    throw new CliError(`invalid --url "${url}": expected a URL such as ws://127.0.0.1:8028/`, 2);
+  }
   if (!base.pathname.endsWith("/")) base.pathname += "/";
   const response = await fetch(new URL("api/v2/processes", base), {
     headers: token ? { authorization: `Bearer ${token}` } : {},
