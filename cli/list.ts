@@ -13,7 +13,15 @@
 
 import { parseArgs } from "node:util";
 import type { ProcessInfo } from "../client/mod.ts";
-import { CliError, connect, EXIT_CONNECTION, EXIT_USAGE, serverUrl } from "./_common.ts";
+import {
+  CliError,
+  connect,
+  EXIT_AUTH,
+  EXIT_CONNECTION,
+  EXIT_USAGE,
+  serverUrl,
+  tokenFrom,
+} from "./_common.ts";
 
 /** Usage of `list`. */
 export const LIST_HELP = `Usage: deno run -A main.ts list --url URL [--token TOKEN] [--json]
@@ -55,7 +63,7 @@ export async function listCommand(args: string[]): Promise<number> {
     console.error(`pow list: --url is required\nRun "list --help" for usage.`);
     return EXIT_USAGE;
   }
-  const token = values.token ?? Deno.env.get("POW_TOKEN");
+  const token = tokenFrom(values.token);
   let processes: ProcessInfo[];
   try {
     processes = await fetchProcesses(values.url, token);
@@ -83,6 +91,9 @@ async function fetchProcesses(url: string, token: string | undefined): Promise<P
     headers: token ? { authorization: `Bearer ${token}` } : {},
   });
   const body = await response.text();
+  if (response.status === 401) {
+    throw new CliError("authentication required: use --token or POW_TOKEN", EXIT_AUTH);
+  }
   if (!response.ok) throw new Error(`Cannot list processes: HTTP ${response.status}: ${body}`);
   const json = JSON.parse(body);
   return Array.isArray(json) ? json : json.processes;
