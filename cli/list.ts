@@ -11,7 +11,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import type { ProcessInfo } from "../client/mod.ts";
 import {
   CliError,
@@ -19,6 +18,7 @@ import {
   EXIT_AUTH,
   EXIT_CONNECTION,
   EXIT_USAGE,
+  parseCommandLine,
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
@@ -41,25 +41,28 @@ Exit codes: 0; 69 when the server could not be reached; 77 when it wants a (vali
 export async function listCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        url: { type: "string" },
-        token: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
+    parsed = parseCommandLine(args, {
+      url: { type: "string" },
+      token: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
     });
   } catch (error) {
     console.error(`pow list: ${(error as Error).message}\nRun "list --help" for usage.`);
     return EXIT_USAGE;
   }
-  const { values } = parsed;
+  const { values, positionals } = parsed;
   if (values.help) {
     console.log(LIST_HELP);
     return 0;
   }
-  if (values.url === undefined) {
+  if (positionals.length > 0) {
+    console.error(
+      `pow list: unexpected argument "${positionals[0]}"\nRun "list --help" for usage.`,
+    );
+    return EXIT_USAGE;
+  }
+  if (typeof values.url !== "string") {
     console.error(`pow list: --url is required\nRun "list --help" for usage.`);
     return EXIT_USAGE;
   }

@@ -11,7 +11,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   ConfigError,
   createServer,
@@ -24,7 +23,7 @@ import {
   runtimeProblems,
 } from "../mod.ts";
 import { frontEnds } from "../server/front_ends.ts";
-import { EXIT_USAGE } from "./_common.ts";
+import { EXIT_USAGE, parseCommandLine } from "./_common.ts";
 import { hashTokenCommand } from "./hash_token.ts";
 import { HELP } from "./help.ts";
 
@@ -37,24 +36,29 @@ import { HELP } from "./help.ts";
 export async function serveCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        config: { type: "string", short: "c" },
-        host: { type: "string" },
-        port: { type: "string", short: "p" },
-        "base-path": { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+    parsed = parseCommandLine(args, {
+      config: { type: "string", short: "c" },
+      host: { type: "string" },
+      port: { type: "string", short: "p" },
+      "base-path": { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
+      help: { type: "boolean", short: "h" },
     });
   } catch (error) {
     console.error(`pow: ${(error as Error).message}\nRun with --help for usage.`);
     return EXIT_USAGE;
   }
-  const { values, positionals } = parsed;
+  const positionals = parsed.positionals;
+  const values = parsed.values as {
+    config?: string;
+    host?: string;
+    port?: string;
+    "base-path"?: string;
+    cert?: string;
+    key?: string;
+    help?: boolean;
+  };
   if (values.help) {
     console.log(HELP);
     return 0;

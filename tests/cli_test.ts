@@ -45,6 +45,11 @@ Deno.test("cli rejects an unknown command and a bad port with exit 2", async () 
     2,
     'pow: unknown command "frobnicate"\nRun with --help for usage.\n',
   ]);
+  const option = await run(["--frob", "x"]);
+  assert.deepEqual([option.code, option.stderr], [
+    2,
+    'pow: unknown option "--frob"\nRun with --help for usage.\n',
+  ]);
   const b = await run(["--port", "http"]);
   assert.deepEqual([b.code, b.stderr], [
     2,
