@@ -7,6 +7,7 @@
  * @module
  */
 
+import { deferred } from "./_deferred.ts";
 import {
   type AttachedMessage,
   type ClientMessage,
@@ -81,8 +82,8 @@ export class ChannelCore {
   pty = false;
   skipped = 0;
   readonly queue: OutputQueue;
-  readonly started = Promise.withResolvers<StartedMessage | AttachedMessage>();
-  readonly result = Promise.withResolvers<ProcessResult>();
+  readonly started = deferred<StartedMessage | AttachedMessage>();
+  readonly result = deferred<ProcessResult>();
   onGap: ((gap: GapInfo) => void) | undefined;
   #window: number;
   #next = 0;
