@@ -694,10 +694,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** Says what a runtime's handshake error message means, keeping the message itself. */
 function explainHandshakeError(message: string): string {
   const status = /\b(\d{3})\b/.exec(message)?.[1];
-  if (/status/i.test(message) && status === "401") {
+  if (/status|response/i.test(message) && status === "401") {
     return `${message} (the server requires a valid token: pass the \`token\` option)`;
   }
-  if (/status/i.test(message) && status === "403") {
+  if (/status|response/i.test(message) && status === "403") {
     return `${message} (the server refused this origin or identity)`;
   }
   return message;
