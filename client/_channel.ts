@@ -20,7 +20,7 @@ import {
   type ServerMessage,
   type SignalName,
   type StartedMessage,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";
 import { ConnectionError, RemoteError, SessionLostError } from "./errors.ts";
 import { type OutputChunk, OutputQueue, type OutputStream } from "./_output_queue.ts";
 

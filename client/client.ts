@@ -20,7 +20,7 @@ import {
   type ServerMessage,
   type SessionInfo,
   V2_SUBPROTOCOL,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { ChannelCore, type ChannelHost, ConnectionDropped } from "./_channel.ts";
 import {

@@ -1,6 +1,6 @@
 // Copyright the pow authors. MIT license.
 import { deepStrictEqual, equal, match, ok, rejects } from "node:assert/strict";
-import type { ClientMessage, ProcessResult } from "@pow/protocol";
+import type { ClientMessage, ProcessResult } from "./protocol/mod.ts";
 import { PowClient, type PowClientOptions } from "./client.ts";
 import { ConnectionError, RemoteError, SessionLostError } from "./errors.ts";
 import { FakeClock, FakeServer, type FakeSocket } from "./testing.ts";

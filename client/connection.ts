@@ -8,7 +8,7 @@
  */
 
 import { type Deferred, deferred } from "./_deferred.ts";
-import { shouldReconnect } from "@pow/protocol";
+import { shouldReconnect } from "./protocol/mod.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { ConnectionError } from "./errors.ts";
 import { type Clock, systemClock, type TimerHandle } from "./timers.ts";

@@ -7,7 +7,7 @@
  */
 
 import { deferred } from "./_deferred.ts";
-import type { Pow1Result } from "@pow/protocol";
+import type { Pow1Result } from "./protocol/mod.ts";
 import { Pow1Error } from "./errors.ts";
 import { LineQueue } from "./_line_queue.ts";
 import type { Pow1Outcome } from "./pow1_websocket.ts";

@@ -13,7 +13,7 @@ import {
   parsePow1Result,
   POW1_SUBPROTOCOL,
   type Pow1Result,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";
 import { Pow1Error } from "./errors.ts";
 import { LineQueue } from "./_line_queue.ts";
 import {

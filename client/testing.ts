@@ -40,7 +40,7 @@ import {
   encodeMessage,
   parseClientMessage,
   type ServerMessage,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";
 import type { Clock, TimerHandle } from "./timers.ts";
 import type { WebSocketFactory, WebSocketLike, WebSocketRequest } from "./websocket.ts";
 
@@ -438,4 +438,4 @@ export class FakeClock implements Clock {
   }
 }
 
-export type * from "@pow/protocol/v2";
+export type * from "./protocol/v2.ts";

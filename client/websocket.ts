@@ -6,7 +6,7 @@
  * @module
  */
 
-import { tokenSubprotocol } from "@pow/protocol";
+import { tokenSubprotocol } from "./protocol/mod.ts";
 
 /** The subset of the standard `WebSocket` the client needs (so tests can pass a fake). */
 export interface WebSocketLike {
