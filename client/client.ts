@@ -5,6 +5,7 @@
  * @module
  */
 
+import { deferred } from "./_deferred.ts";
 import {
   type ClientMessage,
   decodeDataFrame,
@@ -19,7 +20,7 @@ import {
   type ServerMessage,
   type SessionInfo,
   V2_SUBPROTOCOL,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { ChannelCore, type ChannelHost, ConnectionDropped } from "./_channel.ts";
 import {
@@ -164,7 +165,7 @@ export class PowClient implements AsyncDisposable {
       },
       onMessage: (data) => {
         this.#onMessage(data);
-        options.onMessage?.(data);
+        return options.onMessage?.(data);
       },
       onClose: (info) => {
         this.#onClose(info);
@@ -358,7 +359,7 @@ export class PowClient implements AsyncDisposable {
     if (this.#closedError) return Promise.reject(this.#closedError);
     const ref = this.#nextRef++;
     const withRef = { ...message, ref } as ClientMessage;
-    const { promise, resolve, reject } = Promise.withResolvers<ServerMessage>();
+    const { promise, resolve, reject } = deferred<ServerMessage>();
     this.#pending.set(ref, { message: withRef, resolve, reject, channel });
     if (!this.#send(withRef)) {
       if (channel === undefined) {
@@ -472,7 +473,7 @@ export class PowClient implements AsyncDisposable {
 
   #badMessage(detail: string): void {
     this.#connection.reportReadError(new TypeError(`Cannot read a server message: ${detail}`));
-    void this.#connection.close(1002, "bad server message");
+    void this.#connection.close(1000, "bad server message");
   }
 
   #scheduleKeepAlive(): void {

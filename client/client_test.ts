@@ -1,6 +1,6 @@
 // Copyright the pow authors. MIT license.
-import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
-import type { ClientMessage, ProcessResult } from "@pow/protocol";
+import { deepStrictEqual, equal, match, ok, rejects } from "node:assert/strict";
+import type { ClientMessage, ProcessResult } from "./protocol/mod.ts";
 import { PowClient, type PowClientOptions } from "./client.ts";
 import { ConnectionError, RemoteError, SessionLostError } from "./errors.ts";
 import { FakeClock, FakeServer, type FakeSocket } from "./testing.ts";
@@ -369,4 +369,34 @@ Deno.test("a client that cannot connect rejects ready() and every request", asyn
   const proc = client.start("x");
   await rejects(client.ready(), ConnectionError);
   await rejects(proc.result, ConnectionError);
+});
+
+Deno.test("a malformed server message closes with 1000, a code browsers allow, and frees the socket", async () => {
+  const errors: unknown[] = [];
+  const { server, client } = setup(() => {}, { onReadError: (error) => errors.push(error) });
+  await client.ready();
+  server.last!.sendText("{oops");
+  const closed = await client.closed;
+  deepStrictEqual(server.last!.clientClose, { code: 1000, reason: "bad server message" });
+  equal(server.last!.readyState, 3);
+  equal(closed.code, 1000);
+  equal(client.state, "closed");
+  ok(errors[0] instanceof TypeError);
+  match((errors[0] as Error).message, /^Cannot read a server message: /);
+});
+
+Deno.test("a client whose handshake fails with an error and no close event (Node 22) rejects ready()", async () => {
+  const server = new FakeServer();
+  server.refuse = true;
+  server.errorWithoutClose = true;
+  const client = new PowClient("ws://pow.test/", { WebSocket: server.WebSocket });
+  await rejects(client.ready(), ConnectionError);
+  equal(client.state, "closed");
+});
+
+Deno.test("a token that is not a valid header value is named as the cause, without a connection attempt", async () => {
+  const server = new FakeServer();
+  const client = new PowClient("ws://pow.test/", { WebSocket: server.WebSocket, token: "…" });
+  await rejects(client.ready(), /the token is not a valid HTTP header value/);
+  equal(server.sockets.length, 0);
 });

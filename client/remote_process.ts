@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AttachedMessage, ProcessResult, SignalName, StartedMessage } from "@pow/protocol";
+import type { AttachedMessage, ProcessResult, SignalName, StartedMessage } from "./protocol/mod.ts";
 import type { ChannelCore, GapInfo } from "./_channel.ts";
 import type { OutputChunk, OutputStream } from "./_output_queue.ts";
 
