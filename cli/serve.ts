@@ -21,9 +21,10 @@ import {
   permissionFlags,
   type PowConfig,
   runtimeProblems,
+  type SessionStore,
 } from "../mod.ts";
 import { frontEnds } from "../server/front_ends.ts";
-import { EXIT_USAGE, parseCommandLine } from "./_common.ts";
+import { EXIT_CONNECTION, EXIT_USAGE, parseCommandLine } from "./_common.ts";
 import { hashTokenCommand } from "./hash_token.ts";
 import { HELP } from "./help.ts";
 
@@ -124,7 +125,31 @@ export async function serveCommand(args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
-  const server = createServer(config, { frontEnds });
+  // Cluster mode: the config's `cluster` section, or POW_REDIS_URL.
+  const redisUrl = Deno.env.get("POW_REDIS_URL");
+  if (redisUrl && !config.cluster) {
+    config.cluster = { redis: redisUrl, prefix: "pow", heartbeat: 1000, lostAfter: 5000 };
+  }
+  let store: SessionStore | undefined;
+  if (config.cluster) {
+    // Loaded only in cluster mode: a single node never loads the Redis client.
+    const { RedisSessionStore } = await import("../server/redis_store.ts");
+    try {
+      store = await RedisSessionStore.connect({
+        url: config.cluster.redis,
+        node: config.cluster.node ?? Deno.env.get("POW_NODE"),
+        prefix: config.cluster.prefix,
+      });
+    } catch (error) {
+      console.error(
+        `pow: cannot reach Redis at ${config.cluster.redis} for cluster mode: ${
+          (error as Error).message
+        }`,
+      );
+      return EXIT_CONNECTION;
+    }
+  }
+  const server = createServer(config, { frontEnds, store });
   // Listen for signals before listening on the port: a SIGTERM right after the "Listening"
   // line must stop the server gracefully, not kill it.
   const stopping = new AbortController();
@@ -134,5 +159,6 @@ export async function serveCommand(args: string[]): Promise<number> {
   const running = await listen(server, { signal: stopping.signal });
   await running.finished;
   await running.shutdown();
+  await store?.close();
   return 0;
 }

@@ -130,8 +130,24 @@ export interface FurtherLinkConfig {
   runners: Record<string, string>;
 }
 
+/** Cluster mode: several nodes share sessions, output, events and tickets through Redis. */
+export interface ClusterConfig {
+  /** The Redis URL, e.g. `redis://127.0.0.1:6379` (or the environment variable `POW_REDIS_URL`). */
+  redis: string;
+  /** This node's name. @default {a random name per process} */
+  node?: string;
+  /** The prefix of every Redis key. @default {"pow"} */
+  prefix: string;
+  /** Milliseconds between heartbeats. @default {1000} */
+  heartbeat: number;
+  /** Milliseconds without a heartbeat after which a node's sessions are reported lost. @default {5000} */
+  lostAfter: number;
+}
+
 /** The whole configuration. */
 export interface PowConfig {
+  /** Cluster mode (absent: one node, everything in memory). */
+  cluster?: ClusterConfig;
   /** Server settings. */
   server: ServerConfig;
   /** Session defaults. */
@@ -305,6 +321,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "limits",
     "furtherLink",
     "processes",
+    "cluster",
   ]);
 
   const server = v.section(root, "server", [
@@ -469,6 +486,46 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       }
       config.furtherLink.runners[runner] = process!;
     }
+  }
+  if (root.cluster !== undefined && root.cluster !== null) {
+    const cluster = v.section(root, "cluster", [
+      "redis",
+      "node",
+      "prefix",
+      "heartbeat",
+      "lostAfter",
+    ]);
+    const redis = v.string(cluster.redis, ["cluster", "redis"]);
+    if (redis === undefined) {
+      fail(["cluster"], 'missing key "redis": the Redis URL, e.g. "redis://127.0.0.1:6379"');
+    }
+    if (!/^rediss?:\/\/[^\s]+$/.test(redis!)) {
+      fail(
+        ["cluster", "redis"],
+        `must be a redis:// or rediss:// URL, got ${JSON.stringify(redis)}`,
+      );
+    }
+    const node = v.string(cluster.node, ["cluster", "node"]);
+    if (node !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(node)) {
+      fail(
+        ["cluster", "node"],
+        `must be 1 to 64 letters, digits, "_" or "-", got ${JSON.stringify(node)}`,
+      );
+    }
+    const prefix = v.string(cluster.prefix, ["cluster", "prefix"]) ?? "pow";
+    if (!/^[A-Za-z0-9_:-]{1,64}$/.test(prefix)) {
+      fail(
+        ["cluster", "prefix"],
+        `must be 1 to 64 letters, digits, "_", ":" or "-", got ${JSON.stringify(prefix)}`,
+      );
+    }
+    const heartbeat = v.duration(cluster.heartbeat, ["cluster", "heartbeat"]) ?? 1000;
+    const lostAfter = v.duration(cluster.lostAfter, ["cluster", "lostAfter"]) ?? 5000;
+    if (lostAfter <= heartbeat) {
+      fail(["cluster", "lostAfter"], "must be longer than cluster.heartbeat");
+    }
+    config.cluster = { redis: redis!, prefix, heartbeat, lostAfter };
+    if (node !== undefined) config.cluster.node = node;
   }
   return config;
 }

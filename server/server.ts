@@ -15,11 +15,17 @@ import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front
 import type { Caller } from "./process.ts";
 import { closeLedger, defaultStateDir, openLedger } from "./process_ledger.ts";
 import { SessionManager } from "./session_manager.ts";
+import type { SessionStore } from "./store.ts";
 
 /** Options for {@linkcode createServer}. */
 export interface CreateServerOptions {
   /** The front ends to serve. @default {[]} */
   frontEnds?: FrontEndFactory[];
+  /**
+   * Where sessions, output and events are kept: a cluster store (e.g. `RedisSessionStore`) makes
+   * this server a node of a cluster. @default {a new MemorySessionStore}
+   */
+  store?: SessionStore;
 }
 
 /** A pow server, not yet listening. */
@@ -78,6 +84,8 @@ function text(body: string, status: number): Response {
  */
 export function createServer(config: PowConfig, options: CreateServerOptions = {}): PowServer {
   const manager = new SessionManager({
+    store: options.store,
+    cluster: config.cluster,
     processes: config.processes,
     killGrace: config.sessions.killGrace,
     linger: config.sessions.linger,
