@@ -13,11 +13,11 @@
 import type { Context, Hono } from "hono";
 import { type ErrorCode, type SessionInfo, validateClientMessage } from "@pow/protocol";
 import { BodyError, pipeBody, readBody } from "./_body.ts";
-import { applySignal, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
+import { applySignal, listSessions, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
 import { CallError, CapacityError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { OutputChunk, OutputReader, OutputStream } from "./output_log.ts";
-import type { Session } from "./session.ts";
+import { Session, type SessionHandle } from "./session.ts";
 
 /** The path prefix of every route, relative to the base path. */
 export const NATIVE_REST_PREFIX = "/api/v2";
@@ -184,8 +184,9 @@ function parseMax(value: string | undefined): number {
 }
 
 /** Opens a reader, turning an offset past the end into `bad_offset`. */
-function openReader(session: Session, offset: number): OutputReader {
-  if (offset > session.log.end) {
+function openReader(session: SessionHandle, offset: number): OutputReader {
+  // (A session on another node knows its end only as of its last state change.)
+  if (session instanceof Session && offset > session.log.end) {
     throw new RestFailure(
       "bad_offset",
       `Invalid offset ${offset}: session "${session.id}" has only ${session.log.end} bytes of output so far`,
@@ -195,10 +196,14 @@ function openReader(session: Session, offset: number): OutputReader {
 }
 
 /** Reads what is available from `offset` now, without waiting. */
-function readNow(session: Session, offset: number, max: number, text: boolean) {
+async function readNow(session: SessionHandle, offset: number, max: number, text: boolean) {
   const reader = openReader(session, offset);
   try {
-    let chunks = reader.readAvailable(max);
+    // A local log answers at once; a session on another node is read from the store once,
+    // without waiting for more.
+    let chunks = session instanceof Session
+      ? reader.readAvailable(max)
+      : (await reader.read({ maxBytes: max, signal: AbortSignal.abort() })) ?? [];
     const start = chunks[0]?.offset ?? reader.offset;
     // Hold back a character cut at the end of a text read: the next read starts with it. Raw
     // reads are bytes: holding back there would withhold binary output until the process wrote
@@ -229,7 +234,7 @@ function sseEvent(event: string, id: string, data: unknown): string {
  * output log, as a WebSocket channel without credit does).
  */
 function eventStream(
-  session: Session,
+  session: SessionHandle,
   offset: number,
   stream: OutputStream | undefined,
 ): ReadableStream<Uint8Array> {
@@ -379,10 +384,14 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
     throw error;
   };
 
-  /** Finds the caller's session (404 otherwise) and records the request as activity. */
-  const find = (c: Context<PowEnv>): Session => {
+  /**
+   * Finds the caller's session (404 otherwise), on this node or, in a cluster, on another, and
+   * records the request as activity.
+   */
+  const find = async (c: Context<PowEnv>): Promise<SessionHandle> => {
     const id = c.req.param("id") ?? "";
-    const session = manager.get(id, c.get("caller"));
+    const session = manager.get(id, c.get("caller")) ??
+      (manager.node === undefined ? undefined : await manager.find(id, c.get("caller")));
     if (!session) {
       throw new RestFailure("unknown_session", `Unknown session "${id}"`);
     }
@@ -437,7 +446,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.get(
         `${p}/sessions`,
-        handle((c) => c.json({ sessions: manager.list(c.get("caller")).map(toSessionInfo) })),
+        handle(async (c) => c.json({ sessions: await listSessions(manager, c.get("caller")) })),
       );
       app.post(
         `${p}/sessions`,
@@ -462,8 +471,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.get(
         `${p}/sessions/:id`,
-        handle((c) => {
-          const session = find(c);
+        handle(async (c) => {
+          const session = await find(c);
           const offsetParam = c.req.query("offset");
           if (offsetParam === undefined) return c.json(toSessionInfo(session));
           const offset = parseOffset(offsetParam, "offset");
@@ -471,7 +480,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
           const max = parseMax(c.req.query("max"));
           // Snapshot the state first: output read after it is at least as complete.
           const info = toSessionInfo(session);
-          const read = readNow(session, offset, max, true);
+          const read = await readNow(session, offset, max, true);
           const chunks = coalesce(read.chunks, Infinity)
             .filter((chunk) => !stream || chunk.stream === stream)
             .map((chunk): RestOutputChunk => ({
@@ -494,14 +503,14 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.get(
         `${p}/sessions/:id/output`,
-        handle((c) => {
-          const session = find(c);
+        handle(async (c) => {
+          const session = await find(c);
           const offset = parseOffset(c.req.query("offset") ?? "0", "offset");
           const stream = parseStream(c.req.query("stream"));
           const max = parseMax(c.req.query("max"));
           const ended = session.ended;
           const end = session.log.end;
-          const read = readNow(session, offset, max, false);
+          const read = await readNow(session, offset, max, false);
           const bytes = concat(
             read.chunks.filter((chunk) => !stream || chunk.stream === stream).map((ch) => ch.data),
           );
@@ -517,8 +526,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.get(
         `${p}/sessions/:id/events`,
-        handle((c) => {
-          const session = find(c);
+        handle(async (c) => {
+          const session = await find(c);
           const lastEventId = c.req.header("last-event-id")?.trim();
           if (lastEventId === "exit") return c.body(null, 204);
           const offset = lastEventId
@@ -537,7 +546,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       app.post(
         `${p}/sessions/:id/input`,
         handle(async (c) => {
-          const session = find(c);
+          const session = await find(c);
           // Streamed to stdin as it arrives: the body is read only as fast as the process takes
           // it (at most a window, and never past `maxPendingInput`), never collected whole.
           try {
@@ -555,8 +564,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.post(
         `${p}/sessions/:id/eof`,
-        handle((c) => {
-          const session = find(c);
+        handle(async (c) => {
+          const session = await find(c);
           session.closeInput();
           return c.body(null, 204);
         }),
@@ -564,7 +573,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       app.post(
         `${p}/sessions/:id/signal`,
         handle(async (c) => {
-          const session = find(c);
+          const session = await find(c);
           const message = await body(c, "signal");
           if (message.type !== "signal") throw new Error("unreachable");
           if (!applySignal(session, message.signal)) {
@@ -579,7 +588,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       app.post(
         `${p}/sessions/:id/resize`,
         handle(async (c) => {
-          const session = find(c);
+          const session = await find(c);
           const message = await body(c, "resize");
           if (message.type !== "resize") throw new Error("unreachable");
           if (!session.pty) {

@@ -31,12 +31,19 @@ import {
   V2_SUBPROTOCOL,
 } from "@pow/protocol";
 import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
-import { applySignal, SERVER_NAME, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
+import {
+  applySignal,
+  listSessions,
+  SERVER_NAME,
+  toProcessInfo,
+  toProcessResult,
+  toSessionInfo,
+} from "./_v2.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
 import type { OutputChunk, OutputReader } from "./output_log.ts";
 import type { Caller } from "./process.ts";
-import type { Session } from "./session.ts";
+import type { Session, SessionHandle } from "./session.ts";
 
 const encoder = new TextEncoder();
 
@@ -188,7 +195,7 @@ function mergeOperations(ours: Operation, theirs: Operation): Operation {
 /** One bound channel: a viewer of one session on one connection. */
 interface Channel {
   readonly id: number;
-  readonly session: Session;
+  readonly session: SessionHandle;
   /** Unbound (by `exit`, `detach` or the connection going away). */
   closed: boolean;
   /** `started` or `attached` was sent; messages for the channel wait until then. */
@@ -229,6 +236,8 @@ class V2Connection {
   #onDone: () => void;
   #channels = new Map<number, Channel>();
   #closed = false;
+  /** Channel ids reserved while a cluster lookup runs. */
+  #pending = new Set<number>();
   #maxMessageSize: number;
   #stdinCredit: number;
   #maxChannels: number;
@@ -304,11 +313,15 @@ class V2Connection {
       case "attach":
         return this.#attach(message);
       case "list":
-        return this.#send({
-          type: "sessions",
-          ref: message.ref,
-          sessions: this.#context.manager.list(this.#caller).map(toSessionInfo),
-        });
+        return void listSessions(this.#context.manager, this.#caller).then(
+          (sessions) => this.#send({ type: "sessions", ref: message.ref, sessions }),
+          (error) =>
+            this.#error({
+              code: "internal",
+              message: `Cannot list sessions: ${(error as Error).message}`,
+              ref: message.ref,
+            }),
+        );
       case "processes": {
         const { manager } = this.#context;
         return this.#send({
@@ -408,7 +421,35 @@ class V2Connection {
   #attach(message: Extract<ClientMessage, { type: "attach" }>): void {
     const { id, ref } = message;
     if (!this.#canBind(id, ref)) return;
-    const session = this.#context.manager.get(message.session, this.#caller);
+    const local = this.#context.manager.get(message.session, this.#caller);
+    if (!local && this.#context.manager.node !== undefined) {
+      // Cluster mode: the session may run on another node. The id is reserved meanwhile.
+      this.#pending.add(id);
+      void this.#context.manager.find(message.session, this.#caller).then(
+        (remote) => {
+          this.#pending.delete(id);
+          if (!this.#closed) this.#attachTo(message, remote);
+        },
+        (error) => {
+          this.#pending.delete(id);
+          this.#error({
+            code: "internal",
+            message: `Cannot attach to session "${message.session}": ${(error as Error).message}`,
+            id,
+            ref,
+          });
+        },
+      );
+      return;
+    }
+    this.#attachTo(message, local);
+  }
+
+  #attachTo(
+    message: Extract<ClientMessage, { type: "attach" }>,
+    session: SessionHandle | undefined,
+  ): void {
+    const { id, ref } = message;
     if (!session) {
       return this.#error({
         code: "unknown_session",
@@ -447,7 +488,7 @@ class V2Connection {
   }
 
   #canBind(id: number, ref: Ref | undefined): boolean {
-    if (this.#channels.has(id)) {
+    if (this.#channels.has(id) || this.#pending.has(id)) {
       this.#error({ code: "duplicate_id", message: `Channel id ${id} is already in use`, id, ref });
       return false;
     }
@@ -542,7 +583,12 @@ class V2Connection {
   // -------------------------------------------------------------------------
   // Channels and output
 
-  #bind(id: number, session: Session, offset: number, credit: number | undefined): Channel {
+  #bind(
+    id: number,
+    session: SessionHandle,
+    offset: number,
+    credit: number | undefined,
+  ): Channel {
     const channel: Channel = {
       id,
       session,

@@ -465,6 +465,7 @@ class RedisReader implements OutputReader {
       this.#take([...before, ...after] as never);
       if (this.#buffer.length > 0 || this.#ended) return;
     }
+    if (signal?.aborted) return;
     // One blocking connection per reader, for as long as it reads live output.
     if (!this.#blocking) {
       this.#blocking = this.#redis.duplicate();

@@ -15,8 +15,7 @@
 import type { BusMessage, EventBus } from "./bus.ts";
 import type { OutputReader, ReaderOptions } from "./output_log.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
-import type { SessionResult, SessionState } from "./session.ts";
-import type { Session } from "./session.ts";
+import type { Session, SessionHandle, SessionResult, SessionState } from "./session.ts";
 import type { SessionRecord, SessionStore } from "./store.ts";
 
 /** A command for the node that runs a session. */
@@ -178,7 +177,7 @@ export async function serveControl(
 /**
  * A session that runs on another node, driven through the store and the bus.
  */
-export class RemoteSession extends EventTarget {
+export class RemoteSession extends EventTarget implements SessionHandle {
   /** The session id. */
   readonly id: string;
   /** The process name. */
@@ -187,8 +186,8 @@ export class RemoteSession extends EventTarget {
   readonly params: readonly string[];
   /** Who started it. */
   readonly caller: Caller;
-  /** A stand-in definition (the real one lives on the node that runs it). */
-  readonly definition: ProcessDefinition;
+  /** What kind of process it runs (the definition itself lives on the node that runs it). */
+  readonly definition: { readonly kind: ProcessDefinition["kind"] };
   /** When it was created. */
   readonly createdAt: number;
   /** The node that runs it. */
@@ -205,6 +204,7 @@ export class RemoteSession extends EventTarget {
   #subscription: AsyncIterableIterator<BusMessage<SessionRecord>> & { close(): void };
   #handle = crypto.randomUUID();
   #inputClosed = false;
+  #inputOffset = 0;
 
   /**
    * Makes a handle from a session's record.
@@ -222,7 +222,7 @@ export class RemoteSession extends EventTarget {
     this.caller = { id: record.owner };
     this.createdAt = record.createdAt;
     this.node = record.node ?? "";
-    this.definition = { kind: "function", run: () => null } as ProcessDefinition;
+    this.definition = { kind: "command" };
     this.result = new Promise((resolve) => this.#resolve = resolve);
     this.#subscription = store.bus.subscribe<SessionRecord>("session.*", { queue: 4096 });
     if (record.result) this.#resolve(record.result);
@@ -283,9 +283,9 @@ export class RemoteSession extends EventTarget {
     return this.#inputClosed;
   }
 
-  /** Not tracked across nodes. */
+  /** Stdin bytes sent through this handle (stdin offsets are per handle across nodes). */
   get inputOffset(): number {
-    return 0;
+    return this.#inputOffset;
   }
 
   /** Clients attached, as last recorded. */
@@ -299,8 +299,9 @@ export class RemoteSession extends EventTarget {
   }
 
   /** What a front end reads of the log: its end as last recorded, and whether it is closed. */
-  get log(): { readonly end: number; readonly closed: boolean } {
-    return { end: this.#record.outputBytes, closed: this.ended };
+  get log(): { readonly start: number; readonly end: number; readonly closed: boolean } {
+    // The oldest retained offset is known to the store's reader, which reports what it skipped.
+    return { start: 0, end: this.#record.outputBytes, closed: this.ended };
   }
 
   async #send(command: ControlCommand): Promise<void> {
@@ -323,6 +324,7 @@ export class RemoteSession extends EventTarget {
     if (this.ended) return Promise.reject(new TypeError("Cannot write: the session has ended"));
     if (this.#inputClosed) return Promise.reject(new TypeError("Cannot write: input is closed"));
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    this.#inputOffset += bytes.byteLength;
     return this.#send({ op: "write", id: this.id, data: toBase64(bytes) });
   }
 
