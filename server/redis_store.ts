@@ -308,6 +308,16 @@ class RedisEventBus implements EventBus {
     for (const event of waiting) subscription.deliver(event);
   }
 
+  /** After Redis came back without its data: the sequence never goes below what was seen. */
+  async repair(): Promise<void> {
+    await this.#redis.eval(
+      "if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1",
+      1,
+      this.#seqKey,
+      String(this.#last),
+    );
+  }
+
   async lastId(): Promise<number> {
     return Number(await this.#redis.get(this.#seqKey) ?? 0);
   }
@@ -329,6 +339,8 @@ class Mirror {
   #mirrored = 0;
   #reader: OutputReader | undefined;
   #stopped = false;
+  #restart = false;
+  #finished = false;
   done: Promise<void>;
 
   constructor(redis: RedisClient, key: string, log: MemoryOutputLog, retention: number) {
@@ -342,12 +354,18 @@ class Mirror {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       try {
+        this.#restart = false;
         this.#reader = this.#log.reader({ offset: this.#mirrored });
         for (;;) {
           const chunks = await this.#reader.read();
           if (this.#stopped) return;
+          if (this.#restart) break; // resync: read again from the new offset
           if (chunks === null) {
-            await this.#redis.xadd(this.#key, `${this.#log.end}-1`, "e", "1");
+            await this.#redis.xadd(this.#key, `${this.#log.end}-1`, "e", "1")
+              .catch((error: Error) => {
+                if (!/equal or smaller/.test(error.message)) throw error;
+              });
+            this.#finished = true;
             return;
           }
           if (chunks.length === 0) continue;
@@ -383,6 +401,22 @@ class Mirror {
     }
   }
 
+  /**
+   * Mirrors again from the oldest byte the local log still holds (after Redis came back: it may
+   * have lost the stream). Entries Redis still has are refused as duplicates and skipped.
+   */
+  resync(): void {
+    if (this.#stopped) return;
+    this.#mirrored = Math.min(this.#mirrored, this.#log.start);
+    if (this.#finished) {
+      this.#finished = false;
+      this.done = this.#run();
+      return;
+    }
+    this.#restart = true;
+    this.#reader?.close(); // the loop reopens at the new offset
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#reader?.close();
@@ -401,6 +435,7 @@ class RedisReader implements OutputReader {
   #closed = false;
   #started = false;
   #blocking: RedisClient | undefined;
+  #inflight: Promise<void> | undefined;
 
   constructor(redis: RedisClient, key: string, offset: number, blockMs: number) {
     this.#redis = redis;
@@ -444,60 +479,71 @@ class RedisReader implements OutputReader {
     }
   }
 
-  async #fill(signal?: AbortSignal): Promise<void> {
-    if (!this.#started) {
-      this.#started = true;
-      // The chunk that holds the start offset, then everything after it.
-      const before = await this.#redis.xrevrangeBuffer(
-        this.#key,
-        `${this.#offset}-1`,
-        "-",
-        "COUNT",
-        1,
-      );
-      const after = await this.#redis.xrangeBuffer(
-        this.#key,
-        `(${this.#offset}-1`,
-        "+",
-        "COUNT",
-        1000,
-      );
-      this.#take([...before, ...after] as never);
-      if (this.#buffer.length > 0 || this.#ended) return;
-    }
-    if (signal?.aborted) return;
-    // One blocking connection per reader, for as long as it reads live output.
-    if (!this.#blocking) {
-      this.#blocking = this.#redis.duplicate();
-      await this.#blocking.connect();
-    }
-    const blocking = this.#blocking;
-    const abort = () => blocking.disconnect();
-    signal?.addEventListener("abort", abort, { once: true });
+  /** One fetch from Redis: the first reads what is there, later ones wait for more. */
+  async #fetch(): Promise<void> {
     try {
-      while (!this.#closed && !this.#ended && this.#buffer.length === 0 && !signal?.aborted) {
-        const result = await blocking.xreadBuffer(
+      if (!this.#started) {
+        // The chunk that holds the start offset, then everything after it.
+        const before = await this.#redis.xrevrangeBuffer(
+          this.#key,
+          `${this.#offset}-1`,
+          "-",
+          "COUNT",
+          1,
+        );
+        const after = await this.#redis.xrangeBuffer(
+          this.#key,
+          `(${this.#offset}-1`,
+          "+",
           "COUNT",
           1000,
-          "BLOCK",
-          this.#blockMs,
-          "STREAMS",
-          this.#key,
-          // Every entry id is `<offset>-1`: the next chunk starts where this reader stands.
-          `${this.#offset}-0`,
-        ) as unknown as [string, [unknown, unknown[]][]][] | null;
-        for (const [, entries] of result ?? []) this.#take(entries);
+        );
+        this.#started = true;
+        this.#take([...before, ...after] as never);
+        return;
       }
-    } catch (error) {
-      if (!this.#closed && !signal?.aborted) throw error;
-    } finally {
-      signal?.removeEventListener("abort", abort);
-      if (signal?.aborted) this.#blocking = undefined;
+      // One blocking connection per reader, for as long as it reads live output.
+      if (!this.#blocking) {
+        this.#blocking = this.#redis.duplicate();
+        await this.#blocking.connect();
+      }
+      const result = await this.#blocking.xreadBuffer(
+        "COUNT",
+        1000,
+        "BLOCK",
+        this.#blockMs,
+        "STREAMS",
+        this.#key,
+        // Every entry id is `<offset>-1`: the next chunk starts where this reader stands.
+        `${this.#offset}-0`,
+      ) as unknown as [string, [unknown, unknown[]][]][] | null;
+      for (const [, entries] of result ?? []) this.#take(entries);
+    } catch {
+      // Redis is away: wait a little and try again (until this reader is closed).
+      if (!this.#closed) await new Promise((r) => setTimeout(r, 200));
     }
   }
 
   async read(options: ReadOptions = {}): Promise<OutputChunk[] | null> {
-    if (this.#buffer.length === 0 && !this.#ended) await this.#fill(options.signal);
+    const { signal } = options;
+    while (this.#buffer.length === 0 && !this.#ended && !this.#closed) {
+      // (The first fetch reads what is there without waiting: it runs even for an aborted read.)
+      if (signal?.aborted && this.#started) return [];
+      // A fetch in flight is kept when a read is aborted: the next read takes it over.
+      this.#inflight ??= this.#fetch().finally(() => this.#inflight = undefined);
+      if (!signal || !this.#started) {
+        await this.#inflight;
+        continue;
+      }
+      let onAbort!: () => void;
+      const aborted = new Promise<void>((r) => onAbort = r);
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        await Promise.race([this.#inflight, aborted]);
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    }
     if (this.#buffer.length === 0) {
       if (!this.#ended && !this.#closed) return [];
       this.close();
@@ -613,7 +659,11 @@ export class RedisSessionStore implements ClusterStore {
     redis.on("ready", () => {
       if (ready) return;
       ready = true;
-      for (const listener of store.#reconnectListeners) listener();
+      void (async () => {
+        await (store.bus as RedisEventBus).repair().catch(() => {});
+        for (const { mirror } of store.#logs.values()) mirror.resync();
+        for (const listener of store.#reconnectListeners) listener();
+      })();
     });
     await (store.bus as RedisEventBus).start();
     return store;

@@ -423,10 +423,13 @@ export class SessionManager {
     void serveControl(store.bus, store.node, (id) => this.registry.get(id), {
       signal: stop.signal,
     });
+    // Other nodes are judged only after a full lostAfter of this node's own view: after a
+    // (re)connect to a store that lost its data, their heartbeats have to come back first.
+    let judgeFrom = Date.now() + lostAfter;
     const beat = async () => {
       try {
         await store.heartbeat(lostAfter);
-        await this.#sweepLostNodes(store.node);
+        if (Date.now() >= judgeFrom) await this.#sweepLostNodes(store.node);
       } catch {
         // Redis is away: local sessions go on; the next beat tries again.
       }
@@ -435,9 +438,13 @@ export class SessionManager {
     const timer = setInterval(beat, heartbeat);
     Deno.unrefTimer(timer);
     // After a loss of the store, write this node's records again: they may be stale.
+    // and announce them again: what ended meanwhile could not be published.
     store.onReconnect(() => {
+      judgeFrom = Date.now() + lostAfter;
       for (const session of this.registry.values()) {
-        void store.put(sessionRecord(session, store.node)).catch(() => {});
+        const record = sessionRecord(session, store.node);
+        void store.put(record).then(() => this.bus.publish("session.state", record))
+          .catch(() => {});
       }
     });
     this.#cluster = { stop, timer };

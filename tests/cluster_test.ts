@@ -24,6 +24,9 @@ processes:
     params: [{ name: n, pattern: "[0-9]{1,7}" }]
   cat:
     command: [cat]
+  ticks:
+    command: [sh, -c, 'i=0; while [ $i -lt "$0" ]; do i=$((i+1)); echo "tick $i"; sleep 0.05; done', "{1}"]
+    params: [{ name: n, pattern: "[0-9]{1,4}" }]
   sleep:
     command: [sleep, "{1}"]
     params: [{ name: s, pattern: "[0-9]{1,4}" }]
@@ -110,6 +113,61 @@ Deno.test({
     } finally {
       await Promise.allSettled([clientA.close(), clientB.close(), clientC.close()]);
       await Promise.allSettled([a.stop(), b.stop(), c.stop()]);
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Reads a stream in the background; `text` grows as bytes arrive. */
+function follow(stream: ReadableStream<Uint8Array>) {
+  const state = { text: "", done: Promise.resolve() };
+  state.done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (t) => void (state.text += t) }),
+  );
+  return state;
+}
+
+Deno.test({
+  name:
+    "cluster: Redis stopped and restarted mid-session: the node serves on, nothing retained is lost",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const redis = await startRedis();
+    const dir = await Deno.makeTempDir();
+    const [a, b] = await Promise.all(
+      ["a", "b"].map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n))),
+    );
+    const clientA = new PowClient(a.wsUrl.href);
+    const clientB = new PowClient(b.wsUrl.href);
+    try {
+      const n = 60;
+      const expected = Array.from({ length: n }, (_, i) => `tick ${i + 1}\n`).join("");
+      const producer = clientA.start("ticks", [String(n)]);
+      const { session } = await producer.started;
+      const onA = follow(producer.stdout);
+      const viewer = clientB.attach(session);
+      const onB = follow(viewer.stdout);
+      await waitUntil(() => onB.text.includes("tick 5\n"), 20_000, "tick 5 on node b");
+      await redis.stop();
+      // Node A goes on serving its own session while Redis is away.
+      const before = onA.text.length;
+      await waitUntil(() => onA.text.length > before + 40, 20_000, "output on node a");
+      await redis.restart();
+      await onA.done;
+      assert.equal(onA.text, expected);
+      assert.equal((await producer.result).status, "fulfilled");
+      // The viewer on B resumes and gets every byte; so does a fresh attach from offset 0.
+      await onB.done;
+      assert.equal(onB.text, expected);
+      assert.equal((await viewer.result).status, "fulfilled");
+      const again = clientB.attach(session, { offset: 0 });
+      assert.equal(await collect(again.stdout), expected);
+    } finally {
+      await Promise.allSettled([clientA.close(), clientB.close()]);
+      await Promise.allSettled([a.stop(), b.stop()]);
       await redis.stop();
       await Deno.remove(dir, { recursive: true });
     }
