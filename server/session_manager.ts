@@ -11,6 +11,7 @@ import type { Caller, ProcessDefinition } from "./process.ts";
 import { MemorySessionRegistry, type SessionRegistry } from "./registry.ts";
 import { type RejectionKind, Session, type TraceContext } from "./session.ts";
 import { formatDuration } from "./units.ts";
+import { traceSession } from "./_tracing.ts";
 
 /** Options for {@linkcode SessionManager}. */
 export interface SessionManagerOptions {
@@ -167,6 +168,7 @@ export class SessionManager {
       paramsOmitted: params === undefined || params === null,
     });
     this.registry.add(session);
+    traceSession(session);
     session.start();
     return session;
   }

@@ -57,9 +57,31 @@ Deno.test("a REST start's traceparent and tracestate headers reach the process",
   deepStrictEqual(traceVars(text), [`TRACEPARENT=${other}`]);
 });
 
+/** A span as OTLP/HTTP JSON carries it (the fields the tests read). */
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind?: number;
+  attributes?: { key: string; value: Record<string, unknown> }[];
+  events?: { name: string }[];
+  status?: { code?: number };
+}
+
+/** A span's attributes as plain values. */
+function attributesOf(span: OtlpSpan | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { key, value } of span?.attributes ?? []) {
+    const v = Object.values(value)[0];
+    out[key] = "intValue" in value ? Number(v) : v;
+  }
+  return out;
+}
+
 /** An OTLP/HTTP JSON collector: every span posted to /v1/traces. */
 function startCollector() {
-  const spans: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] = [];
+  const spans: OtlpSpan[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     if (new URL(req.url).pathname === "/v1/traces") {
       const body = await req.json();
@@ -133,4 +155,51 @@ await app.shutdown();
   notEqual(spanId, PARENT.split("-")[2], "the handler's own span, not the incoming parent");
   const handlerSpan = collector.spans.find((s) => s.spanId === spanId);
   equal(handlerSpan?.traceId, TRACE_ID, "the exported handler span is the process's parent");
+});
+
+Deno.test("the server's session spans join the caller's trace (main.ts with OTEL_DENO)", async () => {
+  await using collector = startCollector();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("main.ts", root).pathname, "--port", "0"],
+    env: {
+      OTEL_DENO: "true",
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_SERVICE_NAME: "pow",
+    },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let line = "";
+    while (!line.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      line += value;
+    }
+    const port = /Listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(line)?.[1];
+    if (port === undefined) throw new Error(`unexpected output ${JSON.stringify(line)}`);
+    const { PowClient } = await import("../client/mod.ts");
+    await using client = new PowClient(`ws://127.0.0.1:${port}/`);
+    const { result } = await client.start("count", ["2"], { traceparent: PARENT }).output();
+    equal(result.exitCode, 0);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel();
+  }
+  const session = collector.spans.find((s) => s.name === "pow session count");
+  equal(session?.traceId, TRACE_ID, "the session span is in the caller's trace");
+  equal(session?.parentSpanId, PARENT.split("-")[2], "the caller's span is its parent");
+  equal(session?.kind, 2, "OTLP kind 2 is SPAN_KIND_SERVER");
+  const attributes = attributesOf(session);
+  equal(attributes["pow.process"], "count");
+  equal(attributes["pow.front_end"], "pow.v2");
+  equal(attributes["process.exit.code"], 0);
+  equal(attributes["pow.result.status"], "fulfilled");
+  deepStrictEqual(session?.events?.map((e) => e.name), ["exit"]);
+  const children = collector.spans.filter((s) => s.parentSpanId === session?.spanId)
+    .map((s) => [s.name, s.traceId]).sort();
+  deepStrictEqual(children, [["pow run count", TRACE_ID], ["pow start count", TRACE_ID]]);
 });
