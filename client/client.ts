@@ -37,6 +37,7 @@ import {
   type StartOptions,
 } from "./remote_process.ts";
 import { type Clock, systemClock, type TimerHandle } from "./timers.ts";
+import { activeTraceContext, type TraceContext } from "./_trace.ts";
 import type { TokenTransport, WebSocketFactory } from "./websocket.ts";
 
 /** Options of {@linkcode PowClient}. */
@@ -245,8 +246,7 @@ export class PowClient implements AsyncDisposable {
       pty: options.pty,
       cols: options.cols,
       rows: options.rows,
-      traceparent: options.traceparent,
-      tracestate: options.tracestate,
+      ...traceOf(options),
     }, options.credit);
     return this.#open(channel, options);
   }
@@ -500,4 +500,12 @@ export class PowClient implements AsyncDisposable {
     if (this.#pongTimer !== undefined) this.#clock.clearTimeout(this.#pongTimer);
     this.#keepAliveTimer = this.#pongTimer = undefined;
   }
+}
+
+function traceOf(options: StartOptions): Partial<TraceContext> {
+  if (options.traceparent === "") return {};
+  if (options.traceparent !== undefined) {
+    return { traceparent: options.traceparent, tracestate: options.tracestate };
+  }
+  return activeTraceContext() ?? {};
 }

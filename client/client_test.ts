@@ -400,3 +400,53 @@ Deno.test("a token that is not a valid header value is named as the cause, witho
   await rejects(client.ready(), /the token is not a valid HTTP header value/);
   equal(server.sockets.length, 0);
 });
+
+Deno.test("start carries the active OpenTelemetry span's trace context, found through the API global", async () => {
+  const API_KEY = Symbol.for("opentelemetry.js.api.1");
+  const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
+  const span = {
+    spanContext: () => ({
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      spanId: "00f067aa0ba902b7",
+      traceFlags: 1,
+      traceState: { serialize: () => "vendor=abc" },
+    }),
+  };
+  const global = globalThis as Record<symbol, unknown>;
+  const before = global[API_KEY];
+  global[API_KEY] = {
+    context: { active: () => ({ getValue: (key: symbol) => key === SPAN_KEY ? span : undefined }) },
+  };
+  try {
+    const starts: ClientMessage[] = [];
+    const { server, client } = setup((socket, m) => {
+      if (m.type !== "start") return;
+      starts.push(m);
+      socket.sendMessage({
+        type: "started",
+        id: m.id,
+        ref: m.ref,
+        session: `s${m.id}`,
+        pty: false,
+      });
+    });
+    await client.start("a").started;
+    await client.start("b", [], {
+      traceparent: "00-11111111111111111111111111111111-2222222222222222-00",
+    })
+      .started;
+    await client.start("c", [], { traceparent: "" }).started;
+    const traces = starts.map((m) =>
+      m.type === "start" ? [m.name, m.traceparent, m.tracestate] : []
+    );
+    deepStrictEqual(traces, [
+      ["a", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=abc"],
+      ["b", "00-11111111111111111111111111111111-2222222222222222-00", undefined],
+      ["c", undefined, undefined],
+    ]);
+    equal(server.sockets.length, 1);
+    await client.close();
+  } finally {
+    global[API_KEY] = before;
+  }
+});

@@ -516,7 +516,13 @@ export class Connection {
       try {
         socket.close();
       } catch { /* not open */ }
-      this.#handshakeFailed(errorMessage, 1006, "");
+      this.#handshakeFailed(
+        errorMessage !== ""
+          ? errorMessage
+          : "the WebSocket handshake failed (the runtime gives no reason; a browser shows the HTTP status, e.g. 401 for a refused token or 403 for a refused origin, in its network console)",
+        1006,
+        "",
+      );
     };
     socket.onclose = (event) => {
       if (socket !== this.#socket) return;

@@ -229,7 +229,10 @@ Deno.test("a handshake that fails with an error and no close event (Node 22) sti
   const fresh = setup();
   fresh.server.refuse = true;
   fresh.server.errorWithoutClose = true;
-  await rejects(fresh.connection.connect(), /Cannot connect to "ws:\/\/pow.test\/"/);
+  await rejects(
+    fresh.connection.connect(),
+    /^ConnectionError: Cannot connect to "ws:\/\/pow.test\/": the WebSocket handshake failed/,
+  );
   equal(fresh.connection.state, "closed");
   await connection.close();
 });

@@ -457,9 +457,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
             caller: { ...c.get("caller"), via: "pow.v2-rest" },
             linger: config.sessions.linger,
             pty: start.pty ? { cols: start.cols ?? 80, rows: start.rows ?? 24 } : undefined,
-            trace: start.traceparent
-              ? { traceparent: start.traceparent, tracestate: start.tracestate }
-              : undefined,
+            trace: traceOf(start, c.req.raw.headers),
           });
           // Answer once spawned (or failed), so that the answer has the pid.
           while (session.state === "starting") {
@@ -909,4 +907,19 @@ function restPaths(): Record<string, unknown> {
       },
     },
   };
+}
+
+/**
+ * The trace context of a REST start: the body's `traceparent`/`tracestate`, else the request's
+ * W3C `traceparent`/`tracestate` headers (as any instrumented HTTP client sends them).
+ */
+function traceOf(
+  start: { traceparent?: string; tracestate?: string },
+  headers: Headers,
+): { traceparent: string; tracestate?: string } | undefined {
+  if (start.traceparent) return { traceparent: start.traceparent, tracestate: start.tracestate };
+  const traceparent = headers.get("traceparent")?.trim();
+  if (!traceparent) return undefined;
+  const tracestate = headers.get("tracestate")?.trim();
+  return tracestate ? { traceparent, tracestate } : { traceparent };
 }

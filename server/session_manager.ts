@@ -18,6 +18,7 @@ import {
 } from "./registry.ts";
 import { type RejectionKind, Session, type TraceContext } from "./session.ts";
 import { formatDuration } from "./units.ts";
+import { traceSession } from "./_tracing.ts";
 
 /** Options for {@linkcode SessionManager}. */
 export interface SessionManagerOptions {
@@ -221,6 +222,7 @@ export class SessionManager {
       paramsOmitted: params === undefined || params === null,
     });
     this.registry.add(session);
+    traceSession(session);
     session.start();
     return session;
   }
