@@ -206,7 +206,7 @@ Deno.test("call passes everything after NAME as a param: call date -u", async ()
 Deno.test("call prints a TypeScript process's result value as a JSON line after its output", async () => {
   await using server = await startServer({ frontEnds: FRONT_ENDS });
   const url = server.wsUrl.href;
-  const ticker = await pow(["call", "--url", url, "ticker", "2", "1"]);
+  const ticker = await pow(["call", "--url", url, "ticker", "2", "100"]); // as in README.md
   deepStrictEqual([ticker.code, text(ticker.stdout), ticker.stderr], [
     0,
     "tick 1\ntick 2\n2\n",
