@@ -1,5 +1,5 @@
 import { deepStrictEqual, equal, throws } from "node:assert/strict";
-import { CliError, parseCommandLine, serverUrl } from "./_common.ts";
+import { type CliError, parseCommandLine, serverUrl } from "./_common.ts";
 
 const SPEC = {
   url: { type: "string" },

@@ -88,6 +88,7 @@ export class ConnectionWatch {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #client: PowClient | undefined;
   #lost = false;
+  #closed = "";
   /** Whether the watch gave up on the connection. */
   gaveUp = false;
 
@@ -108,6 +109,12 @@ export class ConnectionWatch {
       // Short delays: the whole retry window is only a few seconds.
       reconnect: { initialDelay: 200, maxDelay: 2000 },
       onStateChange: (state) => this.#onState(state),
+      onClose: ({ code, reason }) => {
+        // 1005/1006 (and 0, what Deno reports for a dropped socket) carry no information.
+        this.#closed = [0, 1005, 1006].includes(code)
+          ? ""
+          : ` (it closed the connection with ${code}${reason ? ` ${JSON.stringify(reason)}` : ""})`;
+      },
     };
   }
 
@@ -131,7 +138,7 @@ export class ConnectionWatch {
       this.#lost = true;
       if (this.#timeout <= 0) return this.#giveUp();
       console.error(
-        `${this.#prefix}: lost the connection to the server; reconnecting for up to ${
+        `${this.#prefix}: lost the connection to the server${this.#closed}; reconnecting for up to ${
           seconds(this.#timeout)
         }`,
       );
@@ -218,8 +225,12 @@ export async function follow(
     await Promise.all([stdout, stderr]);
     if (stdoutClosed) return EXIT_PIPE;
     code = exitCodeOf(result);
+    // Say why, unless the exit code says it all or we asked for the end ourselves.
+    const endedByUs = interrupts >= 2 || stdoutClosed;
     if (
-      result.status === "rejected" && result.exitCode === undefined && result.signal === undefined
+      result.status === "rejected" &&
+      ((result.exitCode === undefined && result.signal === undefined) ||
+        ((result.kind === "cancelled" || result.kind === "timeout") && !endedByUs))
     ) {
       console.error(`${prefix}: ${proc.name ?? "process"}: ${result.reason}`);
     }

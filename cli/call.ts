@@ -51,7 +51,7 @@ A TypeScript process's result value, when it is not null, is printed as one JSON
 stdout after its output (commands have none).
 
 Exit codes: the remote exit code; 128+N when signal N ended it (130 SIGINT, 137 SIGKILL,
-139 SIGSEGV, 143 SIGTERM); 1 when the process was refused or failed without an exit code;
+139 SIGSEGV, 143 SIGTERM; when the server ended it, stderr says why); 1 when the process was refused or failed without an exit code;
 141 when your stdout was closed (| head): the remote process is cancelled; 69 when the
 server could not be reached, is not a pow server, stayed away longer than
 --reconnect-timeout, or no longer has the session; 77 when it wants a (valid) token;

@@ -206,7 +206,7 @@ Deno.test("call passes everything after NAME as a param: call date -u", async ()
 Deno.test("call prints a TypeScript process's result value as a JSON line after its output", async () => {
   await using server = await startServer({ frontEnds: FRONT_ENDS });
   const url = server.wsUrl.href;
-  const ticker = await pow(["call", "--url", url, "ticker", "2", "1"]);
+  const ticker = await pow(["call", "--url", url, "ticker", "2", "100"]); // as in README.md
   deepStrictEqual([ticker.code, text(ticker.stdout), ticker.stderr], [
     0,
     "tick 1\ntick 2\n2\n",
@@ -226,12 +226,19 @@ Deno.test("call exits 128+N for every signal: SIGSEGV 139, SIGABRT 134, SIGUSR1 
       config.processes.die = defineCommand(["sh", "-c", 'kill -s "$1" $$', "sh", "{1}"], {
         params: [{ name: "signal", pattern: "[A-Z0-9]{1,8}" }],
       });
+      config.processes.slow = defineCommand(["sleep", "30"], { timeout: 300 });
     },
   });
   for (const [signal, code] of [["SEGV", 139], ["ABRT", 134], ["USR1", 138], ["KILL", 137]]) {
     const run = await pow(["call", "--url", server.wsUrl.href, "die", String(signal)]);
     deepStrictEqual([signal, run.code, run.stderr], [signal, code, ""]);
   }
+  // A process the server ends (here: its timeout) exits by its signal, and stderr says why.
+  const slow = await pow(["call", "--url", server.wsUrl.href, "slow"]);
+  deepStrictEqual([slow.code, slow.stderr], [
+    143,
+    "pow call: slow: process timed out after 300ms\n",
+  ]);
 });
 
 Deno.test("call … | head -3 cancels the remote process and exits 141 without a word", async () => {
@@ -287,6 +294,40 @@ Deno.test("call gives up after --reconnect-timeout when the server is killed, ex
     await child.stdout.cancel().catch(() => {});
   }
   if (pid !== undefined) await waitSessionGone(pid);
+});
+
+Deno.test("call says why when the server stops: its cancel (143) or its close, then 69 after --reconnect-timeout", async () => {
+  const { child, url } = await serveSubprocess();
+  const call = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "call", "--url", url, "--reconnect-timeout", "1", "sleep", "60"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let pid: number | undefined;
+  {
+    await using client = new PowClient(url);
+    pid = (await runningSession(client, "sleep")).pid;
+  }
+  child.kill("SIGTERM");
+  equal((await child.status).code, 0);
+  await child.stdout.cancel().catch(() => {});
+  const output = await call.output();
+  // The server cancels its sessions and closes its connections at the same time: either the
+  // cancelled result or the close arrives first.
+  const stderr = text(output.stderr);
+  if (output.code === 143) {
+    equal(stderr, "pow call: sleep: server shutting down\n");
+  } else {
+    deepStrictEqual([output.code, stderr], [
+      69,
+      "pow call: lost the connection to the server (it closed the connection with 1001 " +
+      '"Server shutting down"); reconnecting for up to 1 s\n' +
+      "pow call: cannot reach the server: gave up reconnecting after 1 s\n",
+    ]);
+  }
+  // The stopped server ended the remote process.
+  await waitSessionGone(pid!);
 });
 
 Deno.test("call says the remote session is gone when the server restarted meanwhile, exit 69", async () => {
@@ -420,9 +461,10 @@ Deno.test("call --pty in a 0x0 terminal gives the process an 80x24 one", async (
     `script -qec "stty rows 0 cols 0; deno run -A ${MAIN} call --url ${server.wsUrl.href} --pty size" /dev/null`,
   );
   equal(run.code, 0, run.stderr);
-  // The remote pty and the local one both turn "\n" into "\r\n".
+  // The remote pty and the local one both turn "\n" into "\r\n"; script's terminal may echo a
+  // "^@" for its stdin (/dev/null) before the size.
   const out = text(run.stdout);
-  ok(/(^|\n)24 80\r*\n/.test(out), JSON.stringify(out));
+  ok(/^(\^@)?24 80\r*\n/.test(out), JSON.stringify(out));
 });
 
 Deno.test("sessions lists my sessions, attach replays one from offset 0, cancel ends one", async () => {
