@@ -374,8 +374,16 @@ export class SessionManager {
       log: undefined,
       retention: definition.retention ?? o.retention,
       trace: options.trace,
+      publish: this.#publish,
     };
   }
+
+  #publish = async (name: string, data: unknown): Promise<void> => {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError(`Invalid topic ${JSON.stringify(name)}: expected a non-empty name`);
+    }
+    await this.bus.publish(`topic.${name}`, data);
+  };
 }
 
 /**

@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { PowClient } from "../client/mod.ts";
-import { hashToken, type PowConfig } from "../mod.ts";
+import { defineProcess, hashToken, type PowConfig } from "../mod.ts";
 import { startServer, type TestServer, withTimeout } from "./_helpers.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -593,4 +593,35 @@ Deno.test("wubsub: off when wubsub.enabled is false; a plain GET is told to upgr
   const gone = await fetch(new URL("wubsub", off.url));
   assert.equal(gone.status, 404);
   await gone.body?.cancel();
+});
+
+Deno.test("wubsub: a TypeScript process publishes with ctx.publish to wubsub subscribers", async () => {
+  await using server = await startServer({
+    configure: (config) => {
+      config.processes.forecast = defineProcess({
+        async run({ publish }) {
+          await publish("weather.today", { rain: "later" });
+          await assert.rejects(publish("bad topic", 1), TypeError);
+          return "published";
+        },
+      });
+    },
+  });
+  const own = await owner(server, register("weather", ["today"], []));
+  const user = await Wub.open(server);
+  user.send({ type: "ps-sub", channel: "weather", topic: "today" });
+  await user.nothingElse();
+  await using client = new PowClient(server.wsUrl);
+  assert.deepEqual(await client.start("forecast").result, {
+    status: "fulfilled",
+    value: "published",
+  });
+  assert.deepEqual(await user.next(), {
+    type: "ps-recv",
+    channel: "weather",
+    topic: "today",
+    data: { rain: "later" },
+  });
+  await user.close();
+  await own.close();
 });
