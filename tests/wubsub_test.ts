@@ -349,8 +349,17 @@ function serve(wub: Wub): Promise<void> {
 
 Deno.test("wubsub: a provided method is a process for pow-1, pow.v2, both REST APIs and call", async () => {
   await using server = await startServer();
+  const watch = server.running.server.manager.bus.subscribe("process.*");
   const own = await owner(server, register("calc", [], ["sum"]));
   const serving = serve(own);
+  const added = await watch.next();
+  assert.deepEqual(
+    added.value.type === "event" && [added.value.event.topic, added.value.event.data],
+    [
+      "process.added",
+      { name: "calc/sum" },
+    ],
+  );
 
   // Listed by pow.v2 REST.
   const listing = await (await fetch(new URL("api/v2/processes", server.url))).json();
@@ -424,6 +433,12 @@ Deno.test("wubsub: a provided method is a process for pow-1, pow.v2, both REST A
 
   await own.close();
   await serving;
+  const removed = await watch.next();
+  assert.deepEqual(
+    removed.value.type === "event" && [removed.value.event.topic, removed.value.event.data],
+    ["process.removed", { name: "calc/sum" }],
+  );
+  watch.close();
 });
 
 Deno.test("wubsub: a provider never shadows a configured process", async () => {
@@ -584,11 +599,14 @@ Deno.test("wubsub: topics on the bus: ps-pub reaches SSE, REST publishes to the 
   await own.close();
 });
 
-Deno.test("wubsub: off when wubsub.enabled is false; a plain GET is told to upgrade", async () => {
+Deno.test("wubsub: off when wubsub.enabled is false; a plain GET is told to upgrade; in openapi.json", async () => {
   await using on = await startServer();
   const plain = await fetch(new URL("wubsub", on.url));
   assert.equal(plain.status, 426);
   assert.equal(await plain.text(), "Upgrade required: this endpoint speaks wubsub over WebSocket");
+  const doc = await (await fetch(new URL("openapi.json", on.url))).json();
+  assert.deepEqual(Object.keys(doc.paths["/wubsub/topics/{name}"]).sort(), ["get", "post"]);
+  assert.deepEqual(Object.keys(doc.paths["/wubsub"].get.responses), ["101", "426"]);
   await using off = await startServer({ configure: (c) => c.wubsub.enabled = false });
   const gone = await fetch(new URL("wubsub", off.url));
   assert.equal(gone.status, 404);

@@ -14,6 +14,7 @@ import type { FrontEnd, FrontEndContext, PowEnv } from "../../front_end.ts";
 import type { Caller } from "../../process.ts";
 import { WubsubHub } from "./hub.ts";
 import type { ServerMessage } from "./messages.ts";
+import { wubsubPaths } from "./openapi.ts";
 import { topicRoutes } from "./topics.ts";
 
 /**
@@ -99,6 +100,7 @@ export function wubsub(context: FrontEndContext): FrontEnd {
 
   return {
     name: "wubsub",
+    openapi: wubsubPaths(settings.path),
     routes(app: Hono<PowEnv>): void {
       app.get(settings.path, (c) => {
         if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {

@@ -23,5 +23,6 @@ export {
   type WubsubPeer,
 } from "./hub.ts";
 export * from "./messages.ts";
+export { wubsubPaths } from "./openapi.ts";
 export { providedProcess, type ProvidedProcessOptions, requestData } from "./provided.ts";
 export { topicRoutes, type TopicRoutesOptions } from "./topics.ts";
