@@ -60,6 +60,14 @@ export function wubsub(context: FrontEndContext): FrontEnd {
     maxChannels: settings.maxChannels,
   });
   const sockets = new Set<WebSocket>();
+  // A published message goes to every subscriber as the same object: encode it once.
+  const encoded = new WeakMap<ServerMessage, string>();
+  const encode = (message: ServerMessage) => {
+    if (message.type !== "ps-recv") return JSON.stringify(message);
+    let text = encoded.get(message);
+    if (text === undefined) encoded.set(message, text = JSON.stringify(message));
+    return text;
+  };
 
   const open = (request: Request, caller: Caller): Response => {
     const { socket, response } = context.upgradeWebSocket(request);
@@ -71,7 +79,7 @@ export function wubsub(context: FrontEndContext): FrontEnd {
           socket.close(1008, "not reading: too many messages queued");
           return;
         }
-        socket.send(JSON.stringify(message));
+        socket.send(encode(message));
       },
       ready: () => drained(socket),
     };

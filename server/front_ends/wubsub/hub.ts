@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { EventBus, Subscription } from "../../bus.ts";
+import type { BusEvent, EventBus, Subscription } from "../../bus.ts";
 import type { Caller, ProcessDefinition } from "../../process.ts";
 import { formatDuration } from "../../units.ts";
 import type { ClientMessage, ErrorMessage, ServerMessage } from "./messages.ts";
@@ -214,6 +214,8 @@ export class WubsubHub {
   readonly #perCaller = new Map<string, number>();
   readonly #perOwner = new Map<Connection, number>();
   readonly #provided = new Set<string>();
+  /** One `ps-recv` per event, shared by every subscriber (so a peer can encode it once). */
+  readonly #received = new WeakMap<BusEvent, ServerMessage>();
   #nextKey = 1;
 
   /**
@@ -612,7 +614,12 @@ export class WubsubHub {
       }
       await connection.peer.ready();
       if (connection.closed) break;
-      connection.send({ type: "ps-recv", channel, topic, data: message.event.data });
+      let received = this.#received.get(message.event);
+      if (!received) {
+        received = { type: "ps-recv", channel, topic, data: message.event.data };
+        this.#received.set(message.event, received);
+      }
+      connection.send(received);
     }
   }
 
