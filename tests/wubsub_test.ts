@@ -643,3 +643,42 @@ Deno.test("wubsub: a TypeScript process publishes with ctx.publish to wubsub sub
   await user.close();
   await own.close();
 });
+
+Deno.test("wubsub: a provided process that times out or is cancelled drops its request", async () => {
+  await using server = await startServer({
+    configure: (config) => {
+      config.wubsub.requestTimeout = 100;
+      config.wubsub.maxMessage = 1000;
+    },
+  });
+  const own = await owner(server, register("svc", [], ["m"]));
+  await using client = new PowClient(server.wsUrl);
+  const timedOut = client.start("svc/m", ["1"]);
+  const req = await own.next();
+  assert.deepEqual(req.data, ["1"]);
+  assert.deepEqual(await timedOut.result, {
+    status: "rejected",
+    reason: 'Request to "svc/m" timed out after 100ms: the owner did not answer',
+    kind: "error",
+  });
+  own.send({ type: "pie-resp", reqid: req.reqid, data: "late" });
+  assert.match((await own.next()).data, /^Unknown request "/);
+
+  const cancelled = client.start("svc/m", ["2"]);
+  const req2 = await own.next();
+  await cancelled.cancel();
+  assert.equal((await cancelled.result).status, "rejected");
+  own.send({ type: "pie-resp", reqid: req2.reqid, data: "too late" });
+  assert.equal(
+    (await own.next()).data,
+    `Unknown request "${req2.reqid}": it was answered, timed out, or was not sent to you`,
+  );
+
+  // wubsub.maxMessage, counted in UTF-8 bytes.
+  own.send({ type: "ps-sub", channel: "svc", topic: "é".repeat(600) });
+  assert.equal(
+    (await own.next()).data,
+    "Message too big: 1244 bytes, at most 1000 allowed (wubsub.maxMessage)",
+  );
+  await own.close();
+});

@@ -24,6 +24,8 @@ import { topicRoutes } from "./topics.ts";
  */
 const MAX_BUFFERED = 4 * SOCKET_HIGH_WATER;
 
+const encoder = new TextEncoder();
+
 /**
  * Makes the wubsub front end.
  *
@@ -89,11 +91,15 @@ export function wubsub(context: FrontEndContext): FrontEnd {
       const text = typeof event.data === "string"
         ? event.data
         : new TextDecoder().decode(event.data as ArrayBuffer);
-      if (text.length > settings.maxMessage) {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only when it can matter.
+      const bytes = text.length * 3 > settings.maxMessage
+        ? encoder.encode(text).byteLength
+        : text.length;
+      if (bytes > settings.maxMessage) {
         peer.send({
           type: "error",
           data:
-            `Message too big: ${text.length} bytes, at most ${settings.maxMessage} allowed (wubsub.maxMessage)`,
+            `Message too big: ${bytes} bytes, at most ${settings.maxMessage} allowed (wubsub.maxMessage)`,
         });
         return;
       }
