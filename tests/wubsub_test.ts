@@ -682,3 +682,29 @@ Deno.test("wubsub: a provided process that times out or is cancelled drops its r
   );
   await own.close();
 });
+
+Deno.test("wubsub: served under the base path, at a configured path", async () => {
+  await using server = await startServer({
+    configure: (config) => {
+      config.server.basePath = "/pow/";
+      config.wubsub.path = "/pubsub";
+    },
+  });
+  assert.match(server.url.pathname, /^\/pow\/$/);
+  const wub = new Wub(new URL("pubsub", server.wsUrl));
+  await wub.opened;
+  wub.send(register("here", ["t"], []));
+  await wub.nothingElse();
+  const published = await fetch(new URL("pubsub/topics/elsewhere", server.url), {
+    method: "POST",
+    body: "1",
+  });
+  assert.equal(published.status, 200);
+  const body = await published.json();
+  assert.equal(body.topic, "elsewhere");
+  assert.ok(Number.isInteger(body.id) && body.id > 0);
+  const old = await fetch(new URL("/wubsub", server.url));
+  assert.equal(old.status, 404);
+  await old.body?.cancel();
+  await wub.close();
+});
