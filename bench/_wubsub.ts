@@ -82,6 +82,8 @@ export async function wubsub(ctx: BenchContext): Promise<Row[]> {
   const sockets: WebSocket[] = [];
   try {
     const latencies: number[] = [];
+    const paced: number[] = [];
+    let sink = latencies;
     const received = new Array<number>(subscribers).fill(0);
     let outOfOrder = 0;
     let errors = 0;
@@ -107,7 +109,7 @@ export async function wubsub(ctx: BenchContext): Promise<Row[]> {
         const now = performance.now();
         if (m.data.n !== received[i]) outOfOrder++;
         received[i]++;
-        latencies.push(now - m.data.t);
+        sink.push(now - m.data.t);
         delivered++;
         wake();
       });
@@ -145,6 +147,42 @@ export async function wubsub(ctx: BenchContext): Promise<Row[]> {
     };
     ctx.log(`  ${fanLabel}: ${row.shown}`);
     rows.push(row);
+
+    // One message at a time: the latency of a single publish to every subscriber.
+    const singles = Math.min(messages, 50);
+    const pacedLabel =
+      `wubsub: 1 publisher → ${subscribers} subscribers, one message at a time, latency p99`;
+    sink = paced;
+    for (let k = 0; k < singles; k++) {
+      const target = all + (k + 1) * subscribers;
+      const one = until(() => delivered === target, ctx.stepTimeout, `message ${k}`);
+      wake = one.check;
+      owner.send(JSON.stringify({
+        type: "ps-pub",
+        channel: "bench",
+        topic: "fan",
+        data: { n: messages + k, t: performance.now() },
+      }));
+      await one.promise;
+    }
+    const p99 = quantile(paced, 0.99);
+    const pacedOk = outOfOrder === 0 && errors === 0 &&
+      received.every((r) => r === messages + singles);
+    const pacedRow: Row = {
+      workload,
+      subject: "wubsub",
+      label: pacedLabel,
+      unit: "ms",
+      higherIsBetter: false,
+      value: p99,
+      shown: `p50 ${num(quantile(paced, 0.5))} ms, p99 ${num(p99)} ms (to each subscriber)`,
+      ok: pacedOk,
+      check: pacedOk
+        ? `${singles} messages × ${subscribers} subscribers, each in order`
+        : `${outOfOrder} out of order, ${errors} errors`,
+    };
+    ctx.log(`  ${pacedLabel}: ${pacedRow.shown}`);
+    rows.push(pacedRow);
   } catch (error) {
     rows.push(failed(fanBase, error));
   } finally {
