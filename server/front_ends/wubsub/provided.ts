@@ -4,8 +4,8 @@
  *
  * The request data is the call's params as a list of strings when there are any; with no
  * params, the process reads stdin to its end and sends it parsed as JSON (or as text when it is
- * not JSON; nothing when it is empty). The owner's answer is the result value and is also
- * written to stdout as one line of JSON, so `main.ts call` prints it.
+ * not JSON; nothing when it is empty). The owner's answer is the result value (which
+ * `main.ts call` prints as one line of JSON).
  *
  * @module
  */
@@ -84,12 +84,9 @@ export function providedProcess(
     }`,
     params: [{ name: "data", variadic: true }],
     allow: options.allow ? [...options.allow] : undefined,
-    async run({ params, stdin, stdout, caller, signal }) {
+    async run({ params, stdin, caller, signal }) {
       const data = params.length > 0 ? [...params] : requestData(await new Response(stdin).text());
       const value = await hub.request(channel, method, data, caller, signal);
-      const writer = stdout.getWriter();
-      await writer.write(new TextEncoder().encode(JSON.stringify(value ?? null) + "\n"));
-      await writer.close();
       return value ?? null;
     },
   });
