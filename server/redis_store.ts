@@ -404,7 +404,8 @@ class Mirror {
             error && !/equal or smaller/.test(error.message)
           );
           if (failed) throw failed[0];
-          this.#mirrored = end;
+          // (A resync meanwhile moved the offset back: keep it.)
+          if (!this.#restart) this.#mirrored = end;
         }
       } catch {
         // Redis is away: let go of the log so the process is never held up, and try again.
