@@ -50,7 +50,7 @@ import {
 } from "./output_log.ts";
 import type { CreateLogOptions, SessionRecord } from "./store.ts";
 import type { SharedTickets } from "./auth.ts";
-import type { ClusterStore } from "./remote_session.ts";
+import type { ClusterStore, SharedMap } from "./remote_session.ts";
 
 type RedisClient = InstanceType<typeof Redis>;
 
@@ -790,7 +790,34 @@ export class RedisSessionStore implements ClusterStore {
 
   /** Says this node is alive for `ttl` milliseconds. */
   async heartbeat(ttl: number): Promise<void> {
-    await this.#redis.set(this.#key("node", this.node), String(Date.now()), "PX", ttl);
+    await this.#redis.multi()
+      .set(this.#key("node", this.node), String(Date.now()), "PX", ttl)
+      .sadd(this.#key("nodes"), this.node)
+      .exec();
+  }
+
+  /** Every node that beat and was not forgotten. */
+  async knownNodes(): Promise<Set<string>> {
+    return new Set(await this.#redis.smembers(this.#key("nodes")));
+  }
+
+  /** Forgets a lost node. */
+  async forgetNode(node: string): Promise<void> {
+    await this.#redis.srem(this.#key("nodes"), node);
+  }
+
+  /** A hash `P:map:<name>` of JSON values. */
+  sharedMap(name: string): SharedMap {
+    const key = this.#key("map", name);
+    return {
+      setIfAbsent: async (field, value) =>
+        (await this.#redis.hsetnx(key, field, JSON.stringify(value))) === 1,
+      delete: async (field) => {
+        await this.#redis.hdel(key, field);
+      },
+      entries: async () =>
+        Object.entries(await this.#redis.hgetall(key)).map(([k, v]) => [k, JSON.parse(v)]),
+    };
   }
 
   /** The nodes whose heartbeat has not expired. */

@@ -10,7 +10,7 @@ import { type ParamLimits, validateParams } from "./params.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import type { EventBus } from "./bus.ts";
 import { MemorySessionStore, type SessionRecord, type SessionStore } from "./store.ts";
-import { isClusterStore, RemoteSession, serveControl } from "./remote_session.ts";
+import { isClusterStore, NODE_LOST_TOPIC, RemoteSession, serveControl } from "./remote_session.ts";
 import {
   MemorySessionRegistry,
   type RegistryEventDetail,
@@ -457,6 +457,11 @@ export class SessionManager {
     if (!isClusterStore(store)) return;
     const alive = await store.aliveNodes();
     alive.add(self);
+    for (const node of await store.knownNodes()) {
+      if (alive.has(node) || !(await store.claim(`lost-node:${node}`, 60_000))) continue;
+      await store.forgetNode(node);
+      await this.bus.publish(NODE_LOST_TOPIC, { node });
+    }
     for (const record of await store.list()) {
       if (record.result || !record.node || alive.has(record.node)) continue;
       // One node reports each lost session.
