@@ -125,6 +125,8 @@ export class SessionManager {
   #options: SessionManagerOptions;
   #reaper: ReturnType<typeof setInterval>;
   #cluster: { stop: AbortController; timer: ReturnType<typeof setInterval> } | undefined;
+  /** Nodes this node has seen without a heartbeat, and since when. */
+  #missingSince = new Map<string, number>();
   #closing = false;
   #starts = new Map<string, number[]>();
 
@@ -455,10 +457,21 @@ export class SessionManager {
   async #sweepLostNodes(self: string): Promise<void> {
     const store = this.store;
     if (!isClusterStore(store)) return;
+    const now = Date.now();
+    const lostAfter = this.#options.cluster?.lostAfter ?? 5000;
     const alive = await store.aliveNodes();
     alive.add(self);
-    for (const node of await store.knownNodes()) {
+    // A node counts as lost only once this node has seen it missing for a whole lostAfter
+    // (its heartbeat key may be missing because Redis came back empty, not because it died).
+    const missing = this.#missingSince;
+    for (const node of missing.keys()) if (alive.has(node)) missing.delete(node);
+    const known = await store.knownNodes();
+    for (const record of await store.list()) if (record.node) known.add(record.node);
+    for (const node of known) if (!alive.has(node) && !missing.has(node)) missing.set(node, now);
+    for (const [node, since] of missing) if (now - since < lostAfter) alive.add(node);
+    for (const node of known) {
       if (alive.has(node) || !(await store.claim(`lost-node:${node}`, 60_000))) continue;
+      missing.delete(node);
       await store.forgetNode(node);
       await this.bus.publish(NODE_LOST_TOPIC, { node });
     }
