@@ -141,9 +141,23 @@ export interface PipeBodyOptions {
   timeout: number;
   /**
    * Body bytes handed to `write` but not yet taken (its promises not yet settled) before the
-   * next piece is read. @default {1 MiB}
+   * next piece is read; also the largest piece handed to `write`. @default {4 MiB}
    */
   window?: number;
+}
+
+/** The default window of {@linkcode pipeBody}. */
+export const PIPE_WINDOW = 4 * 1024 * 1024;
+
+/**
+ * The window for streaming a body into a session's stdin: half its pending-input limit (so that
+ * a WebSocket writer of the same session still has room), at most {@linkcode PIPE_WINDOW}.
+ *
+ * @param maxPendingInput The session's `maxPendingInput`.
+ * @returns The window in bytes (at least 1).
+ */
+export function stdinWindow(maxPendingInput: number): number {
+  return Math.max(1, Math.min(PIPE_WINDOW, Math.floor(maxPendingInput / 2)));
 }
 
 /**
@@ -175,7 +189,7 @@ export async function pipeBody(
   options: PipeBodyOptions,
 ): Promise<number> {
   if (!request.body) return 0;
-  const window = options.window ?? 1024 * 1024;
+  const window = options.window ?? PIPE_WINDOW;
   const reader = request.body.getReader();
   let total = 0;
   let waiting = 0;
@@ -194,20 +208,22 @@ export async function pipeBody(
       check();
       const { done, value } = await next(reader, options.timeout);
       if (done) break;
-      if (value.byteLength === 0) continue;
       total += value.byteLength;
-      waiting += value.byteLength;
-      const settled: Promise<void> = write(value).then(
-        () => {},
-        (error) => void (state.failure ??= { error }),
-      ).finally(() => {
-        waiting -= value.byteLength;
-        inFlight.delete(settled);
-        const w = wake;
-        wake = undefined;
-        w?.();
-      });
-      inFlight.add(settled);
+      for (let at = 0; at < value.byteLength; at += window) {
+        const piece = value.subarray(at, at + window);
+        waiting += piece.byteLength;
+        const settled: Promise<void> = write(piece).then(
+          () => {},
+          (error) => void (state.failure ??= { error }),
+        ).finally(() => {
+          waiting -= piece.byteLength;
+          inFlight.delete(settled);
+          const w = wake;
+          wake = undefined;
+          w?.();
+        });
+        inFlight.add(settled);
+      }
     }
     await Promise.all(inFlight);
     check();
