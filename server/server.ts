@@ -154,13 +154,13 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   }
   /**
    * Refuses a request (503 in total, 429 per address) when open WebSockets and requests in
-   * progress, minus `self` (the request asking), reach the connection limits.
+   * progress reach the connection limits.
    */
-  const checkLimits = (address: string, self: number): Response | undefined => {
-    if (connections + pending - self >= config.limits.connections) {
+  const checkLimits = (address: string): Response | undefined => {
+    if (connections + pending >= config.limits.connections) {
       return text(`too many connections: the server allows ${config.limits.connections}`, 503);
     }
-    const from = (perAddress.get(address) ?? 0) + (pendingPerAddress.get(address) ?? 0) - self;
+    const from = (perAddress.get(address) ?? 0) + (pendingPerAddress.get(address) ?? 0);
     if (from >= config.limits.connectionsPerAddress) {
       return text(
         `too many connections from ${address}: at most ${config.limits.connectionsPerAddress} allowed`,
@@ -174,7 +174,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     info?: Deno.ServeHandlerInfo,
   ): Promise<Response> => {
     const address = addressOf(info);
-    const refused = checkLimits(address, 0);
+    const refused = checkLimits(address);
     if (refused) {
       await request.body?.cancel().catch(() => {});
       return refused;
