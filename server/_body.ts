@@ -150,8 +150,8 @@ export interface PipeBodyOptions {
 export const PIPE_WINDOW = 4 * 1024 * 1024;
 
 /**
- * The window for streaming a body into a session's stdin: half its pending-input limit (so that
- * a WebSocket writer of the same session still has room), at most {@linkcode PIPE_WINDOW}.
+ * The window for streaming a body into a session's stdin: half its pending-input limit (what
+ * {@linkcode pipeBody} keeps waiting then stays below the limit), at most {@linkcode PIPE_WINDOW}.
  *
  * @param maxPendingInput The session's `maxPendingInput`.
  * @returns The window in bytes (at least 1).
@@ -161,8 +161,9 @@ export function stdinWindow(maxPendingInput: number): number {
 }
 
 /**
- * Streams a request body into `write` piece by piece, reading the next piece only while fewer
- * than `window` bytes are still waiting to be taken. Writes are started in order.
+ * Streams a request body into `write` piece by piece, reading (and writing) the next piece only
+ * while fewer than `window` bytes are still waiting to be taken, so fewer than `2 × window` are
+ * ever waiting. Writes are started in order.
  *
  * @example Copy a body
  * ```ts
@@ -201,15 +202,21 @@ export async function pipeBody(
   let wake: (() => void) | undefined;
   const inFlight = new Set<Promise<void>>();
   try {
-    while (true) {
+    // Waits until fewer than `window` bytes wait: with a piece of at most `window` bytes, fewer
+    // than twice the window are ever in flight.
+    const room = async () => {
       while (waiting >= window && !state.failure) {
         await new Promise<void>((resolve) => wake = resolve);
       }
       check();
+    };
+    while (true) {
+      await room();
       const { done, value } = await next(reader, options.timeout);
       if (done) break;
       total += value.byteLength;
       for (let at = 0; at < value.byteLength; at += window) {
+        if (at > 0) await room();
         const piece = value.subarray(at, at + window);
         waiting += piece.byteLength;
         const settled: Promise<void> = write(piece).then(
