@@ -238,7 +238,8 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     await next();
     if (c.res.status !== 404) return;
     // The original pow-1 server's refusal, kept byte for byte.
-    return text("client does not support required pow-1 subprotocol", 403);
+    // Set, not returned: after `next()` has answered (404), Hono ignores a returned response.
+    c.res = text("client does not support required pow-1 subprotocol", 403);
   });
   routes.post("/tickets", (c) => {
     try {
