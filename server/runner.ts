@@ -345,10 +345,6 @@ export async function pumpOutput(
   let buffer: ArrayBuffer | undefined;
   const { signal } = options;
   const stop = Symbol("stop");
-  const aborted = signal &&
-    new Promise<typeof stop>((resolve) =>
-      signal.addEventListener("abort", () => resolve(stop), { once: true })
-    );
   try {
     while (true) {
       const read = reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
@@ -356,7 +352,18 @@ export async function pumpOutput(
       if (!signal) {
         outcome = await read;
       } else if (!signal.aborted) {
-        outcome = await Promise.race([read, aborted!]);
+        // A promise per read, dropped after it: racing every read against one long-lived
+        // pending promise would keep every result (each chunk) reachable from its reactions.
+        let onAbort = () => {};
+        const stopped = new Promise<typeof stop>((resolve) => {
+          onAbort = () => resolve(stop);
+          signal.addEventListener("abort", onAbort, { once: true });
+        });
+        try {
+          outcome = await Promise.race([read, stopped]);
+        } finally {
+          signal.removeEventListener("abort", onAbort);
+        }
       } else {
         // Told to stop: take what the pipe still holds, stop once it stays empty a moment.
         let timer: ReturnType<typeof setTimeout> | undefined;

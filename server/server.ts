@@ -165,13 +165,13 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   }
   /**
    * Refuses a request (503 in total, 429 per address) when open WebSockets and requests in
-   * progress, minus `self` (the request asking), reach the connection limits.
+   * progress reach the connection limits.
    */
-  const checkLimits = (address: string, self: number): Response | undefined => {
-    if (connections + pending - self >= config.limits.connections) {
+  const checkLimits = (address: string): Response | undefined => {
+    if (connections + pending >= config.limits.connections) {
       return text(`too many connections: the server allows ${config.limits.connections}`, 503);
     }
-    const from = (perAddress.get(address) ?? 0) + (pendingPerAddress.get(address) ?? 0) - self;
+    const from = (perAddress.get(address) ?? 0) + (pendingPerAddress.get(address) ?? 0);
     if (from >= config.limits.connectionsPerAddress) {
       return text(
         `too many connections from ${address}: at most ${config.limits.connectionsPerAddress} allowed`,
@@ -185,7 +185,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     info?: Deno.ServeHandlerInfo,
   ): Promise<Response> => {
     const address = addressOf(info);
-    const refused = checkLimits(address, 0);
+    const refused = checkLimits(address);
     if (refused) {
       await request.body?.cancel().catch(() => {});
       return refused;
@@ -248,10 +248,9 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     // A front end serving a fixed path without a subprotocol (further-link) may take it.
     await next();
     if (c.res.status !== 404) return;
-    // The original pow-1 server's refusal, kept byte for byte. (Set on the context: a
-    // response returned after `next()` may be ignored once Hono finalized its 404.)
+    // The original pow-1 server's refusal, kept byte for byte.
+    // Set, not returned: after `next()` has answered (404), Hono ignores a returned response.
     c.res = text("client does not support required pow-1 subprotocol", 403);
-    return c.res;
   });
   routes.post("/tickets", async (c) => {
     try {

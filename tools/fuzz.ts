@@ -105,9 +105,9 @@ export interface FuzzReport {
 export function fuzzConfig(workDir: string): string {
   return `# Written by tools/fuzz.ts
 server: { host: 127.0.0.1, port: 0 }
-sessions: { linger: 3s, killGrace: 1s, max: 100000 }
+sessions: { linger: 3s, killGrace: 1s, max: 100000, maxPerCaller: 100000 }
 pow1: { maxMessage: 64KiB, callDeadline: 1s, restExpiry: 3s }
-limits: { startsPerMinute: 10000000, connections: 100000, connectionsPerAddress: 100000 }
+limits: { startsPerMinute: 10000000, connections: 100000, connectionsPerAddress: 100000, maxBody: 64KiB }
 furtherLink:
   enabled: true
   workDir: ${JSON.stringify(workDir)}
