@@ -460,3 +460,84 @@ Deno.test({
     }
   },
 });
+
+Deno.test("openapi.json never echoes the request's Host in servers", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.server.basePath = "/pow/";
+    },
+  });
+  for (const host of ["evil.example", "127.0.0.1:1", "attacker.test:8028"]) {
+    const answer = await rawHttp(server.url, `GET /pow/openapi.json HTTP/1.1\r\nHost: ${host}`);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(JSON.parse(answer.body).servers, [{ url: "/pow/" }]);
+  }
+});
+
+Deno.test("a token named anonymous with auth.anonymous and {0} in a command are config errors", async () => {
+  const { parseConfig } = await import("../server/config.ts");
+  const hash = hashToken("x");
+  assert.throws(
+    () =>
+      parseConfig(
+        `auth:\n  anonymous: true\n  tokens:\n    - { name: ops, hash: "${hash}" }\n    - { name: anonymous, hash: "${hash}" }\n`,
+      ),
+    {
+      message:
+        'Invalid config "<config>" at auth.tokens[1].name (line 5): token name "anonymous" is what callers without a token are called (auth.anonymous is true): choose another name',
+    },
+  );
+  // Without anonymous callers the name is just a name.
+  parseConfig(`auth:\n  tokens:\n    - { name: anonymous, hash: "${hash}" }\n`);
+  assert.throws(
+    () =>
+      parseConfig(
+        "processes:\n  p:\n    command: [echo, '{0}', '{1}']\n    params: [{ name: a }]\n",
+      ),
+    {
+      message:
+        'Invalid config "<config>" at processes.p.command[1] (line 3): placeholder "{0}" names no param: params are numbered from {1}',
+    },
+  );
+});
+
+Deno.test("X-Pow-Offset of GET output with stream=stderr is the offset of the first stderr byte", async () => {
+  await using server = await startServer({
+    configure(config) {
+      // stderr is written only once the test has seen stdout: the order is fixed.
+      config.processes.both = defineCommand([
+        "sh",
+        "-c",
+        "printf 0123456789; read line; printf err >&2",
+      ]);
+    },
+  });
+  const created = await (await fetch(new URL("api/v2/sessions", server.url), {
+    method: "POST",
+    body: JSON.stringify({ name: "both", params: [] }),
+  })).json();
+  const base = new URL(`api/v2/sessions/${created.session}/`, server.url);
+  await waitUntil(async () =>
+    (await (await fetch(new URL("output?offset=0", base))).text()) === "0123456789"
+  );
+  const input = await fetch(new URL("input", base), { method: "POST", body: "go\n" });
+  assert.equal(input.status, 204);
+  // Wait for the end, so that both streams are in the log.
+  await (await fetch(new URL(`api/v2/sessions/${created.session}/events`, server.url))).text();
+  const read = async (query: string) => {
+    const response = await fetch(
+      new URL(`api/v2/sessions/${created.session}/output?${query}`, server.url),
+    );
+    return [
+      await response.text(),
+      response.headers.get("x-pow-offset"),
+      response.headers.get("x-pow-next-offset"),
+    ];
+  };
+  assert.deepEqual(await read("offset=0&stream=stderr"), ["err", "10", "13"]);
+  assert.deepEqual(await read("offset=0&stream=stdout"), ["0123456789", "0", "13"]);
+  assert.deepEqual(await read("offset=0"), ["0123456789err", "0", "13"]);
+  assert.deepEqual(await read("offset=4&stream=stderr"), ["err", "10", "13"]);
+  // No byte of that stream: the offset where the read ended.
+  assert.deepEqual(await read("offset=10&stream=stdout"), ["", "13", "13"]);
+});
