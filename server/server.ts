@@ -145,14 +145,11 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   }
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
 
-  // A request whose Host makes no URL (`Host: a b`) is refused before anything reads
-  // `request.url` as a URL: 400, no stack trace, nothing logged per request.
-  app.use("*", async (c, next) => {
-    if (!URL.canParse(c.req.raw.url)) return text("invalid Host header", 400);
-    return await next();
-  });
   routes.use("*", async (c, next) => {
     const request = c.req.raw;
+    // A request whose Host makes no URL (`Host: a b`) is refused before anything reads
+    // `request.url` as a URL: 400, no stack trace, nothing logged per request.
+    if (!URL.canParse(request.url)) return text("invalid Host header", 400);
     const info = c.env as Deno.ServeHandlerInfo | undefined;
     if (info) infos.set(request, info);
     const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
@@ -210,6 +207,16 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     }
   });
   for (const frontEnd of frontEnds) frontEnd.routes?.(routes);
+  // The WebSocket endpoints live on every path; a plain GET of the base path asks for one.
+  if (bySubprotocol.size > 0) {
+    routes.get("/", () => {
+      const speaks = [...bySubprotocol.keys()].sort((a, b) => preference(a) - preference(b));
+      return new Response(`Upgrade required: this endpoint speaks ${speaks.join(", ")}`, {
+        status: 426,
+        headers: { "content-type": "text/plain; charset=utf-8", upgrade: "websocket" },
+      });
+    });
+  }
   app.route(base.replace(/\/$/, "") || "/", routes);
 
   return {

@@ -541,3 +541,19 @@ Deno.test("X-Pow-Offset of GET output with stream=stderr is the offset of the fi
   // No byte of that stream: the offset where the read ended.
   assert.deepEqual(await read("offset=10&stream=stdout"), ["", "13", "13"]);
 });
+
+Deno.test("a plain GET of the base path is 426 Upgrade required, as documented", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.server.basePath = "/pow/";
+    },
+  });
+  const response = await fetch(server.url);
+  assert.deepEqual(
+    [response.status, response.headers.get("upgrade"), await response.text()],
+    [426, "websocket", "Upgrade required: this endpoint speaks pow.v2, pow-1"],
+  );
+  const elsewhere = await fetch(new URL("nothing-here", server.url));
+  assert.equal(elsewhere.status, 404);
+  await elsewhere.body?.cancel();
+});
