@@ -192,9 +192,12 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
       );
     }
     if (protocol) return bySubprotocol.get(protocol)!.upgrade!(request, protocol, caller);
-    // A front end serving a fixed path without a subprotocol (further-link) may take it.
-    await next();
-    if (c.res.status !== 404) return;
+    // A front end serving a fixed path without a subprotocol (further-link) may take it; the
+    // base path itself belongs to the subprotocol endpoints (a plain GET of it is 426).
+    if (relative(c.req.path) !== "") {
+      await next();
+      if (c.res.status !== 404) return;
+    }
     // The original pow-1 server's refusal, kept byte for byte.
     return text("client does not support required pow-1 subprotocol", 403);
   });

@@ -27,6 +27,8 @@ import { pow1Lane } from "./_fuzz_pow1.ts";
 import { restLane } from "./_fuzz_rest.ts";
 import { furtherLinkLane } from "./_fuzz_further_link.ts";
 import { rawLane } from "./_fuzz_raw.ts";
+import { hostLane } from "./_fuzz_host.ts";
+import { uploadLane } from "./_fuzz_upload.ts";
 import { Rng } from "./_rng.ts";
 import { startServerProcess } from "./_server_process.ts";
 
@@ -39,6 +41,8 @@ const LANES: [LaneFactory, number][] = [
   [restLane, 20],
   [furtherLinkLane, 15],
   [rawLane, 2],
+  [hostLane, 3],
+  [uploadLane, 2],
 ];
 
 /** Options for {@linkcode fuzz}. */
@@ -49,7 +53,7 @@ export interface FuzzOptions {
   seed?: number;
   /** Frames per batch (between health probes and control checks). @default {2000} */
   batch?: number;
-  /** Only run this lane (`pow.v2`, `pow-1`, `rest`, `further-link`, `raw`). */
+  /** Only run this lane (`pow.v2`, `pow-1`, `rest`, `further-link`, `raw`, `host`, `upload`). */
   lane?: string;
   /** Stop at the first violation. @default {false} */
   failFast?: boolean;
@@ -148,6 +152,7 @@ export async function fuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
     violations: [],
     counts: new Map(),
     signal: abort.signal,
+    workDir: `${dir}/work`,
   };
   const root = new Rng(seed);
   const chosen = LANES.filter(([factory]) => !options.lane || laneName(factory) === options.lane);
@@ -224,6 +229,8 @@ function laneName(factory: LaneFactory): string {
     restLane: "rest",
     furtherLinkLane: "further-link",
     rawLane: "raw",
+    hostLane: "host",
+    uploadLane: "upload",
   } as Record<string, string>)[factory.name] ?? factory.name;
 }
 
