@@ -155,6 +155,15 @@ Deno.test("tickets open WebSocket upgrades and event streams only, and never min
   );
   assert.equal(events.status, 200);
   assert.match(await events.text(), /event: exit/);
+  // A ticket shown where it is refused is used up: it cannot open a WebSocket afterwards.
+  const shown = await ticket();
+  const refusedUse = await fetch(new URL(`api/v2/processes?ticket=${shown}`, server.url));
+  assert.deepEqual([refusedUse.status, await refusedUse.text()], [401, refused]);
+  const later = await rawRequest(new URL(`?ticket=${shown}`, server.url), {
+    ...HANDSHAKE,
+    "Sec-WebSocket-Protocol": "pow.v2",
+  });
+  assert.deepEqual([later.status, later.body], [401, "invalid or expired ticket"]);
   // And a WebSocket upgrade.
   const upgrade = await rawRequest(new URL(`?ticket=${await ticket()}`, server.url), {
     ...HANDSHAKE,
@@ -294,7 +303,10 @@ Deno.test("a session ends when its process exits even if a descendant that calle
       config.processes.escape = defineCommand([
         "sh",
         "-c",
-        `setsid sleep ${marker} & echo started`,
+        // The escaped sleep tells through a fifo that it has left the group, so the shell
+        // exits only after that (no race with the group signal).
+        `d=$(mktemp -d); mkfifo "$d/f"; setsid sh -c "echo > '$d/f'; exec sleep ${marker}" & ` +
+        `read _ < "$d/f"; rm -r "$d"; echo started`,
       ]);
     },
   });
@@ -311,6 +323,8 @@ Deno.test("a session ends when its process exits even if a descendant that calle
     assert.match(events, /event: exit\n/);
     assert.match(events, /"status":"fulfilled"/);
     assert.match(events, /started/);
+    // The descendant did escape: it is still running (and is ended here).
+    assert.equal(killByArg(marker), 1);
   } finally {
     killByArg(marker);
   }
