@@ -18,6 +18,7 @@ import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { Context, Hono } from "hono";
 import type { FurtherLinkConfig } from "./config.ts";
 import { drained } from "./_drain.ts";
+import { BodyError, readBody } from "./_body.ts";
 import { checkNoSymlink, describeFsError, makeDirectory, undo, writeWhole } from "./_safe_path.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
@@ -508,7 +509,7 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
   const connections = new Set<Connection>();
   if (!settings.enabled) return { name: "further-link" };
 
-  const text = (c: Context<PowEnv>, body: string, status: 200 | 400 | 426 | 500) =>
+  const text = (c: Context<PowEnv>, body: string, status: 200 | 400 | 408 | 413 | 426 | 500) =>
     c.text(body, status, { "content-type": "text/plain; charset=utf-8" });
 
   return {
@@ -540,8 +541,10 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
       app.post("/upload", async (c) => {
         let body: unknown;
         try {
-          body = await c.req.json();
-        } catch {
+          const { maxBody, bodyTimeout } = context.config.limits;
+          body = JSON.parse(await readBody(c.req.raw, { limit: maxBody, timeout: bodyTimeout }));
+        } catch (error) {
+          if (error instanceof BodyError) return text(c, error.message, error.status);
           return text(c, "Cannot upload: the body is not JSON", 400);
         }
         const upload = parseUpload(body);

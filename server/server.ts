@@ -15,11 +15,17 @@ import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front
 import type { Caller } from "./process.ts";
 import { closeLedger, defaultStateDir, openLedger } from "./process_ledger.ts";
 import { SessionManager } from "./session_manager.ts";
+import type { SessionStore } from "./store.ts";
 
 /** Options for {@linkcode createServer}. */
 export interface CreateServerOptions {
   /** The front ends to serve. @default {[]} */
   frontEnds?: FrontEndFactory[];
+  /**
+   * Where sessions, output and events are kept: a cluster store (e.g. `RedisSessionStore`) makes
+   * this server a node of a cluster. @default {a new MemorySessionStore}
+   */
+  store?: SessionStore;
 }
 
 /** A pow server, not yet listening. */
@@ -34,6 +40,8 @@ export interface PowServer {
   readonly frontEnds: readonly FrontEnd[];
   /** Open WebSocket connections. */
   readonly connections: number;
+  /** HTTP requests being handled (not yet answered), WebSocket upgrades included. */
+  readonly pending: number;
   /** Handles one request (a `Deno.serve` handler). */
   fetch(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
   /** Cancels running sessions, waits for their processes, and closes the front ends. */
@@ -76,12 +84,16 @@ function text(body: string, status: number): Response {
  */
 export function createServer(config: PowConfig, options: CreateServerOptions = {}): PowServer {
   const manager = new SessionManager({
+    store: options.store,
+    cluster: config.cluster,
     processes: config.processes,
     killGrace: config.sessions.killGrace,
     linger: config.sessions.linger,
     retention: config.sessions.retention,
     maxPendingInput: config.sessions.maxPendingInput,
     maxSessions: config.sessions.max,
+    maxPerCaller: config.sessions.maxPerCaller,
+    outputBudget: config.limits.outputBudget,
     viewers: config.sessions.viewers,
     startsPerMinute: config.limits.startsPerMinute,
     paramLimits: {
@@ -93,6 +105,11 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   const auth = new Authenticator(config.auth);
   let connections = 0;
   const perAddress = new Map<string, number>();
+  // Requests whose handler has not answered yet (a body still arriving, a start waiting for its
+  // spawn). They count against the connection limits beside open WebSockets: a flood of slow
+  // requests is refused like a flood of sockets.
+  let pending = 0;
+  const pendingPerAddress = new Map<string, number>();
   const addressOf = (info?: Deno.ServeHandlerInfo) =>
     info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
   const infos = new WeakMap<Request, Deno.ServeHandlerInfo>();
@@ -143,6 +160,44 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   for (const frontEnd of frontEnds) {
     for (const protocol of frontEnd.subprotocols ?? []) bySubprotocol.set(protocol, frontEnd);
   }
+  /**
+   * Refuses a request (503 in total, 429 per address) when open WebSockets and requests in
+   * progress, minus `self` (the request asking), reach the connection limits.
+   */
+  const checkLimits = (address: string, self: number): Response | undefined => {
+    if (connections + pending - self >= config.limits.connections) {
+      return text(`too many connections: the server allows ${config.limits.connections}`, 503);
+    }
+    const from = (perAddress.get(address) ?? 0) + (pendingPerAddress.get(address) ?? 0) - self;
+    if (from >= config.limits.connectionsPerAddress) {
+      return text(
+        `too many connections from ${address}: at most ${config.limits.connectionsPerAddress} allowed`,
+        429,
+      );
+    }
+    return undefined;
+  };
+  const handle = async (
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Promise<Response> => {
+    const address = addressOf(info);
+    const refused = checkLimits(address, 0);
+    if (refused) {
+      await request.body?.cancel().catch(() => {});
+      return refused;
+    }
+    pending++;
+    pendingPerAddress.set(address, (pendingPerAddress.get(address) ?? 0) + 1);
+    try {
+      return await app.fetch(request, info);
+    } finally {
+      pending--;
+      const left = (pendingPerAddress.get(address) ?? 1) - 1;
+      if (left > 0) pendingPerAddress.set(address, left);
+      else pendingPerAddress.delete(address);
+    }
+  };
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
 
   routes.use("*", async (c, next) => {
@@ -168,7 +223,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     if (caller instanceof Response) return caller;
     c.set("caller", caller);
     if (!upgrade) return await next();
-    // WebSocket upgrades: then the subprotocol, then the connection limits.
+    // WebSocket upgrades: then the subprotocol.
     const offered = (c.req.header("sec-websocket-protocol") ?? "")
       .split(",").map((p) => p.trim()).filter(Boolean);
     // The server's preference decides (pow.v2 before pow-1), not the order of the offer.
@@ -181,16 +236,8 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
         400,
       );
     }
-    if (connections >= config.limits.connections) {
-      return text(`too many connections: the server allows ${config.limits.connections}`, 503);
-    }
-    const address = addressOf(info);
-    if ((perAddress.get(address) ?? 0) >= config.limits.connectionsPerAddress) {
-      return text(
-        `too many connections from ${address}: at most ${config.limits.connectionsPerAddress} allowed`,
-        429,
-      );
-    }
+    // The connection limits were checked when the request came in (`handle`): an upgrade was
+    // counted as a pending request until now and becomes a connection.
     if (protocol) return bySubprotocol.get(protocol)!.upgrade!(request, protocol, caller);
     // A front end serving a fixed path without a subprotocol (further-link) may take it; the
     // base path itself belongs to the subprotocol endpoints (a plain GET of it is 426).
@@ -230,7 +277,10 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     get connections() {
       return connections;
     },
-    fetch: (request, info) => app.fetch(request, info),
+    get pending() {
+      return pending;
+    },
+    fetch: handle,
     async close() {
       await manager.close();
       for (const frontEnd of frontEnds) await frontEnd.close?.();

@@ -26,11 +26,29 @@ Deno.test("cli --help prints usage and exits 0", async () => {
   assert.ok(stdout.includes("Usage:\n  deno run -A main.ts [serve] [options]"), stdout);
 });
 
+Deno.test("cli help and version are commands, and --help and --version options", async () => {
+  const help = await run(["help"]);
+  assert.equal(help.code, 0);
+  assert.equal(help.stdout, (await run(["--help"])).stdout);
+  for (const command of ["call", "list", "sessions", "attach", "cancel", "version", "help"]) {
+    assert.match(help.stdout, new RegExp(`main\\.ts ${command} `), command);
+  }
+  const version = await run(["version"]);
+  assert.deepEqual([version.code, version.stderr], [0, ""]);
+  assert.match(version.stdout, /^pow \d+\.\d+\.\d+ \(deno \d+\.\d+\.\d+\)\n$/);
+  assert.equal((await run(["--version"])).stdout, version.stdout);
+});
+
 Deno.test("cli rejects an unknown command and a bad port with exit 2", async () => {
   const a = await run(["frobnicate"]);
   assert.deepEqual([a.code, a.stderr], [
     2,
     'pow: unknown command "frobnicate"\nRun with --help for usage.\n',
+  ]);
+  const option = await run(["--frob", "x"]);
+  assert.deepEqual([option.code, option.stderr], [
+    2,
+    'pow: unknown option "--frob"\nRun with --help for usage.\n',
   ]);
   const b = await run(["--port", "http"]);
   assert.deepEqual([b.code, b.stderr], [
