@@ -37,7 +37,6 @@ import {
   SERVER_NAME,
   toProcessInfo,
   toProcessResult,
-  toSessionInfo,
 } from "./_v2.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
