@@ -126,7 +126,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
 
   // Cluster mode: the config's `cluster` section, or POW_REDIS_URL.
-  const redisUrl = Deno.env.get("POW_REDIS_URL");
+  const redisUrl = envVariable("POW_REDIS_URL");
   if (redisUrl && !config.cluster) {
     config.cluster = { redis: redisUrl, prefix: "pow", heartbeat: 1000, lostAfter: 5000 };
   }
@@ -137,7 +137,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     try {
       store = await RedisSessionStore.connect({
         url: config.cluster.redis,
-        node: config.cluster.node ?? Deno.env.get("POW_NODE"),
+        node: config.cluster.node ?? envVariable("POW_NODE"),
         prefix: config.cluster.prefix,
       });
     } catch (error) {
@@ -161,4 +161,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   await running.shutdown();
   await store?.close();
   return 0;
+}
+
+/** Reads an environment variable the server may not have permission to read (then: unset). */
+function envVariable(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  return state === "granted" ? Deno.env.get(name) : undefined;
 }

@@ -29,6 +29,7 @@ import { furtherLinkLane } from "./_fuzz_further_link.ts";
 import { rawLane } from "./_fuzz_raw.ts";
 import { hostLane } from "./_fuzz_host.ts";
 import { uploadLane } from "./_fuzz_upload.ts";
+import { wubsubLane } from "./_fuzz_wubsub.ts";
 import { Rng } from "./_rng.ts";
 import { startServerProcess } from "./_server_process.ts";
 
@@ -43,6 +44,7 @@ const LANES: [LaneFactory, number][] = [
   [rawLane, 2],
   [hostLane, 3],
   [uploadLane, 2],
+  [wubsubLane, 10],
 ];
 
 /** Options for {@linkcode fuzz}. */
@@ -53,7 +55,7 @@ export interface FuzzOptions {
   seed?: number;
   /** Frames per batch (between health probes and control checks). @default {2000} */
   batch?: number;
-  /** Only run this lane (`pow.v2`, `pow-1`, `rest`, `further-link`, `raw`, `host`, `upload`). */
+  /** Only run this lane (`pow.v2`, `pow-1`, `rest`, `further-link`, `raw`, `wubsub`, `host`, `upload`). */
   lane?: string;
   /** Stop at the first violation. @default {false} */
   failFast?: boolean;
@@ -231,6 +233,7 @@ function laneName(factory: LaneFactory): string {
     rawLane: "raw",
     hostLane: "host",
     uploadLane: "upload",
+    wubsubLane: "wubsub",
   } as Record<string, string>)[factory.name] ?? factory.name;
 }
 
