@@ -571,3 +571,35 @@ Deno.test("a plain GET of the base path is 426 Upgrade required, as documented",
   assert.equal(elsewhere.status, 404);
   await elsewhere.body?.cancel();
 });
+
+Deno.test({
+  name: "a command defined in code with a uid and no gid runs with that user's primary group",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const { SessionManager } = await import("../mod.ts");
+    const manager = new SessionManager({
+      processes: {
+        ids: defineCommand(["sh", "-c", "id -u; id -g"], { uid: 65534, cwd: "/" }),
+        unknown: defineCommand(["id"], { uid: 4000123, cwd: "/" }),
+      },
+    });
+    try {
+      const session = manager.start("ids", [], { caller: { id: "test" } });
+      const reader = session.reader();
+      let output = "";
+      for (let chunks; (chunks = await reader.read()) !== null;) {
+        for (const chunk of chunks) output += new TextDecoder().decode(chunk.data);
+      }
+      reader.close();
+      assert.equal(output, "65534\n65534\n");
+      assert.deepEqual(await manager.start("unknown", [], { caller: { id: "test" } }).result, {
+        status: "rejected",
+        reason:
+          'Cannot run "id": user 4000123 has no primary group in /etc/passwd: give the process a gid',
+        kind: "spawn",
+      });
+    } finally {
+      await manager.close();
+    }
+  },
+});
