@@ -507,12 +507,14 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
           const ended = session.ended;
           const end = session.log.end;
           const read = await readNow(session, offset, max, false);
-          const bytes = concat(
-            read.chunks.filter((chunk) => !stream || chunk.stream === stream).map((ch) => ch.data),
-          );
+          const chosen = read.chunks.filter((chunk) => !stream || chunk.stream === stream);
+          const bytes = concat(chosen.map((ch) => ch.data));
+          // With a stream filter, the offset of the first byte of that stream that is returned
+          // (or where the read ended, when none is).
+          const first = stream ? chosen[0]?.offset ?? read.next : read.start;
           return c.body(bytes.slice().buffer, 200, {
             "content-type": "application/octet-stream",
-            "x-pow-offset": String(read.start),
+            "x-pow-offset": String(first),
             "x-pow-next-offset": String(read.next),
             "x-pow-skipped": String(read.skipped),
             "x-pow-state": session.state,

@@ -203,14 +203,11 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   };
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
 
-  // A request whose Host makes no URL (`Host: a b`) is refused before anything reads
-  // `request.url` as a URL: 400, no stack trace, nothing logged per request.
-  app.use("*", async (c, next) => {
-    if (!URL.canParse(c.req.raw.url)) return text("invalid Host header", 400);
-    return await next();
-  });
   routes.use("*", async (c, next) => {
     const request = c.req.raw;
+    // A request whose Host makes no URL (`Host: a b`) is refused before anything reads
+    // `request.url` as a URL: 400, no stack trace, nothing logged per request.
+    if (!URL.canParse(request.url)) return text("invalid Host header", 400);
     const info = c.env as Deno.ServeHandlerInfo | undefined;
     if (info) infos.set(request, info);
     const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
@@ -245,11 +242,14 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     // The connection limits were checked when the request came in (`handle`): an upgrade was
     // counted as a pending request until now and becomes a connection.
     if (protocol) return bySubprotocol.get(protocol)!.upgrade!(request, protocol, caller);
-    // A front end serving a fixed path without a subprotocol (further-link) may take it.
-    await next();
-    if (c.res.status !== 404) return;
-    // The original pow-1 server's refusal, kept byte for byte.
-    // Set, not returned: after `next()` has answered (404), Hono ignores a returned response.
+    // A front end serving a fixed path without a subprotocol (further-link) may take it; the
+    // base path itself belongs to the subprotocol endpoints (a plain GET of it is 426).
+    if (relative(c.req.path) !== "") {
+      await next();
+      if (c.res.status !== 404) return;
+    }
+    // The original pow-1 server's refusal, kept byte for byte. (Set on the context: a
+    // response returned after `next()` may be ignored once Hono finalized its 404.)
     c.res = text("client does not support required pow-1 subprotocol", 403);
   });
   routes.post("/tickets", async (c) => {
@@ -264,6 +264,16 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     }
   });
   for (const frontEnd of frontEnds) frontEnd.routes?.(routes);
+  // The WebSocket endpoints live on every path; a plain GET of the base path asks for one.
+  if (bySubprotocol.size > 0) {
+    routes.get("/", () => {
+      const speaks = [...bySubprotocol.keys()].sort((a, b) => preference(a) - preference(b));
+      return new Response(`Upgrade required: this endpoint speaks ${speaks.join(", ")}`, {
+        status: 426,
+        headers: { "content-type": "text/plain; charset=utf-8", upgrade: "websocket" },
+      });
+    });
+  }
   app.route(base.replace(/\/$/, "") || "/", routes);
 
   return {
