@@ -70,7 +70,13 @@ export interface FrontEnd {
    * path (e.g. `"/new"`); `GET /openapi.json` merges those of every front end.
    */
   readonly openapi?: Record<string, unknown>;
-  /** Adds HTTP routes (relative to the base path). */
+  /**
+   * Adds HTTP routes (relative to the base path) to the server's
+   * [Hono](https://hono.dev) app, whose `c.get("caller")` is the authenticated
+   * {@linkcode Caller} (see {@linkcode PowEnv}).
+   *
+   * @ignore
+   */
   routes?(app: Hono<PowEnv>): void;
   /** Called once when the server shuts down, after sessions were cancelled. */
   close?(): Promise<void> | void;

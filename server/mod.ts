@@ -22,6 +22,7 @@ export * from "./config.ts";
 export * from "./default_config.ts";
 export * from "./errors.ts";
 export * from "./front_end.ts";
+export * from "./front_ends.ts";
 export * from "./output_log.ts";
 export * from "./params.ts";
 export * from "./permissions.ts";

@@ -12,13 +12,18 @@ import { HTTPException } from "hono/http-exception";
 import { Authenticator, checkHost, checkOrigin } from "./auth.ts";
 import type { PowConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
+import { frontEnds as builtInFrontEnds } from "./front_ends.ts";
 import type { Caller } from "./process.ts";
 import { SessionManager } from "./session_manager.ts";
 
 /** Options for {@linkcode createServer}. */
 export interface CreateServerOptions {
-  /** The front ends to serve. @default {[]} */
-  frontEnds?: FrontEndFactory[];
+  /**
+   * The front ends to serve.
+   *
+   * @default {every built-in front end ({@linkcode frontEnds})}
+   */
+  frontEnds?: readonly FrontEndFactory[];
 }
 
 /** A pow server, not yet listening. */
@@ -27,7 +32,11 @@ export interface PowServer {
   readonly config: PowConfig;
   /** The session manager. */
   readonly manager: SessionManager;
-  /** The Hono app. */
+  /**
+   * The Hono app that serves every route (for tests and advanced embedding; its type is Hono's).
+   *
+   * @ignore
+   */
   readonly app: Hono;
   /** The front ends. */
   readonly frontEnds: readonly FrontEnd[];
@@ -70,7 +79,7 @@ function text(body: string, status: number): Response {
  * ```
  *
  * @param config The configuration.
- * @param options Front ends.
+ * @param options The front ends (every built-in one unless given).
  * @returns The server; pass `server.fetch` to `Deno.serve`, or use {@linkcode listen}.
  */
 export function createServer(config: PowConfig, options: CreateServerOptions = {}): PowServer {
@@ -134,7 +143,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
       return upgraded;
     },
   };
-  for (const factory of options.frontEnds ?? []) frontEnds.push(factory(context));
+  for (const factory of options.frontEnds ?? builtInFrontEnds) frontEnds.push(factory(context));
   const app = new Hono({ strict: false });
   const routes = new Hono<PowEnv>({ strict: false });
 
