@@ -14,18 +14,24 @@
 import { parseArgs } from "node:util";
 import {
   ConfigError,
+  createLogger,
   createServer,
   defaultConfig,
   hashToken,
   listen,
+  type ListeningServer,
   loadConfig,
+  LOG_LEVELS,
+  type LogLevel,
+  missingPrograms,
   missingRunPermissions,
   newToken,
   permissionFlags,
   type PowConfig,
   runtimeProblems,
+  startupSummary,
+  startupWarnings,
 } from "./mod.ts";
-import { frontEnds } from "./server/front_ends.ts";
 import { callCommand } from "./cli/call.ts";
 import { listCommand } from "./cli/list.ts";
 
@@ -49,14 +55,21 @@ Options:
       --base-path PATH  Path to serve under (default: /)
       --cert FILE       TLS certificate (PEM); with --key, serve HTTPS and WSS
       --key FILE        TLS private key (PEM); with --cert
+      --log-level LEVEL debug, info (default), warn, error or off
+      --log-format FMT  text (default) or json: the log on stderr, one line per event
   -h, --help            Show this help
 
-Once listening, serve prints one line: "Listening on http://HOST:PORT/".
+Once listening, serve prints one line on stdout: "Listening on http://HOST:PORT/"; its log
+(startup summary, one line per session start and end, warnings) goes to stderr.
 SIGINT or SIGTERM stops it: running sessions are cancelled and their processes end.
+Exit status: 0 after a stop, 1 when it cannot listen (e.g. the port is in use), 2 for a usage
+or config error (including a configured program that does not exist).
 `;
 
 /** Exit codes of the CLI. */
 const EXIT_USAGE = 2;
+/** The server could not listen (address in use, no permission for the port, no such address). */
+const EXIT_LISTEN = 1;
 
 async function main(args: string[]): Promise<number> {
   if (args[0] === "call") return await callCommand(args.slice(1));
@@ -73,6 +86,8 @@ async function main(args: string[]): Promise<number> {
         "base-path": { type: "string" },
         cert: { type: "string" },
         key: { type: "string" },
+        "log-level": { type: "string" },
+        "log-format": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -131,6 +146,18 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
 
+  const level = values["log-level"] ?? "info";
+  if (!LOG_LEVELS.includes(level as LogLevel)) {
+    console.error(`pow: invalid --log-level "${level}": expected ${LOG_LEVELS.join(", ")}`);
+    return EXIT_USAGE;
+  }
+  const format = values["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    console.error(`pow: invalid --log-format "${format}": expected text or json`);
+    return EXIT_USAGE;
+  }
+  const logger = createLogger({ level: level as LogLevel, format });
+
   const missing = await missingRunPermissions(config);
   if (missing.length > 0) {
     console.error(
@@ -145,18 +172,60 @@ async function main(args: string[]): Promise<number> {
     for (const problem of problems) console.error(`pow: ${problem}`);
     return EXIT_USAGE;
   }
+  const notFound = missingPrograms(config);
+  if (notFound.length > 0) {
+    for (const { path, problem } of notFound) {
+      const file = values.config ?? "embedded demo config";
+      console.error(`pow: ${new ConfigError(file, path, undefined, problem).message}`);
+    }
+    return EXIT_USAGE;
+  }
+  for (const warning of startupWarnings(config)) logger.warn(warning);
 
-  const server = createServer(config, { frontEnds });
+  const server = createServer(config, { logger });
   // Listen for signals before listening on the port: a SIGTERM right after the "Listening"
   // line must stop the server gracefully, not kill it.
   const stopping = new AbortController();
   const stop = () => stopping.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  const running = await listen(server, { signal: stopping.signal });
+  let running: ListeningServer;
+  try {
+    running = await listen(server, { signal: stopping.signal });
+  } catch (error) {
+    await server.close();
+    const reason = listenFailure(error);
+    if (reason === undefined) throw error;
+    const { host, port } = config.server;
+    const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    console.error(`pow: cannot listen on ${address}: ${reason}`);
+    return EXIT_LISTEN;
+  }
+  logger.info("listening", {
+    ...startupSummary(config, {
+      url: running.url,
+      configFile: values.config,
+      frontEnds: server.frontEnds.map((f) => f.name),
+    }),
+  });
+  stopping.signal.addEventListener("abort", () => logger.info("stopping"), { once: true });
   await running.finished;
   await running.shutdown();
+  logger.info("stopped");
   return 0;
+}
+
+/** Why listening failed, in a few words, or `undefined` for an unexpected error. */
+function listenFailure(error: unknown): string | undefined {
+  if (error instanceof Deno.errors.AddrInUse) return "the address is already in use";
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return "the address is not available on this machine";
+  }
+  if (error instanceof Deno.errors.PermissionDenied) return (error as Error).message;
+  if (error instanceof Deno.errors.NotFound) return (error as Error).message;
+  // An unknown host name: Deno reports "failed to lookup address information: …".
+  if (error instanceof Error && /lookup address/.test(error.message)) return error.message;
+  return undefined;
 }
 
 async function hashTokenCommand(args: string[]): Promise<number> {

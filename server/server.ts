@@ -8,11 +8,13 @@
  */
 
 import { Hono } from "hono";
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { Authenticator, checkHost, checkOrigin } from "./auth.ts";
 import type { PowConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import { frontEnds as builtInFrontEnds } from "./front_ends.ts";
+import { createLogger, type Logger, logSessions } from "./log.ts";
 import type { Caller } from "./process.ts";
 import { SessionManager } from "./session_manager.ts";
 
@@ -24,6 +26,11 @@ export interface CreateServerOptions {
    * @default {every built-in front end ({@linkcode frontEnds})}
    */
   frontEnds?: readonly FrontEndFactory[];
+  /**
+   * Where session starts and ends are logged (see {@linkcode createLogger}); `main.ts` logs to
+   * stderr. @default {a logger that logs nothing}
+   */
+  logger?: Logger;
 }
 
 /** A pow server, not yet listening. */
@@ -40,6 +47,8 @@ export interface PowServer {
   readonly app: Hono;
   /** The front ends. */
   readonly frontEnds: readonly FrontEnd[];
+  /** The server's log. */
+  readonly logger: Logger;
   /** Open WebSocket connections. */
   readonly connections: number;
   /** Handles one request (a `Deno.serve` handler). */
@@ -48,8 +57,8 @@ export interface PowServer {
   close(): Promise<void>;
 }
 
-/** Paths (relative to the base path) served without authentication. */
-const PUBLIC = /^(openapi\.json|docs(\/.*)?)$/;
+/** Paths (relative to the base path) served without authentication (not WebSocket upgrades). */
+const PUBLIC = /^(|openapi\.json|docs(\/.*)?)$/;
 
 /** Subprotocols in the server's order of preference; others after them. */
 const PREFERENCE = ["pow.v2", "pow-1"];
@@ -98,6 +107,8 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     },
   });
   const base = config.server.basePath;
+  const logger = options.logger ?? createLogger({ level: "off" });
+  const stopLogging = logSessions(manager.registry, logger);
   const auth = new Authenticator(config.auth);
   let connections = 0;
   const perAddress = new Map<string, number>();
@@ -153,12 +164,40 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   }
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
 
+  // The root, unless a front end serves it: browsers go to the API documentation (the console
+  // once it exists), other clients get a short pointer.
+  const home = (c: Context<PowEnv>): Response => {
+    const root = context.baseUrl(c.req.raw);
+    const hasDocs = frontEnds.some((f) => f.name === "openapi");
+    const docs = hasDocs ? new URL("docs/", root).href : undefined;
+    const openapi = hasDocs ? new URL("openapi.json", root).href : undefined;
+    const accept = c.req.header("accept") ?? "";
+    if (docs && accept.includes("text/html")) return c.redirect(docs, 302);
+    const speaks = [...bySubprotocol.keys()].sort((a, b) => preference(a) - preference(b));
+    if (accept.includes("application/json")) {
+      const frontEndNames = frontEnds.map((f) => f.name);
+      return c.json({ name: "pow", subprotocols: speaks, frontEnds: frontEndNames, docs, openapi });
+    }
+    return text(
+      `pow (Process Over WebSocket): open a WebSocket here with subprotocol ${
+        speaks.join(" or ")
+      }.\n` + (docs ? `API documentation: ${docs} (OpenAPI: ${openapi})\n` : ""),
+      200,
+    );
+  };
+
   routes.use("*", async (c, next) => {
     const request = c.req.raw;
     const info = c.env as Deno.ServeHandlerInfo | undefined;
     if (info) infos.set(request, info);
     const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
-    if (!upgrade && PUBLIC.test(relative(c.req.path))) return await next();
+    if (!upgrade && PUBLIC.test(relative(c.req.path))) {
+      await next();
+      if (c.res.status === 404 && relative(c.req.path) === "" && c.req.method === "GET") {
+        return home(c);
+      }
+      return;
+    }
     // Origin first, for REST as for WebSockets: browsers send it on cross-origin requests, so a
     // page elsewhere can neither open a WebSocket nor start a process with a simple POST.
     const refused = checkOrigin(request, config.server.origins) ??
@@ -208,6 +247,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     manager,
     app,
     frontEnds,
+    logger,
     get connections() {
       return connections;
     },
@@ -215,6 +255,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     async close() {
       await manager.close();
       for (const frontEnd of frontEnds) await frontEnd.close?.();
+      stopLogging();
     },
   };
 }
