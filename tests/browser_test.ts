@@ -100,7 +100,7 @@ Deno.test({
     });
     const base = frontEnds.includes(nativeWebSocket) ? frontEnds : [nativeWebSocket, ...frontEnds];
     await using server = await startServer({ frontEnds: [...base, testPage] });
-    const { chromium } = await import("playwright-core");
+    const { chromium } = await import("npm:playwright-core@^1.65.1");
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
