@@ -9,6 +9,7 @@ import { deepStrictEqual } from "node:assert/strict";
 import type { FrontEndFactory } from "../server/front_end.ts";
 import { frontEnds } from "../server/front_ends.ts";
 import { nativeWebSocket } from "../server/native_ws.ts";
+import { chromium } from "./_chromium.ts";
 import { startServer } from "./_helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -100,7 +101,6 @@ Deno.test({
     });
     const base = frontEnds.includes(nativeWebSocket) ? frontEnds : [nativeWebSocket, ...frontEnds];
     await using server = await startServer({ frontEnds: [...base, testPage] });
-    const { chromium } = await import("npm:playwright-core@^1.65.1");
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
