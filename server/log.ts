@@ -155,7 +155,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /**
  * Logs one line when a session starts (`session started`, with its pid) and one when it ends
  * (`session ended`: status, exit code or signal, the reason of a failure, and the duration). A
- * program that could not be started or a result that could not be sent is a warning.
+ * program that could not be started or a result that could not be sent is a warning. A call
+ * recorded as already refused (pow-1 REST) is one `session refused` line; `debug` adds a
+ * `session starting` line with the params.
  *
  * @param registry Where the sessions live.
  * @param logger Where the lines go.
@@ -171,13 +173,21 @@ export function logSessions(registry: SessionRegistry, logger: Logger): () => vo
       via: session.caller.via,
       address: session.caller.address || undefined,
     };
-    if (event.type === "created" && state === "starting") {
-      logger.debug("session starting", { ...who, params: session.params });
-    } else if (state === "running" && event.type === "state") {
+    if (event.type === "created") {
+      if (state === "starting") {
+        logger.debug("session starting", { ...who, params: session.params });
+      } else if (state === "fulfilled" || state === "rejected") {
+        // Recorded already ended: a call refused before anything ran (pow-1 REST keeps an id
+        // for those). The client's mistake, not the operator's: not a warning.
+        const result = session.outcome;
+        logger.info("session refused", {
+          ...who,
+          reason: result?.status === "rejected" ? result.reason : undefined,
+        });
+      }
+    } else if (event.type === "state" && state === "running") {
       logger.info("session started", { ...who, pid: session.pid });
-    } else if (
-      (state === "fulfilled" || state === "rejected") && event.type !== "removed"
-    ) {
+    } else if (event.type === "state" && (state === "fulfilled" || state === "rejected")) {
       const result = session.outcome;
       const ms = (session.endedAt ?? Date.now()) - session.createdAt;
       const fields: LogFields = {
@@ -189,6 +199,8 @@ export function logSessions(registry: SessionRegistry, logger: Logger): () => vo
         reason: result?.status === "rejected" ? result.reason : undefined,
         duration: `${(ms / 1000).toFixed(3)}s`,
       };
+      // A program that could not be started or a result that could not be sent is the
+      // operator's to fix.
       const serious = result?.status === "rejected" &&
         (result.kind === "spawn" || result.kind === "crash");
       (serious ? logger.warn : logger.info)("session ended", fields);

@@ -79,3 +79,18 @@ Deno.test("startup summary and warnings: auth mode, public address without token
     [true, true, true, true, true, false, false, false],
   );
 });
+
+Deno.test("logSessions: a spawn failure is a warning, a refused call recorded by id is not", async () => {
+  const { lines, logger } = capture({ format: "json" });
+  const manager = new SessionManager({
+    processes: { gone: { kind: "command", command: ["/no/such/program"], params: [] } },
+  });
+  logSessions(manager.registry, logger);
+  await manager.start("gone", [], { caller: { id: "alice" } }).result;
+  manager.rejected("nope", [], { caller: { id: "bob" } }, 'Cannot start process "nope"');
+  await manager.close();
+  assert.deepEqual(lines.map((l) => JSON.parse(l)).map((r) => [r.level, r.msg, r.kind]), [
+    ["warn", "session ended", "spawn"],
+    ["info", "session refused", undefined],
+  ]);
+});
