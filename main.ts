@@ -222,6 +222,8 @@ function listenFailure(error: unknown): string | undefined {
     return "the address is not available on this machine";
   }
   if (error instanceof Deno.errors.PermissionDenied) return (error as Error).message;
+  // Scoped permissions without --allow-net for this address (see "main.ts permissions").
+  if (error instanceof Deno.errors.NotCapable) return (error as Error).message;
   if (error instanceof Deno.errors.NotFound) return (error as Error).message;
   // An unknown host name: Deno reports "failed to lookup address information: …".
   if (error instanceof Error && /lookup address/.test(error.message)) return error.message;

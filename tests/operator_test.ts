@@ -241,6 +241,25 @@ Deno.test("serve on a port already in use exits 1 with one line and no stack tra
     "",
     `pow: cannot listen on 127.0.0.1:${port}: the address is already in use\n`,
   ]);
+  // Without permission for the address (scoped flags): the same one line, no stack trace.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-env",
+      "--allow-run",
+      "--allow-net=127.0.0.1:1",
+      MAIN,
+      "--port",
+      "0",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.deepEqual([out.code, new TextDecoder().decode(out.stderr)], [
+    1,
+    'pow: cannot listen on 127.0.0.1:0: Requires net access to "127.0.0.1:0", run again with the --allow-net flag\n',
+  ]);
 });
 
 Deno.test("serve --host 0.0.0.0 without tokens warns loudly; with tokens it does not", async () => {
