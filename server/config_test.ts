@@ -195,3 +195,32 @@ Deno.test("config: the further-link endpoint is off by default and maps runners 
     'Invalid config "pow.yaml" at furtherLink.enable (line 2): unknown key "enable"; expected one of enabled, path, workDir, runners',
   );
 });
+
+Deno.test("config: the cluster section is validated with key paths", () => {
+  const ok = parseConfig(
+    'cluster:\n  redis: "redis://127.0.0.1:6379"\n  node: a1\n  lostAfter: 3s\n',
+  );
+  assert.deepEqual(ok.cluster, {
+    redis: "redis://127.0.0.1:6379",
+    node: "a1",
+    prefix: "pow",
+    heartbeat: 1000,
+    lostAfter: 3000,
+  });
+  assert.equal(parseConfig("").cluster, undefined);
+  const bad = (text: string) => {
+    try {
+      parseConfig(text, { file: "pow.yaml" });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return "accepted";
+  };
+  assert.match(bad("cluster:\n  node: a\n"), /cluster.*missing key "redis"/);
+  assert.match(bad('cluster:\n  redis: "http://x"\n'), /cluster\.redis.*must be a redis:\/\//);
+  assert.match(bad('cluster:\n  redis: "redis://x"\n  node: "a b"\n'), /cluster\.node/);
+  assert.match(
+    bad('cluster:\n  redis: "redis://x"\n  heartbeat: 5s\n  lostAfter: 2s\n'),
+    /cluster\.lostAfter.*longer than cluster\.heartbeat/,
+  );
+});

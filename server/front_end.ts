@@ -71,6 +71,12 @@ export interface FrontEnd {
    */
   readonly openapi?: Record<string, unknown>;
   /**
+   * `GET` paths (relative to the base path, without the leading `/`) that answer with
+   * server-sent events. Browsers cannot set headers on an `EventSource`, so a ticket from
+   * `POST /tickets` is accepted there, as on WebSocket upgrades, and nowhere else.
+   */
+  readonly eventStreams?: RegExp;
+  /**
    * Adds HTTP routes (relative to the base path) to the server's
    * [Hono](https://hono.dev) app, whose `c.get("caller")` is the authenticated
    * {@linkcode Caller} (see {@linkcode PowEnv}).

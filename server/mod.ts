@@ -18,6 +18,7 @@
  */
 
 export * from "./auth.ts";
+export * from "./bus.ts";
 export * from "./config.ts";
 export * from "./default_config.ts";
 export * from "./errors.ts";
@@ -30,8 +31,10 @@ export * from "./permissions.ts";
 export * from "./process.ts";
 export * from "./programs.ts";
 export * from "./registry.ts";
+export type { RemoteSession } from "./remote_session.ts";
 export * from "./runner.ts";
 export * from "./server.ts";
 export * from "./session.ts";
 export * from "./session_manager.ts";
+export * from "./store.ts";
 export * from "./units.ts";

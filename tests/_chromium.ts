@@ -1,7 +1,7 @@
 /**
  * A small headless-Chromium driver over the DevTools protocol, with the part of Playwright's API
- * the browser tests use (`chromium.launch`, `newPage`, `goto`, `waitForFunction`, `evaluate`,
- * `pageerror` and `console` events). It needs nothing but Deno's WebSocket, so no test-only npm
+ * the browser tests use (`chromium.launch`, `newPage`, `goto`, `waitForFunction`,
+ * `waitForSelector`, `textContent`, `evaluate`, `pageerror` and `console` events). It needs nothing but Deno's WebSocket, so no test-only npm
  * package ends up in the lockfile, in `node_modules` or in what `deno run main.ts` installs.
  *
  * @module
@@ -51,6 +51,20 @@ export interface Page {
    * @param options How long to wait. @default {{ timeout: 30000 }}
    */
   waitForFunction(fn: () => unknown, arg?: unknown, options?: { timeout?: number }): Promise<void>;
+  /**
+   * Waits until an element matches a CSS selector.
+   *
+   * @param selector The selector.
+   * @param options How long to wait. @default {{ timeout: 30000 }}
+   */
+  waitForSelector(selector: string, options?: { timeout?: number }): Promise<void>;
+  /**
+   * The text content of the first element matching a CSS selector.
+   *
+   * @param selector The selector.
+   * @returns Its text, or `null` when nothing matches.
+   */
+  textContent(selector: string): Promise<string | null>;
 }
 
 /** A running browser. */
@@ -174,17 +188,33 @@ function newPage(connection: Connection, sessionId: string): Page {
     evaluate<T>(fn: () => T | Promise<T>): Promise<T> {
       return evaluateIn<T>(connection, sessionId, fn.toString());
     },
-    async waitForFunction(fn, _arg, options = {}) {
-      const timeout = options.timeout ?? 30_000;
-      const deadline = Date.now() + timeout;
-      while (!(await evaluateIn(connection, sessionId, fn.toString()))) {
-        if (Date.now() > deadline) {
-          throw new Error(`Timeout ${timeout}ms exceeded waiting for ${fn.toString()}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+    waitForFunction(fn, _arg, options = {}) {
+      return waitFor(fn.toString(), options.timeout);
+    },
+    waitForSelector(selector, options = {}) {
+      return waitFor(
+        `() => document.querySelector(${JSON.stringify(selector)}) !== null`,
+        options.timeout,
+      );
+    },
+    textContent(selector) {
+      return evaluateIn<string | null>(
+        connection,
+        sessionId,
+        `() => document.querySelector(${JSON.stringify(selector)})?.textContent ?? null`,
+      );
     },
   };
+
+  async function waitFor(source: string, timeout = 30_000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (!(await evaluateIn(connection, sessionId, source))) {
+      if (Date.now() > deadline) {
+        throw new Error(`Timeout ${timeout}ms exceeded waiting for ${source}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 /** Launches headless Chromium. */
