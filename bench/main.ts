@@ -39,6 +39,7 @@ import {
   type Sizes,
   SMOKE,
 } from "./_workloads.ts";
+import { wubsub } from "./_wubsub.ts";
 
 /** The workloads, by the names `--only` takes. */
 export const WORKLOADS = {
@@ -48,6 +49,7 @@ export const WORKLOADS = {
   input,
   scale,
   fanout: fanOut,
+  wubsub,
 } as const;
 
 /** Options for {@linkcode runBench}. */

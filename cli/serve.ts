@@ -157,12 +157,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   for (const warning of startupWarnings(config)) logger.warn(warning);
 
   // Cluster mode: the config's `cluster` section, or POW_REDIS_URL.
-  let redisUrl: string | undefined;
-  try {
-    redisUrl = Deno.env.get("POW_REDIS_URL");
-  } catch {
-    redisUrl = undefined; // scoped --allow-env without it (deno task start): no cluster by env
-  }
+  const redisUrl = envVariable("POW_REDIS_URL");
   if (redisUrl && !config.cluster) {
     config.cluster = { redis: redisUrl, prefix: "pow", heartbeat: 1000, lostAfter: 5000 };
   }
@@ -173,7 +168,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     try {
       store = await RedisSessionStore.connect({
         url: config.cluster.redis,
-        node: config.cluster.node ?? Deno.env.get("POW_NODE"),
+        node: config.cluster.node ?? envVariable("POW_NODE"),
         prefix: config.cluster.prefix,
       });
     } catch (error) {
@@ -237,4 +232,10 @@ function listenFailure(error: unknown): string | undefined {
   // An unknown host name: Deno reports "failed to lookup address information: …".
   if (error instanceof Error && /lookup address/.test(error.message)) return error.message;
   return undefined;
+}
+
+/** Reads an environment variable the server may not have permission to read (then: unset). */
+function envVariable(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  return state === "granted" ? Deno.env.get(name) : undefined;
 }

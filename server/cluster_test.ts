@@ -117,3 +117,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cluster: with Redis gone, commands to a remote session fail with a clear error",
+  ignore: !hasRedis,
+  fn: async () => {
+    const redis = await startRedis();
+    const storeA = await RedisSessionStore.connect({ url: redis.url, node: "a", blockMs: 100 });
+    const storeB = await RedisSessionStore.connect({ url: redis.url, node: "b", blockMs: 100 });
+    const a = new SessionManager({ processes: processes(), store: storeA });
+    const b = new SessionManager({ processes: processes(), store: storeB });
+    const caller = { id: "alice" };
+    try {
+      const cat = a.start("cat", [], { caller });
+      const handle = await b.find(cat.id, caller) as RemoteSession;
+      await redis.stop();
+      await assert.rejects(() => handle.write("x"), {
+        message: new RegExp(
+          `^Cannot reach session "${cat.id}" on node "a": the cluster store is unavailable`,
+        ),
+      });
+      // The local session on A is untouched.
+      await cat.write("still here\n");
+      await cat.closeInput();
+      assert.equal((await cat.result).status, "fulfilled");
+      handle.dispose();
+    } finally {
+      await a.close();
+      await b.close();
+      await storeA.close();
+      await storeB.close();
+      await redis.stop();
+    }
+  },
+});

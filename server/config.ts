@@ -130,6 +130,33 @@ export interface FurtherLinkConfig {
   runners: Record<string, string>;
 }
 
+/**
+ * Settings of the wubsub front end: a WebSocket at `path` speaking wubsub's JSON protocol
+ * (channels, pub/sub, restpie requests), and REST publish/subscribe of bus topics below it.
+ */
+export interface WubsubConfig {
+  /** Whether the endpoint is served at all. @default {true} */
+  enabled: boolean;
+  /** The WebSocket path, relative to the base path. @default {"/wubsub"} */
+  path: string;
+  /** Milliseconds a request waits for the owner's answer. @default {30 s} */
+  requestTimeout: number;
+  /** Requests one caller (a connection, or a pow identity) may have waiting. @default {64} */
+  maxPendingPerCaller: number;
+  /** Requests one channel owner may have to answer at once. @default {1024} */
+  maxPendingPerOwner: number;
+  /** Published messages queued per subscriber before it is told it missed some. @default {1024} */
+  subscriberQueue: number;
+  /** Channels one connection may own. @default {64} */
+  maxChannels: number;
+  /** The largest message accepted, in bytes. @default {1 MiB} */
+  maxMessage: number;
+  /** Token names or roles that may register channels and provide methods (`"*"`: all). @default {["*"]} */
+  register: string[];
+  /** Token names or roles that may call client-provided methods; unset means everyone. */
+  allow?: string[];
+}
+
 /** Cluster mode: several nodes share sessions, output, events and tickets through Redis. */
 export interface ClusterConfig {
   /** The Redis URL, e.g. `redis://127.0.0.1:6379` (or the environment variable `POW_REDIS_URL`). */
@@ -160,6 +187,8 @@ export interface PowConfig {
   limits: LimitsConfig;
   /** The further-link compatibility endpoint. */
   furtherLink: FurtherLinkConfig;
+  /** The wubsub endpoint. */
+  wubsub: WubsubConfig;
   /** The processes, by name. */
   processes: Record<string, ProcessDefinition>;
 }
@@ -267,6 +296,17 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     outputBudget: 1024 * 1024 * 1024,
   },
   furtherLink: { enabled: false, path: "/run", runners: {} },
+  wubsub: {
+    enabled: true,
+    path: "/wubsub",
+    requestTimeout: 30_000,
+    maxPendingPerCaller: 64,
+    maxPendingPerOwner: 1024,
+    subscriberQueue: 1024,
+    maxChannels: 64,
+    maxMessage: 1024 * 1024,
+    register: ["*"],
+  },
 };
 
 /**
@@ -320,6 +360,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "auth",
     "limits",
     "furtherLink",
+    "wubsub",
     "processes",
     "cluster",
   ]);
@@ -371,7 +412,20 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "statusLines",
   ]);
   const furtherLink = v.section(root, "furtherLink", ["enabled", "path", "workDir", "runners"]);
+  const wubsub = v.section(root, "wubsub", [
+    "enabled",
+    "path",
+    "requestTimeout",
+    "maxPendingPerCaller",
+    "maxPendingPerOwner",
+    "subscriberQueue",
+    "maxChannels",
+    "maxMessage",
+    "register",
+    "allow",
+  ]);
   const D = DEFAULTS;
+  const W = (key: string): Path => ["wubsub", key];
   const config: PowConfig = {
     server: {
       host: v.string(server.host, ["server", "host"]) ?? D.server.host,
@@ -442,8 +496,26 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
         D.furtherLink.path,
       runners: {},
     },
+    wubsub: {
+      enabled: v.boolean(wubsub.enabled, W("enabled")) ?? D.wubsub.enabled,
+      path: v.basePath(wubsub.path, W("path"))?.replace(/\/$/, "") ?? D.wubsub.path,
+      requestTimeout: v.duration(wubsub.requestTimeout, W("requestTimeout")) ??
+        D.wubsub.requestTimeout,
+      maxPendingPerCaller: v.integer(wubsub.maxPendingPerCaller, W("maxPendingPerCaller"), 1) ??
+        D.wubsub.maxPendingPerCaller,
+      maxPendingPerOwner: v.integer(wubsub.maxPendingPerOwner, W("maxPendingPerOwner"), 1) ??
+        D.wubsub.maxPendingPerOwner,
+      subscriberQueue: v.integer(wubsub.subscriberQueue, W("subscriberQueue"), 1) ??
+        D.wubsub.subscriberQueue,
+      maxChannels: v.integer(wubsub.maxChannels, W("maxChannels"), 1) ?? D.wubsub.maxChannels,
+      maxMessage: v.size(wubsub.maxMessage, W("maxMessage"), 64) ?? D.wubsub.maxMessage,
+      register: v.stringList(wubsub.register, W("register")) ?? [...D.wubsub.register],
+    },
     processes: {},
   };
+  if (wubsub.allow !== undefined) config.wubsub.allow = v.stringList(wubsub.allow, W("allow"));
+  if (config.wubsub.path === "") fail(W("path"), 'must not be "/"');
+  if (config.wubsub.requestTimeout <= 0) fail(W("requestTimeout"), "must be longer than 0");
   if (furtherLink.workDir !== undefined) {
     const workDir = v.string(furtherLink.workDir, ["furtherLink", "workDir"]);
     if (!workDir) fail(["furtherLink", "workDir"], "must name a directory");

@@ -12,10 +12,11 @@ import { pow1WebSocket } from "./pow1_ws.ts";
 import { nativeWebSocket } from "./native_ws.ts";
 import { nativeRest } from "./native_rest.ts";
 import { furtherLink } from "./further_link.ts";
+import { wubsub } from "./front_ends/wubsub/mod.ts";
 
 /**
  * Every built-in front end: pow-1 (WebSocket and REST), OpenAPI with Swagger UI, pow.v2
- * (WebSocket and REST) and further-link (which serves nothing unless configured).
+ * (WebSocket and REST), further-link and wubsub (these two serve nothing unless configured).
  */
 export const frontEnds: FrontEndFactory[] = [
   pow1WebSocket,
@@ -24,4 +25,5 @@ export const frontEnds: FrontEndFactory[] = [
   nativeWebSocket,
   nativeRest,
   furtherLink,
+  wubsub,
 ];

@@ -31,14 +31,7 @@ import {
   V2_SUBPROTOCOL,
 } from "@pow/protocol";
 import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
-import {
-  applySignal,
-  listSessions,
-  SERVER_NAME,
-  toProcessInfo,
-  toProcessResult,
-  toSessionInfo,
-} from "./_v2.ts";
+import { applySignal, listSessions, SERVER_NAME, toProcessInfo, toProcessResult } from "./_v2.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
 import type { OutputChunk, OutputReader } from "./output_log.ts";

@@ -87,6 +87,18 @@ function fields(list: unknown[]): Map<string, Uint8Array> {
   return map;
 }
 
+/**
+ * Waits for a command at most `ms` milliseconds. A blocking read issued just as the connection
+ * drops can stay pending in the client until it reconnects; the reader goes on without it.
+ */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 function offsetOf(id: string): number {
   return Number(id.slice(0, id.indexOf("-")));
 }
@@ -193,6 +205,7 @@ class RedisEventBus implements EventBus {
   constructor(redis: RedisClient, prefix: string, history: number, blockMs: number) {
     this.#redis = redis;
     this.#reader = redis.duplicate();
+    this.#reader.on("error", () => {}); // reported through the reads that fail
     this.#key = `${prefix}:events`;
     this.#seqKey = `${prefix}:events:seq`;
     this.#history = history;
@@ -209,14 +222,17 @@ class RedisEventBus implements EventBus {
     while (!this.#closed) {
       let result: [string, unknown[][]][] | null;
       try {
-        result = await this.#reader.xreadBuffer(
-          "COUNT",
-          1000,
-          "BLOCK",
-          this.#blockMs,
-          "STREAMS",
-          this.#key,
-          `0-${this.#last}`,
+        result = await withDeadline(
+          this.#reader.xreadBuffer(
+            "COUNT",
+            1000,
+            "BLOCK",
+            this.#blockMs,
+            "STREAMS",
+            this.#key,
+            `0-${this.#last}`,
+          ),
+          this.#blockMs + 2000,
         ) as unknown as [string, unknown[][]][] | null;
       } catch {
         if (this.#closed) return;
@@ -326,7 +342,7 @@ class RedisEventBus implements EventBus {
     this.#closed = true;
     for (const subscription of [...this.#subscriptions]) subscription.close();
     this.#reader.disconnect();
-    await this.#loop?.catch(() => {});
+    await withDeadline(this.#loop ?? Promise.resolve(), this.#blockMs + 2000).catch(() => {});
   }
 }
 
@@ -505,17 +521,21 @@ class RedisReader implements OutputReader {
       // One blocking connection per reader, for as long as it reads live output.
       if (!this.#blocking) {
         this.#blocking = this.#redis.duplicate();
+        this.#blocking.on("error", () => {}); // reported through the reads that fail
         await this.#blocking.connect();
       }
-      const result = await this.#blocking.xreadBuffer(
-        "COUNT",
-        1000,
-        "BLOCK",
-        this.#blockMs,
-        "STREAMS",
-        this.#key,
-        // Every entry id is `<offset>-1`: the next chunk starts where this reader stands.
-        `${this.#offset}-0`,
+      const result = await withDeadline(
+        this.#blocking.xreadBuffer(
+          "COUNT",
+          1000,
+          "BLOCK",
+          this.#blockMs,
+          "STREAMS",
+          this.#key,
+          // Every entry id is `<offset>-1`: the next chunk starts where this reader stands.
+          `${this.#offset}-0`,
+        ),
+        this.#blockMs + 2000,
       ) as unknown as [string, [unknown, unknown[]][]][] | null;
       for (const [, entries] of result ?? []) this.#take(entries);
     } catch {
@@ -649,6 +669,8 @@ export class RedisSessionStore implements ClusterStore {
       maxRetriesPerRequest: 1,
       // While Redis is away, commands fail at once with a clear error instead of queueing.
       enableOfflineQueue: false,
+      // A command in flight when the connection drops fails instead of waiting to be resent.
+      autoResendUnfulfilledCommands: false,
       retryStrategy: (times: number) => Math.min(50 * times, 1000),
     });
     redis.on("error", () => {}); // reported through the commands that fail

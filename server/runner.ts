@@ -64,6 +64,8 @@ export interface RunOptions {
   pty?: { cols: number; rows: number };
   /** The caller's W3C trace context, passed to commands as `TRACEPARENT`/`TRACESTATE`. */
   trace?: { traceparent: string; tracestate?: string };
+  /** Publishes to a user topic (`ctx.publish` of function processes). */
+  publish?: (name: string, data: unknown) => Promise<void>;
 }
 
 const INHERITED_ENV = ["PATH", "HOME", "LANG"];
@@ -525,6 +527,8 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
         caller: options.caller,
         sessionId: options.sessionId,
         trace: options.trace,
+        publish: options.publish ??
+          (() => Promise.reject(new Error("Cannot publish: this session has no event bus"))),
       });
       return { value };
     } catch (error) {

@@ -148,6 +148,8 @@ export interface SessionOptions {
   pty?: { cols: number; rows: number };
   /** The W3C trace context of the caller's span, kept for tracing and listings. */
   trace?: TraceContext;
+  /** Publishes to a user topic (`ctx.publish` of function processes). */
+  publish?: (name: string, data: unknown) => Promise<void>;
 }
 
 /** A W3C trace context (`traceparent` and `tracestate` headers) a client started a session with. */
@@ -344,6 +346,7 @@ export class Session extends EventTarget {
       sessionId: this.id,
       killGrace: this.#killGrace,
       pty: this.#options.pty,
+      publish: this.#options.publish,
       output: {
         write: (stream: "stdout" | "stderr", data: Uint8Array) => this.log.append(stream, data),
       },

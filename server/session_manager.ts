@@ -556,8 +556,16 @@ export class SessionManager {
         retention: definition.retention ?? o.retention ?? 4 * 1024 * 1024,
       }),
       trace: options.trace,
+      publish: this.#publish,
     };
   }
+
+  #publish = async (name: string, data: unknown): Promise<void> => {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError(`Invalid topic ${JSON.stringify(name)}: expected a non-empty name`);
+    }
+    await this.bus.publish(`topic.${name}`, data);
+  };
 }
 
 /**

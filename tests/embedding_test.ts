@@ -23,6 +23,7 @@ Deno.test("createServer(config) serves every built-in front end by default", asy
     "pow-1-rest",
     "pow.v2",
     "pow.v2-rest",
+    "wubsub",
   ]);
   const running = await listen(server, { onListen() {} });
   try {

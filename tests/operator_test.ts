@@ -152,7 +152,7 @@ Deno.test("serve logs a startup summary and each session's start and end as text
     new RegExp(
       `^${time} INFO listening url=${server.url} config="embedded demo config" ` +
         "processes=echo,ticker,count,greet,cat,wc,yes,sleep,exit,date " +
-        "frontEnds=pow-1,pow-1-rest,openapi,pow.v2,pow.v2-rest,further-link auth=none$",
+        "frontEnds=pow-1,pow-1-rest,openapi,pow.v2,pow.v2-rest,further-link,wubsub auth=none$",
     ),
   );
   assert.match(
@@ -203,7 +203,15 @@ Deno.test("serve --log-format json writes one JSON object per line; --log-level 
       url: server.url.href,
       config: "embedded demo config",
       processes: ["echo", "ticker", "count", "greet", "cat", "wc", "yes", "sleep", "exit", "date"],
-      frontEnds: ["pow-1", "pow-1-rest", "openapi", "pow.v2", "pow.v2-rest", "further-link"],
+      frontEnds: [
+        "pow-1",
+        "pow-1-rest",
+        "openapi",
+        "pow.v2",
+        "pow.v2-rest",
+        "further-link",
+        "wubsub",
+      ],
       auth: "none",
     },
     { level: "info", msg: "session started", ...who, pid },
