@@ -49,6 +49,7 @@ import {
   type ReadOptions,
 } from "./output_log.ts";
 import type { CreateLogOptions, SessionRecord } from "./store.ts";
+import type { SharedTickets } from "./auth.ts";
 import type { ClusterStore } from "./remote_session.ts";
 
 type RedisClient = InstanceType<typeof Redis>;
@@ -750,6 +751,18 @@ export class RedisSessionStore implements ClusterStore {
     }
     await this.#redis.xadd(key, `${end}-1`, "e", "1").catch(() => {});
   }
+
+  /** Browser tickets in Redis: `P:ticket:<ticket>` with the ticket's TTL, taken with GETDEL. */
+  readonly tickets: SharedTickets = {
+    put: async (ticket, caller, ttl) => {
+      await this.#redis.set(this.#key("ticket", ticket), JSON.stringify(caller), "PX", ttl);
+    },
+    take: async (ticket) => {
+      if (!/^[A-Za-z0-9_-]{1,128}$/.test(ticket)) return undefined;
+      const json = await this.#redis.getdel(this.#key("ticket", ticket));
+      return json === null ? undefined : JSON.parse(json);
+    },
+  };
 
   /** Says this node is alive for `ttl` milliseconds. */
   async heartbeat(ttl: number): Promise<void> {
