@@ -389,18 +389,22 @@ export async function listen(
     : {};
   // Before serving: end what a crashed server left running, then record our own groups.
   const stateDir = server.config.server.stateDir ?? defaultStateDir();
+  // Warnings go to the server's log (main.ts: text or JSON on stderr); an embedder without one
+  // still sees them on stderr.
+  const warn = (message: string) =>
+    server.logger.level === "off" ? console.error(message) : server.logger.warn(message);
   let ledger = false;
   if (stateDir) {
     try {
       const swept = openLedger(stateDir);
       ledger = true;
       if (swept && swept.groups > 0) {
-        console.error(
+        warn(
           `Ended ${swept.processes} processes in ${swept.groups} process groups that a stopped server left running`,
         );
       }
     } catch (error) {
-      console.error(
+      warn(
         `Cannot use state directory "${stateDir}": ${
           (error as Error).message
         }; processes left by a crash will not be ended at the next start`,
