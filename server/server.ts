@@ -298,8 +298,10 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     // A front end serving a fixed path without a subprotocol (further-link) may take it.
     await next();
     if (c.res.status !== 404) return;
-    // The original pow-1 server's refusal, kept byte for byte.
+    // The original pow-1 server's refusal, kept byte for byte. (Set on the context: a
+    // response returned after `next()` may be ignored once Hono finalized its 404.)
     c.res = text("client does not support required pow-1 subprotocol", 403);
+    return c.res;
   });
   routes.post("/tickets", async (c) => {
     try {
