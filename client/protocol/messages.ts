@@ -186,6 +186,30 @@ export interface PingMessage {
 }
 
 /** Any control message a client sends. */
+/**
+ * Offers a process: while the connection lasts, the server's catalogue has a process `name`
+ * that anyone allowed can start; each start is a `serve` to this connection.
+ */
+export interface ProvideMessage {
+  type: "provide";
+  ref?: Ref;
+  /** The process name: 1 to 64 letters, digits, `_`, `-`, `.`, `:`, `@` or `+`. */
+  name: string;
+  /** What it does, shown in listings. */
+  description?: string;
+  /** The params it takes, validated by the server before a call reaches the provider. */
+  params: ParamInfo[];
+}
+
+/** The provider's result of a call it serves (`serve` channel `id`): the call ends. */
+export interface ReturnMessage {
+  type: "exit";
+  id: ChannelId;
+  ref?: Ref;
+  /** `{status: "fulfilled", value}` or `{status: "rejected", reason}`. */
+  result: ProcessResult;
+}
+
 export type ClientMessage =
   | StartMessage
   | AttachMessage
@@ -196,7 +220,9 @@ export type ClientMessage =
   | CreditMessage
   | ListMessage
   | ProcessesMessage
-  | PingMessage;
+  | PingMessage
+  | ProvideMessage
+  | ReturnMessage;
 
 // ---------------------------------------------------------------------------
 // Server to client
@@ -410,6 +436,46 @@ export interface ErrorMessage {
 }
 
 /** Any control message a server sends. */
+/** Answers `provide`: the process is in the catalogue. */
+export interface ProvidedMessage {
+  type: "provided";
+  ref?: Ref;
+  name: string;
+}
+
+/**
+ * To a provider: someone started one of its processes. `id` is a server-chosen channel id
+ * (counting down from 4294967295) for the call's stdin, stdout, stderr and `exit`.
+ */
+export interface ServeMessage {
+  type: "serve";
+  id: ChannelId;
+  /** The provided process's name. */
+  name: string;
+  /** The caller's params, already validated against the provided params. */
+  params: string[];
+  /** The caller's session. */
+  session: string;
+  /** The caller's identity. */
+  caller: string;
+  /** Output bytes (stdout and stderr) the provider may send before more `credit`. */
+  credit: number;
+}
+
+/** To a provider: the caller closed the call's stdin. */
+export interface InputEndMessage {
+  type: "eof";
+  id: ChannelId;
+}
+
+/** To a provider: the call was cancelled (or signalled); answer with `exit`. */
+export interface CancelMessage {
+  type: "cancel";
+  id: ChannelId;
+  /** Why, e.g. `client requested cancellation` or `Received SIGINT`. */
+  reason: string;
+}
+
 export type ServerMessage =
   | HelloMessage
   | StartedMessage
@@ -422,7 +488,11 @@ export type ServerMessage =
   | SessionsMessage
   | ProcessesListMessage
   | PongMessage
-  | ErrorMessage;
+  | ErrorMessage
+  | ProvidedMessage
+  | ServeMessage
+  | InputEndMessage
+  | CancelMessage;
 
 /**
  * Encodes a control message as the JSON text of a WebSocket text frame, with
