@@ -48,7 +48,9 @@ const encoder = new TextEncoder();
  * `limits.idleTimeout` (a connection without channels or messages for that long is closed with
  * 4000), `pow1.keepAlive` (WebSocket pings), `pow1.maxMessage` (`maxMessageSize`),
  * `pow1.maxFrame` (the largest output payload per data frame),
- * `sessions.linger` (`lingerMs`) and `sessions.maxPendingInput` (caps `stdinCredit`).
+ * `sessions.linger` (`lingerMs`), `sessions.maxPendingInput` (caps `stdinCredit`, and the output
+ * credit of a provider) and the `provide` section (processes provided by clients, handled by
+ * {@linkcode ProviderConnection} in `provider.ts`).
  *
  * @example Run `echo` over a real WebSocket
  * ```ts
@@ -137,9 +139,10 @@ const UPGRADE_OPERATION: Operation = {
   description: "Upgrades to a WebSocket with the `pow.v2` subprotocol. Many processes " +
     "per connection on client-chosen channel ids; JSON control messages (`start`, " +
     "`attach`, `detach`, `eof`, `signal`, `resize`, `credit`, `list`, `processes`, " +
-    "`ping`) in text frames; stdin, stdout and stderr in binary frames with a 13-byte " +
-    "header (kind, channel id, offset); credit flow control; sessions that outlive the " +
-    "connection and can be reattached from a byte offset. See docs/protocol.md.",
+    "`ping`, `provide`) in text frames; stdin, stdout and stderr in binary frames with a " +
+    "13-byte header (kind, channel id, offset); credit flow control; sessions that outlive " +
+    "the connection and can be reattached from a byte offset; processes provided by clients " +
+    "(`provide`, then `serve` for each call). See docs/protocol.md.",
   tags: ["pow.v2 WebSocket"],
   parameters: [
     {

@@ -338,3 +338,38 @@ Deno.test("provide: calls pending at one provider are bounded by provide.maxPend
   await third.closeInput();
   assert.equal((await third.result).status, "fulfilled");
 });
+
+Deno.test("provide: megabytes flow both ways through a provider within credit, in order and complete", async () => {
+  await using server = await startServer();
+  await using _served = await provider(server);
+  await using caller = new PowClient(server.wsUrl);
+  const proc = caller.start("upper", []);
+  const size = 3 * 1024 * 1024; // three times the initial credit in each direction
+  const line = "abcdefghijklmnopqrstuvwxyz01234\n"; // 32 bytes
+  const input = encoder.encode(line.repeat(size / line.length));
+  const stdout = (async () => {
+    let length = 0;
+    let ok = true;
+    const expected = line.toUpperCase();
+    let carry = "";
+    for await (const chunk of proc.stdout) {
+      length += chunk.byteLength;
+      const text = carry + decoder.decode(chunk);
+      const whole = text.length - (text.length % 32);
+      for (let i = 0; i < whole; i += 32) ok &&= text.slice(i, i + 32) === expected;
+      carry = text.slice(whole);
+    }
+    return { length, ok: ok && carry === "" };
+  })();
+  const stderr = text(proc.stderr);
+  for (let at = 0; at < input.byteLength; at += 256 * 1024) {
+    await proc.write(input.subarray(at, at + 256 * 1024));
+  }
+  await proc.closeInput();
+  assert.deepEqual(await proc.result, {
+    status: "fulfilled",
+    value: { bytes: size, caller: "anonymous" },
+  });
+  assert.deepEqual(await stdout, { length: size, ok: true });
+  assert.equal(await stderr, "params: \n");
+});
