@@ -396,11 +396,18 @@ export class ProviderConnection {
     if (ctx.signal.aborted) onAbort();
     void this.#pumpStdin(call).catch(() => {});
     try {
-      return await promise;
+      const value = await promise;
+      // Every output byte is in the log already (`exit` waited for it): closing is quick.
+      await Promise.allSettled([call.stdout?.close(), call.stderr?.close()]);
+      return value;
+    } catch (error) {
+      // A vanished or misbehaving provider: do not wait for output the log cannot take yet.
+      call.stdout?.abort(error).catch(() => {});
+      call.stderr?.abort(error).catch(() => {});
+      throw error;
     } finally {
       this.#end(call);
       ctx.signal.removeEventListener("abort", onAbort);
-      await Promise.allSettled([call.stdout?.close(), call.stderr?.close()]);
     }
   }
 
