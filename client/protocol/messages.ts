@@ -185,13 +185,14 @@ export interface PingMessage {
   ref?: Ref;
 }
 
-/** Any control message a client sends. */
 /**
  * Offers a process: while the connection lasts, the server's catalogue has a process `name`
  * that anyone allowed can start; each start is a `serve` to this connection.
  */
 export interface ProvideMessage {
+  /** Always `"provide"`. */
   type: "provide";
+  /** Correlation value echoed in the answer. */
   ref?: Ref;
   /** The process name: 1 to 64 letters, digits, `_`, `-`, `.`, `:`, `@` or `+`. */
   name: string;
@@ -203,13 +204,17 @@ export interface ProvideMessage {
 
 /** The provider's result of a call it serves (`serve` channel `id`): the call ends. */
 export interface ReturnMessage {
+  /** Always `"exit"`. */
   type: "exit";
+  /** The call's channel id, from `serve`. */
   id: ChannelId;
+  /** Correlation value echoed in the `ok` (only sent when present). */
   ref?: Ref;
   /** `{status: "fulfilled", value}` or `{status: "rejected", reason}`. */
   result: ProcessResult;
 }
 
+/** Any control message a client sends. */
 export type ClientMessage =
   | StartMessage
   | AttachMessage
@@ -435,11 +440,13 @@ export interface ErrorMessage {
   message: string;
 }
 
-/** Any control message a server sends. */
 /** Answers `provide`: the process is in the catalogue. */
 export interface ProvidedMessage {
+  /** Always `"provided"`. */
   type: "provided";
+  /** The `ref` of the `provide`. */
   ref?: Ref;
+  /** The process name. */
   name: string;
 }
 
@@ -448,7 +455,9 @@ export interface ProvidedMessage {
  * (counting down from 4294967295) for the call's stdin, stdout, stderr and `exit`.
  */
 export interface ServeMessage {
+  /** Always `"serve"`. */
   type: "serve";
+  /** The call's channel id. */
   id: ChannelId;
   /** The provided process's name. */
   name: string;
@@ -464,18 +473,23 @@ export interface ServeMessage {
 
 /** To a provider: the caller closed the call's stdin. */
 export interface InputEndMessage {
+  /** Always `"eof"`. */
   type: "eof";
+  /** The call's channel id. */
   id: ChannelId;
 }
 
 /** To a provider: the call was cancelled (or signalled); answer with `exit`. */
 export interface CancelMessage {
+  /** Always `"cancel"`. */
   type: "cancel";
+  /** The call's channel id. */
   id: ChannelId;
   /** Why, e.g. `client requested cancellation` or `Received SIGINT`. */
   reason: string;
 }
 
+/** Any control message a server sends. */
 export type ServerMessage =
   | HelloMessage
   | StartedMessage
