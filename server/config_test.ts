@@ -233,35 +233,6 @@ Deno.test("config: the wubsub section has defaults, units and key-path errors", 
   );
 });
 
-Deno.test("config: the cluster section is validated with key paths", () => {
-  const ok = parseConfig(
-    'cluster:\n  redis: "redis://127.0.0.1:6379"\n  node: a1\n  lostAfter: 3s\n',
-  );
-  assert.deepEqual(ok.cluster, {
-    redis: "redis://127.0.0.1:6379",
-    node: "a1",
-    prefix: "pow",
-    heartbeat: 1000,
-    lostAfter: 3000,
-  });
-  assert.equal(parseConfig("").cluster, undefined);
-  const bad = (text: string) => {
-    try {
-      parseConfig(text, { file: "pow.yaml" });
-    } catch (error) {
-      return (error as Error).message;
-    }
-    return "accepted";
-  };
-  assert.match(bad("cluster:\n  node: a\n"), /cluster.*missing key "redis"/);
-  assert.match(bad('cluster:\n  redis: "http://x"\n'), /cluster\.redis.*must be a redis:\/\//);
-  assert.match(bad('cluster:\n  redis: "redis://x"\n  node: "a b"\n'), /cluster\.node/);
-  assert.match(
-    bad('cluster:\n  redis: "redis://x"\n  heartbeat: 5s\n  lostAfter: 2s\n'),
-    /cluster\.lostAfter.*longer than cluster\.heartbeat/,
-  );
-});
-
 Deno.test("config: the provide section has defaults and key-path errors", () => {
   assert.deepEqual(parseConfig("").provide, DEFAULTS.provide);
   assert.deepEqual(
@@ -288,5 +259,34 @@ Deno.test("config: the provide section has defaults and key-path errors", () => 
   assert.match(
     configError("provide:\n  register: [x]\n"),
     /^Invalid config "pow\.yaml" at provide\.register \(line 2\): unknown key "register"; expected one of enabled, providers/,
+  );
+});
+
+Deno.test("config: the cluster section is validated with key paths", () => {
+  const ok = parseConfig(
+    'cluster:\n  redis: "redis://127.0.0.1:6379"\n  node: a1\n  lostAfter: 3s\n',
+  );
+  assert.deepEqual(ok.cluster, {
+    redis: "redis://127.0.0.1:6379",
+    node: "a1",
+    prefix: "pow",
+    heartbeat: 1000,
+    lostAfter: 3000,
+  });
+  assert.equal(parseConfig("").cluster, undefined);
+  const bad = (text: string) => {
+    try {
+      parseConfig(text, { file: "pow.yaml" });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return "accepted";
+  };
+  assert.match(bad("cluster:\n  node: a\n"), /cluster.*missing key "redis"/);
+  assert.match(bad('cluster:\n  redis: "http://x"\n'), /cluster\.redis.*must be a redis:\/\//);
+  assert.match(bad('cluster:\n  redis: "redis://x"\n  node: "a b"\n'), /cluster\.node/);
+  assert.match(
+    bad('cluster:\n  redis: "redis://x"\n  heartbeat: 5s\n  lostAfter: 2s\n'),
+    /cluster\.lostAfter.*longer than cluster\.heartbeat/,
   );
 });
