@@ -37,6 +37,7 @@ import {
   type StartOptions,
 } from "./remote_process.ts";
 import { type Clock, systemClock, type TimerHandle } from "./timers.ts";
+import { type ProvideHandler, type ProvideOptions, Provider } from "./provider.ts";
 import { activeTraceContext, type TraceContext } from "./_trace.ts";
 import type { TokenTransport, WebSocketFactory } from "./websocket.ts";
 
@@ -147,6 +148,9 @@ export class PowClient implements AsyncDisposable {
   #lastSent = 0;
   #host: ChannelHost;
   #ready: Promise<void>;
+  #provider: Provider;
+  /** What `provide` sent, to send again after a reconnect. */
+  #provides = new Map<string, ClientMessage>();
 
   /**
    * Creates the client and starts connecting.
@@ -192,6 +196,13 @@ export class PowClient implements AsyncDisposable {
         if (this.#channels.get(channel.id) === channel) this.#channels.delete(channel.id);
       },
     };
+    this.#provider = new Provider({
+      send: (message) => this.#send(message),
+      sendBinary: (bytes) => this.#host.sendBinary(bytes),
+      get maxMessageSize() {
+        return hello()?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+      },
+    });
     this.#ready = this.#connection.connect();
     this.#ready.catch(() => {});
     this.#connection.closed.then((info) => this.#onClosedForGood(info));
@@ -309,6 +320,50 @@ export class PowClient implements AsyncDisposable {
   }
 
   /**
+   * Provides a process: while this client is connected, the server's catalogue has a process
+   * `name` that callers on any front end (pow.v2, pow-1, REST, `main.ts call`) can start. Each
+   * start calls `handler` with a {@linkcode ProvidedCall}: the caller's params and stdin, stdout
+   * and stderr that go to the caller's session, and a signal that aborts when the caller
+   * cancels. What the handler returns is the session's result value; what it throws rejects the
+   * session. After a reconnect the process is provided again. It is withdrawn when the client
+   * closes.
+   *
+   * @example Uppercase stdin
+   * ```ts ignore
+   * await client.provide("upper", async (call) => {
+   *   await call.stdin
+   *     .pipeThrough(new TextDecoderStream())
+   *     .pipeThrough(new TransformStream({ transform: (s, c) => c.enqueue(s.toUpperCase()) }))
+   *     .pipeThrough(new TextEncoderStream())
+   *     .pipeTo(call.stdout);
+   *   return { done: true };
+   * }, { description: "Uppercases stdin" });
+   * ```
+   *
+   * @param name The process name: 1 to 64 letters, digits, `_`, `-`, `.`, `:`, `@` or `+`.
+   * @param handler Serves each call.
+   * @param options Description and params.
+   * @returns Resolves once the server has the process in its catalogue.
+   * @throws {RemoteError} `not_allowed`, `conflict` (a configured process or one already
+   * provided has the name), `limit_reached` or `bad_message` (a bad name or params).
+   */
+  async provide(
+    name: string,
+    handler: ProvideHandler,
+    options: ProvideOptions = {},
+  ): Promise<void> {
+    const message: ClientMessage = {
+      type: "provide",
+      name,
+      params: options.params ?? [],
+      ...(options.description === undefined ? {} : { description: options.description }),
+    };
+    await this.#request(message);
+    this.#provides.set(name, message);
+    this.#provider.add(name, handler);
+  }
+
+  /**
    * Sends a `ping` and waits for the `pong`.
    *
    * @returns The round trip time in milliseconds.
@@ -344,7 +399,7 @@ export class PowClient implements AsyncDisposable {
     for (let i = 0; i < MAX_CHANNEL_ID; i++) {
       const id = this.#nextId;
       this.#nextId = id >= MAX_CHANNEL_ID ? 1 : id + 1;
-      if (!this.#channels.has(id)) return id;
+      if (!this.#channels.has(id) && !this.#provider.has(id)) return id;
     }
     throw new RangeError("Cannot start more processes: every channel id is in use");
   }
@@ -378,6 +433,10 @@ export class PowClient implements AsyncDisposable {
     const outbox = this.#outbox;
     this.#outbox = [];
     for (const message of outbox) this.#send(message);
+    // Provide again what was provided before the connection was lost.
+    for (const message of this.#provides.values()) {
+      this.#request(message).catch((error) => this.#connection.reportReadError(error));
+    }
     for (const channel of [...this.#channels.values()]) {
       if (channel.phase === "pending" || channel.phase === "waiting") channel.bind();
     }
@@ -386,6 +445,7 @@ export class PowClient implements AsyncDisposable {
 
   #onClose(info: CloseInfo): void {
     this.#stopKeepAlive();
+    this.#provider.disconnected("connection lost");
     if (!info.reconnecting) return;
     // Requests in flight: global ones are sent again, channel ones fail (their channel knows).
     const pending = [...this.#pending.entries()];
@@ -419,6 +479,11 @@ export class PowClient implements AsyncDisposable {
 
   #onMessage(data: string | ArrayBuffer): void {
     if (typeof data !== "string") {
+      // The server also sends stdin: the input of calls this client serves.
+      const any = decodeDataFrame(data);
+      if (any.ok && any.value.kind === "stdin" && this.#provider.has(any.value.id)) {
+        return this.#provider.stdin(any.value.id, any.value.offset, any.value.data);
+      }
       const decoded = decodeDataFrame(data, { from: "server" });
       if (!decoded.ok) return this.#badMessage(decoded.error.message);
       const frame = decoded.value;
@@ -431,6 +496,7 @@ export class PowClient implements AsyncDisposable {
     const parsed = parseServerMessage(data);
     if (!parsed.ok) return this.#badMessage(parsed.error.message);
     const message = parsed.value;
+    if (this.#provider.message(message)) return;
     switch (message.type) {
       case "hello":
         this.#hello = message;

@@ -54,6 +54,7 @@ export * from "./connection.ts";
 export * from "./errors.ts";
 export * from "./pow1_rest.ts";
 export * from "./pow1_websocket.ts";
+export type { ProvidedCall, ProvideHandler, ProvideOptions } from "./provider.ts";
 export {
   type AttachOptions,
   type GapInfo,

@@ -157,6 +157,22 @@ export interface WubsubConfig {
   allow?: string[];
 }
 
+/**
+ * Settings of processes provided by `pow.v2` clients (`provide`, see docs/protocol.md).
+ */
+export interface ProvideConfig {
+  /** Whether `provide` is accepted at all. @default {true} */
+  enabled: boolean;
+  /** Token names or roles that may provide processes (`"*"`: all). @default {["*"]} */
+  providers: string[];
+  /** Token names or roles that may call provided processes; unset means everyone. */
+  allow?: string[];
+  /** Calls one provider connection may be serving at once; more are rejected. @default {64} */
+  maxPendingCalls: number;
+  /** Processes one connection may provide. @default {64} */
+  maxProcesses: number;
+}
+
 /** Cluster mode: several nodes share sessions, output, events and tickets through Redis. */
 export interface ClusterConfig {
   /** The Redis URL, e.g. `redis://127.0.0.1:6379` (or the environment variable `POW_REDIS_URL`). */
@@ -189,6 +205,8 @@ export interface PowConfig {
   furtherLink: FurtherLinkConfig;
   /** The wubsub endpoint. */
   wubsub: WubsubConfig;
+  /** Processes provided by `pow.v2` clients. */
+  provide: ProvideConfig;
   /** The processes, by name. */
   processes: Record<string, ProcessDefinition>;
 }
@@ -307,6 +325,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     maxMessage: 1024 * 1024,
     register: ["*"],
   },
+  provide: { enabled: true, providers: ["*"], maxPendingCalls: 64, maxProcesses: 64 },
 };
 
 /**
@@ -361,6 +380,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "limits",
     "furtherLink",
     "wubsub",
+    "provide",
     "processes",
     "cluster",
   ]);
@@ -424,8 +444,16 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "register",
     "allow",
   ]);
+  const provide = v.section(root, "provide", [
+    "enabled",
+    "providers",
+    "allow",
+    "maxPendingCalls",
+    "maxProcesses",
+  ]);
   const D = DEFAULTS;
   const W = (key: string): Path => ["wubsub", key];
+  const P = (key: string): Path => ["provide", key];
   const config: PowConfig = {
     server: {
       host: v.string(server.host, ["server", "host"]) ?? D.server.host,
@@ -511,8 +539,17 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       maxMessage: v.size(wubsub.maxMessage, W("maxMessage"), 64) ?? D.wubsub.maxMessage,
       register: v.stringList(wubsub.register, W("register")) ?? [...D.wubsub.register],
     },
+    provide: {
+      enabled: v.boolean(provide.enabled, P("enabled")) ?? D.provide.enabled,
+      providers: v.stringList(provide.providers, P("providers")) ?? [...D.provide.providers],
+      maxPendingCalls: v.integer(provide.maxPendingCalls, P("maxPendingCalls"), 1) ??
+        D.provide.maxPendingCalls,
+      maxProcesses: v.integer(provide.maxProcesses, P("maxProcesses"), 1) ??
+        D.provide.maxProcesses,
+    },
     processes: {},
   };
+  if (provide.allow !== undefined) config.provide.allow = v.stringList(provide.allow, P("allow"));
   if (wubsub.allow !== undefined) config.wubsub.allow = v.stringList(wubsub.allow, W("allow"));
   if (config.wubsub.path === "") fail(W("path"), 'must not be "/"');
   if (config.wubsub.requestTimeout <= 0) fail(W("requestTimeout"), "must be longer than 0");

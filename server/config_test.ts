@@ -233,6 +233,35 @@ Deno.test("config: the wubsub section has defaults, units and key-path errors", 
   );
 });
 
+Deno.test("config: the provide section has defaults and key-path errors", () => {
+  assert.deepEqual(parseConfig("").provide, DEFAULTS.provide);
+  assert.deepEqual(
+    parseConfig(
+      "provide:\n  providers: [providers]\n  allow: [alice]\n  maxPendingCalls: 2\n" +
+        "  maxProcesses: 3\n",
+    ).provide,
+    {
+      enabled: true,
+      providers: ["providers"],
+      allow: ["alice"],
+      maxPendingCalls: 2,
+      maxProcesses: 3,
+    },
+  );
+  assert.equal(
+    configError("provide:\n  maxPendingCalls: 0\n"),
+    'Invalid config "pow.yaml" at provide.maxPendingCalls (line 2): must be a whole number from 1 to 9007199254740991, got number 0',
+  );
+  assert.equal(
+    configError("provide:\n  providers: admins\n"),
+    'Invalid config "pow.yaml" at provide.providers (line 2): must be a list of strings, got "admins"',
+  );
+  assert.match(
+    configError("provide:\n  register: [x]\n"),
+    /^Invalid config "pow\.yaml" at provide\.register \(line 2\): unknown key "register"; expected one of enabled, providers/,
+  );
+});
+
 Deno.test("config: the cluster section is validated with key paths", () => {
   const ok = parseConfig(
     'cluster:\n  redis: "redis://127.0.0.1:6379"\n  node: a1\n  lostAfter: 3s\n',

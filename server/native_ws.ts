@@ -36,6 +36,7 @@ import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
 import type { OutputChunk, OutputReader } from "./output_log.ts";
 import type { Caller } from "./process.ts";
+import { ProviderConnection } from "./provider.ts";
 import type { Session, SessionHandle } from "./session.ts";
 
 const encoder = new TextEncoder();
@@ -47,7 +48,9 @@ const encoder = new TextEncoder();
  * `limits.idleTimeout` (a connection without channels or messages for that long is closed with
  * 4000), `pow1.keepAlive` (WebSocket pings), `pow1.maxMessage` (`maxMessageSize`),
  * `pow1.maxFrame` (the largest output payload per data frame),
- * `sessions.linger` (`lingerMs`) and `sessions.maxPendingInput` (caps `stdinCredit`).
+ * `sessions.linger` (`lingerMs`), `sessions.maxPendingInput` (caps `stdinCredit`, and the output
+ * credit of a provider) and the `provide` section (processes provided by clients, handled by
+ * {@linkcode ProviderConnection} in `provider.ts`).
  *
  * @example Run `echo` over a real WebSocket
  * ```ts
@@ -91,6 +94,7 @@ const encoder = new TextEncoder();
  */
 export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
   const connections = new Set<V2Connection>();
+  const reserved = new Set(Object.keys(context.config.processes));
   return {
     name: "pow.v2",
     subprotocols: [V2_SUBPROTOCOL],
@@ -100,6 +104,7 @@ export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): Fron
         upgraded.socket,
         context,
         { ...caller, via: V2_SUBPROTOCOL },
+        reserved,
         () => connections.delete(connection),
       );
       connections.add(connection);
@@ -134,9 +139,10 @@ const UPGRADE_OPERATION: Operation = {
   description: "Upgrades to a WebSocket with the `pow.v2` subprotocol. Many processes " +
     "per connection on client-chosen channel ids; JSON control messages (`start`, " +
     "`attach`, `detach`, `eof`, `signal`, `resize`, `credit`, `list`, `processes`, " +
-    "`ping`) in text frames; stdin, stdout and stderr in binary frames with a 13-byte " +
-    "header (kind, channel id, offset); credit flow control; sessions that outlive the " +
-    "connection and can be reattached from a byte offset. See docs/protocol.md.",
+    "`ping`, `provide`) in text frames; stdin, stdout and stderr in binary frames with a " +
+    "13-byte header (kind, channel id, offset); credit flow control; sessions that outlive " +
+    "the connection and can be reattached from a byte offset; processes provided by clients " +
+    "(`provide`, then `serve` for each call). See docs/protocol.md.",
   tags: ["pow.v2 WebSocket"],
   parameters: [
     {
@@ -235,8 +241,16 @@ class V2Connection {
   #stdinCredit: number;
   #maxChannels: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The processes this connection provides and the calls it serves (`provide`). */
+  #provider: ProviderConnection;
 
-  constructor(socket: WebSocket, context: FrontEndContext, caller: Caller, onDone: () => void) {
+  constructor(
+    socket: WebSocket,
+    context: FrontEndContext,
+    caller: Caller,
+    reserved: ReadonlySet<string>,
+    onDone: () => void,
+  ) {
     this.#socket = socket;
     this.#context = context;
     this.#caller = caller;
@@ -245,6 +259,19 @@ class V2Connection {
     this.#maxMessageSize = config.pow1.maxMessage;
     this.#stdinCredit = Math.min(DEFAULT_STDIN_CREDIT, config.sessions.maxPendingInput);
     this.#maxChannels = config.limits.sessionsPerConnection;
+    this.#provider = new ProviderConnection({
+      caller,
+      send: (message) => this.#send(message),
+      sendBinary: (bytes) => this.#sendBinary(bytes),
+      drained: () => this.#drained(),
+      isBound: (id) => this.#channels.has(id) || this.#pending.has(id),
+    }, {
+      catalogue: context.manager,
+      reserved,
+      config: config.provide,
+      outputCredit: this.#stdinCredit,
+      maxFrame: Math.min(config.pow1.maxFrame, this.#maxMessageSize - DATA_FRAME_HEADER_SIZE),
+    });
     socket.binaryType = "arraybuffer";
     socket.onopen = () => {
       this.#send({
@@ -290,7 +317,12 @@ class V2Connection {
     }
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data as Uint8Array;
     if (bytes.byteLength > this.#maxMessageSize) return this.#close(1009, MESSAGE_TOO_BIG_REASON);
-    const frame = decodeDataFrame(bytes, { from: "client" });
+    // A provider also sends stdout and stderr: the output of the calls it serves.
+    let frame = decodeDataFrame(bytes);
+    if (frame.ok && frame.value.kind !== "stdin") {
+      if (this.#provider.has(frame.value.id)) return this.#provider.output(frame.value);
+      frame = decodeDataFrame(bytes, { from: "client" });
+    }
     if (!frame.ok) return this.#error(frame.error);
     try {
       this.#stdin(frame.value);
@@ -327,6 +359,19 @@ class V2Connection {
       }
       case "ping":
         return this.#send({ type: "pong", ref: message.ref });
+      case "provide":
+        this.#provider.provide(message);
+        return this.#armIdle();
+      case "exit":
+        if (this.#provider.exit(message)) return;
+        return this.#error({
+          code: "unknown_id",
+          message: `Channel id ${message.id} is not a call this connection serves`,
+          id: message.id,
+          ref: message.ref,
+        });
+      case "credit":
+        if (this.#provider.has(message.id)) return this.#provider.credit(message.id, message.bytes);
     }
     const channel = this.#channels.get(message.id);
     if (!channel) {
@@ -481,7 +526,7 @@ class V2Connection {
   }
 
   #canBind(id: number, ref: Ref | undefined): boolean {
-    if (this.#channels.has(id) || this.#pending.has(id)) {
+    if (this.#channels.has(id) || this.#pending.has(id) || this.#provider.has(id)) {
       this.#error({ code: "duplicate_id", message: `Channel id ${id} is already in use`, id, ref });
       return false;
     }
@@ -777,7 +822,7 @@ class V2Connection {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     const idle = this.#context.config.limits.idleTimeout;
-    if (this.#closed || idle <= 0 || this.#channels.size > 0) return;
+    if (this.#closed || idle <= 0 || this.#channels.size > 0 || this.#provider.active) return;
     this.#idleTimer = setTimeout(() => this.#close(4000, "idle timeout"), idle);
   }
 
@@ -797,6 +842,7 @@ class V2Connection {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     for (const channel of [...this.#channels.values()]) this.#unbind(channel);
+    this.#provider.close();
     this.#onDone();
   }
 }

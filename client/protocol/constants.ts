@@ -198,6 +198,7 @@ export type ErrorCode =
   | "credit_exceeded"
   | "not_pty"
   | "unsupported"
+  | "conflict"
   | "internal";
 
 /**
@@ -229,5 +230,6 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "credit_exceeded",
   "not_pty",
   "unsupported",
+  "conflict",
   "internal",
 ];

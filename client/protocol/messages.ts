@@ -185,6 +185,35 @@ export interface PingMessage {
   ref?: Ref;
 }
 
+/**
+ * Offers a process: while the connection lasts, the server's catalogue has a process `name`
+ * that anyone allowed can start; each start is a `serve` to this connection.
+ */
+export interface ProvideMessage {
+  /** Always `"provide"`. */
+  type: "provide";
+  /** Correlation value echoed in the answer. */
+  ref?: Ref;
+  /** The process name: 1 to 64 letters, digits, `_`, `-`, `.`, `:`, `@` or `+`. */
+  name: string;
+  /** What it does, shown in listings. */
+  description?: string;
+  /** The params it takes, validated by the server before a call reaches the provider. */
+  params: ParamInfo[];
+}
+
+/** The provider's result of a call it serves (`serve` channel `id`): the call ends. */
+export interface ReturnMessage {
+  /** Always `"exit"`. */
+  type: "exit";
+  /** The call's channel id, from `serve`. */
+  id: ChannelId;
+  /** Correlation value echoed in the `ok` (only sent when present). */
+  ref?: Ref;
+  /** `{status: "fulfilled", value}` or `{status: "rejected", reason}`. */
+  result: ProcessResult;
+}
+
 /** Any control message a client sends. */
 export type ClientMessage =
   | StartMessage
@@ -196,7 +225,9 @@ export type ClientMessage =
   | CreditMessage
   | ListMessage
   | ProcessesMessage
-  | PingMessage;
+  | PingMessage
+  | ProvideMessage
+  | ReturnMessage;
 
 // ---------------------------------------------------------------------------
 // Server to client
@@ -409,6 +440,55 @@ export interface ErrorMessage {
   message: string;
 }
 
+/** Answers `provide`: the process is in the catalogue. */
+export interface ProvidedMessage {
+  /** Always `"provided"`. */
+  type: "provided";
+  /** The `ref` of the `provide`. */
+  ref?: Ref;
+  /** The process name. */
+  name: string;
+}
+
+/**
+ * To a provider: someone started one of its processes. `id` is a server-chosen channel id
+ * (counting down from 4294967295) for the call's stdin, stdout, stderr and `exit`.
+ */
+export interface ServeMessage {
+  /** Always `"serve"`. */
+  type: "serve";
+  /** The call's channel id. */
+  id: ChannelId;
+  /** The provided process's name. */
+  name: string;
+  /** The caller's params, already validated against the provided params. */
+  params: string[];
+  /** The caller's session. */
+  session: string;
+  /** The caller's identity. */
+  caller: string;
+  /** Output bytes (stdout and stderr) the provider may send before more `credit`. */
+  credit: number;
+}
+
+/** To a provider: the caller closed the call's stdin. */
+export interface InputEndMessage {
+  /** Always `"eof"`. */
+  type: "eof";
+  /** The call's channel id. */
+  id: ChannelId;
+}
+
+/** To a provider: the call was cancelled (or signalled); answer with `exit`. */
+export interface CancelMessage {
+  /** Always `"cancel"`. */
+  type: "cancel";
+  /** The call's channel id. */
+  id: ChannelId;
+  /** Why, e.g. `client requested cancellation` or `Received SIGINT`. */
+  reason: string;
+}
+
 /** Any control message a server sends. */
 export type ServerMessage =
   | HelloMessage
@@ -422,7 +502,11 @@ export type ServerMessage =
   | SessionsMessage
   | ProcessesListMessage
   | PongMessage
-  | ErrorMessage;
+  | ErrorMessage
+  | ProvidedMessage
+  | ServeMessage
+  | InputEndMessage
+  | CancelMessage;
 
 /**
  * Encodes a control message as the JSON text of a WebSocket text frame, with

@@ -91,6 +91,42 @@ function traceparent(o: Obj): string | undefined {
   return value;
 }
 
+/** A provided process's name: no `/` (wubsub's `<channel>/<method>`), no spaces. */
+const PROVIDED_NAME = /^[A-Za-z0-9_.:@+-]{1,64}$/;
+
+function providedName(o: Obj): string {
+  const value = str(o, "name", 256);
+  if (!PROVIDED_NAME.test(value)) {
+    throw new Invalid(
+      "bad_message",
+      '"name" must be 1 to 64 letters, digits, "_", "-", ".", ":", "@" or "+"',
+    );
+  }
+  return value;
+}
+
+function providedParams(o: Obj): ParamInfo[] {
+  if (o.params === undefined) return [];
+  const params = objArray(o, "params", paramInfo);
+  params.forEach((param, i) => {
+    const path = `params[${i}]`;
+    if (param.pattern !== undefined) {
+      try {
+        new RegExp(`^(?:${param.pattern})$`, "u");
+      } catch {
+        throw new Invalid("bad_message", `"${path}.pattern" is not a valid regular expression`);
+      }
+    }
+    if (param.variadic && i !== params.length - 1) {
+      throw new Invalid("bad_message", `"${path}" is variadic but not the last param`);
+    }
+    if (!param.optional && !param.variadic && params.slice(0, i).some((p) => p.optional)) {
+      throw new Invalid("bad_message", `"${path}" is required but follows an optional param`);
+    }
+  });
+  return params;
+}
+
 const CLIENT_PARSERS: Parsers<ClientMessage> = {
   start(o) {
     const pty = optBool(o, "pty");
@@ -152,6 +188,15 @@ const CLIENT_PARSERS: Parsers<ClientMessage> = {
   list: (o) => defined({ type: "list" as const, ref: ref(o) }),
   processes: (o) => defined({ type: "processes" as const, ref: ref(o) }),
   ping: (o) => defined({ type: "ping" as const, ref: ref(o) }),
+  provide: (o) =>
+    defined({
+      type: "provide" as const,
+      ref: ref(o),
+      name: providedName(o),
+      description: optStr(o, "description"),
+      params: providedParams(o),
+    }),
+  exit: (o) => defined({ type: "exit" as const, id: id(o), ref: ref(o), result: resultField(o) }),
 };
 
 function result(o: Obj): ProcessResult {
@@ -291,6 +336,18 @@ const SERVER_PARSERS: Parsers<ServerMessage> = {
       processes: objArray(o, "processes", processInfo),
     }),
   pong: (o) => defined({ type: "pong" as const, ref: ref(o) }),
+  provided: (o) => defined({ type: "provided" as const, ref: ref(o), name: str(o, "name", 256) }),
+  serve: (o) => ({
+    type: "serve" as const,
+    id: id(o),
+    name: str(o, "name", 256),
+    params: strArray(o, "params"),
+    session: session(o),
+    caller: str(o, "caller", 256),
+    credit: int(o, "credit", 0),
+  }),
+  eof: (o) => ({ type: "eof" as const, id: id(o) }),
+  cancel: (o) => ({ type: "cancel" as const, id: id(o), reason: str(o, "reason") }),
   error(o) {
     const channel = Object.hasOwn(o, "id") ? id(o) : undefined;
     return defined({

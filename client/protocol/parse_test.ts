@@ -30,9 +30,31 @@ const CLIENT_MESSAGES: ClientMessage[] = [
   { type: "list", ref: "l" },
   { type: "processes" },
   { type: "ping", ref: 99 },
+  { type: "provide", name: "upper", params: [] },
+  {
+    type: "provide",
+    ref: "p",
+    name: "tools.upper:v2@x+y",
+    description: "Uppercases stdin",
+    params: [{ name: "n", pattern: "[0-9]+" }, { name: "rest", optional: true, variadic: true }],
+  },
+  { type: "exit", id: 4294967295, result: { status: "fulfilled", value: { n: 1 } } },
+  { type: "exit", id: 7, ref: 1, result: { status: "rejected", reason: "boom" } },
 ];
 
 const SERVER_MESSAGES: ServerMessage[] = [
+  { type: "provided", ref: "p", name: "upper" },
+  {
+    type: "serve",
+    id: 4294967295,
+    name: "upper",
+    params: ["a"],
+    session: "Ab3_-xyz",
+    caller: "anonymous",
+    credit: 1048576,
+  },
+  { type: "eof", id: 4294967295 },
+  { type: "cancel", id: 4294967295, reason: "client requested cancellation" },
   {
     type: "hello",
     protocol: "pow.v2",
@@ -394,7 +416,7 @@ const BAD_SERVER: Case[] = [
   [
     '{"type":"error","code":"oops","message":"m"}',
     "bad_message",
-    'Cannot parse "error" message: "code" must be one of "bad_json", "bad_message", "unknown_type", "bad_frame", "unknown_id", "duplicate_id", "unknown_process", "bad_params", "not_allowed", "limit_reached", "unknown_session", "bad_offset", "stdin_closed", "credit_exceeded", "not_pty", "unsupported", "internal"',
+    'Cannot parse "error" message: "code" must be one of "bad_json", "bad_message", "unknown_type", "bad_frame", "unknown_id", "duplicate_id", "unknown_process", "bad_params", "not_allowed", "limit_reached", "unknown_session", "bad_offset", "stdin_closed", "credit_exceeded", "not_pty", "unsupported", "conflict", "internal"',
   ],
 ];
 
@@ -416,4 +438,38 @@ Deno.test("a parse error becomes the error message the server sends back", () =>
     encodeMessage(toErrorMessage(bad.error)),
     '{"type":"error","code":"bad_message","message":"Cannot parse \\"resize\\" message: \\"cols\\" must be an integer from 1 to 65535","id":9,"ref":"q"}',
   );
+});
+
+Deno.test("provide messages with bad names or params are refused with exact messages", () => {
+  const cases: [string, string][] = [
+    [
+      '{"type":"provide","ref":1,"name":"a/b"}',
+      'Cannot parse "provide" message: "name" must be 1 to 64 letters, digits, "_", "-", ".", ":", "@" or "+"',
+    ],
+    [
+      `{"type":"provide","ref":1,"name":"${"x".repeat(65)}"}`,
+      'Cannot parse "provide" message: "name" must be 1 to 64 letters, digits, "_", "-", ".", ":", "@" or "+"',
+    ],
+    [
+      '{"type":"provide","ref":1,"name":"up","params":[{"name":"n","pattern":"("}]}',
+      'Cannot parse "provide" message: "params[0].pattern" is not a valid regular expression',
+    ],
+    [
+      '{"type":"provide","ref":1,"name":"up","params":[{"name":"a","variadic":true},{"name":"b"}]}',
+      'Cannot parse "provide" message: "params[0]" is variadic but not the last param',
+    ],
+    [
+      '{"type":"provide","ref":1,"name":"up","params":[{"name":"a","optional":true},{"name":"b"}]}',
+      'Cannot parse "provide" message: "params[1]" is required but follows an optional param',
+    ],
+    [
+      '{"type":"exit","id":3,"ref":1,"result":{"status":"rejected"}}',
+      'Cannot parse "exit" message: "result.reason" is not a string',
+    ],
+  ];
+  for (const [text, message] of cases) {
+    const parsed = parseClientMessage(text);
+    deepStrictEqual(parsed.ok ? undefined : parsed.error.message, message);
+    equal(parsed.ok ? undefined : parsed.error.code, "bad_message");
+  }
 });
