@@ -309,18 +309,27 @@ Deno.test("manager refuses unknown processes, bad params and disallowed callers"
 });
 
 Deno.test("manager reaps abandoned sessions after their linger time", async () => {
+  // A fake clock: only the test moves time, so the reaper cannot act early or late.
+  let now = Date.now();
   const m = new SessionManager({
     processes: { sleep: defineCommand(["sleep", "30"]) },
     killGrace: 200,
     linger: 50,
+    now: () => now,
   });
   const session = m.start("sleep", [], { caller });
   const detach = session.attach();
-  await new Promise((r) => setTimeout(r, 100));
+  while (session.state === "starting") {
+    await new Promise((resolve) => session.addEventListener("state", resolve, { once: true }));
+  }
+  now += 100;
   m.reap();
   assert.equal(session.state, "running", "an attached session is kept");
   detach();
-  await new Promise((r) => setTimeout(r, 100));
+  now += 49;
+  m.reap();
+  assert.equal(session.state, "running", "a detached session is kept for its linger time");
+  now += 1;
   m.reap();
   const result = await session.result;
   assert.equal(
@@ -328,7 +337,7 @@ Deno.test("manager reaps abandoned sessions after their linger time", async () =
     "session abandoned: no client attached for 50ms",
   );
   await waitSessionGone(session.pid!);
-  await new Promise((r) => setTimeout(r, 100));
+  now += 100;
   m.reap();
   assert.equal(m.registry.get(session.id), undefined, "ended sessions are removed after linger");
   await m.close();
