@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defineProcess, type PowConfig } from "../mod.ts";
+import { defineProcess } from "../mod.ts";
 import { pow1Rest } from "../server/pow1_rest.ts";
 import { pow1WebSocket } from "../server/pow1_ws.ts";
 import {
