@@ -350,7 +350,15 @@ Deno.test("manager reaps abandoned sessions after their linger time", async () =
 Deno.test("manager close cancels running sessions and waits for their processes", async () => {
   const m = manager({ sleep: defineCommand(["sh", "-c", "sleep 30 & sleep 30"]) });
   const sessions = [m.start("sleep", [], { caller }), m.start("sleep", [], { caller })];
-  await new Promise((r) => setTimeout(r, 50));
+  // Both shells and their background sleeps exist before the close, however slow the machine.
+  for (const s of sessions) {
+    while (s.state === "starting") {
+      await new Promise((resolve) => s.addEventListener("state", resolve, { once: true }));
+    }
+    while (sessionMembers(s.pid!).filter((p) => p.comm === "sleep").length < 2) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
   await m.close();
   for (const s of sessions) {
     assert.equal(s.state, "rejected");
