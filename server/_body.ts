@@ -188,13 +188,17 @@ export async function pipeBody(
   const inFlight = new Set<Promise<void>>();
   try {
     while (true) {
-      while (waiting >= window && !state.failure) {
-        await new Promise<void>((resolve) => wake = resolve);
-      }
       check();
       const { done, value } = await next(reader, options.timeout);
       if (done) break;
       if (value.byteLength === 0) continue;
+      // Hold the chunk until it fits in the window beside the writes still in flight: checking
+      // only `waiting < window` before the read let one more chunk overshoot it (and the
+      // session's pending-input limit) when the process was slow to take its input.
+      while (waiting > 0 && waiting + value.byteLength > window && !state.failure) {
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+      check();
       total += value.byteLength;
       waiting += value.byteLength;
       const settled: Promise<void> = write(value).then(
