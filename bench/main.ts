@@ -40,6 +40,7 @@ import {
   SMOKE,
 } from "./_workloads.ts";
 import { wubsub } from "./_wubsub.ts";
+import { cluster } from "./_cluster.ts";
 
 /** The workloads, by the names `--only` takes. */
 export const WORKLOADS = {
@@ -50,6 +51,7 @@ export const WORKLOADS = {
   scale,
   fanout: fanOut,
   wubsub,
+  cluster,
 } as const;
 
 /** Options for {@linkcode runBench}. */
