@@ -39,6 +39,11 @@ export interface CreateServerOptions {
    * this server a node of a cluster. @default {a new MemorySessionStore}
    */
   store?: SessionStore;
+  /**
+   * The clock for session activity and expiry (epoch milliseconds), e.g. a fake one in tests.
+   * @default {Date.now}
+   */
+  now?: () => number;
 }
 
 /** A pow server, not yet listening. */
@@ -104,6 +109,7 @@ function text(body: string, status: number): Response {
 export function createServer(config: PowConfig, options: CreateServerOptions = {}): PowServer {
   const manager = new SessionManager({
     store: options.store,
+    now: options.now,
     cluster: config.cluster,
     processes: config.processes,
     killGrace: config.sessions.killGrace,

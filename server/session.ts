@@ -150,6 +150,8 @@ export interface SessionOptions {
   trace?: TraceContext;
   /** Publishes to a user topic (`ctx.publish` of function processes). */
   publish?: (name: string, data: unknown) => Promise<void>;
+  /** The clock for activity times (epoch milliseconds), e.g. a fake one in tests. @default {Date.now} */
+  now?: () => number;
 }
 
 /** A W3C trace context (`traceparent` and `tracestate` headers) a client started a session with. */
@@ -236,7 +238,8 @@ export class Session extends EventTarget {
   #inputClosed = false;
   #inputOffset = 0;
   #attached = 0;
-  #lastActive = Date.now();
+  #now: () => number;
+  #lastActive: number;
   #endedAt: number | undefined;
 
   /**
@@ -252,6 +255,8 @@ export class Session extends EventTarget {
     this.caller = options.caller;
     this.definition = options.definition;
     this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#lastActive = this.#now();
     this.log = options.log ?? new MemoryOutputLog({
       retention: options.retention ?? options.definition.retention,
     });
@@ -531,7 +536,7 @@ export class Session extends EventTarget {
 
   /** Records client activity, postponing expiry. */
   touch(): void {
-    this.#lastActive = Date.now();
+    this.#lastActive = this.#now();
   }
 
   /** A JSON-friendly summary. */

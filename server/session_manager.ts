@@ -62,6 +62,11 @@ export interface SessionManagerOptions {
   reapInterval?: number;
   /** Cluster timing, used with a cluster store (e.g. Redis). */
   cluster?: ClusterTiming;
+  /**
+   * The clock for session activity and reaping (epoch milliseconds): tests pass a fake one and
+   * move it instead of sleeping. @default {Date.now}
+   */
+  now?: () => number;
 }
 
 /** How a node of a cluster says it is alive, and when others count it lost. */
@@ -351,9 +356,9 @@ export class SessionManager {
    * Ends unattached sessions whose linger time has passed: running ones are cancelled, ended
    * ones removed. Runs periodically; call it directly to sweep now.
    *
-   * @param now The current time (epoch milliseconds).
+   * @param now The current time (epoch milliseconds). @default {the manager's clock}
    */
-  reap(now: number = Date.now()): void {
+  reap(now: number = (this.#options.now ?? Date.now)()): void {
     for (const session of [...this.registry.values()]) {
       if (session.attached > 0 || now - session.lastActive < session.linger) continue;
       if (session.ended) {
@@ -582,6 +587,7 @@ export class SessionManager {
       }),
       trace: options.trace,
       publish: this.#publish,
+      now: o.now,
     };
   }
 

@@ -180,7 +180,11 @@ Deno.test("session backpressure: an unread session stops reading from the child"
     killGrace: 300,
   });
   const session = m.start("yes", [], { caller });
-  await new Promise((r) => setTimeout(r, 300));
+  // Wait until the log holds its retention and stops growing, however slow the machine.
+  for (let last = -1; session.log.end < retention || session.log.end !== last;) {
+    last = session.log.end;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const stalled = session.log.end;
   assert.ok(stalled >= retention && stalled <= retention + 128 * 1024, `log end ${stalled}`);
   await new Promise((r) => setTimeout(r, 200));
@@ -309,18 +313,27 @@ Deno.test("manager refuses unknown processes, bad params and disallowed callers"
 });
 
 Deno.test("manager reaps abandoned sessions after their linger time", async () => {
+  // A fake clock: only the test moves time, so the reaper cannot act early or late.
+  let now = Date.now();
   const m = new SessionManager({
     processes: { sleep: defineCommand(["sleep", "30"]) },
     killGrace: 200,
     linger: 50,
+    now: () => now,
   });
   const session = m.start("sleep", [], { caller });
   const detach = session.attach();
-  await new Promise((r) => setTimeout(r, 100));
+  while (session.state === "starting") {
+    await new Promise((resolve) => session.addEventListener("state", resolve, { once: true }));
+  }
+  now += 100;
   m.reap();
   assert.equal(session.state, "running", "an attached session is kept");
   detach();
-  await new Promise((r) => setTimeout(r, 100));
+  now += 49;
+  m.reap();
+  assert.equal(session.state, "running", "a detached session is kept for its linger time");
+  now += 1;
   m.reap();
   const result = await session.result;
   assert.equal(
@@ -328,7 +341,7 @@ Deno.test("manager reaps abandoned sessions after their linger time", async () =
     "session abandoned: no client attached for 50ms",
   );
   await waitSessionGone(session.pid!);
-  await new Promise((r) => setTimeout(r, 100));
+  now += 100;
   m.reap();
   assert.equal(m.registry.get(session.id), undefined, "ended sessions are removed after linger");
   await m.close();
@@ -337,7 +350,15 @@ Deno.test("manager reaps abandoned sessions after their linger time", async () =
 Deno.test("manager close cancels running sessions and waits for their processes", async () => {
   const m = manager({ sleep: defineCommand(["sh", "-c", "sleep 30 & sleep 30"]) });
   const sessions = [m.start("sleep", [], { caller }), m.start("sleep", [], { caller })];
-  await new Promise((r) => setTimeout(r, 50));
+  // Both shells and their background sleeps exist before the close, however slow the machine.
+  for (const s of sessions) {
+    while (s.state === "starting") {
+      await new Promise((resolve) => s.addEventListener("state", resolve, { once: true }));
+    }
+    while (sessionMembers(s.pid!).filter((p) => p.comm === "sleep").length < 2) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
   await m.close();
   for (const s of sessions) {
     assert.equal(s.state, "rejected");

@@ -27,6 +27,8 @@ export interface StartServerOptions {
   configure?: (config: PowConfig) => void;
   /** The front ends. @default {every built-in front end} */
   frontEnds?: FrontEndFactory[];
+  /** The clock for session activity and expiry; tests move a fake one instead of sleeping. */
+  now?: () => number;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
   options.configure?.(config);
   const frontEnds = options.frontEnds ??
     (await import("../server/front_ends.ts")).frontEnds;
-  const server = createServer(config, { frontEnds });
+  const server = createServer(config, { frontEnds, now: options.now });
   const running = await listen(server, { onListen() {} });
   const url = running.url;
   const wsUrl = new URL(url.href.replace(/^http/, "ws"));

@@ -389,15 +389,3 @@ export class V2Client implements AsyncDisposable {
     for (const wake of waiters) wake();
   }
 }
-
-/**
- * Reads `VmRSS` of this process from `/proc/self/status`, in bytes.
- *
- * @returns The resident set size.
- */
-export function rss(): number {
-  const status = Deno.readTextFileSync("/proc/self/status");
-  const match = /VmRSS:\s+(\d+) kB/.exec(status);
-  if (!match) throw new Error("Cannot read VmRSS from /proc/self/status");
-  return Number(match[1]) * 1024;
-}

@@ -471,7 +471,9 @@ Deno.test("sessions lists my sessions, attach replays one from offset 0, cancel 
   await using server = await startServer({ frontEnds: FRONT_ENDS });
   const url = server.wsUrl.href;
   await using client = new PowClient(server.wsUrl);
-  const ticker = client.start("ticker", ["3", "300"], { stdin: "null" });
+  // Ticks far enough apart that the ticker still runs when `pow sessions` (a new Deno process,
+  // slow to start on a loaded machine) lists it.
+  const ticker = client.start("ticker", ["3", "3000"], { stdin: "null" });
   const sleep = client.start("sleep", ["60"], { stdin: "null" });
   const { session: tickerId } = await ticker.started;
   const { session: sleepId, pid } = await sleep.started;
@@ -482,7 +484,7 @@ Deno.test("sessions lists my sessions, attach replays one from offset 0, cancel 
   equal(list.code, 0, list.stderr);
   const lines = text(list.stdout).split("\n");
   match(lines[0], /^SESSION +STATE +EXIT +AGE +ATTACHED +COMMAND$/);
-  ok(lines.some((l) => l.startsWith(tickerId) && /running +- +\d+s +1 +ticker 3 300$/.test(l)));
+  ok(lines.some((l) => l.startsWith(tickerId) && /running +- +\d+s +1 +ticker 3 3000$/.test(l)));
   ok(lines.some((l) => l.startsWith(sleepId) && / sleep 60$/.test(l)));
 
   // All output from the start (tick 1 was written before the attach), then live, the result.

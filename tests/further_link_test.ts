@@ -198,8 +198,13 @@ Deno.test({
     assert.equal(client.output("2"), "file.txt\n");
     assert.deepEqual(client.messages.filter((m) => m.type === "error"), []);
     await client.close();
-    // The code file written for process 1 is gone once it stopped.
-    assert.deepEqual([...Deno.readDirSync(`${server.workDir}/.pow-run`)], []);
+    // The code file written for process 1 is removed once it stopped (right after `stopped`
+    // is sent, so wait for it rather than race it).
+    const left = () => [...Deno.readDirSync(`${server.workDir}/.pow-run`)].map((e) => e.name);
+    for (let i = 0; i < 250 && left().length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(left(), []);
   },
 });
 

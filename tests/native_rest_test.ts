@@ -16,6 +16,7 @@ import {
   type PowConfig,
 } from "../mod.ts";
 import { nativeRest } from "../server/native_rest.ts";
+import { waitUntil } from "./_helpers.ts";
 import { openApi } from "../server/openapi.ts";
 import type { ListeningServer } from "../server/server.ts";
 
@@ -73,10 +74,13 @@ interface Fixture extends AsyncDisposable {
   start(name: string, params?: string[], extra?: Record<string, unknown>): Promise<string>;
 }
 
-async function serve(configure?: (config: PowConfig) => void): Promise<Fixture> {
+async function serve(
+  configure?: (config: PowConfig) => void,
+  now?: () => number,
+): Promise<Fixture> {
   const config = testConfig();
   configure?.(config);
-  const running = await listen(createServer(config, { frontEnds: [nativeRest, openApi] }), {
+  const running = await listen(createServer(config, { frontEnds: [nativeRest, openApi], now }), {
     onListen() {},
   });
   const api = (path: string, init?: RequestInit) =>
@@ -613,7 +617,9 @@ Deno.test("native REST event stream that is not read holds the process back", as
 });
 
 Deno.test("native REST sessions linger after the last request; an event stream keeps them attached", async () => {
-  await using server = await serve((config) => config.sessions.linger = 300);
+  // A fake clock: the reaper sees the linger time pass only when the test moves it.
+  let now = Date.now();
+  await using server = await serve((config) => config.sessions.linger = 300, () => now);
   const abandoned = await server.start("sleep", ["30"]);
   const watched = await server.start("sleep", ["30"]);
   const controller = new AbortController();
@@ -622,6 +628,11 @@ Deno.test("native REST sessions linger after the last request; an event stream k
   const [, info] = await server.json(`sessions/${watched}`);
   assert.equal((info as { attached: number }).attached, 1);
   const manager = server.running.server.manager;
+  now += 299;
+  manager.reap();
+  assert.equal(manager.get(abandoned)!.state, "running", "kept for its linger time");
+  now += 1;
+  manager.reap();
   assert.deepEqual(await manager.get(abandoned)!.result, {
     status: "rejected",
     reason: "session abandoned: no client attached for 300ms",
@@ -631,7 +642,11 @@ Deno.test("native REST sessions linger after the last request; an event stream k
   assert.equal(manager.get(watched)!.state, "running");
   controller.abort();
   await stream.body?.cancel().catch(() => {});
-  await manager.get(watched)!.result;
+  const session = manager.get(watched)!;
+  await waitUntil(() => session.attached === 0, 5000, "the stream to detach");
+  now += 300;
+  manager.reap();
+  await session.result;
 });
 
 Deno.test("native REST routes are in the OpenAPI document", async () => {

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
-import { defineProcess, type PowConfig } from "../mod.ts";
+import { defineProcess } from "../mod.ts";
 import { pow1Rest } from "../server/pow1_rest.ts";
 import { pow1WebSocket } from "../server/pow1_ws.ts";
-import { startServer as startAnyServer, type TestServer, waitUntil } from "./_helpers.ts";
+import {
+  startServer as startAnyServer,
+  type StartServerOptions,
+  type TestServer,
+  waitUntil,
+} from "./_helpers.ts";
 
-const startServer = (options: { configure?: (config: PowConfig) => void } = {}) =>
+const startServer = (options: Omit<StartServerOptions, "frontEnds"> = {}) =>
   startAnyServer({ ...options, frontEnds: [pow1WebSocket, pow1Rest] });
 
 interface Answer {
@@ -175,36 +180,42 @@ Deno.test("pow-1 REST status reports a command's failure and its output", async 
 });
 
 Deno.test("pow-1 REST sessions expire after restExpiry, extended by each request", async () => {
+  // A fake clock: the reaper sees time pass only when the test moves it, so a slow machine
+  // cannot expire a session early nor keep one alive late.
+  let now = Date.now();
   await using server = await startServer({
+    now: () => now,
     configure(config) {
       config.pow1.restExpiry = 600;
     },
   });
-  // Make the reaper sweep often enough for a short test.
   const manager = server.running.server.manager;
-  const sweep = setInterval(() => manager.reap(), 50);
-  try {
-    const id = await newSession(server, { call: "echo" });
-    await request(server, "POST", `closeInput/${id}`);
-    for (let i = 0; i < 8; i++) {
-      await new Promise((r) => setTimeout(r, 150));
-      assert.equal((await request(server, "GET", `status/${id}`)).status, 200, `request ${i}`);
-    }
-    // Every request extends the expiry, so look only now and then.
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal((await request(server, "GET", `status/${id}`)).status, 200, "still there");
-    await new Promise((r) => setTimeout(r, 900));
-    assert.deepEqual(await request(server, "GET", `status/${id}`), {
-      status: 404,
-      type: "text/plain; charset=utf-8",
-      body: "process not found",
-    });
-    const running = await newSession(server, { call: "sleep", params: ["30"] });
-    const session = manager.get(running)!;
-    await waitUntil(() => session.ended, 3000, "the abandoned process to be cancelled");
-  } finally {
-    clearInterval(sweep);
+  const id = await newSession(server, { call: "echo" });
+  await request(server, "POST", `closeInput/${id}`);
+  for (let i = 0; i < 8; i++) {
+    now += 150;
+    manager.reap();
+    assert.equal((await request(server, "GET", `status/${id}`)).status, 200, `request ${i}`);
   }
+  // 1200 ms have passed since the start, but each request extended the expiry.
+  now += 400;
+  manager.reap();
+  assert.equal((await request(server, "GET", `status/${id}`)).status, 200, "still there");
+  now += 599;
+  manager.reap();
+  assert.equal((await request(server, "GET", `status/${id}`)).status, 200, "not yet expired");
+  now += 600;
+  manager.reap();
+  assert.deepEqual(await request(server, "GET", `status/${id}`), {
+    status: 404,
+    type: "text/plain; charset=utf-8",
+    body: "process not found",
+  });
+  const running = await newSession(server, { call: "sleep", params: ["30"] });
+  const session = manager.get(running)!;
+  now += 600;
+  manager.reap();
+  await waitUntil(() => session.ended, 5000, "the abandoned process to be cancelled");
 });
 
 Deno.test("pow-1 REST and WebSocket share the registry, and a REST session's output is never held back", async () => {
