@@ -319,12 +319,18 @@ Deno.test("call says why when the server stops: its cancel (143) or its close, t
   if (output.code === 143) {
     equal(stderr, "pow call: sleep: server shutting down\n");
   } else {
-    deepStrictEqual([output.code, stderr], [
-      69,
-      "pow call: lost the connection to the server (it closed the connection with 1001 " +
-      '"Server shutting down"); reconnecting for up to 1 s\n' +
-      "pow call: cannot reach the server: gave up reconnecting after 1 s\n",
-    ]);
+    // (Under load the connection may drop before the server's close frame gets through: the
+    // close is then reported without its code.)
+    equal(output.code, 69);
+    match(
+      stderr,
+      new RegExp(
+        "^pow call: lost the connection to the server" +
+          '( \\(it closed the connection with 1001 "Server shutting down"\\))?' +
+          "; reconnecting for up to 1 s\n" +
+          "pow call: cannot reach the server: gave up reconnecting after 1 s\n$",
+      ),
+    );
   }
   // The stopped server ended the remote process.
   await waitSessionGone(pid!);
