@@ -345,10 +345,11 @@ export async function pumpOutput(
   let buffer: ArrayBuffer | undefined;
   const { signal } = options;
   const stop = Symbol("stop");
-  const aborted = signal &&
-    new Promise<typeof stop>((resolve) =>
-      signal.addEventListener("abort", () => resolve(stop), { once: true })
-    );
+  // A fresh promise per read, woken by the abort: racing every read against one long-lived
+  // promise would leave a reaction on it per read, each holding that read's result (and its
+  // buffer) until the process ends: a 200 MB transfer kept ~240 MB alive.
+  let wake: ((value: typeof stop) => void) | undefined;
+  signal?.addEventListener("abort", () => wake?.(stop), { once: true });
   try {
     while (true) {
       const read = reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
@@ -356,7 +357,9 @@ export async function pumpOutput(
       if (!signal) {
         outcome = await read;
       } else if (!signal.aborted) {
-        outcome = await Promise.race([read, aborted!]);
+        const aborted = new Promise<typeof stop>((resolve) => wake = resolve);
+        outcome = await Promise.race([read, aborted]);
+        wake = undefined;
       } else {
         // Told to stop: take what the pipe still holds, stop once it stays empty a moment.
         let timer: ReturnType<typeof setTimeout> | undefined;
