@@ -138,6 +138,7 @@ export class NativeConnection {
   hello: Record<string, unknown> = {};
   #channels = new Map<number, Channel>();
   #nextId = 1;
+  #pongs: (() => void)[] = [];
   #hello = Promise.withResolvers<void>();
 
   private constructor(socket: OpenSocket) {
@@ -220,6 +221,19 @@ export class NativeConnection {
     return channel;
   }
 
+  /**
+   * Sends `ping` and waits for its `pong`: the round trip of one message each way on this
+   * connection, the floor for a call on an open connection.
+   *
+   * @returns A promise that resolves when the `pong` arrives.
+   */
+  ping(): Promise<void> {
+    const pong = Promise.withResolvers<void>();
+    this.#pongs.push(pong.resolve);
+    this.send({ type: "ping" });
+    return pong.promise;
+  }
+
   /** Closes the connection. */
   close(): void {
     this.socket.ws.close(1000);
@@ -240,6 +254,7 @@ export class NativeConnection {
         this.hello = message;
         return this.#hello.resolve();
       }
+      if (message.type === "pong") return this.#pongs.shift()?.();
       const channel = typeof message.id === "number" ? this.#channels.get(message.id) : undefined;
       return channel?._control(message);
     }

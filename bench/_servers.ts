@@ -25,6 +25,11 @@ const REPO = new URL("../", import.meta.url);
 export interface StartPowOptions {
   /** A config file (absolute, or relative to the repository root); none serves the demo config. */
   config?: string;
+  /**
+   * The script to run instead of `main.ts` (relative to the repository root), e.g. the floor
+   * server `bench/floor_server.ts`; it must print the same `Listening on` line.
+   */
+  script?: string;
   /** Milliseconds to wait for the `Listening on` line. @default {30000} */
   timeout?: number;
 }
@@ -36,7 +41,9 @@ export interface StartPowOptions {
  * @returns The running server.
  */
 export async function startPow(options: StartPowOptions = {}): Promise<ServerProcess> {
-  const args = ["run", "-A", "main.ts", "--port", "0"];
+  const args = options.script
+    ? ["run", "-A", options.script]
+    : ["run", "-A", "main.ts", "--port", "0"];
   if (options.config) args.push("--config", options.config);
   const child = new Deno.Command(Deno.execPath(), {
     args,

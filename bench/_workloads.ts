@@ -66,6 +66,8 @@ export interface BenchContext {
   pow: ServerProcess;
   /** The pow server with the demo config, for its TypeScript-function process `ticker`. */
   powDemo: ServerProcess;
+  /** The minimal Deno server that answers a pow-1 call of `echo hello` (the latency floor). */
+  floorServer: ServerProcess;
   /** Why pow-1 rows are not measured, when they are not. */
   pow1Missing?: string;
   /** Why pow.v2 rows are not measured, when they are not. */
@@ -520,6 +522,30 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
       ),
     );
   }
+  // The least a Deno server does for the same call: upgrade, spawn, send output and a result.
+  const floorServer = "floor: minimal Deno server, upgrade + spawn `echo hello` + result frame";
+  const floorSetsid =
+    "floor: minimal Deno server as above, spawned through `setsid` (a process group)";
+  for (const [label, path] of [[floorServer, ""], [floorSetsid, "setsid"]]) {
+    rows.push(
+      await measure(
+        { ...common, subject: "floor", label, versus: wsd },
+        () =>
+          series(ctx, async () => {
+            let text = "";
+            const t0 = performance.now();
+            const out = await pow1Call(ctx.floorServer.url + path, { name: "hello" }, {
+              onText: (t) => (text += t),
+              timeout: 10_000,
+            });
+            const bad = resultCheck(out.result) ||
+              (text === "hello\n" ? "" : `got ${JSON.stringify(text)}`);
+            return { ms: out.resultAt - t0, error: bad || undefined };
+          }),
+        log,
+      ),
+    );
+  }
   const pow1Command = "pow-1 `echo hello`, connection per call";
   const pow1Function = "pow-1 TypeScript function (`ticker 1`), connection per call";
   if (ctx.pow1Missing) {
@@ -532,7 +558,7 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
         subject: "pow-1",
         label: pow1Command,
         versus: wsd,
-        floor: spawnFloor,
+        floor: floorServer,
       }, () =>
         series(ctx, async () => {
           let text = "";
@@ -633,6 +659,29 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
       value: 1,
     },
   ];
+  const pingLabel = "pow.v2 `ping` → `pong` round trip on an open connection (demo server)";
+  if (ctx.nativeMissing) {
+    rows.push(skip({ ...common, subject: "floor", label: pingLabel }, ctx.nativeMissing));
+  } else {
+    rows.push(
+      await measure({ ...common, subject: "floor", label: pingLabel }, async () => {
+        const conn = await NativeConnection.open(ctx.powDemo.url);
+        try {
+          const figure = await series(ctx, async () => {
+            const t0 = performance.now();
+            await within(conn.ping(), 10_000, "pow.v2 pong");
+            return { ms: performance.now() - t0 };
+          });
+          return {
+            ...figure,
+            check: figure.ok ? `${ctx.sizes.calls} pongs, one per ping, in order` : figure.check,
+          };
+        } finally {
+          conn.close();
+        }
+      }, log),
+    );
+  }
   for (const c of v2Calls) {
     if (ctx.nativeMissing) {
       rows.push(skip({ ...common, subject: "pow.v2", label: c.label }, ctx.nativeMissing));
@@ -644,6 +693,7 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
         subject: "pow.v2",
         label: c.label,
         versus: c.value === null ? wsd : undefined,
+        floor: c.value === null ? undefined : pingLabel,
       }, async () => {
         const conn = await NativeConnection.open(c.server.url);
         const decoder = new TextDecoder();

@@ -265,12 +265,17 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       ? { path, ...(await hashFile(path)) }
       : { path, bytes: 0, sha256: "" };
     log("starting pow servers (bench/pow.yaml, and the demo config for `ticker`)");
-    const [pow, powDemo] = await Promise.all([startPow({ config: "bench/pow.yaml" }), startPow()]);
-    servers.push(pow, powDemo);
+    const [pow, powDemo, floorServer] = await Promise.all([
+      startPow({ config: "bench/pow.yaml" }),
+      startPow({ script: "bench/demo_server.ts" }),
+      startPow({ script: "bench/floor_server.ts" }),
+    ]);
+    servers.push(pow, powDemo, floorServer);
     const ctx: BenchContext = {
       sizes,
       pow,
       powDemo,
+      floorServer,
       pow1Missing: await pow1Availability(pow),
       nativeMissing: await nativeAvailability(pow),
       websocketd: wsdVersion ? { program } : { missing: "websocketd not installed" },

@@ -97,6 +97,8 @@ export interface MemoryOutputLogOptions {
   retention?: number;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * An {@linkcode OutputLog} held in memory.
  *
@@ -276,7 +278,9 @@ export class MemoryOutputLog implements OutputLog {
       const first = this.#chunks[this.#head];
       const firstEnd = first.offset + first.data.length;
       if (firstEnd > floor) break;
-      this.#head++;
+      // The slot stays until the list is compacted: drop the bytes now, or up to 1,024 evicted
+      // chunks (64 MiB of 64 KiB pipe reads) would stay in memory beyond `retention`.
+      this.#chunks[this.#head++] = { stream: first.stream, offset: first.offset, data: EMPTY };
       this.#start = firstEnd;
     }
     if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {

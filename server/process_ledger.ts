@@ -24,7 +24,10 @@
  *   writable cgroup, which typical container and desktop setups do not give.
  *
  * What remains possible: a descendant that calls `setsid` itself leaves the group and is not
- * swept, and a process started in the instant between spawn and the ledger write is missed.
+ * swept, and a process started in the instant between spawn and the ledger write is missed
+ * (the write waits for an asynchronous read of the leader's start time, about a millisecond:
+ * a synchronous read held up the whole server while the child was being exec'd, see
+ * docs/benchmarks.md).
  *
  * @module
  */
@@ -290,9 +293,9 @@ export class ProcessLedger {
    * Records a running process group.
    *
    * @param pgid The group id (the leader's pid).
+   * @param start The leader's start time, when the caller has read it (`""` when unknown).
    */
-  add(pgid: number): void {
-    const start = processStartTime(pgid) ?? "";
+  add(pgid: number, start: string = processStartTime(pgid) ?? ""): void {
     this.#live.set(pgid, start);
     this.#write(`+${pgid} ${start}\n`);
   }
@@ -382,6 +385,21 @@ export function closeLedger(): void {
 export function recordGroup(pgid: number): () => void {
   const ledger = current;
   if (!ledger) return () => {};
-  ledger.add(pgid);
-  return () => ledger.remove(pgid);
+  // The start time is read off the event loop: right after a spawn through setsid(1), reading
+  // `/proc/<pid>/stat` waits while the child execs its program (0.6–0.9 ms measured, every
+  // call), and a synchronous read would hold up the server for that long.
+  let ended = false;
+  let added = false;
+  Deno.readTextFile(`/proc/${pgid}/stat`).then(
+    (text) => text.slice(text.lastIndexOf(")") + 2).split(" ")[19] ?? "",
+    () => "",
+  ).then((start) => {
+    if (ended) return;
+    ledger.add(pgid, start);
+    added = true;
+  });
+  return () => {
+    ended = true;
+    if (added) ledger.remove(pgid);
+  };
 }

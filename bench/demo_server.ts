@@ -1,0 +1,25 @@
+/**
+ * The pow server for the bench's TypeScript-function rows: the embedded demo config (its
+ * function process `ticker`), served like `deno run -A main.ts --port 0`, with the per-caller
+ * session limit lifted. Every bench client is the anonymous caller and a finished session
+ * lingers (`sessions.linger`), so two series of 318 calls exceed the default of 500
+ * (`sessions.maxPerCaller`). It prints the same `Listening on` line as `main.ts`.
+ *
+ * Run as `deno run -A bench/demo_server.ts`.
+ *
+ * @module
+ */
+
+import { createServer, defaultConfig, listen } from "../mod.ts";
+import { frontEnds } from "../server/front_ends.ts";
+
+if (import.meta.main) {
+  const config = defaultConfig();
+  config.server.host = "127.0.0.1";
+  config.server.port = 0;
+  config.sessions.max = 100_000;
+  config.sessions.maxPerCaller = 100_000;
+  config.limits.startsPerMinute = 100_000;
+  const server = await listen(createServer(config, { frontEnds }));
+  Deno.addSignalListener("SIGTERM", () => server.shutdown().then(() => Deno.exit(0)));
+}
