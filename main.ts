@@ -19,10 +19,12 @@ import {
   hashToken,
   listen,
   loadConfig,
+  logServer,
   missingRunPermissions,
   newToken,
   permissionFlags,
   type PowConfig,
+  reloadConfigFile,
   runtimeProblems,
 } from "./mod.ts";
 import { frontEnds } from "./server/front_ends.ts";
@@ -53,6 +55,7 @@ Options:
 
 Once listening, serve prints one line: "Listening on http://HOST:PORT/".
 SIGINT or SIGTERM stops it: running sessions are cancelled and their processes end.
+SIGHUP reloads the processes of the --config file (a bad file is refused; the old ones stay).
 `;
 
 /** Exit codes of the CLI. */
@@ -153,8 +156,26 @@ async function main(args: string[]): Promise<number> {
   const stop = () => stopping.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // SIGHUP reloads the process catalogue from the config file; a bad file is refused with the
+  // same message as at startup and the old catalogue stays.
+  const reload = () => {
+    if (!values.config) {
+      console.error("pow: SIGHUP: no --config file to reload");
+      return;
+    }
+    reloadConfigFile(server, values.config).then(
+      (changes) =>
+        console.error(
+          `pow: config reloaded: ${changes.added.length} added, ${changes.changed.length} changed, ${changes.removed.length} removed`,
+        ),
+      (error) => console.error(`pow: config reload refused: ${(error as Error).message}`),
+    );
+  };
+  Deno.addSignalListener("SIGHUP", reload);
   const running = await listen(server, { signal: stopping.signal });
+  logServer(server.manager.bus, "info", `listening on ${running.url}`);
   await running.finished;
+  Deno.removeSignalListener("SIGHUP", reload);
   await running.shutdown();
   return 0;
 }

@@ -103,6 +103,23 @@ export interface FurtherLinkConfig {
   runners: Record<string, string>;
 }
 
+/**
+ * Settings of the MonoRail events front end: WebSockets at `<prefix>/<channel>` speaking the
+ * MonoRail resource protocol (`docs/events.md`).
+ */
+export interface MonoRailConfig {
+  /** Whether the endpoint is served at all. @default {true} */
+  enabled: boolean;
+  /** The path prefix, relative to the base path. @default {"/events"} */
+  prefix: string;
+  /** Events queued per connection before it gets a fresh `list` instead. @default {1024} */
+  queue: number;
+  /** Milliseconds a dropped connection's watches are kept for `init` with its id. @default {60 s} */
+  resume: number;
+  /** Token names or roles that may watch the `server` channel and broadcast. @default {["admin"]} */
+  admins: string[];
+}
+
 /** The whole configuration. */
 export interface PowConfig {
   /** Server settings. */
@@ -117,6 +134,8 @@ export interface PowConfig {
   limits: LimitsConfig;
   /** The further-link compatibility endpoint. */
   furtherLink: FurtherLinkConfig;
+  /** The MonoRail events front end. */
+  monorail: MonoRailConfig;
   /** The processes, by name. */
   processes: Record<string, ProcessDefinition>;
 }
@@ -219,6 +238,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     idleTimeout: 0,
   },
   furtherLink: { enabled: false, path: "/run", runners: {} },
+  monorail: { enabled: true, prefix: "/events", queue: 1024, resume: 60_000, admins: ["admin"] },
 };
 
 /**
@@ -272,6 +292,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "auth",
     "limits",
     "furtherLink",
+    "monorail",
     "processes",
   ]);
 
@@ -304,6 +325,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "statusLines",
   ]);
   const furtherLink = v.section(root, "furtherLink", ["enabled", "path", "workDir", "runners"]);
+  const monorail = v.section(root, "monorail", ["enabled", "prefix", "queue", "resume", "admins"]);
   const D = DEFAULTS;
   const config: PowConfig = {
     server: {
@@ -365,6 +387,14 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
         D.furtherLink.path,
       runners: {},
     },
+    monorail: {
+      enabled: v.boolean(monorail.enabled, ["monorail", "enabled"]) ?? D.monorail.enabled,
+      prefix: v.basePath(monorail.prefix, ["monorail", "prefix"])?.replace(/\/$/, "") ??
+        D.monorail.prefix,
+      queue: v.integer(monorail.queue, ["monorail", "queue"], 1, 1_000_000) ?? D.monorail.queue,
+      resume: v.duration(monorail.resume, ["monorail", "resume"]) ?? D.monorail.resume,
+      admins: v.stringList(monorail.admins, ["monorail", "admins"]) ?? [...D.monorail.admins],
+    },
     processes: {},
   };
   if (furtherLink.workDir !== undefined) {
@@ -376,6 +406,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     fail(["furtherLink"], 'missing key "workDir": the directory for uploads and code files');
   }
   if (config.furtherLink.path === "") fail(["furtherLink", "path"], 'must not be "/"');
+  if (config.monorail.prefix === "") fail(["monorail", "prefix"], 'must not be "/"');
   if (server.tls !== undefined) {
     const tls = v.object(server.tls, ["server", "tls"], ["cert", "key"]);
     const cert = v.string(tls.cert, ["server", "tls", "cert"]);

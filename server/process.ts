@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { EventBus } from "./bus.ts";
 import type { ParamSpec } from "./params.ts";
 
 /** Who is calling a process, as established by the front end. */
@@ -38,6 +39,11 @@ export interface ProcessContext {
   readonly sessionId: string;
   /** The caller's W3C trace context, when the client sent one: start a child span from it. */
   readonly trace?: { readonly traceparent: string; readonly tracestate?: string };
+  /**
+   * The server's event bus, when the session was started by a server: publish to user topics
+   * (`topic.<name>`) or broadcast to MonoRail connections (`monorail.broadcast`).
+   */
+  readonly bus?: EventBus;
 }
 
 /** Settings shared by every kind of process. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { EventBus } from "./bus.ts";
 import type { OutputStream } from "./output_log.ts";
 import type { Caller, CommandProcess, FunctionProcess } from "./process.ts";
 import { expandTemplate } from "./params.ts";
@@ -63,6 +64,8 @@ export interface RunOptions {
   pty?: { cols: number; rows: number };
   /** The caller's W3C trace context, passed to commands as `TRACEPARENT`/`TRACESTATE`. */
   trace?: { traceparent: string; tracestate?: string };
+  /** The server's event bus, given to function processes as `ctx.bus`. */
+  bus?: EventBus;
 }
 
 const INHERITED_ENV = ["PATH", "HOME", "LANG"];
@@ -395,6 +398,7 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
         caller: options.caller,
         sessionId: options.sessionId,
         trace: options.trace,
+        bus: options.bus,
       });
       return { value };
     } catch (error) {

@@ -255,7 +255,7 @@ export class SessionManager {
    * @param caller Who is asking.
    * @returns `true` when the caller may see it.
    */
-  visible(session: Session, caller: Caller): boolean {
+  visible(session: Pick<Session, "caller">, caller: Caller): boolean {
     if (session.caller.id === caller.id) return true;
     const viewers = this.#options.viewers ?? [];
     return viewers.includes("*") || viewers.includes(caller.id) ||
@@ -374,6 +374,7 @@ export class SessionManager {
       log: undefined,
       retention: definition.retention ?? o.retention,
       trace: options.trace,
+      bus: this.bus,
     };
   }
 }
