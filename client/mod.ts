@@ -51,6 +51,7 @@ export * from "./backoff.ts";
 export * from "./client.ts";
 export * from "./connection.ts";
 export * from "./errors.ts";
+export * from "./monorail.ts";
 export * from "./pow1_rest.ts";
 export * from "./pow1_websocket.ts";
 export {
