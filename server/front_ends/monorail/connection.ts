@@ -43,6 +43,32 @@ interface BusWatch {
   view: Set<string>;
   /** Events up to this id are already reflected in what the client holds. */
   since: number;
+  /**
+   * Events up to this id are replayed to a client whose keys are not known (a server-sent
+   * events resume): a key that does not match is removed even when not in `view`.
+   */
+  loose: number;
+}
+
+/**
+ * What a connection needs of its socket: a WebSocket, or the server-sent events adapter.
+ */
+export interface RailSocket {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** Bytes queued and not yet sent. */
+  readonly bufferedAmount: number;
+  /** Sends a text message. */
+  send(text: string): void;
+  /** Closes. */
+  close(code?: number, reason?: string): void;
+  /** Listens for `message` (`{data}`) and `close`. */
+  addEventListener(
+    type: "message" | "close",
+    // deno-lint-ignore no-explicit-any
+    listener: (event: any) => void,
+    options?: AddEventListenerOptions,
+  ): void;
 }
 
 interface LogWatch {
@@ -90,7 +116,7 @@ export class Connection implements ConnectionInfo {
   id = "";
   readonly channel: string;
   readonly caller: Caller;
-  #socket: WebSocket | undefined;
+  #socket: RailSocket | undefined;
   #kind: Channel;
   #host: ConnectionHost;
   #watches: Watch[] = [];
@@ -106,7 +132,7 @@ export class Connection implements ConnectionInfo {
    * @param host The front end.
    */
   constructor(
-    socket: WebSocket,
+    socket: RailSocket,
     channel: string,
     kind: Channel,
     caller: Caller,
@@ -121,7 +147,7 @@ export class Connection implements ConnectionInfo {
 
   /** Whether the socket is open. */
   get open(): boolean {
-    return this.#socket?.readyState === WebSocket.OPEN;
+    return this.#socket?.readyState === 1;
   }
 
   /**
@@ -130,7 +156,7 @@ export class Connection implements ConnectionInfo {
    * @param message A JSON-serializable message.
    */
   send(message: unknown): void {
-    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
+    if (this.#socket?.readyState === 1) this.#socket.send(JSON.stringify(message));
   }
 
   /** Ends everything: watches, subscription, socket. */
@@ -138,7 +164,7 @@ export class Connection implements ConnectionInfo {
     this.#stopAll();
     const socket = this.#socket;
     this.#socket = undefined;
-    if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1001, "server closing");
+    if (socket && socket.readyState <= 1) socket.close(1001, "server closing");
   }
 
   /** Detaches the socket, keeping the watches' state for a resume. */
@@ -150,7 +176,7 @@ export class Connection implements ConnectionInfo {
     for (const watch of this.#watches) {
       if (watch.kind === "logs") this.#closeReader(watch);
     }
-    if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "resumed elsewhere");
+    if (socket && socket.readyState <= 1) socket.close(1000, "resumed elsewhere");
   }
 
   /** Drops the state kept for a resume. */
@@ -158,7 +184,7 @@ export class Connection implements ConnectionInfo {
     this.#stopAll();
   }
 
-  #attach(socket: WebSocket): void {
+  #attach(socket: RailSocket): void {
     this.#socket = socket;
     socket.addEventListener("message", (event) => {
       const text = typeof event.data === "string"
@@ -216,7 +242,7 @@ export class Connection implements ConnectionInfo {
     // watch: the position first, then the snapshot: nothing published between them is missed.
     const since = await this.#lastId();
     const items = await kind.list(params);
-    const watch: BusWatch = { kind: "bus", params, view: new Set(), since };
+    const watch: BusWatch = { kind: "bus", params, view: new Set(), since, loose: 0 };
     for (const item of items) {
       const key = kind.keyOf(item);
       if (key !== undefined) watch.view.add(key);
@@ -224,6 +250,33 @@ export class Connection implements ConnectionInfo {
     this.#watches.push(watch);
     this.send({ handler: "list", items, seq: since });
     this.#subscribe(since);
+  }
+
+  /**
+   * Watches from a bus position without a first `list`, for a client that holds the items as of
+   * `after` (server-sent events with `Last-Event-ID`). Served in order with the requests.
+   *
+   * @param params The watch's params.
+   * @param after The last `seq` the client received.
+   */
+  watchAfter(params: MonoRailParams, after: number): void {
+    this.#queue = this.#queue.then(async () => {
+      const kind = this.#kind;
+      if (kind.kind !== "bus") return;
+      try {
+        kind.check("watch", params);
+      } catch (error) {
+        if (!(error instanceof ChannelError)) throw error;
+        return this.send({ handler: "error", code: error.code, text: error.message });
+      }
+      const now = await this.#lastId();
+      const items = await kind.list(params);
+      const view = new Set(
+        items.map((i) => kind.keyOf(i)).filter((k): k is string => k !== undefined),
+      );
+      this.#watches.push({ kind: "bus", params, view, since: after, loose: now });
+      this.#subscribe(after);
+    });
   }
 
   #lastId(): Promise<number> {
@@ -282,7 +335,9 @@ export class Connection implements ConnectionInfo {
   async #pump(subscription: Subscription, channel: BusChannel): Promise<void> {
     while (this.#subscription === subscription) {
       const socket = this.#socket;
-      if (socket && socket.bufferedAmount > HIGH_WATER) await drained(socket, HIGH_WATER);
+      if (socket && socket.bufferedAmount > HIGH_WATER) {
+        await drained(socket as WebSocket, HIGH_WATER);
+      }
       const { value, done } = await subscription.next();
       if (done || this.#subscription !== subscription) return;
       await this.#deliver(value, channel);
@@ -315,7 +370,7 @@ export class Connection implements ConnectionInfo {
       if (item !== undefined && channel.matches(item, watch.params)) {
         if (key !== undefined) watch.view.add(key);
         this.send({ handler: "item", data: item, seq: event.id });
-      } else if (key !== undefined && watch.view.has(key)) {
+      } else if (key !== undefined && (watch.view.has(key) || event.id <= watch.loose)) {
         watch.view.delete(key);
         this.send({ handler: "remove", params: { [channel.keyField!]: key }, seq: event.id });
       }
@@ -452,7 +507,9 @@ export class Connection implements ConnectionInfo {
     void (async () => {
       while (watch.reader === reader) {
         const socket = this.#socket;
-        if (socket && socket.bufferedAmount > HIGH_WATER) await drained(socket, HIGH_WATER);
+        if (socket && socket.bufferedAmount > HIGH_WATER) {
+          await drained(socket as WebSocket, HIGH_WATER);
+        }
         const chunks = await reader.read({ maxBytes: LOG_ITEM });
         if (watch.reader !== reader) return;
         if (chunks === null) {

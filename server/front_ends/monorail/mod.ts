@@ -35,8 +35,9 @@ import type { Caller } from "../../process.ts";
 import type { PowServer } from "../../server.ts";
 import type { Subscription } from "../../bus.ts";
 import { newSessionId } from "../../session_manager.ts";
-import { ChannelError, isAdmin, openChannel } from "./channels.ts";
+import { type Channel, ChannelError, isAdmin, openChannel } from "./channels.ts";
 import { Connection, type ConnectionInfo } from "./connection.ts";
+import { SseSocket } from "./sse.ts";
 
 export type { ConnectionInfo } from "./connection.ts";
 export { isAdmin, RECENT_EVENTS, type ServerLogItem, type TopicItem } from "./channels.ts";
@@ -224,6 +225,55 @@ export const monorail: FrontEndFactory = (context: FrontEndContext): MonoRailFro
   const refuse = (c: Context<PowEnv>, status: 403 | 404 | 426, text: string) =>
     c.text(text, status, { "content-type": "text/plain; charset=utf-8" });
 
+  /** A watch as server-sent events, resumed after `Last-Event-ID`. */
+  const events = (
+    c: Context<PowEnv>,
+    path: string,
+    channel: Channel,
+    caller: Caller,
+  ): Response => {
+    let params: Record<string, unknown> = {};
+    const raw = c.req.query("params");
+    if (raw !== undefined) {
+      try {
+        params = JSON.parse(raw);
+      } catch {
+        params = undefined as unknown as Record<string, unknown>;
+      }
+      if (typeof params !== "object" || params === null || Array.isArray(params)) {
+        return c.json(
+          { code: "bad_params", message: "Invalid params: expected a JSON object" },
+          400,
+        );
+      }
+    }
+    const last = c.req.header("last-event-id")?.trim();
+    if (last !== undefined && !/^\d{1,16}$/.test(last)) {
+      return c.json({
+        code: "bad_params",
+        message: `Invalid Last-Event-ID "${last}": expected the id of an event`,
+      }, 400);
+    }
+    const socket = new SseSocket();
+    const connection = new Connection(socket, path, channel, caller, host);
+    unnamed.add(connection);
+    if (last !== undefined && channel.kind === "bus") {
+      connection.watchAfter(params, Number(last));
+    } else {
+      const watch = last === undefined ? params : { ...params, offset: Number(last) };
+      socket.dispatchEvent(
+        new MessageEvent("message", { data: JSON.stringify({ handler: "watch", params: watch }) }),
+      );
+    }
+    return new Response(socket.body, {
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+      },
+    });
+  };
+
   return {
     name,
     get connections(): readonly ConnectionInfo[] {
@@ -283,7 +333,11 @@ export const monorail: FrontEndFactory = (context: FrontEndContext): MonoRailFro
             `Unknown channel "${path}": expected processes, sessions, logs, server or topics/<name>`,
           );
         }
-        if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
+        if (!upgrade && (c.req.header("accept") ?? "").includes("text/event-stream")) {
+          return events(c, path, channel, caller);
+        }
+        if (!upgrade) {
           c.header("upgrade", "websocket");
           return refuse(c, 426, "Upgrade required: this endpoint speaks MonoRail over WebSocket");
         }
@@ -294,6 +348,47 @@ export const monorail: FrontEndFactory = (context: FrontEndContext): MonoRailFro
       });
     },
     openapi: {
+      [`${settings.prefix}/{channel}`]: {
+        get: {
+          summary: "Watch a channel (WebSocket upgrade, or server-sent events)",
+          description: "Without `Upgrade: websocket` and with `Accept: text/event-stream`, a " +
+            "`watch` with `params` as server-sent events: `event` is the handler (`list`, " +
+            "`item`, `remove`, `error`, broadcasts), `data` the message, `id` its `seq` (on " +
+            "`logs` the offset after it). `Last-Event-ID` resumes after that event. See " +
+            "docs/events.md.",
+          tags: ["MonoRail events"],
+          parameters: [
+            {
+              name: "channel",
+              in: "path",
+              required: true,
+              schema: { type: "string" },
+              description: "processes, sessions, logs, server or topics/<name>",
+            },
+            {
+              name: "params",
+              in: "query",
+              required: false,
+              schema: { type: "string" },
+              description: "The watch's params as a JSON object",
+            },
+            {
+              name: "Last-Event-ID",
+              in: "header",
+              required: false,
+              schema: { type: "string" },
+            },
+          ],
+          responses: {
+            "101": { description: "Switched to the MonoRail WebSocket protocol" },
+            "200": { description: "The event stream", content: { "text/event-stream": {} } },
+            "400": { description: "`bad_params`: params or Last-Event-ID invalid" },
+            "403": { description: "The `server` channel and the caller is no admin" },
+            "404": { description: "Unknown channel" },
+            "426": { description: "Neither a WebSocket upgrade nor an event stream" },
+          },
+        },
+      },
       [`${settings.prefix}/broadcast`]: {
         post: {
           summary: "Broadcast a message to MonoRail connections (admins only)",
