@@ -13,6 +13,17 @@ import { startPow } from "./_servers.ts";
 import { pool, quantile, rss, within } from "./_util.ts";
 import type { BenchContext } from "./_workloads.ts";
 
+/** CPU seconds a process has used (user and system), from `/proc/<pid>/stat`. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 interface Watcher {
   socket: WebSocket;
   view: Map<string, string>;
@@ -82,6 +93,7 @@ export async function watchers(ctx: BenchContext): Promise<Row[]> {
       await within(listed.promise, 30_000, "watcher list");
     });
     const rssBefore = rss(server.pid);
+    const cpuBefore = cpuSeconds(server.pid);
     const start = performance.now();
     await pool(Array.from({ length: sessions }, (_, i) => i), 4, async () => {
       const response = await fetch(new URL("api/v2/sessions", http), {
@@ -96,6 +108,7 @@ export async function watchers(ctx: BenchContext): Promise<Row[]> {
     await within(Promise.all(all.map((w) => w.done.promise)), ctx.stepTimeout, "every end seen");
     const ms = performance.now() - start;
     const rssAfter = rss(server.pid);
+    const cpu = cpuSeconds(server.pid) - cpuBefore;
     const listing = await (await fetch(new URL("api/v2/sessions", http))).json();
     const truth = new Map<string, string>(
       listing.sessions.map((s: { session: string; state: string }) => [s.session, s.state]),
@@ -108,7 +121,7 @@ export async function watchers(ctx: BenchContext): Promise<Row[]> {
     const value = delivered / (ms / 1000);
     const shown = `${num(value)} events/s (${delivered} in ${num(ms / 1000)} s); lag p50 ` +
       `${num(quantile(lags, 0.5))} ms, p99 ${num(quantile(lags, 0.99))} ms; server RSS ` +
-      `${num(rssBefore / 1e6)} → ${num(rssAfter / 1e6)} MB`;
+      `${num(rssBefore / 1e6)} → ${num(rssAfter / 1e6)} MB, server CPU ${num(cpu)} s`;
     log(`  ${label}: ${shown} (${num((performance.now() - t0) / 1000)} s in all)`);
     return [{
       ...base,

@@ -36,6 +36,12 @@ const HIGH_WATER = 1024 * 1024;
 /** The most output bytes in one `logs` item. */
 const LOG_ITEM = 64 * 1024;
 
+/**
+ * The JSON text of `item` messages by their data, so that an event every watcher gets the same
+ * item for (a session's state) is serialized once, not once per connection.
+ */
+const itemTexts = new WeakMap<object, string>();
+
 interface BusWatch {
   kind: "bus";
   params: MonoRailParams;
@@ -157,6 +163,19 @@ export class Connection implements ConnectionInfo {
    */
   send(message: unknown): void {
     if (this.#socket?.readyState === 1) this.#socket.send(JSON.stringify(message));
+  }
+
+  #sendItem(item: unknown, seq: number): void {
+    if (this.#socket?.readyState !== 1) return;
+    if (typeof item !== "object" || item === null) {
+      return this.send({ handler: "item", data: item, seq });
+    }
+    let text = itemTexts.get(item);
+    if (text === undefined) {
+      text = JSON.stringify({ handler: "item", data: item, seq });
+      itemTexts.set(item, text);
+    }
+    this.#socket.send(text);
   }
 
   /** Ends everything: watches, subscription, socket. */
@@ -369,7 +388,7 @@ export class Connection implements ConnectionInfo {
       const { key, item } = change;
       if (item !== undefined && channel.matches(item, watch.params)) {
         if (key !== undefined) watch.view.add(key);
-        this.send({ handler: "item", data: item, seq: event.id });
+        this.#sendItem(item, event.id);
       } else if (key !== undefined && (watch.view.has(key) || event.id <= watch.loose)) {
         watch.view.delete(key);
         this.send({ handler: "remove", params: { [channel.keyField!]: key }, seq: event.id });
