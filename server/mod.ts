@@ -23,6 +23,16 @@ export * from "./config.ts";
 export * from "./default_config.ts";
 export * from "./errors.ts";
 export * from "./front_end.ts";
+export {
+  broadcast,
+  BROADCAST_TOPIC,
+  type BroadcastRequest,
+  type BroadcastSkip,
+  type ConnectionInfo as MonoRailConnectionInfo,
+  monorail,
+  type MonoRailFrontEnd,
+  monorailOf,
+} from "./front_ends/monorail/mod.ts";
 export * from "./output_log.ts";
 export * from "./params.ts";
 export * from "./permissions.ts";
