@@ -31,6 +31,7 @@ import type { WebSocketFactory, WebSocketLike } from "./websocket.ts";
 export interface MonoRailMessage {
   /** Which handler it is for. */
   handler: string;
+  /** The handler's fields (`id`, `items`, `data`, `params`, `seq`, `code`, `text`, …). */
   // deno-lint-ignore no-explicit-any
   [key: string]: any;
 }
