@@ -427,3 +427,39 @@ Deno.test("monorail refuses unknown channels and plain GETs, and can be disabled
   assert.equal(gone.status, 404);
   await gone.body?.cancel();
 });
+
+Deno.test("monorail resume after the bus history moved on gets a fresh list, and takes over a live connection", async () => {
+  await using server = await startServer();
+  const manager = server.running.server.manager;
+  const first = await new Rail(server.wsUrl, "sessions").open();
+  first.send({ handler: "init" });
+  const { id } = await first.next();
+  first.send({ handler: "watch" });
+  const { seq } = await first.next();
+  await first.close();
+
+  const meanwhile = manager.start("count", ["1"], { caller: { id: "anonymous" } });
+  await meanwhile.result;
+  // More events than the bus holds (4096 by default): the session's are gone from history.
+  for (let i = 0; i < 5000; i++) await manager.bus.publish("topic.noise", i);
+
+  const second = await new Rail(server.wsUrl, "sessions").open();
+  second.send({ handler: "init", id, seq });
+  assert.deepEqual(await second.next(), { handler: "session", id, resumed: true });
+  const snapshot = await second.next();
+  assert.equal(snapshot.handler, "list");
+  assert.deepEqual(snapshot.items.map((s: Message) => [s.id, s.state]), [
+    [meanwhile.id, "fulfilled"],
+  ]);
+
+  // A client that reconnects before the server noticed the drop takes the live connection over.
+  const third = await new Rail(server.wsUrl, "sessions").open();
+  third.send({ handler: "init", id });
+  assert.deepEqual(await third.next(), { handler: "session", id, resumed: true });
+  assert.equal((await second.socket.close()).code, 1000);
+  const later = manager.start("count", ["1"], { caller: { id: "anonymous" } });
+  await later.result;
+  const seen = await third.until((m) => m.data?.state === "fulfilled");
+  assert.deepEqual(seen.map((m) => m.data.id), [later.id, later.id, later.id]);
+  await third.close();
+});
