@@ -35,12 +35,17 @@ import type { Caller } from "../../process.ts";
 import type { PowServer } from "../../server.ts";
 import type { Subscription } from "../../bus.ts";
 import { newSessionId } from "../../session_manager.ts";
-import { type Channel, ChannelError, isAdmin, openChannel } from "./channels.ts";
-import { Connection, type ConnectionInfo } from "./connection.ts";
+import { type Channel, ChannelError, isAdmin, openChannel } from "../../_watch_channels.ts";
+import { Connection, type ConnectionInfo } from "../../_watch.ts";
 import { SseSocket } from "./sse.ts";
 
-export type { ConnectionInfo } from "./connection.ts";
-export { isAdmin, RECENT_EVENTS, type ServerLogItem, type TopicItem } from "./channels.ts";
+export type { ConnectionInfo } from "../../_watch.ts";
+export {
+  isAdmin,
+  RECENT_EVENTS,
+  type ServerLogItem,
+  type TopicItem,
+} from "../../_watch_channels.ts";
 
 /**
  * The bus topic that broadcasts to MonoRail connections: publish

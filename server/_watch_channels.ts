@@ -1,5 +1,5 @@
 /**
- * The MonoRail channels over pow's core: what each channel lists, how its params filter, and how
+ * The watchable channels over pow's core (part of the watch kit, see `_watch.ts`): what each channel lists, how its params filter, and how
  * a bus event becomes an `item` or a `remove` for one caller. Every answer is filtered by what
  * the caller may see, exactly as on the other front ends: processes the caller may run, sessions
  * the caller owns (or all, for `sessions.viewers`).
@@ -8,12 +8,12 @@
  */
 
 import type { MonoRailParams } from "@pow/protocol";
-import { toProcessInfo } from "../../_v2.ts";
-import type { BusEvent, EventBus } from "../../bus.ts";
-import { topicMatcher } from "../../bus.ts";
-import type { Caller } from "../../process.ts";
-import type { SessionEvent, SessionManager } from "../../session_manager.ts";
-import { SERVER_LOG_TOPIC } from "../../server_log.ts";
+import { toProcessInfo } from "./_v2.ts";
+import type { BusEvent, EventBus } from "./bus.ts";
+import { topicMatcher } from "./bus.ts";
+import type { Caller } from "./process.ts";
+import type { SessionEvent, SessionManager } from "./session_manager.ts";
+import { SERVER_LOG_TOPIC } from "./server_log.ts";
 
 /** A request the channel cannot serve: sent back as an `error` message. */
 export class ChannelError extends Error {

@@ -1,6 +1,8 @@
 /**
- * One MonoRail connection: its id, its channel, its watches, and the one bus subscription that
- * feeds them.
+ * The watch kit, shared by the front ends that watch resources (MonoRail at `/events`, its
+ * server-sent events, and `pow.v2` `watch`): one connection to a channel, with its id, its
+ * watches, and the one bus subscription that feeds them. It speaks MonoRail messages (`list`,
+ * `item`, `remove`, `error`) to a {@linkcode RailSocket}; a front end adapts that to its wire.
  *
  * ## Order, bounds and resume
  *
@@ -22,14 +24,14 @@
 
 import type { MonoRailParams, MonoRailRequest } from "@pow/protocol";
 import { parseMonoRailRequest } from "@pow/protocol";
-import { drained } from "../../_drain.ts";
-import type { BusMessage, Subscription } from "../../bus.ts";
-import type { OutputReader } from "../../output_log.ts";
-import type { Caller } from "../../process.ts";
-import type { Session } from "../../session.ts";
-import type { SessionManager } from "../../session_manager.ts";
-import { toProcessResult } from "../../_v2.ts";
-import { type BusChannel, type Channel, ChannelError } from "./channels.ts";
+import { drained } from "./_drain.ts";
+import type { BusMessage, Subscription } from "./bus.ts";
+import type { OutputReader } from "./output_log.ts";
+import type { Caller } from "./process.ts";
+import type { Session } from "./session.ts";
+import type { SessionManager } from "./session_manager.ts";
+import { toProcessResult } from "./_v2.ts";
+import { type BusChannel, type Channel, ChannelError } from "./_watch_channels.ts";
 
 /** Send-buffer bytes above which a connection stops reading events. */
 const HIGH_WATER = 1024 * 1024;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { MemoryEventBus } from "../../bus.ts";
-import { defineProcess } from "../../process.ts";
-import { SessionManager } from "../../session_manager.ts";
-import { type BusChannel, ChannelError, openChannel } from "./channels.ts";
+import { MemoryEventBus } from "./bus.ts";
+import { defineProcess } from "./process.ts";
+import { SessionManager } from "./session_manager.ts";
+import { type BusChannel, ChannelError, openChannel } from "./_watch_channels.ts";
 
 function setup(viewers: string[] = []) {
   const bus = new MemoryEventBus();
