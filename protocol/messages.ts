@@ -9,6 +9,7 @@
  */
 
 import type { ErrorCode, SessionState, SignalName } from "./constants.ts";
+import type { MonoRailResponse } from "./monorail.ts";
 
 /**
  * A connection-local channel id chosen by the client: an integer from 1 to
@@ -185,6 +186,33 @@ export interface PingMessage {
   ref?: Ref;
 }
 
+/**
+ * Watches a resource channel as MonoRail does (`docs/events.md`): answered by `event` messages
+ * carrying `list`, then `item`/`remove` on every change, until `unwatch`.
+ */
+export interface WatchMessage {
+  /** Always `"watch"`. */
+  type: "watch";
+  /** The client's id for this watch (a channel id's range; separate from channel ids). */
+  watch: number;
+  /** `processes`, `sessions`, `logs`, `server` or `topics/<name>`. */
+  channel: string;
+  /** The watch's params, as on MonoRail (e.g. `{session}` for `logs`). */
+  params?: Record<string, unknown>;
+  /** Correlation value echoed in an error. */
+  ref?: Ref;
+}
+
+/** Ends a watch; no more `event` messages come for it. */
+export interface UnwatchMessage {
+  /** Always `"unwatch"`. */
+  type: "unwatch";
+  /** The watch id. */
+  watch: number;
+  /** Correlation value echoed in an error. */
+  ref?: Ref;
+}
+
 /** Any control message a client sends. */
 export type ClientMessage =
   | StartMessage
@@ -196,7 +224,9 @@ export type ClientMessage =
   | CreditMessage
   | ListMessage
   | ProcessesMessage
-  | PingMessage;
+  | PingMessage
+  | WatchMessage
+  | UnwatchMessage;
 
 // ---------------------------------------------------------------------------
 // Server to client
@@ -409,6 +439,19 @@ export interface ErrorMessage {
   message: string;
 }
 
+/**
+ * A message of a watch: the MonoRail message as it is on `/events` (`list`, `item`, `remove` or
+ * `error`, with `items`, `data`, `params`, `seq`, `code`, `text`).
+ */
+export interface EventMessage {
+  /** Always `"event"`. */
+  type: "event";
+  /** The watch id. */
+  watch: number;
+  /** The MonoRail message. */
+  message: MonoRailResponse;
+}
+
 /** Any control message a server sends. */
 export type ServerMessage =
   | HelloMessage
@@ -422,6 +465,7 @@ export type ServerMessage =
   | SessionsMessage
   | ProcessesListMessage
   | PongMessage
+  | EventMessage
   | ErrorMessage;
 
 /**

@@ -54,3 +54,28 @@ Deno.test("monorail requests that cannot be served get an error code and text", 
     "bad_message",
   );
 });
+
+Deno.test("pow.v2 watch, unwatch and event messages parse", async () => {
+  const { parseClientMessage, parseServerMessage } = await import("./parse.ts");
+  assert.deepEqual(
+    parseClientMessage('{"type":"watch","watch":2,"channel":"logs","params":{"session":"s"}}'),
+    {
+      ok: true,
+      value: { type: "watch", watch: 2, channel: "logs", params: { session: "s" } },
+    },
+  );
+  assert.deepEqual(parseClientMessage('{"type":"unwatch","watch":2,"ref":1}'), {
+    ok: true,
+    value: { type: "unwatch", watch: 2, ref: 1 },
+  });
+  const bad = parseClientMessage('{"type":"watch","watch":1,"channel":"x","params":[]}');
+  assert.equal(
+    !bad.ok && bad.error.message,
+    'Cannot parse "watch" message: "params" is not an object',
+  );
+  assert.deepEqual(
+    parseServerMessage('{"type":"event","watch":1,"message":{"handler":"list","items":[]}}'),
+    { ok: true, value: { type: "event", watch: 1, message: { handler: "list", items: [] } } },
+  );
+  assert.equal(parseServerMessage('{"type":"event","watch":1,"message":{}}').ok, false);
+});

@@ -25,6 +25,7 @@ import type {
   ServerMessage,
   SessionInfo,
 } from "./messages.ts";
+import type { MonoRailResponse } from "./monorail.ts";
 import {
   bool,
   defined,
@@ -152,6 +153,25 @@ const CLIENT_PARSERS: Parsers<ClientMessage> = {
   list: (o) => defined({ type: "list" as const, ref: ref(o) }),
   processes: (o) => defined({ type: "processes" as const, ref: ref(o) }),
   ping: (o) => defined({ type: "ping" as const, ref: ref(o) }),
+  watch(o) {
+    const channel = str(o, "channel", 256);
+    if (o.params !== undefined && !isObject(o.params)) {
+      throw new Invalid("bad_message", '"params" is not an object');
+    }
+    return defined({
+      type: "watch" as const,
+      watch: int(o, "watch", 1, MAX_CHANNEL_ID),
+      channel,
+      params: o.params as Record<string, unknown> | undefined,
+      ref: ref(o),
+    });
+  },
+  unwatch: (o) =>
+    defined({
+      type: "unwatch" as const,
+      watch: int(o, "watch", 1, MAX_CHANNEL_ID),
+      ref: ref(o),
+    }),
 };
 
 function result(o: Obj): ProcessResult {
@@ -291,6 +311,15 @@ const SERVER_PARSERS: Parsers<ServerMessage> = {
       processes: objArray(o, "processes", processInfo),
     }),
   pong: (o) => defined({ type: "pong" as const, ref: ref(o) }),
+  event(o) {
+    const message = obj(o, "message");
+    str(message, "handler", 64);
+    return {
+      type: "event" as const,
+      watch: int(o, "watch", 1, MAX_CHANNEL_ID),
+      message: message as unknown as MonoRailResponse,
+    };
+  },
   error(o) {
     const channel = Object.hasOwn(o, "id") ? id(o) : undefined;
     return defined({
