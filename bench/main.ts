@@ -40,6 +40,7 @@ import {
   type Sizes,
   SMOKE,
 } from "./_workloads.ts";
+import { wubsub } from "./_wubsub.ts";
 
 /** The workloads, by the names `--only` takes. */
 export const WORKLOADS = {
@@ -49,6 +50,7 @@ export const WORKLOADS = {
   input,
   scale,
   fanout: fanOut,
+  wubsub,
   watchers,
 } as const;
 

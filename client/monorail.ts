@@ -22,7 +22,7 @@
  * @module
  */
 
-import type { MonoRailParams } from "@pow/protocol";
+import type { MonoRailParams } from "./protocol/monorail.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { type Clock, systemClock, type TimerHandle } from "./timers.ts";
 import type { WebSocketFactory, WebSocketLike } from "./websocket.ts";

@@ -12,7 +12,7 @@ import { toProcessInfo } from "./_v2.ts";
 import type { BusEvent, EventBus } from "./bus.ts";
 import { topicMatcher } from "./bus.ts";
 import type { Caller } from "./process.ts";
-import type { SessionEvent, SessionManager } from "./session_manager.ts";
+import { type SessionEvent, type SessionManager, sessionRecord } from "./session_manager.ts";
 import { SERVER_LOG_TOPIC } from "./server_log.ts";
 
 /** A request the channel cannot serve: sent back as an `error` message. */
@@ -157,7 +157,7 @@ function sessionsChannel(context: ChannelContext, caller: Caller): BusChannel {
   const { manager } = context;
   const summary = (id: string): SessionEvent | undefined => {
     const session = manager.get(id, caller);
-    return session && { ...session.toJSON(), owner: session.caller.id };
+    return session && sessionRecord(session, manager.node);
   };
   return {
     kind: "bus",
@@ -168,12 +168,9 @@ function sessionsChannel(context: ChannelContext, caller: Caller): BusChannel {
       strings(handler, params, SESSION_FILTERS);
       if (handler === "get") required(handler, params, "id");
     },
-    list(params) {
-      return Promise.resolve(
-        manager.list(caller)
-          .map((session): SessionEvent => ({ ...session.toJSON(), owner: session.caller.id }))
-          .filter((item) => this.matches(item, params)),
-      );
+    async list(params) {
+      // The store's records (every node's, in a cluster), the same shape as the events.
+      return (await manager.listAll(caller)).filter((item) => this.matches(item, params));
     },
     get: (params) => summary(params.id as string),
     keyOf: (item) => (item as SessionEvent).id,
@@ -185,8 +182,7 @@ function sessionsChannel(context: ChannelContext, caller: Caller): BusChannel {
     },
     change(event) {
       const data = event.data as SessionEvent;
-      const visible = manager.visible({ caller: { id: data.owner } }, caller);
-      if (!visible) return undefined;
+      if (!manager.visibleRecord(data, caller)) return undefined;
       return { key: data.id, item: event.topic === "session.removed" ? undefined : data };
     },
   };

@@ -1,20 +1,17 @@
 import assert from "node:assert/strict";
-import { MemoryEventBus } from "./bus.ts";
 import { defineProcess } from "./process.ts";
-import { SessionManager } from "./session_manager.ts";
+import { SessionManager, sessionRecord } from "./session_manager.ts";
 import { type BusChannel, ChannelError, openChannel } from "./_watch_channels.ts";
 
 function setup(viewers: string[] = []) {
-  const bus = new MemoryEventBus();
   const manager = new SessionManager({
-    bus,
     viewers,
     processes: {
       open: defineProcess({ run: () => 1 }),
       secret: defineProcess({ allow: ["ops"], run: () => 2 }),
     },
   });
-  return { bus, manager, context: { manager, admins: ["admin"] } };
+  return { bus: manager.bus, manager, context: { manager, admins: ["admin"] } };
 }
 
 Deno.test("monorail processes channel lists only what the caller may run, and maps changes", async () => {
@@ -46,7 +43,7 @@ Deno.test("monorail sessions channel hides other callers' sessions unless the ca
   assert.deepEqual(await bob.list({}), []);
   assert.deepEqual((await auditor.list({ owner: "alice" })).length, 1);
   assert.deepEqual(await auditor.list({ owner: "bob" }), []);
-  const data = { ...session.toJSON(), owner: "alice" };
+  const data = sessionRecord(session);
   const event = { id: 9, topic: "session.state", time: 0, data };
   assert.equal(bob.change(event), undefined);
   assert.deepEqual(auditor.change(event), { key: session.id, item: data });

@@ -31,6 +31,25 @@ export interface AuthConfig {
   anonymous: boolean;
   /** Milliseconds a ticket from `POST /tickets` stays valid. @default {30000} */
   ticketTtl: number;
+  /** Unused, unexpired tickets one caller may hold at a time. @default {100} */
+  ticketsPerCaller?: number;
+}
+
+/** Options for {@linkcode Authenticator.authenticate}. */
+export interface AuthenticateOptions {
+  /**
+   * Whether a `?ticket=` is accepted: only for WebSocket upgrades and server-sent event
+   * streams, which browsers cannot give headers. @default {false}
+   */
+  ticket?: boolean;
+  /** The current time in milliseconds, for tests. @default {Date.now()} */
+  now?: number;
+}
+
+/** Options for {@linkcode Authenticator.issueTicket}. */
+export interface IssueTicketOptions {
+  /** The current time in milliseconds, for tests. @default {Date.now()} */
+  now?: number;
 }
 
 const TOKEN_PROTOCOL = "pow.token.";
@@ -89,7 +108,10 @@ export function newToken(): string {
  */
 export class Authenticator {
   #config: AuthConfig;
+  /** Outstanding tickets in the order they were issued, so also in order of expiry. */
   #tickets = new Map<string, { caller: Caller; expires: number }>();
+  /** Outstanding tickets per caller id. */
+  #perCaller = new Map<string, number>();
 
   /**
    * Creates an authenticator.
@@ -105,20 +127,35 @@ export class Authenticator {
     return this.#config.tokens.length > 0 && !this.#config.anonymous;
   }
 
+  /** Tickets issued and neither used nor swept away yet. */
+  get outstandingTickets(): number {
+    return this.#tickets.size;
+  }
+
   /**
    * Establishes the caller of a request.
    *
    * @param request The request.
    * @param info Connection info, for the remote address.
+   * @param options Whether a ticket is accepted here.
    * @returns The caller, or a 401 response.
    */
-  authenticate(request: Request, info?: Deno.ServeHandlerInfo): Caller | Response {
+  authenticate(
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+    options: AuthenticateOptions = {},
+  ): Caller | Response {
     const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined;
     const ticket = new URL(request.url).searchParams.get("ticket");
     if (ticket !== null) {
+      if (!options.ticket) {
+        return unauthorized("tickets are accepted only for WebSocket upgrades and event streams");
+      }
+      const now = options.now ?? Date.now();
+      this.#sweep(now);
       const entry = this.#tickets.get(ticket);
-      this.#tickets.delete(ticket);
-      if (entry && entry.expires > Date.now()) return { ...entry.caller, address };
+      if (entry) this.#forget(ticket, entry.caller.id);
+      if (entry && entry.expires > now) return { ...entry.caller, address };
       return unauthorized("invalid or expired ticket");
     }
     const token = bearer(request) ?? subprotocolToken(request);
@@ -141,15 +178,46 @@ export class Authenticator {
   /**
    * Issues a single-use ticket for a caller, for browsers opening a WebSocket.
    *
+   * Expired tickets are swept from the front of the issue-ordered map, so issuing costs O(1)
+   * amortized however many tickets are outstanding.
+   *
    * @param caller Who the ticket stands for.
+   * @param options The clock, for tests.
    * @returns The ticket and its lifetime in seconds.
+   * @throws {RangeError} When the caller already holds `ticketsPerCaller` unused tickets.
    */
-  issueTicket(caller: Caller): { ticket: string; expiresIn: number } {
-    const now = Date.now();
-    for (const [key, entry] of this.#tickets) if (entry.expires <= now) this.#tickets.delete(key);
+  issueTicket(
+    caller: Caller,
+    options: IssueTicketOptions = {},
+  ): { ticket: string; expiresIn: number } {
+    const now = options.now ?? Date.now();
+    this.#sweep(now);
+    const max = this.#config.ticketsPerCaller ?? 100;
+    const held = this.#perCaller.get(caller.id) ?? 0;
+    if (held >= max) {
+      throw new RangeError(
+        `Cannot issue a ticket to "${caller.id}": ${max} unused tickets are outstanding`,
+      );
+    }
     const ticket = newToken();
     this.#tickets.set(ticket, { caller, expires: now + this.#config.ticketTtl });
+    this.#perCaller.set(caller.id, held + 1);
     return { ticket, expiresIn: this.#config.ticketTtl / 1000 };
+  }
+
+  /** Drops expired tickets from the front; the map is in order of expiry (one fixed TTL). */
+  #sweep(now: number): void {
+    for (const [key, entry] of this.#tickets) {
+      if (entry.expires > now) break;
+      this.#forget(key, entry.caller.id);
+    }
+  }
+
+  #forget(ticket: string, callerId: string): void {
+    this.#tickets.delete(ticket);
+    const left = (this.#perCaller.get(callerId) ?? 1) - 1;
+    if (left > 0) this.#perCaller.set(callerId, left);
+    else this.#perCaller.delete(callerId);
   }
 }
 
@@ -183,7 +251,8 @@ export function checkOrigin(request: Request, allowed: readonly string[]): Respo
   } catch {
     host = undefined;
   }
-  if (host !== undefined && host === request.headers.get("host")) return undefined;
+  // Host names are case-insensitive; the URL parser lower-cases the origin's.
+  if (host !== undefined && host === request.headers.get("host")?.toLowerCase()) return undefined;
   return new Response(`origin not allowed: ${origin}`, {
     status: 403,
     headers: { "content-type": "text/plain; charset=utf-8" },
@@ -219,12 +288,12 @@ export function checkHost(request: Request, allowed: readonly string[]): Respons
   try {
     hostname = new URL(`http://${header}`).hostname;
   } catch {
-    hostname = header;
+    hostname = header.toLowerCase();
   }
   if (
     hostname === "localhost" || hostname.endsWith(".localhost") ||
     /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || hostname.startsWith("[") ||
-    allowed.includes(hostname) || allowed.includes("*")
+    allowed.some((name) => name === "*" || name.toLowerCase() === hostname)
   ) return undefined;
   return new Response(
     `host not allowed: ${hostname} (without tokens, pow serves only IP addresses, localhost and the names in server.hosts)`,

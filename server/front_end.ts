@@ -70,6 +70,12 @@ export interface FrontEnd {
    * path (e.g. `"/new"`); `GET /openapi.json` merges those of every front end.
    */
   readonly openapi?: Record<string, unknown>;
+  /**
+   * `GET` paths (relative to the base path, without the leading `/`) that answer with
+   * server-sent events. Browsers cannot set headers on an `EventSource`, so a ticket from
+   * `POST /tickets` is accepted there, as on WebSocket upgrades, and nowhere else.
+   */
+  readonly eventStreams?: RegExp;
   /** Adds HTTP routes (relative to the base path). */
   routes?(app: Hono<PowEnv>): void;
   /** Called once when the server shuts down, after sessions were cancelled. */

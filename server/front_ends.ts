@@ -12,6 +12,7 @@ import { nativeWebSocket } from "./native_ws.ts";
 import { nativeRest } from "./native_rest.ts";
 import { furtherLink } from "./further_link.ts";
 import { monorail } from "./front_ends/monorail/mod.ts";
+import { wubsub } from "./front_ends/wubsub/mod.ts";
 
 /** Every built-in front end. */
 export const frontEnds: FrontEndFactory[] = [
@@ -22,4 +23,5 @@ export const frontEnds: FrontEndFactory[] = [
   nativeRest,
   furtherLink,
   monorail,
+  wubsub,
 ];

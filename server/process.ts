@@ -40,10 +40,16 @@ export interface ProcessContext {
   /** The caller's W3C trace context, when the client sent one: start a child span from it. */
   readonly trace?: { readonly traceparent: string; readonly tracestate?: string };
   /**
-   * The server's event bus, when the session was started by a server: publish to user topics
-   * (`topic.<name>`) or broadcast to MonoRail connections (`monorail.broadcast`).
+   * The server's event bus, when the session was started by a server: for events other than
+   * user topics, e.g. a broadcast to MonoRail connections (`monorail.broadcast`).
    */
   readonly bus?: EventBus;
+  /**
+   * Publishes plain JSON data to the user topic `name` (bus topic `topic.<name>`), where
+   * pow.v2, REST/SSE and wubsub subscribers read it (a wubsub channel's topic `<c>/<t>` is
+   * `<c>.<t>`). Rejects with a `TypeError` for an invalid name.
+   */
+  publish(name: string, data: unknown): Promise<void>;
 }
 
 /** Settings shared by every kind of process. */

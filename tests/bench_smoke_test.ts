@@ -41,7 +41,8 @@ const WORKLOADS = [
   "4. input",
   "5. scale",
   "6. fan-out",
-  "7. watchers",
+  "7. wubsub",
+  "8. watchers",
 ];
 
 Deno.test("bench harness at smoke sizes passes every check and prints every workload", async () => {

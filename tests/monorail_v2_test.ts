@@ -35,12 +35,12 @@ Deno.test("pow.v2 watch streams the same list, item and remove messages as MonoR
   assert.deepEqual(list, {
     type: "event",
     watch: 1,
-    message: { handler: "list", items: [], seq: list.message.seq },
+    event: { handler: "list", items: [], seq: list.event.seq },
   });
   send({ type: "watch", watch: 2, channel: "processes", params: { name: "count" } });
   const processes = await next();
   assert.equal(processes.watch, 2);
-  assert.deepEqual(processes.message.items.map((p: Json) => p.name), ["count"]);
+  assert.deepEqual(processes.event.items.map((p: Json) => p.name), ["count"]);
 
   const session = manager.start("count", ["1"], { caller: { id: "anonymous" } });
   await session.result;
@@ -49,14 +49,14 @@ Deno.test("pow.v2 watch streams the same list, item and remove messages as MonoR
     const event = await next();
     assert.equal(event.type, "event");
     assert.equal(event.watch, 1);
-    assert.equal(event.message.handler, "item");
-    assert.equal(event.message.data.id, session.id);
-    states.push(event.message.data.state);
+    assert.equal(event.event.handler, "item");
+    assert.equal(event.event.data.id, session.id);
+    states.push(event.event.data.state);
   }
   assert.deepEqual(states, ["starting", "running", "fulfilled"]);
 
   manager.removeProcess("count");
-  assert.deepEqual((await next()).message, {
+  assert.deepEqual((await next()).event, {
     handler: "remove",
     params: { name: "count" },
     seq: await manager.bus.lastId(),
@@ -67,7 +67,7 @@ Deno.test("pow.v2 watch streams the same list, item and remove messages as MonoR
   assert.deepEqual(await next(), {
     type: "event",
     watch: 3,
-    message: {
+    event: {
       handler: "error",
       code: "bad_params",
       text: 'Invalid params of "watch": "session" is required',
@@ -126,13 +126,13 @@ Deno.test("pow.v2 watch shows only what the caller may see", async () => {
   await next();
   socket.sendText(JSON.stringify({ type: "watch", watch: 2, channel: "processes" }));
   const processes = await next();
-  assert.ok(!processes.message.items.some((p: Json) => p.name === "secret"));
+  assert.ok(!processes.event.items.some((p: Json) => p.name === "secret"));
   const others = manager.start("count", ["1"], { caller: { id: "alice" } });
   await others.result;
   const own = manager.start("count", ["1"], { caller: { id: "bob" } });
   await own.result;
   const event = await next();
-  assert.equal(event.message.data.id, own.id);
+  assert.equal(event.event.data.id, own.id);
   socket.ws.close();
   await socket.close();
 });

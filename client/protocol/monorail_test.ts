@@ -74,8 +74,8 @@ Deno.test("pow.v2 watch, unwatch and event messages parse", async () => {
     'Cannot parse "watch" message: "params" is not an object',
   );
   assert.deepEqual(
-    parseServerMessage('{"type":"event","watch":1,"message":{"handler":"list","items":[]}}'),
-    { ok: true, value: { type: "event", watch: 1, message: { handler: "list", items: [] } } },
+    parseServerMessage('{"type":"event","watch":1,"event":{"handler":"list","items":[]}}'),
+    { ok: true, value: { type: "event", watch: 1, event: { handler: "list", items: [] } } },
   );
-  assert.equal(parseServerMessage('{"type":"event","watch":1,"message":{}}').ok, false);
+  assert.equal(parseServerMessage('{"type":"event","watch":1,"event":{}}').ok, false);
 });

@@ -449,7 +449,7 @@ export interface EventMessage {
   /** The watch id. */
   watch: number;
   /** The MonoRail message. */
-  message: MonoRailResponse;
+  event: MonoRailResponse;
 }
 
 /** Any control message a server sends. */
