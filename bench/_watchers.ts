@@ -1,5 +1,5 @@
 /**
- * Workload 8: MonoRail watchers. Many connections watch the `sessions` channel of one server
+ * Workload 9: MonoRail watchers. Many connections watch the `sessions` channel of one server
  * while sessions start and end as fast as the machine allows. Measures events delivered per
  * second (all watchers together), the lag from a state change to its delivery (for the states
  * whose time the item carries: `starting` from `createdAt`, the end from `endedAt`), and the
@@ -42,7 +42,7 @@ interface Watcher {
 export async function watchers(ctx: BenchContext): Promise<Row[]> {
   const { log } = ctx;
   const { watchers: count, watchedSessions: sessions } = ctx.sizes;
-  const workload = "8. watchers";
+  const workload = "9. watchers";
   const label = `MonoRail: ${count} watchers of \`sessions\` while ${sessions} sessions ` +
     "(`ticker 0`) start and end, events delivered per second";
   const base = { workload, subject: "monorail" as const, label, unit: "events/s" };

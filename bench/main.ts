@@ -41,6 +41,7 @@ import {
   SMOKE,
 } from "./_workloads.ts";
 import { wubsub } from "./_wubsub.ts";
+import { cluster } from "./_cluster.ts";
 
 /** The workloads, by the names `--only` takes. */
 export const WORKLOADS = {
@@ -51,6 +52,7 @@ export const WORKLOADS = {
   scale,
   fanout: fanOut,
   wubsub,
+  cluster,
   watchers,
 } as const;
 

@@ -46,6 +46,31 @@ export interface AuthenticateOptions {
   now?: number;
 }
 
+/** Where a cluster keeps its tickets, so that any node redeems a ticket any node issued. */
+export interface SharedTickets {
+  /**
+   * Records a ticket.
+   *
+   * @param ticket The ticket.
+   * @param caller Who it stands for.
+   * @param ttl Milliseconds it stays valid.
+   */
+  put(ticket: string, caller: Caller, ttl: number): Promise<void>;
+  /**
+   * Takes a ticket: returns its caller once, atomically across the cluster.
+   *
+   * @param ticket The ticket.
+   * @returns Its caller, or `undefined` when it is unknown, used or expired.
+   */
+  take(ticket: string): Promise<Caller | undefined>;
+}
+
+/** Options for {@linkcode Authenticator}. */
+export interface AuthenticatorOptions {
+  /** Tickets shared by the nodes of a cluster. @default {tickets are this node's own} */
+  sharedTickets?: SharedTickets;
+}
+
 /** Options for {@linkcode Authenticator.issueTicket}. */
 export interface IssueTicketOptions {
   /** The current time in milliseconds, for tests. @default {Date.now()} */
@@ -108,6 +133,7 @@ export function newToken(): string {
  */
 export class Authenticator {
   #config: AuthConfig;
+  #shared: SharedTickets | undefined;
   /** Outstanding tickets in the order they were issued, so also in order of expiry. */
   #tickets = new Map<string, { caller: Caller; expires: number }>();
   /** Outstanding tickets per caller id. */
@@ -118,8 +144,66 @@ export class Authenticator {
    *
    * @param config Tokens and policy.
    */
-  constructor(config: AuthConfig) {
+  constructor(config: AuthConfig, options: AuthenticatorOptions = {}) {
     this.#config = config;
+    this.#shared = options.sharedTickets;
+  }
+
+  /**
+   * Like {@linkcode Authenticator.authenticate}, and with shared tickets (a cluster) a ticket
+   * issued by any node is redeemed here, once across the whole cluster.
+   *
+   * @param request The request.
+   * @param info Connection info, for the remote address.
+   * @param options Whether a ticket is accepted here.
+   * @returns The caller, or a 401 (or 503 when the shared store cannot be reached) response.
+   */
+  async authenticateShared(
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+    options: AuthenticateOptions = {},
+  ): Promise<Caller | Response> {
+    const ticket = new URL(request.url).searchParams.get("ticket");
+    if (ticket === null || !this.#shared || !options.ticket) {
+      return this.authenticate(request, info, options);
+    }
+    let caller: Caller | undefined;
+    try {
+      caller = await this.#shared.take(ticket);
+    } catch (error) {
+      return new Response(
+        `cannot check the ticket: the cluster store is unavailable (${(error as Error).message})`,
+        { status: 503, headers: { "content-type": "text/plain; charset=utf-8" } },
+      );
+    }
+    // Issued here too: forget the local copy, which only counts against the caller's bound.
+    const entry = this.#tickets.get(ticket);
+    if (entry) this.#forget(ticket, entry.caller.id);
+    if (!caller) return unauthorized("invalid or expired ticket");
+    const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined;
+    return { ...caller, address };
+  }
+
+  /**
+   * Like {@linkcode Authenticator.issueTicket}, and with shared tickets also records the ticket
+   * where every node of the cluster can redeem it.
+   *
+   * @param caller Who the ticket stands for.
+   * @returns The ticket and its lifetime in seconds.
+   * @throws {RangeError} When the caller already holds `ticketsPerCaller` unused tickets.
+   * @throws {Error} When the shared store cannot be reached.
+   */
+  async issueTicketShared(caller: Caller): Promise<{ ticket: string; expiresIn: number }> {
+    const issued = this.issueTicket(caller);
+    if (!this.#shared) return issued;
+    try {
+      const { id, roles } = caller;
+      await this.#shared.put(issued.ticket, roles ? { id, roles } : { id }, this.#config.ticketTtl);
+    } catch (error) {
+      this.#forget(issued.ticket, caller.id);
+      throw error;
+    }
+    return issued;
   }
 
   /** Whether any token is required. */

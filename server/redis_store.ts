@@ -49,6 +49,7 @@ import {
   type ReadOptions,
 } from "./output_log.ts";
 import type { CreateLogOptions, SessionRecord } from "./store.ts";
+import type { SharedTickets } from "./auth.ts";
 import type { ClusterStore } from "./remote_session.ts";
 
 type RedisClient = InstanceType<typeof Redis>;
@@ -346,6 +347,36 @@ class RedisEventBus implements EventBus {
   }
 }
 
+/** Most bytes in one stream entry. */
+const ENTRY_BYTES = 1024 * 1024;
+
+/** Joins adjacent chunks of the same stream into entries of up to `ENTRY_BYTES`. */
+function coalesce(chunks: OutputChunk[]): { stream: string; offset: number; data: Buffer }[] {
+  const entries: { stream: string; offset: number; data: Buffer }[] = [];
+  let run: OutputChunk[] = [];
+  let size = 0;
+  const flush = () => {
+    if (run.length === 0) return;
+    const data = run.length === 1
+      ? Buffer.from(run[0].data.buffer, run[0].data.byteOffset, run[0].data.byteLength)
+      : Buffer.concat(run.map((c) => c.data));
+    entries.push({ stream: run[0].stream, offset: run[0].offset, data });
+    run = [];
+    size = 0;
+  };
+  for (const chunk of chunks) {
+    if (
+      run.length > 0 && (chunk.stream !== run[0].stream || size + chunk.data.length > ENTRY_BYTES)
+    ) {
+      flush();
+    }
+    run.push(chunk);
+    size += chunk.data.length;
+  }
+  flush();
+  return entries;
+}
+
 /** Copies a local log's chunks into its Redis stream. */
 class Mirror {
   #redis: RedisClient;
@@ -386,15 +417,8 @@ class Mirror {
           }
           if (chunks.length === 0) continue;
           const pipeline = this.#redis.pipeline();
-          for (const chunk of chunks) {
-            pipeline.xadd(
-              this.#key,
-              `${chunk.offset}-1`,
-              "s",
-              chunk.stream,
-              "d",
-              Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength),
-            );
+          for (const entry of coalesce(chunks)) {
+            pipeline.xadd(this.#key, `${entry.offset}-1`, "s", entry.stream, "d", entry.data);
           }
           const end = chunks[chunks.length - 1].offset + chunks[chunks.length - 1].data.length;
           pipeline.xtrim(this.#key, "MINID", String(Math.max(0, end - this.#retention)));
@@ -403,7 +427,8 @@ class Mirror {
             error && !/equal or smaller/.test(error.message)
           );
           if (failed) throw failed[0];
-          this.#mirrored = end;
+          // (A resync meanwhile moved the offset back: keep it.)
+          if (!this.#restart) this.#mirrored = end;
         }
       } catch {
         // Redis is away: let go of the log so the process is never held up, and try again.
@@ -750,6 +775,18 @@ export class RedisSessionStore implements ClusterStore {
     }
     await this.#redis.xadd(key, `${end}-1`, "e", "1").catch(() => {});
   }
+
+  /** Browser tickets in Redis: `P:ticket:<ticket>` with the ticket's TTL, taken with GETDEL. */
+  readonly tickets: SharedTickets = {
+    put: async (ticket, caller, ttl) => {
+      await this.#redis.set(this.#key("ticket", ticket), JSON.stringify(caller), "PX", ttl);
+    },
+    take: async (ticket) => {
+      if (!/^[A-Za-z0-9_-]{1,128}$/.test(ticket)) return undefined;
+      const json = await this.#redis.getdel(this.#key("ticket", ticket));
+      return json === null ? undefined : JSON.parse(json);
+    },
+  };
 
   /** Says this node is alive for `ttl` milliseconds. */
   async heartbeat(ttl: number): Promise<void> {

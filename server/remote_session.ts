@@ -15,6 +15,7 @@
 import type { BusMessage, EventBus } from "./bus.ts";
 import type { OutputReader, ReaderOptions } from "./output_log.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
+import type { SharedTickets } from "./auth.ts";
 import type { Session, SessionHandle, SessionResult, SessionState } from "./session.ts";
 import type { SessionRecord, SessionStore } from "./store.ts";
 
@@ -73,6 +74,8 @@ export interface ClusterStore extends SessionStore {
    * @param id The session id.
    */
   endLog(id: string): Promise<void>;
+  /** Browser tickets, redeemable once on any node. */
+  readonly tickets: SharedTickets;
 }
 
 /**

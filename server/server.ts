@@ -16,6 +16,7 @@ import type { Caller } from "./process.ts";
 import { closeLedger, defaultStateDir, openLedger } from "./process_ledger.ts";
 import { SessionManager } from "./session_manager.ts";
 import type { SessionStore } from "./store.ts";
+import { isClusterStore } from "./remote_session.ts";
 
 /** Options for {@linkcode createServer}. */
 export interface CreateServerOptions {
@@ -102,7 +103,9 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     },
   });
   const base = config.server.basePath;
-  const auth = new Authenticator(config.auth);
+  const auth = new Authenticator(config.auth, {
+    sharedTickets: isClusterStore(manager.store) ? manager.store.tickets : undefined,
+  });
   let connections = 0;
   const perAddress = new Map<string, number>();
   // Requests whose handler has not answered yet (a body still arriving, a start waiting for its
@@ -222,7 +225,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     const path = relative(c.req.path);
     const ticket = upgrade ||
       (c.req.method === "GET" && frontEnds.some((f) => f.eventStreams?.test(path)));
-    const caller: Caller | Response = auth.authenticate(request, info, { ticket });
+    const caller: Caller | Response = await auth.authenticateShared(request, info, { ticket });
     if (caller instanceof Response) return caller;
     c.set("caller", caller);
     if (!upgrade) return await next();
@@ -245,15 +248,20 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     // A front end serving a fixed path without a subprotocol (further-link) may take it.
     await next();
     if (c.res.status !== 404) return;
-    // The original pow-1 server's refusal, kept byte for byte.
-    return text("client does not support required pow-1 subprotocol", 403);
+    // The original pow-1 server's refusal, kept byte for byte. (Set on the context: a
+    // response returned after `next()` may be ignored once Hono finalized its 404.)
+    c.res = text("client does not support required pow-1 subprotocol", 403);
+    return c.res;
   });
-  routes.post("/tickets", (c) => {
+  routes.post("/tickets", async (c) => {
     try {
-      return c.json(auth.issueTicket(c.get("caller")));
+      return c.json(await auth.issueTicketShared(c.get("caller")));
     } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-      return text(error.message, 429);
+      if (error instanceof RangeError) return text(error.message, 429);
+      return text(
+        `Cannot issue a ticket: the cluster store is unavailable (${(error as Error).message})`,
+        503,
+      );
     }
   });
   for (const frontEnd of frontEnds) frontEnd.routes?.(routes);

@@ -8,12 +8,18 @@ import { PowClient } from "../client/mod.ts";
 import { startServerProcess } from "../tools/_server_process.ts";
 import { hasRedis, startRedis } from "./_redis.ts";
 import { processAlive, waitUntil } from "./_helpers.ts";
+import { hashToken } from "../server/auth.ts";
 
-async function nodeConfig(dir: string, redis: string, node: string): Promise<string> {
+async function nodeConfig(
+  dir: string,
+  redis: string,
+  node: string,
+  extra = "",
+): Promise<string> {
   const file = `${dir}/${node}.yaml`;
   await Deno.writeTextFile(
     file,
-    `cluster:
+    `${extra}cluster:
   redis: "${redis}"
   node: ${node}
   heartbeat: 100ms
@@ -168,6 +174,52 @@ Deno.test({
     } finally {
       await Promise.allSettled([clientA.close(), clientB.close()]);
       await Promise.allSettled([a.stop(), b.stop()]);
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "cluster: a ticket issued by one node opens a WebSocket on another, once",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const redis = await startRedis();
+    const dir = await Deno.makeTempDir();
+    const auth = `auth:\n  tokens:\n    - { name: alice, hash: "${hashToken("s3cret")}" }\n`;
+    const [a, b, c] = await Promise.all(
+      ["a", "b", "c"].map(async (n) =>
+        startServerProcess(await nodeConfig(dir, redis.url, n, auth))
+      ),
+    );
+    try {
+      const issued = await fetch(new URL("tickets", a.url), {
+        method: "POST",
+        headers: { authorization: "Bearer s3cret" },
+      });
+      assert.equal(issued.status, 200);
+      const { ticket } = await issued.json();
+      const open = (url: URL) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(`${url.href}?ticket=${ticket}`, ["pow.v2"]);
+          ws.onmessage = (e) => {
+            resolve(JSON.parse(e.data).type);
+            ws.close();
+          };
+          ws.onerror = () => resolve("refused");
+        });
+      // Redeemed on C: pow.v2 says hello to alice.
+      assert.equal(await open(c.wsUrl), "hello");
+      // Used: refused on B, and back on A.
+      assert.equal(await open(b.wsUrl), "refused");
+      assert.equal(await open(a.wsUrl), "refused");
+      const reuse = await fetch(new URL(`api/v2/sessions?ticket=${ticket}`, b.url));
+      assert.equal(reuse.status, 401);
+      await reuse.body?.cancel();
+    } finally {
+      await Promise.allSettled([a.stop(), b.stop(), c.stop()]);
       await redis.stop();
       await Deno.remove(dir, { recursive: true });
     }
