@@ -13,19 +13,25 @@
 
 import {
   ConfigError,
+  createLogger,
   createServer,
   defaultConfig,
   listen,
+  type ListeningServer,
   loadConfig,
+  LOG_LEVELS,
+  type LogLevel,
   logServer,
+  missingPrograms,
   missingRunPermissions,
   permissionFlags,
   type PowConfig,
   reloadConfigFile,
   runtimeProblems,
   type SessionStore,
+  startupSummary,
+  startupWarnings,
 } from "../mod.ts";
-import { frontEnds } from "../server/front_ends.ts";
 import { EXIT_CONNECTION, EXIT_USAGE, parseCommandLine } from "./_common.ts";
 import { hashTokenCommand } from "./hash_token.ts";
 import { HELP } from "./help.ts";
@@ -46,6 +52,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       "base-path": { type: "string" },
       cert: { type: "string" },
       key: { type: "string" },
+      "log-level": { type: "string" },
+      "log-format": { type: "string" },
       help: { type: "boolean", short: "h" },
     });
   } catch (error) {
@@ -60,6 +68,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     "base-path"?: string;
     cert?: string;
     key?: string;
+    "log-level"?: string;
+    "log-format"?: string;
     help?: boolean;
   };
   if (values.help) {
@@ -112,6 +122,18 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
 
+  const level = values["log-level"] ?? "info";
+  if (!LOG_LEVELS.includes(level as LogLevel)) {
+    console.error(`pow: invalid --log-level "${level}": expected ${LOG_LEVELS.join(", ")}`);
+    return EXIT_USAGE;
+  }
+  const format = values["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    console.error(`pow: invalid --log-format "${format}": expected text or json`);
+    return EXIT_USAGE;
+  }
+  const logger = createLogger({ level: level as LogLevel, format });
+
   const missing = await missingRunPermissions(config);
   if (missing.length > 0) {
     console.error(
@@ -126,6 +148,15 @@ export async function serveCommand(args: string[]): Promise<number> {
     for (const problem of problems) console.error(`pow: ${problem}`);
     return EXIT_USAGE;
   }
+  const notFound = missingPrograms(config);
+  if (notFound.length > 0) {
+    const file = values.config ?? "embedded demo config";
+    for (const { path, problem } of notFound) {
+      console.error(`pow: ${new ConfigError(file, path, undefined, problem).message}`);
+    }
+    return EXIT_USAGE;
+  }
+  for (const warning of startupWarnings(config)) logger.warn(warning);
 
   // Cluster mode: the config's `cluster` section, or POW_REDIS_URL.
   const redisUrl = envVariable("POW_REDIS_URL");
@@ -151,7 +182,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       return EXIT_CONNECTION;
     }
   }
-  const server = createServer(config, { frontEnds, store });
+  const server = createServer(config, { store, logger });
   // Listen for signals before listening on the port: a SIGTERM right after the "Listening"
   // line must stop the server gracefully, not kill it.
   const stopping = new AbortController();
@@ -174,13 +205,53 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   };
   Deno.addSignalListener("SIGHUP", reload);
-  const running = await listen(server, { signal: stopping.signal });
+  let running: ListeningServer;
+  try {
+    running = await listen(server, { signal: stopping.signal });
+  } catch (error) {
+    await server.close();
+    await store?.close();
+    const reason = listenFailure(error);
+    if (reason === undefined) throw error;
+    const { host, port } = config.server;
+    console.error(
+      `pow: cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}: ${reason}`,
+    );
+    return EXIT_LISTEN;
+  }
+  logger.info("listening", {
+    ...startupSummary(config, {
+      url: running.url,
+      configFile: values.config,
+      frontEnds: server.frontEnds.map((f) => f.name),
+    }),
+  });
+  stopping.signal.addEventListener("abort", () => logger.info("stopping"), { once: true });
   logServer(server.manager.bus, "info", `listening on ${running.url}`);
   await running.finished;
   Deno.removeSignalListener("SIGHUP", reload);
   await running.shutdown();
   await store?.close();
+  logger.info("stopped");
   return 0;
+}
+
+/** The server could not listen (address in use, no permission for it, no such address). */
+const EXIT_LISTEN = 1;
+
+/** Why listening failed, in a few words, or `undefined` for an unexpected error. */
+function listenFailure(error: unknown): string | undefined {
+  if (error instanceof Deno.errors.AddrInUse) return "the address is already in use";
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return "the address is not available on this machine";
+  }
+  // No permission for a low port, or scoped flags without --allow-net for this address.
+  if (error instanceof Deno.errors.PermissionDenied) return error.message;
+  if (error instanceof Deno.errors.NotCapable) return error.message;
+  if (error instanceof Deno.errors.NotFound) return error.message;
+  // An unknown host name: Deno reports "failed to lookup address information: …".
+  if (error instanceof Error && /lookup address/.test(error.message)) return error.message;
+  return undefined;
 }
 
 /** Reads an environment variable the server may not have permission to read (then: unset). */

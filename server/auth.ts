@@ -232,13 +232,14 @@ export class Authenticator {
     const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined;
     const ticket = new URL(request.url).searchParams.get("ticket");
     if (ticket !== null) {
+      const now = options.now ?? Date.now();
+      this.#sweep(now);
+      // A ticket is used up by any request that shows it, refused or not.
+      const entry = this.#tickets.get(ticket);
+      if (entry) this.#forget(ticket, entry.caller.id);
       if (!options.ticket) {
         return unauthorized("tickets are accepted only for WebSocket upgrades and event streams");
       }
-      const now = options.now ?? Date.now();
-      this.#sweep(now);
-      const entry = this.#tickets.get(ticket);
-      if (entry) this.#forget(ticket, entry.caller.id);
       if (entry && entry.expires > now) return { ...entry.caller, address };
       return unauthorized("invalid or expired ticket");
     }

@@ -556,6 +556,15 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
   }
   if (config.furtherLink.path === "") fail(["furtherLink", "path"], 'must not be "/"');
   if (config.monorail.prefix === "") fail(["monorail", "prefix"], 'must not be "/"');
+  if (config.auth.anonymous) {
+    const i = config.auth.tokens.findIndex((t) => t.name === "anonymous");
+    if (i !== -1) {
+      fail(
+        ["auth", "tokens", i, "name"],
+        'token name "anonymous" is what callers without a token are called (auth.anonymous is true): choose another name',
+      );
+    }
+  }
   if (server.stateDir !== undefined && server.stateDir !== null) {
     if (server.stateDir === false) config.server.stateDir = false;
     else {
@@ -678,6 +687,14 @@ function parseProcess(
       fail(
         [...at, "command", i],
         `placeholder inside "${part}": params are substituted as whole arguments only, write the placeholder as its own list item`,
+      );
+    }
+  });
+  command!.forEach((part, i) => {
+    if (/^\{0\d*\}$/.test(part)) {
+      fail(
+        [...at, "command", i],
+        `placeholder "${part}" names no param: params are numbered from {1}`,
       );
     }
   });

@@ -293,3 +293,47 @@ Deno.test("config: the cluster section is validated with key paths", () => {
     /cluster\.lostAfter.*longer than cluster\.heartbeat/,
   );
 });
+
+Deno.test("config: the bounds of issue 10 parse with units and name their key path when wrong", () => {
+  const config = parseConfig(`
+sessions: { maxPerCaller: 20, maxHeld: 2MiB }
+limits: { maxBody: 256KiB, bodyTimeout: 5s, outputBudget: 2GiB }
+`);
+  assert.deepEqual(
+    [config.sessions.maxPerCaller, config.sessions.maxHeld],
+    [20, 2 * 1024 * 1024],
+  );
+  assert.deepEqual(
+    [config.limits.maxBody, config.limits.bodyTimeout, config.limits.outputBudget],
+    [256 * 1024, 5000, 2 * 1024 * 1024 * 1024],
+  );
+  const defaults = parseConfig("");
+  assert.deepEqual(
+    [defaults.sessions.maxPerCaller, defaults.sessions.maxHeld, defaults.limits.maxBody],
+    [500, 4 * 1024 * 1024, 1024 * 1024],
+  );
+  assert.deepEqual(
+    [defaults.limits.bodyTimeout, defaults.limits.outputBudget],
+    [30_000, 1024 * 1024 * 1024],
+  );
+  assert.equal(
+    configError("sessions:\n  maxPerCaller: 0\n"),
+    'Invalid config "pow.yaml" at sessions.maxPerCaller (line 2): must be a whole number from 1 to 9007199254740991, got number 0',
+  );
+  assert.match(
+    configError("sessions:\n  maxHeld: lots\n"),
+    /^Invalid config "pow\.yaml" at sessions\.maxHeld \(line 2\): Invalid size "lots"/,
+  );
+  assert.match(
+    configError("limits:\n  maxBody: 1MB and more\n"),
+    /^Invalid config "pow\.yaml" at limits\.maxBody \(line 2\): Invalid size/,
+  );
+  assert.match(
+    configError("limits:\n  bodyTimeout: later\n"),
+    /^Invalid config "pow\.yaml" at limits\.bodyTimeout \(line 2\): Invalid duration "later"/,
+  );
+  assert.equal(
+    configError("limits:\n  outputBudget: 0\n"),
+    'Invalid config "pow.yaml" at limits.outputBudget (line 2): must be at least 1 bytes',
+  );
+});

@@ -76,7 +76,13 @@ export interface FrontEnd {
    * `POST /tickets` is accepted there, as on WebSocket upgrades, and nowhere else.
    */
   readonly eventStreams?: RegExp;
-  /** Adds HTTP routes (relative to the base path). */
+  /**
+   * Adds HTTP routes (relative to the base path) to the server's
+   * [Hono](https://hono.dev) app, whose `c.get("caller")` is the authenticated
+   * {@linkcode Caller} (see {@linkcode PowEnv}).
+   *
+   * @ignore
+   */
   routes?(app: Hono<PowEnv>): void;
   /** Called once when the server shuts down, after sessions were cancelled. */
   close?(): Promise<void> | void;

@@ -1,5 +1,6 @@
 /**
- * The front ends `main.ts` serves, in one list.
+ * Every built-in front end, in one list: what {@linkcode createServer} serves unless told
+ * otherwise.
  *
  * @module
  */
@@ -14,7 +15,10 @@ import { furtherLink } from "./further_link.ts";
 import { monorail } from "./front_ends/monorail/mod.ts";
 import { wubsub } from "./front_ends/wubsub/mod.ts";
 
-/** Every built-in front end. */
+/**
+ * Every built-in front end: pow-1 (WebSocket and REST), OpenAPI with Swagger UI, pow.v2
+ * (WebSocket and REST), further-link and wubsub (these two serve nothing unless configured).
+ */
 export const frontEnds: FrontEndFactory[] = [
   pow1WebSocket,
   pow1Rest,

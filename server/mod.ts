@@ -33,12 +33,16 @@ export {
   type MonoRailFrontEnd,
   monorailOf,
 } from "./front_ends/monorail/mod.ts";
+export * from "./front_ends.ts";
+export * from "./log.ts";
 export * from "./output_log.ts";
 export * from "./params.ts";
 export * from "./permissions.ts";
 export * from "./process.ts";
+export * from "./programs.ts";
 export * from "./registry.ts";
 export * from "./reload.ts";
+export type { RemoteSession } from "./remote_session.ts";
 export * from "./runner.ts";
 export * from "./server.ts";
 export * from "./server_log.ts";

@@ -12,7 +12,7 @@
 
 import type { Context, Hono } from "hono";
 import { type ErrorCode, type SessionInfo, validateClientMessage } from "@pow/protocol";
-import { BodyError, pipeBody, readBody } from "./_body.ts";
+import { BodyError, pipeBody, readBody, stdinWindow } from "./_body.ts";
 import { applySignal, listSessions, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
 import { CallError, CapacityError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
@@ -29,8 +29,6 @@ const LARGEST_MAX = 16 * 1024 * 1024;
 const EVENT_SIZE = 64 * 1024;
 /** Milliseconds between keep-alive comments on an idle event stream. */
 const KEEP_ALIVE = 15_000;
-/** Input body bytes handed to a session but not yet taken before the body is read further. */
-const INPUT_WINDOW = 1024 * 1024;
 /** Milliseconds an incomplete UTF-8 character is held back waiting for its last bytes. */
 const UTF8_WAIT = 50;
 
@@ -509,12 +507,14 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
           const ended = session.ended;
           const end = session.log.end;
           const read = await readNow(session, offset, max, false);
-          const bytes = concat(
-            read.chunks.filter((chunk) => !stream || chunk.stream === stream).map((ch) => ch.data),
-          );
+          const chosen = read.chunks.filter((chunk) => !stream || chunk.stream === stream);
+          const bytes = concat(chosen.map((ch) => ch.data));
+          // With a stream filter, the offset of the first byte of that stream that is returned
+          // (or where the read ended, when none is).
+          const first = stream ? chosen[0]?.offset ?? read.next : read.start;
           return c.body(bytes.slice().buffer, 200, {
             "content-type": "application/octet-stream",
-            "x-pow-offset": String(read.start),
+            "x-pow-offset": String(first),
             "x-pow-next-offset": String(read.next),
             "x-pow-skipped": String(read.skipped),
             "x-pow-state": session.state,
@@ -550,7 +550,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
           try {
             await pipeBody(c.req.raw, (bytes) => session.write(bytes), {
               timeout: config.limits.bodyTimeout,
-              window: Math.min(INPUT_WINDOW, config.sessions.maxPendingInput),
+              window: stdinWindow(config.sessions.maxPendingInput),
             });
           } catch (error) {
             if (error instanceof BodyError) throw error;

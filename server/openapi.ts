@@ -41,20 +41,21 @@ export interface OpenApiDocument {
  *
  * const doc = openApiDocument([
  *   { name: "hello", openapi: { "/hello": { get: { responses: { "200": { description: "hi" } } } } } },
- * ], new URL("http://localhost:8028/"));
+ * ], "/");
  * assert.equal(doc.openapi, "3.1.0");
- * assert.deepEqual(doc.servers, [{ url: "http://localhost:8028/" }]);
+ * assert.deepEqual(doc.servers, [{ url: "/" }]);
  * assert.ok("/hello" in doc.paths);
  * ```
  *
  * @param frontEnds The front ends whose paths are described.
- * @param serverUrl The server's base URL, as clients reach it.
+ * @param serverUrl The server's base URL, or its base path: a relative `servers` URL is resolved
+ *   against where the document was fetched, so it never echoes a request's `Host`.
  * @param options Title and version.
  * @returns The document.
  */
 export function openApiDocument(
   frontEnds: readonly FrontEnd[],
-  serverUrl: URL,
+  serverUrl: URL | string,
   options: OpenApiDocumentOptions = {},
 ): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -72,7 +73,7 @@ export function openApiDocument(
         "Run server-defined processes over WebSocket (subprotocol `pow-1`) or REST. Paths are " +
         "relative to the server URL, which includes the configured base path.",
     },
-    servers: [{ url: serverUrl.href }],
+    servers: [{ url: typeof serverUrl === "string" ? serverUrl : serverUrl.href }],
     paths,
   };
 }
@@ -117,6 +118,8 @@ const INITIALIZER_JS = `window.onload = function () {
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     plugins: [SwaggerUIBundle.plugins.DownloadUrl],
     layout: "StandaloneLayout",
+    // Off: the default sends the document to validator.swagger.io from any host but localhost.
+    validatorUrl: null,
   });
 };
 `;
@@ -136,7 +139,8 @@ function readAsset(name: string): Promise<Uint8Array> {
 
 /**
  * The OpenAPI front end: `GET /openapi.json` describing every front end's routes, with
- * `servers` set to the URL the request came in on, and Swagger UI at `/docs/`.
+ * `servers` set to the base path (relative: whatever `Host` a request names is never echoed),
+ * and Swagger UI at `/docs/`.
  *
  * @example
  * ```ts
@@ -147,7 +151,7 @@ function readAsset(name: string): Promise<Uint8Array> {
  * const server = createServer(defaultConfig(), { frontEnds: [openApi] });
  * const response = await server.fetch(new Request("http://localhost:8028/openapi.json"));
  * const doc = await response.json();
- * assert.deepEqual(doc.servers, [{ url: "http://localhost:8028/" }]);
+ * assert.deepEqual(doc.servers, [{ url: "/" }]);
  * await server.close();
  * ```
  *
@@ -164,7 +168,7 @@ export const openApi: FrontEndFactory = (context: FrontEndContext): FrontEnd => 
     name: "openapi",
     routes(app: Hono<PowEnv>): void {
       app.get("/openapi.json", (c) => {
-        return c.json(openApiDocument(context.frontEnds, context.baseUrl(c.req.raw)));
+        return c.json(openApiDocument(context.frontEnds, context.config.server.basePath));
       });
       app.get("/docs", docs);
       app.get("/docs/index.html", (c) => c.html(INDEX_HTML));

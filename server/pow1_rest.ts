@@ -8,7 +8,7 @@
  */
 
 import type { Context, Hono } from "hono";
-import { BodyError, pipeBody, readBody } from "./_body.ts";
+import { BodyError, pipeBody, readBody, stdinWindow } from "./_body.ts";
 import { CallError, CapacityError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { OutputChunk, OutputReader } from "./output_log.ts";
@@ -203,7 +203,7 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
         try {
           await pipeBody(c.req.raw, (bytes) => found.session.write(bytes), {
             timeout: config.limits.bodyTimeout,
-            window: Math.min(1024 * 1024, config.sessions.maxPendingInput),
+            window: stdinWindow(config.sessions.maxPendingInput),
           });
         } catch (error) {
           if (error instanceof BodyError) return text(c, error.message, error.status);

@@ -50,7 +50,7 @@ import {
 } from "./output_log.ts";
 import type { CreateLogOptions, SessionRecord } from "./store.ts";
 import type { SharedTickets } from "./auth.ts";
-import type { ClusterStore } from "./remote_session.ts";
+import type { ClusterStore, SharedMap } from "./remote_session.ts";
 
 type RedisClient = InstanceType<typeof Redis>;
 
@@ -387,6 +387,7 @@ class Mirror {
   #reader: OutputReader | undefined;
   #stopped = false;
   #restart = false;
+  #reset = false;
   #finished = false;
   done: Promise<void>;
 
@@ -402,6 +403,13 @@ class Mirror {
     while (!this.#stopped) {
       try {
         this.#restart = false;
+        if (this.#reset) {
+          // Write the stream anew from the oldest byte held here: entries written meanwhile
+          // would otherwise make Redis refuse the older ones.
+          await this.#redis.del(this.#key);
+          this.#reset = false;
+          this.#mirrored = this.#log.start;
+        }
         this.#reader = this.#log.reader({ offset: this.#mirrored });
         for (;;) {
           const chunks = await this.#reader.read();
@@ -427,8 +435,8 @@ class Mirror {
             error && !/equal or smaller/.test(error.message)
           );
           if (failed) throw failed[0];
-          // (A resync meanwhile moved the offset back: keep it.)
-          if (!this.#restart) this.#mirrored = end;
+          // (A resync meanwhile starts over: keep its offset.)
+          if (!this.#restart && !this.#reset) this.#mirrored = end;
         }
       } catch {
         // Redis is away: let go of the log so the process is never held up, and try again.
@@ -448,7 +456,7 @@ class Mirror {
    */
   resync(): void {
     if (this.#stopped) return;
-    this.#mirrored = Math.min(this.#mirrored, this.#log.start);
+    this.#reset = true;
     if (this.#finished) {
       this.#finished = false;
       this.done = this.#run();
@@ -562,7 +570,22 @@ class RedisReader implements OutputReader {
         ),
         this.#blockMs + 2000,
       ) as unknown as [string, [unknown, unknown[]][]][] | null;
-      for (const [, entries] of result ?? []) this.#take(entries);
+      for (const [, entries] of result ?? []) {
+        const first = entries[0];
+        if (first && offsetOf(decoder.decode(first[0] as Uint8Array)) > this.#offset) {
+          // A gap: after a resync the stream was written anew with other entry boundaries, and
+          // the bytes at this reader's offset may sit inside an entry that starts before it.
+          const covering = await this.#redis.xrevrangeBuffer(
+            this.#key,
+            `${this.#offset}-1`,
+            "-",
+            "COUNT",
+            1,
+          );
+          this.#take(covering as never);
+        }
+        this.#take(entries);
+      }
     } catch {
       // Redis is away: wait a little and try again (until this reader is closed).
       if (!this.#closed) await new Promise((r) => setTimeout(r, 200));
@@ -706,9 +729,10 @@ export class RedisSessionStore implements ClusterStore {
     redis.on("ready", () => {
       if (ready) return;
       ready = true;
+      // Mirrors first, in this turn: before any of them writes to the new connection.
+      for (const { mirror } of store.#logs.values()) mirror.resync();
       void (async () => {
         await (store.bus as RedisEventBus).repair().catch(() => {});
-        for (const { mirror } of store.#logs.values()) mirror.resync();
         for (const listener of store.#reconnectListeners) listener();
       })();
     });
@@ -790,7 +814,34 @@ export class RedisSessionStore implements ClusterStore {
 
   /** Says this node is alive for `ttl` milliseconds. */
   async heartbeat(ttl: number): Promise<void> {
-    await this.#redis.set(this.#key("node", this.node), String(Date.now()), "PX", ttl);
+    await this.#redis.multi()
+      .set(this.#key("node", this.node), String(Date.now()), "PX", ttl)
+      .sadd(this.#key("nodes"), this.node)
+      .exec();
+  }
+
+  /** Every node that beat and was not forgotten. */
+  async knownNodes(): Promise<Set<string>> {
+    return new Set(await this.#redis.smembers(this.#key("nodes")));
+  }
+
+  /** Forgets a lost node. */
+  async forgetNode(node: string): Promise<void> {
+    await this.#redis.srem(this.#key("nodes"), node);
+  }
+
+  /** A hash `P:map:<name>` of JSON values. */
+  sharedMap(name: string): SharedMap {
+    const key = this.#key("map", name);
+    return {
+      setIfAbsent: async (field, value) =>
+        (await this.#redis.hsetnx(key, field, JSON.stringify(value))) === 1,
+      delete: async (field) => {
+        await this.#redis.hdel(key, field);
+      },
+      entries: async () =>
+        Object.entries(await this.#redis.hgetall(key)).map(([k, v]) => [k, JSON.parse(v)]),
+    };
   }
 
   /** The nodes whose heartbeat has not expired. */

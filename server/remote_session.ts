@@ -76,7 +76,53 @@ export interface ClusterStore extends SessionStore {
   endLog(id: string): Promise<void>;
   /** Browser tickets, redeemable once on any node. */
   readonly tickets: SharedTickets;
+  /**
+   * A map every node shares (e.g. the wubsub channel directory).
+   *
+   * @param name The map's name.
+   * @returns The map.
+   */
+  sharedMap(name: string): SharedMap;
+  /**
+   * Every node that ever beat and was not forgotten.
+   *
+   * @returns Their names.
+   */
+  knownNodes(): Promise<Set<string>>;
+  /**
+   * Forgets a node (after it was reported lost).
+   *
+   * @param node Its name.
+   */
+  forgetNode(node: string): Promise<void>;
 }
+
+/** A string-keyed map of JSON values shared by the nodes of a cluster. */
+export interface SharedMap {
+  /**
+   * Sets a key unless it is set.
+   *
+   * @param key The key.
+   * @param value The value.
+   * @returns Whether it was set.
+   */
+  setIfAbsent(key: string, value: unknown): Promise<boolean>;
+  /**
+   * Deletes a key.
+   *
+   * @param key The key.
+   */
+  delete(key: string): Promise<void>;
+  /**
+   * Every entry.
+   *
+   * @returns The entries.
+   */
+  entries(): Promise<[string, unknown][]>;
+}
+
+/** The bus topic on which a lost node is announced once, with `{node}`. */
+export const NODE_LOST_TOPIC = "cluster.node.lost";
 
 /**
  * Whether a store is a cluster store.

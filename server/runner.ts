@@ -128,6 +128,33 @@ export function killGroup(pgid: number, signal: Deno.Signal): boolean {
   }
 }
 
+/**
+ * The primary group of a user, from `/etc/passwd`.
+ *
+ * @param uid The user.
+ * @returns The group id.
+ * @throws {Deno.errors.PermissionDenied} When the user is not there (or it cannot be read):
+ *   running it with the server's group is never the fallback.
+ */
+export function primaryGroup(uid: number): number {
+  let table = "";
+  try {
+    table = Deno.readTextFileSync("/etc/passwd");
+  } catch {
+    table = "";
+  }
+  for (const line of table.split("\n")) {
+    const fields = line.split(":");
+    if (fields[2] !== undefined && fields[2] !== "" && Number(fields[2]) === uid) {
+      const gid = Number(fields[3]);
+      if (fields[3] !== "" && Number.isInteger(gid)) return gid;
+    }
+  }
+  throw new Deno.errors.PermissionDenied(
+    `user ${uid} has no primary group in /etc/passwd: give the process a gid`,
+  );
+}
+
 function currentDirectory(): string | undefined {
   try {
     return Deno.cwd();
@@ -200,7 +227,9 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     stdout: "piped",
     stderr: "piped",
     uid: definition.uid,
-    gid: definition.gid,
+    // A user without a group gets its own primary group, never the server's (root's).
+    gid: definition.gid ??
+      (definition.uid === undefined ? undefined : primaryGroup(definition.uid)),
   } as const;
   // Through setsid(1) Deno can spawn without forking the whole server (see spawnMode).
   const path = spawnMode() === "setsid" && runAllowed(program)
@@ -348,10 +377,6 @@ export async function pumpOutput(
   let buffer: ArrayBuffer | undefined;
   const { signal } = options;
   const stop = Symbol("stop");
-  const aborted = signal &&
-    new Promise<typeof stop>((resolve) =>
-      signal.addEventListener("abort", () => resolve(stop), { once: true })
-    );
   try {
     while (true) {
       const read = reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
@@ -359,7 +384,18 @@ export async function pumpOutput(
       if (!signal) {
         outcome = await read;
       } else if (!signal.aborted) {
-        outcome = await Promise.race([read, aborted!]);
+        // A promise per read, dropped after it: racing every read against one long-lived
+        // pending promise would keep every result (each chunk) reachable from its reactions.
+        let onAbort = () => {};
+        const stopped = new Promise<typeof stop>((resolve) => {
+          onAbort = () => resolve(stop);
+          signal.addEventListener("abort", onAbort, { once: true });
+        });
+        try {
+          outcome = await Promise.race([read, stopped]);
+        } finally {
+          signal.removeEventListener("abort", onAbort);
+        }
       } else {
         // Told to stop: take what the pipe still holds, stop once it stays empty a moment.
         let timer: ReturnType<typeof setTimeout> | undefined;

@@ -8,10 +8,13 @@
  */
 
 import { Hono } from "hono";
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { Authenticator, checkHost, checkOrigin } from "./auth.ts";
 import type { PowConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
+import { frontEnds as builtInFrontEnds } from "./front_ends.ts";
+import { createLogger, type Logger, logSessions } from "./log.ts";
 import type { Caller } from "./process.ts";
 import { closeLedger, defaultStateDir, openLedger } from "./process_ledger.ts";
 import { SessionManager } from "./session_manager.ts";
@@ -20,8 +23,17 @@ import { isClusterStore } from "./remote_session.ts";
 
 /** Options for {@linkcode createServer}. */
 export interface CreateServerOptions {
-  /** The front ends to serve. @default {[]} */
-  frontEnds?: FrontEndFactory[];
+  /**
+   * The front ends to serve.
+   *
+   * @default {every built-in front end ({@linkcode frontEnds})}
+   */
+  frontEnds?: readonly FrontEndFactory[];
+  /**
+   * Where session starts and ends are logged (see {@linkcode createLogger}); `main.ts` logs to
+   * stderr. @default {a logger that logs nothing}
+   */
+  logger?: Logger;
   /**
    * Where sessions, output and events are kept: a cluster store (e.g. `RedisSessionStore`) makes
    * this server a node of a cluster. @default {a new MemorySessionStore}
@@ -35,10 +47,16 @@ export interface PowServer {
   readonly config: PowConfig;
   /** The session manager. */
   readonly manager: SessionManager;
-  /** The Hono app. */
+  /**
+   * The Hono app that serves every route (for tests and advanced embedding; its type is Hono's).
+   *
+   * @ignore
+   */
   readonly app: Hono;
   /** The front ends. */
   readonly frontEnds: readonly FrontEnd[];
+  /** The server's log. */
+  readonly logger: Logger;
   /** Open WebSocket connections. */
   readonly connections: number;
   /** HTTP requests being handled (not yet answered), WebSocket upgrades included. */
@@ -49,8 +67,8 @@ export interface PowServer {
   close(): Promise<void>;
 }
 
-/** Paths (relative to the base path) served without authentication. */
-const PUBLIC = /^(openapi\.json|docs(\/.*)?)$/;
+/** Paths (relative to the base path) served without authentication (not WebSocket upgrades). */
+const PUBLIC = /^(|openapi\.json|docs(\/.*)?)$/;
 
 /** Subprotocols in the server's order of preference; others after them. */
 const PREFERENCE = ["pow.v2", "pow-1"];
@@ -80,7 +98,7 @@ function text(body: string, status: number): Response {
  * ```
  *
  * @param config The configuration.
- * @param options Front ends.
+ * @param options The front ends (every built-in one unless given).
  * @returns The server; pass `server.fetch` to `Deno.serve`, or use {@linkcode listen}.
  */
 export function createServer(config: PowConfig, options: CreateServerOptions = {}): PowServer {
@@ -103,6 +121,8 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     },
   });
   const base = config.server.basePath;
+  const logger = options.logger ?? createLogger({ level: "off" });
+  const stopLogging = logSessions(manager.registry, logger);
   const auth = new Authenticator(config.auth, {
     sharedTickets: isClusterStore(manager.store) ? manager.store.tickets : undefined,
   });
@@ -155,7 +175,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
       return upgraded;
     },
   };
-  for (const factory of options.frontEnds ?? []) frontEnds.push(factory(context));
+  for (const factory of options.frontEnds ?? builtInFrontEnds) frontEnds.push(factory(context));
   const app = new Hono({ strict: false });
   const routes = new Hono<PowEnv>({ strict: false });
 
@@ -165,13 +185,13 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   }
   /**
    * Refuses a request (503 in total, 429 per address) when open WebSockets and requests in
-   * progress, minus `self` (the request asking), reach the connection limits.
+   * progress reach the connection limits.
    */
-  const checkLimits = (address: string, self: number): Response | undefined => {
-    if (connections + pending - self >= config.limits.connections) {
+  const checkLimits = (address: string): Response | undefined => {
+    if (connections + pending >= config.limits.connections) {
       return text(`too many connections: the server allows ${config.limits.connections}`, 503);
     }
-    const from = (perAddress.get(address) ?? 0) + (pendingPerAddress.get(address) ?? 0) - self;
+    const from = (perAddress.get(address) ?? 0) + (pendingPerAddress.get(address) ?? 0);
     if (from >= config.limits.connectionsPerAddress) {
       return text(
         `too many connections from ${address}: at most ${config.limits.connectionsPerAddress} allowed`,
@@ -185,7 +205,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     info?: Deno.ServeHandlerInfo,
   ): Promise<Response> => {
     const address = addressOf(info);
-    const refused = checkLimits(address, 0);
+    const refused = checkLimits(address);
     if (refused) {
       await request.body?.cancel().catch(() => {});
       return refused;
@@ -203,18 +223,45 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   };
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
 
-  // A request whose Host makes no URL (`Host: a b`) is refused before anything reads
-  // `request.url` as a URL: 400, no stack trace, nothing logged per request.
-  app.use("*", async (c, next) => {
-    if (!URL.canParse(c.req.raw.url)) return text("invalid Host header", 400);
-    return await next();
-  });
+  // The root, unless a front end serves it: browsers go to the API documentation (the console
+  // once it exists), other clients get a short pointer.
+  const home = (c: Context<PowEnv>): Response => {
+    const root = context.baseUrl(c.req.raw);
+    const hasDocs = frontEnds.some((f) => f.name === "openapi");
+    const docs = hasDocs ? new URL("docs/", root).href : undefined;
+    const openapi = hasDocs ? new URL("openapi.json", root).href : undefined;
+    const accept = c.req.header("accept") ?? "";
+    if (docs && accept.includes("text/html")) return c.redirect(docs, 302);
+    const speaks = [...bySubprotocol.keys()].sort((a, b) => preference(a) - preference(b));
+    if (accept.includes("application/json")) {
+      const frontEndNames = frontEnds.map((f) => f.name);
+      return c.json({ name: "pow", subprotocols: speaks, frontEnds: frontEndNames, docs, openapi });
+    }
+    return text(
+      `pow (Process Over WebSocket): open a WebSocket here with subprotocol ${
+        speaks.join(" or ")
+      }.\n` + (docs ? `API documentation: ${docs} (OpenAPI: ${openapi})\n` : ""),
+      200,
+    );
+  };
+
   routes.use("*", async (c, next) => {
     const request = c.req.raw;
+    // A request whose Host makes no URL (`Host: a b`) is refused before anything reads
+    // `request.url` as a URL: 400, no stack trace, nothing logged per request.
+    if (!URL.canParse(request.url)) return text("invalid Host header", 400);
     const info = c.env as Deno.ServeHandlerInfo | undefined;
     if (info) infos.set(request, info);
     const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
-    if (!upgrade && PUBLIC.test(relative(c.req.path))) return await next();
+    if (!upgrade && PUBLIC.test(relative(c.req.path))) {
+      await next();
+      // After next(), a middleware replaces the response by assigning it (a returned one is
+      // ignored once a handler has answered, even with 404).
+      if (c.res.status === 404 && relative(c.req.path) === "" && c.req.method === "GET") {
+        c.res = home(c);
+      }
+      return;
+    }
     // Origin first, for REST as for WebSockets: browsers send it on cross-origin requests, so a
     // page elsewhere can neither open a WebSocket nor start a process with a simple POST.
     const refused = checkOrigin(request, config.server.origins) ??
@@ -245,13 +292,15 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     // The connection limits were checked when the request came in (`handle`): an upgrade was
     // counted as a pending request until now and becomes a connection.
     if (protocol) return bySubprotocol.get(protocol)!.upgrade!(request, protocol, caller);
-    // A front end serving a fixed path without a subprotocol (further-link) may take it.
-    await next();
-    if (c.res.status !== 404) return;
+    // A front end serving a fixed path without a subprotocol (further-link) may take it; the
+    // base path itself belongs to the subprotocol endpoints.
+    if (relative(c.req.path) !== "") {
+      await next();
+      if (c.res.status !== 404) return;
+    }
     // The original pow-1 server's refusal, kept byte for byte. (Set on the context: a
     // response returned after `next()` may be ignored once Hono finalized its 404.)
     c.res = text("client does not support required pow-1 subprotocol", 403);
-    return c.res;
   });
   routes.post("/tickets", async (c) => {
     try {
@@ -272,6 +321,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     manager,
     app,
     frontEnds,
+    logger,
     get connections() {
       return connections;
     },
@@ -282,6 +332,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     async close() {
       await manager.close();
       for (const frontEnd of frontEnds) await frontEnd.close?.();
+      stopLogging();
     },
   };
 }
@@ -339,18 +390,22 @@ export async function listen(
     : {};
   // Before serving: end what a crashed server left running, then record our own groups.
   const stateDir = server.config.server.stateDir ?? defaultStateDir();
+  // Warnings go to the server's log (main.ts: text or JSON on stderr); an embedder without one
+  // still sees them on stderr.
+  const warn = (message: string) =>
+    server.logger.level === "off" ? console.error(message) : server.logger.warn(message);
   let ledger = false;
   if (stateDir) {
     try {
       const swept = openLedger(stateDir);
       ledger = true;
       if (swept && swept.groups > 0) {
-        console.error(
+        warn(
           `Ended ${swept.processes} processes in ${swept.groups} process groups that a stopped server left running`,
         );
       }
     } catch (error) {
-      console.error(
+      warn(
         `Cannot use state directory "${stateDir}": ${
           (error as Error).message
         }; processes left by a crash will not be ended at the next start`,

@@ -391,7 +391,9 @@ export class Session extends EventTarget {
         ? `Cannot run "${program}": program not found`
         : error instanceof Deno.errors.PermissionDenied
         ? `Cannot run "${program}": ${
-          /^user \d+ cannot enter/.test(message(error)) ? message(error) : "permission denied"
+          /^user \d+ (cannot enter|has no primary group)/.test(message(error))
+            ? message(error)
+            : "permission denied"
         }`
         : `Cannot run "${program}": ${message(error)}`;
       this.#finish({ status: "rejected", reason, kind: "spawn" });

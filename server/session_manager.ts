@@ -10,7 +10,7 @@ import { type ParamLimits, validateParams } from "./params.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import type { EventBus } from "./bus.ts";
 import { MemorySessionStore, type SessionRecord, type SessionStore } from "./store.ts";
-import { isClusterStore, RemoteSession, serveControl } from "./remote_session.ts";
+import { isClusterStore, NODE_LOST_TOPIC, RemoteSession, serveControl } from "./remote_session.ts";
 import {
   MemorySessionRegistry,
   type RegistryEventDetail,
@@ -125,6 +125,8 @@ export class SessionManager {
   #options: SessionManagerOptions;
   #reaper: ReturnType<typeof setInterval>;
   #cluster: { stop: AbortController; timer: ReturnType<typeof setInterval> } | undefined;
+  /** Nodes this node has seen without a heartbeat, and since when. */
+  #missingSince = new Map<string, number>();
   #closing = false;
   #starts = new Map<string, number[]>();
 
@@ -455,8 +457,24 @@ export class SessionManager {
   async #sweepLostNodes(self: string): Promise<void> {
     const store = this.store;
     if (!isClusterStore(store)) return;
+    const now = Date.now();
+    const lostAfter = this.#options.cluster?.lostAfter ?? 5000;
     const alive = await store.aliveNodes();
     alive.add(self);
+    // A node counts as lost only once this node has seen it missing for a whole lostAfter
+    // (its heartbeat key may be missing because Redis came back empty, not because it died).
+    const missing = this.#missingSince;
+    for (const node of missing.keys()) if (alive.has(node)) missing.delete(node);
+    const known = await store.knownNodes();
+    for (const record of await store.list()) if (record.node) known.add(record.node);
+    for (const node of known) if (!alive.has(node) && !missing.has(node)) missing.set(node, now);
+    for (const [node, since] of missing) if (now - since < lostAfter) alive.add(node);
+    for (const node of known) {
+      if (alive.has(node) || !(await store.claim(`lost-node:${node}`, 60_000))) continue;
+      missing.delete(node);
+      await store.forgetNode(node);
+      await this.bus.publish(NODE_LOST_TOPIC, { node });
+    }
     for (const record of await store.list()) {
       if (record.result || !record.node || alive.has(record.node)) continue;
       // One node reports each lost session.

@@ -12,6 +12,8 @@ import assert from "node:assert/strict";
 import { defineCommand, hashToken, type PowConfig } from "../mod.ts";
 import { startServer, type TestServer, waitUntil, withTimeout } from "./_helpers.ts";
 import { blobChunks, blobHash, V2Client } from "./_native.ts";
+import { encodeMessage } from "@pow/protocol";
+import { startServerProcess } from "../tools/_server_process.ts";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -267,6 +269,43 @@ Deno.test("sessions.maxHeld: a pow.v2 client claiming 2^50 credit and never conf
   ]);
   const old = await client.request({ type: "attach", id: 3, session: id, offset: 0 });
   assert.ok(old.type === "attached" && old.skipped > 0, JSON.stringify(old));
+});
+
+/** The peak resident set size of a process (`VmHWM`), in bytes. */
+function peakRss(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+Deno.test("sessions.maxHeld: a server process stays small while a client that never confirms reads 512 MiB of yes", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/pow.yaml`;
+  await Deno.writeTextFile(file, "processes:\n  yes: { command: [yes] }\n");
+  await using server = await startServerProcess(file);
+  const ws = new WebSocket(server.wsUrl, ["pow.v2"]);
+  ws.binaryType = "arraybuffer";
+  const target = 512 * 1024 * 1024;
+  let received = 0;
+  const { promise: done, resolve, reject } = Promise.withResolvers<void>();
+  ws.onmessage = ({ data }) => {
+    if (typeof data === "string") return;
+    received += (data as ArrayBuffer).byteLength - 13;
+    if (received >= target) resolve();
+  };
+  ws.onclose = () => reject(new Error(`closed after ${received} bytes`));
+  await new Promise((opened) => ws.onopen = opened);
+  ws.send(encodeMessage({ type: "start", id: 1, name: "yes", params: [], credit: 2 ** 50 }));
+  try {
+    await withTimeout(done, 240_000, "512 MiB of output");
+    const peak = peakRss(server.pid);
+    // Without the bounds the server keeps every byte it sent (issue 10: 1.7 GB in 6 s).
+    assert.ok(peak < 400 * 1024 * 1024, `peak RSS ${(peak / 1048576).toFixed(0)} MiB`);
+  } finally {
+    ws.onclose = null;
+    ws.close();
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("sessions.maxPerCaller: a caller over its share is refused; another caller is not", async () => {

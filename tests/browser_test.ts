@@ -9,6 +9,7 @@ import { deepStrictEqual, equal } from "node:assert/strict";
 import type { FrontEndFactory } from "../server/front_end.ts";
 import { frontEnds } from "../server/front_ends.ts";
 import { nativeWebSocket } from "../server/native_ws.ts";
+import { chromium } from "./_chromium.ts";
 import { startServer } from "./_helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -67,7 +68,6 @@ try {
 </script>`;
 
 async function launchChromium() {
-  const { chromium } = await import("playwright-core");
   return await chromium.launch({
     executablePath: CHROMIUM,
     args: [

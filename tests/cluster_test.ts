@@ -225,3 +225,138 @@ Deno.test({
     }
   },
 });
+
+/** A wubsub client from the seed's JSON: messages in order, awaited one by one. */
+class Wub {
+  readonly ws: WebSocket;
+  #messages: unknown[] = [];
+  #wake: (() => void) | undefined;
+  readonly opened: Promise<void>;
+
+  constructor(url: URL) {
+    this.ws = new WebSocket(new URL("wubsub", url));
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.onopen = () => resolve();
+      this.ws.onerror = () => reject(new Error("cannot open wubsub"));
+    });
+    this.ws.onmessage = (e) => {
+      this.#messages.push(JSON.parse(e.data));
+      this.#wake?.();
+    };
+  }
+
+  send(message: unknown): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  // deno-lint-ignore no-explicit-any
+  async next(): Promise<any> {
+    while (this.#messages.length === 0) await new Promise<void>((r) => this.#wake = r);
+    return this.#messages.shift();
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.ws.onclose = () => resolve();
+      this.ws.close();
+    });
+  }
+}
+
+Deno.test({
+  name: "cluster: a wubsub channel on node A is subscribed on B and its method called from C",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const redis = await startRedis();
+    const dir = await Deno.makeTempDir();
+    const [a, b, c] = await Promise.all(
+      ["a", "b", "c"].map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n))),
+    );
+    const owner = new Wub(a.wsUrl);
+    const subscriber = new Wub(b.wsUrl);
+    const caller = new Wub(c.wsUrl);
+    const rival = new Wub(b.wsUrl);
+    const clientC = new PowClient(c.wsUrl.href);
+    try {
+      await Promise.all([owner.opened, subscriber.opened, caller.opened, rival.opened]);
+      owner.send({
+        type: "register",
+        channel: "svc",
+        data: {
+          name: "svc",
+          description: "a service",
+          pubsub: { topics: ["news"] },
+          restpie: { methods: ["echo"] },
+        },
+      });
+      // Known on C once its catalogue lists the provided process.
+      await waitUntil(
+        async () => (await clientC.processes()).some((p) => p.name === "svc/echo"),
+        20_000,
+        "svc/echo on node c",
+      );
+      // Unique across the cluster.
+      rival.send({ type: "register", channel: "svc", data: { name: "svc" } });
+      assert.deepEqual((await rival.next()).data, 'Channel "svc" is already registered');
+      // Pub/sub from A to a subscriber on B.
+      subscriber.send({ type: "ps-sub", channel: "svc", topic: "news" });
+      subscriber.send({ type: "barrier" }); // answered once the subscription took effect
+      assert.equal((await subscriber.next()).type, "error");
+      owner.send({ type: "ps-pub", channel: "svc", topic: "news", data: { n: 1 } });
+      assert.deepEqual(await subscriber.next(), {
+        type: "ps-recv",
+        channel: "svc",
+        topic: "news",
+        data: { n: 1 },
+      });
+      // RPC from C, answered by the owner on A, back to C only.
+      caller.send({ type: "pie-do", channel: "svc", topic: "echo", data: "hi" });
+      const ack = await caller.next();
+      assert.equal(ack.type, "pie-ack");
+      const request = await owner.next();
+      assert.deepEqual(
+        { type: request.type, channel: request.channel, topic: request.topic, data: request.data },
+        { type: "pie-req", channel: "svc", topic: "echo", data: "hi" },
+      );
+      owner.send({ type: "pie-resp", reqid: request.reqid, data: "HI" });
+      assert.deepEqual(await caller.next(), {
+        type: "pie-recv",
+        channel: "svc",
+        reqid: ack.reqid,
+        topic: "echo",
+        data: "HI",
+      });
+      // The provided process, called through pow.v2 on C.
+      const proc = clientC.start("svc/echo", ["x", "y"]);
+      const served = await owner.next();
+      assert.deepEqual(served.data, ["x", "y"]);
+      owner.send({ type: "pie-resp", reqid: served.reqid, data: { ok: true } });
+      assert.deepEqual(await proc.result, { status: "fulfilled", value: { ok: true } });
+
+      // The owner leaves: B's subscriber is told, C's catalogue forgets the method.
+      await owner.close();
+      assert.deepEqual(await subscriber.next(), {
+        type: "error",
+        data: 'Channel "svc" is gone: its owner disconnected',
+        channel: "svc",
+      });
+      await waitUntil(
+        async () => !(await clientC.processes()).some((p) => p.name === "svc/echo"),
+        20_000,
+        "svc/echo gone on node c",
+      );
+    } finally {
+      await Promise.allSettled([
+        subscriber.close(),
+        caller.close(),
+        rival.close(),
+        clientC.close(),
+      ]);
+      await Promise.allSettled([a.stop(), b.stop(), c.stop()]);
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

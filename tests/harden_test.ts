@@ -155,6 +155,15 @@ Deno.test("tickets open WebSocket upgrades and event streams only, and never min
   );
   assert.equal(events.status, 200);
   assert.match(await events.text(), /event: exit/);
+  // A ticket shown where it is refused is used up: it cannot open a WebSocket afterwards.
+  const shown = await ticket();
+  const refusedUse = await fetch(new URL(`api/v2/processes?ticket=${shown}`, server.url));
+  assert.deepEqual([refusedUse.status, await refusedUse.text()], [401, refused]);
+  const later = await rawRequest(new URL(`?ticket=${shown}`, server.url), {
+    ...HANDSHAKE,
+    "Sec-WebSocket-Protocol": "pow.v2",
+  });
+  assert.deepEqual([later.status, later.body], [401, "invalid or expired ticket"]);
   // And a WebSocket upgrade.
   const upgrade = await rawRequest(new URL(`?ticket=${await ticket()}`, server.url), {
     ...HANDSHAKE,
@@ -294,7 +303,10 @@ Deno.test("a session ends when its process exits even if a descendant that calle
       config.processes.escape = defineCommand([
         "sh",
         "-c",
-        `setsid sleep ${marker} & echo started`,
+        // The escaped sleep tells through a fifo that it has left the group, so the shell
+        // exits only after that (no race with the group signal).
+        `d=$(mktemp -d); mkfifo "$d/f"; setsid sh -c "echo > '$d/f'; exec sleep ${marker}" & ` +
+        `read _ < "$d/f"; rm -r "$d"; echo started`,
       ]);
     },
   });
@@ -311,6 +323,8 @@ Deno.test("a session ends when its process exits even if a descendant that calle
     assert.match(events, /event: exit\n/);
     assert.match(events, /"status":"fulfilled"/);
     assert.match(events, /started/);
+    // The descendant did escape: it is still running (and is ended here).
+    assert.equal(killByArg(marker), 1);
   } finally {
     killByArg(marker);
   }
@@ -457,6 +471,133 @@ Deno.test({
       });
     } finally {
       await Deno.remove(closed, { recursive: true });
+    }
+  },
+});
+
+Deno.test("openapi.json never echoes the request's Host in servers", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.server.basePath = "/pow/";
+    },
+  });
+  for (const host of ["evil.example", "127.0.0.1:1", "attacker.test:8028"]) {
+    const answer = await rawHttp(server.url, `GET /pow/openapi.json HTTP/1.1\r\nHost: ${host}`);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(JSON.parse(answer.body).servers, [{ url: "/pow/" }]);
+  }
+});
+
+Deno.test("a token named anonymous with auth.anonymous and {0} in a command are config errors", async () => {
+  const { parseConfig } = await import("../server/config.ts");
+  const hash = hashToken("x");
+  assert.throws(
+    () =>
+      parseConfig(
+        `auth:\n  anonymous: true\n  tokens:\n    - { name: ops, hash: "${hash}" }\n    - { name: anonymous, hash: "${hash}" }\n`,
+      ),
+    {
+      message:
+        'Invalid config "<config>" at auth.tokens[1].name (line 5): token name "anonymous" is what callers without a token are called (auth.anonymous is true): choose another name',
+    },
+  );
+  // Without anonymous callers the name is just a name.
+  parseConfig(`auth:\n  tokens:\n    - { name: anonymous, hash: "${hash}" }\n`);
+  assert.throws(
+    () =>
+      parseConfig(
+        "processes:\n  p:\n    command: [echo, '{0}', '{1}']\n    params: [{ name: a }]\n",
+      ),
+    {
+      message:
+        'Invalid config "<config>" at processes.p.command[1] (line 3): placeholder "{0}" names no param: params are numbered from {1}',
+    },
+  );
+});
+
+Deno.test("X-Pow-Offset of GET output with stream=stderr is the offset of the first stderr byte", async () => {
+  await using server = await startServer({
+    configure(config) {
+      // stderr is written only once the test has seen stdout: the order is fixed.
+      config.processes.both = defineCommand([
+        "sh",
+        "-c",
+        "printf 0123456789; read line; printf err >&2",
+      ]);
+    },
+  });
+  const created = await (await fetch(new URL("api/v2/sessions", server.url), {
+    method: "POST",
+    body: JSON.stringify({ name: "both", params: [] }),
+  })).json();
+  const base = new URL(`api/v2/sessions/${created.session}/`, server.url);
+  await waitUntil(async () =>
+    (await (await fetch(new URL("output?offset=0", base))).text()) === "0123456789"
+  );
+  const input = await fetch(new URL("input", base), { method: "POST", body: "go\n" });
+  assert.equal(input.status, 204);
+  // Wait for the end, so that both streams are in the log.
+  await (await fetch(new URL(`api/v2/sessions/${created.session}/events`, server.url))).text();
+  const read = async (query: string) => {
+    const response = await fetch(
+      new URL(`api/v2/sessions/${created.session}/output?${query}`, server.url),
+    );
+    return [
+      await response.text(),
+      response.headers.get("x-pow-offset"),
+      response.headers.get("x-pow-next-offset"),
+    ];
+  };
+  assert.deepEqual(await read("offset=0&stream=stderr"), ["err", "10", "13"]);
+  assert.deepEqual(await read("offset=0&stream=stdout"), ["0123456789", "0", "13"]);
+  assert.deepEqual(await read("offset=0"), ["0123456789err", "0", "13"]);
+  assert.deepEqual(await read("offset=4&stream=stderr"), ["err", "10", "13"]);
+  // No byte of that stream: the offset where the read ended.
+  assert.deepEqual(await read("offset=10&stream=stdout"), ["", "13", "13"]);
+});
+
+Deno.test("a plain GET of the base path under a base path points to the docs, as documented", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.server.basePath = "/pow/";
+    },
+  });
+  const response = await fetch(server.url);
+  assert.equal(response.status, 200);
+  assert.match(await response.text(), /^pow \(Process Over WebSocket\): open a WebSocket here/);
+  const elsewhere = await fetch(new URL("nothing-here", server.url));
+  assert.equal(elsewhere.status, 404);
+  await elsewhere.body?.cancel();
+});
+
+Deno.test({
+  name: "a command defined in code with a uid and no gid runs with that user's primary group",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const { SessionManager } = await import("../mod.ts");
+    const manager = new SessionManager({
+      processes: {
+        ids: defineCommand(["sh", "-c", "id -u; id -g"], { uid: 65534, cwd: "/" }),
+        unknown: defineCommand(["id"], { uid: 4000123, cwd: "/" }),
+      },
+    });
+    try {
+      const session = manager.start("ids", [], { caller: { id: "test" } });
+      const reader = session.reader();
+      let output = "";
+      for (let chunks; (chunks = await reader.read()) !== null;) {
+        for (const chunk of chunks) output += new TextDecoder().decode(chunk.data);
+      }
+      reader.close();
+      assert.equal(output, "65534\n65534\n");
+      assert.deepEqual(await manager.start("unknown", [], { caller: { id: "test" } }).result, {
+        status: "rejected",
+        reason:
+          'Cannot run "id": user 4000123 has no primary group in /etc/passwd: give the process a gid',
+        kind: "spawn",
+      });
+    } finally {
+      await manager.close();
     }
   },
 });

@@ -38,6 +38,8 @@ export interface FuzzContext {
   readonly counts: Map<string, number>;
   /** Stops the run early (the first violation, with `--fail-fast`). */
   readonly signal: AbortSignal;
+  /** The further-link work directory of the server under test. */
+  readonly workDir: string;
 }
 
 /**

@@ -22,6 +22,8 @@ import {
 import type { Rng } from "./_rng.ts";
 
 const CONCURRENCY = 16;
+/** `limits.maxBody` of the fuzzed server (`fuzzConfig()`). */
+export const FUZZ_MAX_BODY = 64 * 1024;
 const ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 interface Request {
@@ -63,9 +65,54 @@ export function restLane(context: FuzzContext, rng: Rng): Lane {
         "x",
       ) || "x";
 
+  /** An oversized body (refused with 413) or a deeply nested one within the limit (400). */
+  function bodyBound(): Request {
+    const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    if (rng.chance(0.5)) {
+      // Over the limit: announced whole, made of nested arrays or of plain bytes.
+      const size = FUZZ_MAX_BODY + rng.pick([1, 100, FUZZ_MAX_BODY * 3]);
+      const depth = Math.floor(size / 2);
+      const body = rng.chance(0.5)
+        ? new TextEncoder().encode(`{"name":"count","params":${nested(depth)}}`)
+        : rng.bytes(size);
+      const message = `Cannot read the request body: it is larger than ${FUZZ_MAX_BODY} bytes`;
+      const route = rng.pick(["api/v2/sessions", "new", "upload"]);
+      return route === "api/v2/sessions"
+        ? {
+          cls: "body_too_large",
+          method: "POST",
+          path: route,
+          body,
+          status: 413,
+          code: "limit_reached",
+        }
+        : { cls: "body_too_large", method: "POST", path: route, body, status: 413, text: message };
+    }
+    // Within the limit but deeply nested: refused as a bad field, never re-serialized.
+    const depth = rng.range(1000, Math.floor(FUZZ_MAX_BODY / 2) - 100);
+    return rng.chance(0.5)
+      ? {
+        cls: "body_nested",
+        method: "POST",
+        path: "api/v2/sessions",
+        body: `{"name":"count","params":[${nested(depth - 1)}]}`,
+        status: 400,
+        code: "bad_message",
+      }
+      : {
+        cls: "body_nested",
+        method: "POST",
+        path: "new",
+        body: `{"call":"count","params":${nested(depth)}}`,
+        status: 400,
+        text: "failed to decode call message",
+      };
+  }
+
   function plan(): Request {
     const r = rng.int(100);
     const id = randomId();
+    if (rng.chance(0.02)) return bodyBound();
     if (r < 8) {
       const body = rng.pick([
         () => badJson(rng),

@@ -27,6 +27,8 @@ import { pow1Lane } from "./_fuzz_pow1.ts";
 import { restLane } from "./_fuzz_rest.ts";
 import { furtherLinkLane } from "./_fuzz_further_link.ts";
 import { rawLane } from "./_fuzz_raw.ts";
+import { hostLane } from "./_fuzz_host.ts";
+import { uploadLane } from "./_fuzz_upload.ts";
 import { wubsubLane } from "./_fuzz_wubsub.ts";
 import { Rng } from "./_rng.ts";
 import { startServerProcess } from "./_server_process.ts";
@@ -40,6 +42,8 @@ const LANES: [LaneFactory, number][] = [
   [restLane, 20],
   [furtherLinkLane, 15],
   [rawLane, 2],
+  [hostLane, 3],
+  [uploadLane, 2],
   [wubsubLane, 10],
 ];
 
@@ -51,7 +55,7 @@ export interface FuzzOptions {
   seed?: number;
   /** Frames per batch (between health probes and control checks). @default {2000} */
   batch?: number;
-  /** Only run this lane (`pow.v2`, `pow-1`, `rest`, `further-link`, `raw`, `wubsub`). */
+  /** Only run this lane (`pow.v2`, `pow-1`, `rest`, `further-link`, `raw`, `wubsub`, `host`, `upload`). */
   lane?: string;
   /** Stop at the first violation. @default {false} */
   failFast?: boolean;
@@ -105,9 +109,9 @@ export interface FuzzReport {
 export function fuzzConfig(workDir: string): string {
   return `# Written by tools/fuzz.ts
 server: { host: 127.0.0.1, port: 0 }
-sessions: { linger: 3s, killGrace: 1s, max: 100000 }
+sessions: { linger: 3s, killGrace: 1s, max: 100000, maxPerCaller: 100000 }
 pow1: { maxMessage: 64KiB, callDeadline: 1s, restExpiry: 3s }
-limits: { startsPerMinute: 10000000, connections: 100000, connectionsPerAddress: 100000 }
+limits: { startsPerMinute: 10000000, connections: 100000, connectionsPerAddress: 100000, maxBody: 64KiB }
 furtherLink:
   enabled: true
   workDir: ${JSON.stringify(workDir)}
@@ -150,6 +154,7 @@ export async function fuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
     violations: [],
     counts: new Map(),
     signal: abort.signal,
+    workDir: `${dir}/work`,
   };
   const root = new Rng(seed);
   const chosen = LANES.filter(([factory]) => !options.lane || laneName(factory) === options.lane);
@@ -226,6 +231,8 @@ function laneName(factory: LaneFactory): string {
     restLane: "rest",
     furtherLinkLane: "further-link",
     rawLane: "raw",
+    hostLane: "host",
+    uploadLane: "upload",
     wubsubLane: "wubsub",
   } as Record<string, string>)[factory.name] ?? factory.name;
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { isClusterStore } from "../../remote_session.ts";
 import type { Hono } from "hono";
 import { drained, SOCKET_HIGH_WATER } from "../../_drain.ts";
 import type { FrontEnd, FrontEndContext, PowEnv } from "../../front_end.ts";
@@ -60,6 +61,9 @@ export function wubsub(context: FrontEndContext): FrontEnd {
     maxPendingPerOwner: settings.maxPendingPerOwner,
     subscriberQueue: settings.subscriberQueue,
     maxChannels: settings.maxChannels,
+    cluster: isClusterStore(manager.store)
+      ? { node: manager.store.node, directory: manager.store.sharedMap("wubsub-channels") }
+      : undefined,
   });
   const sockets = new Set<WebSocket>();
   // A published message goes to every subscriber as the same object: encode it once.

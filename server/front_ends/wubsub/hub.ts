@@ -12,6 +12,7 @@
  */
 
 import type { BusEvent, EventBus, Subscription } from "../../bus.ts";
+import { NODE_LOST_TOPIC, type SharedMap } from "../../remote_session.ts";
 import type { Caller, ProcessDefinition } from "../../process.ts";
 import { formatDuration } from "../../units.ts";
 import type { ClientMessage, ErrorMessage, ServerMessage } from "./messages.ts";
@@ -50,6 +51,51 @@ export interface WubsubHubOptions {
   subscriberQueue?: number;
   /** Channels one connection may own. @default {64} */
   maxChannels?: number;
+  /**
+   * Cluster mode: channels are unique across the nodes (kept in `directory`), topics of any
+   * node's channels can be subscribed, and methods of any node's channels called, through the
+   * bus. @default {this node only}
+   */
+  cluster?: { node: string; directory: SharedMap };
+}
+
+/** A channel owned by a connection on another node of the cluster. */
+interface RemoteChannel {
+  name: string;
+  description?: string;
+  owner: string;
+  topics: Set<string>;
+  methods: Set<string>;
+  node: string;
+}
+
+/** What the channel directory and the `wubsub.channels` events carry. */
+interface ChannelEntry {
+  name: string;
+  description?: string;
+  owner: string;
+  topics: string[];
+  methods: string[];
+  node: string;
+}
+
+/** A call forwarded to another node, or an answer coming back. */
+type ClusterCall = {
+  reqid: string;
+  channel: string;
+  method: string;
+  data?: unknown;
+  caller: Caller;
+  from: string;
+};
+type ClusterReply = { reqid: string; data?: unknown; error?: ErrorMessage };
+
+interface RemotePending {
+  reqid: string;
+  channel: string;
+  method: string;
+  requester: Requester;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 /** One end of the hub: a wubsub WebSocket, or anything else that takes server messages. */
@@ -214,6 +260,9 @@ export class WubsubHub {
   readonly #perCaller = new Map<string, number>();
   readonly #perOwner = new Map<Connection, number>();
   readonly #provided = new Set<string>();
+  readonly #remote = new Map<string, RemoteChannel>();
+  readonly #remotePending = new Map<string, RemotePending>();
+  readonly #clusterSubscriptions: Subscription[] = [];
   /** One `ps-recv` per event, shared by every subscriber (so a peer can encode it once). */
   readonly #received = new WeakMap<BusEvent, ServerMessage>();
   #nextKey = 1;
@@ -227,6 +276,127 @@ export class WubsubHub {
     this.#bus = options.bus;
     this.#options = options;
     this.#reserved = new Set(options.reserved ?? []);
+    if (options.cluster) this.ready = this.#joinCluster(options.cluster);
+  }
+
+  /** Resolves once the hub knows the channels of the other nodes (at once on one node). */
+  readonly ready: Promise<void> = Promise.resolve();
+
+  async #joinCluster(cluster: { node: string; directory: SharedMap }): Promise<void> {
+    const { node, directory } = cluster;
+    const follow = <T>(topic: string, handle: (data: T) => void) => {
+      const subscription = this.#bus.subscribe<T>(topic, { queue: 65536 });
+      this.#clusterSubscriptions.push(subscription);
+      void (async () => {
+        for await (const message of subscription) {
+          if (message.type !== "event") continue;
+          try {
+            handle(message.event.data);
+          } catch (error) {
+            console.error(`wubsub: cannot handle a cluster event on "${topic}":`, error);
+          }
+        }
+      })();
+    };
+    follow<{ op: "added" | "removed"; channel: ChannelEntry }>("wubsub.channels", (event) => {
+      if (event.channel.node === node) return;
+      if (event.op === "added") this.#addRemote(event.channel);
+      else this.#removeRemote(event.channel.name, event.channel.node);
+    });
+    follow<{ node: string }>(NODE_LOST_TOPIC, ({ node: lost }) => {
+      for (const channel of [...this.#remote.values()]) {
+        if (channel.node !== lost) continue;
+        this.#removeRemote(channel.name, lost);
+        void directory.delete(channel.name).catch(() => {});
+      }
+    });
+    follow<ClusterCall>(`wubsub.node.${node}.call`, (call) => this.#serveRemoteCall(call));
+    follow<ClusterReply>(`wubsub.node.${node}.reply`, (reply) => {
+      const pending = this.#remotePending.get(reply.reqid);
+      if (!pending) return;
+      this.#settle(reply.reqid);
+      if (reply.error) pending.requester.fail(reply.error);
+      else {
+        // The requester reads the channel's name, the method and the request id.
+        const delivered = {
+          reqid: pending.reqid,
+          method: pending.method,
+          channel: { name: pending.channel },
+        } as Pending;
+        pending.requester.deliver(delivered, reply.data);
+      }
+    });
+    try {
+      for (const [name, value] of await directory.entries()) {
+        const entry = value as ChannelEntry;
+        // Left behind by an earlier life of this node: forget it.
+        if (entry.node === node) await directory.delete(name);
+        else this.#addRemote(entry);
+      }
+    } catch {
+      // The directory is unreachable: channels of other nodes appear as they are announced.
+    }
+  }
+
+  #addRemote(entry: ChannelEntry): void {
+    if (this.#channels.has(entry.name)) return;
+    this.#remote.set(entry.name, {
+      ...entry,
+      topics: new Set(entry.topics),
+      methods: new Set(entry.methods),
+    });
+    const catalogue = this.#options.catalogue;
+    if (!catalogue) return;
+    for (const method of entry.methods) {
+      const process = `${entry.name}/${method}`;
+      if (this.#reserved.has(process)) continue;
+      if (Object.hasOwn(catalogue.processes, process) && !this.#provided.has(process)) continue;
+      this.#provided.add(process);
+      catalogue.setProcess(
+        process,
+        providedProcess(this, entry.name, method, {
+          description: entry.description,
+          allow: this.#options.allow,
+          owner: entry.owner,
+        }),
+      );
+    }
+  }
+
+  #removeRemote(name: string, node: string): void {
+    const channel = this.#remote.get(name);
+    if (!channel || channel.node !== node) return;
+    this.#remote.delete(name);
+    for (const method of channel.methods) {
+      const process = `${name}/${method}`;
+      this.#provided.delete(process);
+      this.#options.catalogue?.removeProcess(process);
+    }
+    for (const pending of [...this.#remotePending.values()]) {
+      if (pending.channel !== name) continue;
+      this.#settle(pending.reqid);
+      pending.requester.fail({
+        type: "error",
+        data: `Request to "${name}/${pending.method}" failed: ${gone(name)}`,
+        channel: name,
+        topic: pending.method,
+        reqid: pending.reqid,
+      });
+    }
+    this.#tellSubscribersGone(name, undefined);
+  }
+
+  /** A call from another node for a channel owned here. */
+  #serveRemoteCall(call: ClusterCall): void {
+    const reply = (answer: ClusterReply) =>
+      void this.#bus.publish(`wubsub.node.${call.from}.reply`, answer).catch(() => {});
+    const requester: Requester = {
+      key: `node:${call.from}:${call.caller.id}`,
+      deliver: (_pending, data) => reply({ reqid: call.reqid, data: data ?? null }),
+      fail: (error) => reply({ reqid: call.reqid, error: { ...error, reqid: call.reqid } }),
+    };
+    // Authorization and the caller's bound were checked on the caller's node.
+    this.#request(requester, call.caller, call.channel, call.method, call.data, undefined, true);
   }
 
   /** Requests waiting for an answer. */
@@ -315,6 +485,8 @@ export class WubsubHub {
   /** Drops every connection and request. */
   close(): void {
     for (const connection of [...this.#connections]) connection.close();
+    for (const subscription of this.#clusterSubscriptions) subscription.close();
+    for (const reqid of [...this.#remotePending.keys()]) this.#settle(reqid);
   }
 
   /**
@@ -329,8 +501,10 @@ export class WubsubHub {
         return this.#register(connection, message);
       case "ps-pub": {
         const channel = this.#channels.get(message.channel);
-        if (!channel) return connection.send(this.#unknownChannel(message.channel));
-        if (channel.owner !== connection) {
+        if (!channel && !this.#remote.has(message.channel)) {
+          return connection.send(this.#unknownChannel(message.channel));
+        }
+        if (!channel || channel.owner !== connection) {
           return connection.send({
             type: "error",
             data: "Tried to publish to channel you aren't a publisher for.",
@@ -346,7 +520,7 @@ export class WubsubHub {
         return;
       }
       case "ps-sub": {
-        const channel = this.#channels.get(message.channel);
+        const channel = this.#channels.get(message.channel) ?? this.#remote.get(message.channel);
         if (!channel) return connection.send(this.#unknownChannel(message.channel));
         if (!channel.topics.has(message.topic)) {
           return connection.send(this.#unknownTopic(message.channel, message.topic));
@@ -436,7 +610,9 @@ export class WubsubHub {
         `Not authorized to register channel "${name}": caller "${caller.id}" is not in wubsub.register`,
       );
     }
-    if (this.#channels.has(name)) return refuse(`Channel "${name}" is already registered`);
+    if (this.#channels.has(name) || this.#remote.has(name)) {
+      return refuse(`Channel "${name}" is already registered`);
+    }
     const maxChannels = this.#options.maxChannels ?? 64;
     if (connection.channels.size >= maxChannels) {
       return refuse(
@@ -464,6 +640,37 @@ export class WubsubHub {
     };
     this.#channels.set(name, channel);
     connection.channels.add(channel);
+    const cluster = this.#options.cluster;
+    if (cluster) {
+      // Unique across the cluster: claimed in the directory; on a loss the channel goes again.
+      const entry: ChannelEntry = {
+        name,
+        description: channel.description,
+        owner: caller.id,
+        topics: [...channel.topics],
+        methods: [...channel.methods],
+        node: cluster.node,
+      };
+      void cluster.directory.setIfAbsent(name, entry).then(
+        (claimed) => {
+          if (this.#channels.get(name) !== channel) return;
+          if (claimed) {
+            void this.#bus.publish("wubsub.channels", { op: "added", channel: entry })
+              .catch(() => {});
+            return;
+          }
+          this.#remove(channel, { announce: false });
+          connection.channels.delete(channel);
+          refuse(`Channel "${name}" is already registered (on another node)`);
+        },
+        () => {
+          if (this.#channels.get(name) !== channel) return;
+          this.#remove(channel, { announce: false });
+          connection.channels.delete(channel);
+          refuse(`Cannot register channel "${name}": the cluster store is unavailable`);
+        },
+      );
+    }
     if (!catalogue) return;
     for (const method of channel.methods) {
       const process = `${name}/${method}`;
@@ -479,9 +686,16 @@ export class WubsubHub {
     }
   }
 
-  #remove(channel: Channel): void {
+  #remove(channel: Channel, options: { announce?: boolean } = {}): void {
     if (this.#channels.get(channel.name) !== channel) return;
     this.#channels.delete(channel.name);
+    const cluster = this.#options.cluster;
+    if (cluster && options.announce !== false) {
+      const entry = { name: channel.name, node: cluster.node };
+      void cluster.directory.delete(channel.name)
+        .then(() => this.#bus.publish("wubsub.channels", { op: "removed", channel: entry }))
+        .catch(() => {});
+    }
     for (const method of channel.methods) {
       const process = `${channel.name}/${method}`;
       this.#provided.delete(process);
@@ -498,16 +712,21 @@ export class WubsubHub {
         reqid: pending.reqid,
       });
     }
-    const prefix = `${channel.name}/`;
+    this.#tellSubscribersGone(channel.name, channel.owner);
+  }
+
+  /** Ends the subscriptions to a channel's topics and tells each subscriber once. */
+  #tellSubscribersGone(name: string, owner: Connection | undefined): void {
+    const prefix = `${name}/`;
     for (const connection of this.#connections) {
       let told = false;
       for (const [key, subscription] of connection.subscriptions) {
         if (!key.startsWith(prefix)) continue;
         subscription.close();
         connection.subscriptions.delete(key);
-        if (!told && connection !== channel.owner) {
+        if (!told && connection !== owner) {
           told = true;
-          connection.send({ type: "error", data: gone(channel.name), channel: channel.name });
+          connection.send({ type: "error", data: gone(name), channel: name });
         }
       }
     }
@@ -521,30 +740,25 @@ export class WubsubHub {
     method: string,
     data: unknown,
     ack?: Connection,
+    checked = false,
   ): string | undefined {
     const channel = this.#channels.get(channelName);
-    if (!channel) {
-      requester.fail(this.#unknownChannel(channelName));
-      return undefined;
-    }
     const refuse = (text: string) => {
       requester.fail({ type: "error", data: text, channel: channelName, topic: method });
       return undefined;
     };
+    if (!channel) {
+      const remote = this.#remote.get(channelName);
+      if (remote) return this.#requestRemote(requester, caller, remote, method, data, ack);
+      requester.fail(this.#unknownChannel(channelName));
+      return undefined;
+    }
     if (!channel.methods.has(method)) {
       return refuse(`Unknown method "${method}" on channel "${channelName}"`);
     }
-    const allow = this.#options.allow;
-    if (allow && !matches(allow, caller)) {
-      return refuse(
-        `Not authorized to call "${channelName}/${method}": caller "${caller.id}" is not in wubsub.allow`,
-      );
-    }
-    const perCaller = this.#options.maxPendingPerCaller ?? 64;
-    if ((this.#perCaller.get(requester.key) ?? 0) >= perCaller) {
-      return refuse(
-        `Too many pending requests: ${perCaller} of yours are waiting for an answer (wubsub.maxPendingPerCaller)`,
-      );
+    if (!checked) {
+      const refused = this.#checkCaller(requester, caller, channelName, method);
+      if (refused) return refuse(refused);
     }
     const perOwner = this.#options.maxPendingPerOwner ?? 1024;
     if ((this.#perOwner.get(channel.owner) ?? 0) >= perOwner) {
@@ -578,8 +792,101 @@ export class WubsubHub {
     return reqid;
   }
 
+  /** Authorization and the caller's bound; returns why a call is refused. */
+  #checkCaller(
+    requester: Requester,
+    caller: Caller,
+    channelName: string,
+    method: string,
+  ): string | undefined {
+    const allow = this.#options.allow;
+    if (allow && !matches(allow, caller)) {
+      return `Not authorized to call "${channelName}/${method}": caller "${caller.id}" is not in wubsub.allow`;
+    }
+    const perCaller = this.#options.maxPendingPerCaller ?? 64;
+    if ((this.#perCaller.get(requester.key) ?? 0) >= perCaller) {
+      return `Too many pending requests: ${perCaller} of yours are waiting for an answer (wubsub.maxPendingPerCaller)`;
+    }
+    return undefined;
+  }
+
+  /** Sends a call to the node that owns the channel; the answer comes back on the bus. */
+  #requestRemote(
+    requester: Requester,
+    caller: Caller,
+    channel: RemoteChannel,
+    method: string,
+    data: unknown,
+    ack?: Connection,
+  ): string | undefined {
+    const refuse = (text: string) => {
+      requester.fail({ type: "error", data: text, channel: channel.name, topic: method });
+      return undefined;
+    };
+    if (!channel.methods.has(method)) {
+      return refuse(`Unknown method "${method}" on channel "${channel.name}"`);
+    }
+    const refused = this.#checkCaller(requester, caller, channel.name, method);
+    if (refused) return refuse(refused);
+    const reqid = crypto.randomUUID();
+    const timeout = this.#options.requestTimeout ?? 30_000;
+    const timer = setTimeout(() => {
+      const pending = this.#remotePending.get(reqid);
+      if (!pending) return;
+      this.#settle(reqid);
+      pending.requester.fail({
+        type: "error",
+        data: `Request to "${channel.name}/${method}" timed out after ${
+          formatDuration(timeout)
+        }: the owner did not answer`,
+        channel: channel.name,
+        topic: method,
+        reqid,
+      });
+    }, timeout);
+    this.#remotePending.set(reqid, {
+      reqid,
+      channel: channel.name,
+      method,
+      requester,
+      timer,
+    });
+    this.#perCaller.set(requester.key, (this.#perCaller.get(requester.key) ?? 0) + 1);
+    ack?.send({ type: "pie-ack", channel: channel.name, topic: method, reqid });
+    const { id, roles } = caller;
+    const call: ClusterCall = {
+      reqid,
+      channel: channel.name,
+      method,
+      caller: roles ? { id, roles } : { id },
+      from: this.#options.cluster!.node,
+    };
+    if (data !== undefined) call.data = data;
+    void this.#bus.publish(`wubsub.node.${channel.node}.call`, call).catch(() => {
+      if (!this.#remotePending.has(reqid)) return;
+      this.#settle(reqid);
+      requester.fail({
+        type: "error",
+        data: `Request to "${channel.name}/${method}" failed: the cluster store is unavailable`,
+        channel: channel.name,
+        topic: method,
+        reqid,
+      });
+    });
+    return reqid;
+  }
+
   /** Forgets a pending request (answered, failed or abandoned). */
   #settle(reqid: string): void {
+    const remote = this.#remotePending.get(reqid);
+    if (remote) {
+      this.#remotePending.delete(reqid);
+      clearTimeout(remote.timer);
+      const left = (this.#perCaller.get(remote.requester.key) ?? 1) - 1;
+      if (left > 0) this.#perCaller.set(remote.requester.key, left);
+      else this.#perCaller.delete(remote.requester.key);
+      return;
+    }
     const pending = this.#pending.get(reqid);
     if (!pending) return;
     this.#pending.delete(reqid);

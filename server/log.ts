@@ -1,0 +1,284 @@
+/**
+ * The server's log: what an operator reads on stderr (or in the journal). One line per event,
+ * as text for people or as JSON for machines:
+ *
+ * ```text
+ * 2026-01-01T12:00:00.000Z INFO listening url=http://127.0.0.1:8028/ config="embedded demo config" auth=none …
+ * 2026-01-01T12:00:01.000Z INFO session started session=q1Xv… process=count caller=anonymous via=pow.v2 pid=4242
+ * 2026-01-01T12:00:01.020Z INFO session ended session=q1Xv… process=count caller=anonymous status=fulfilled exitCode=0 duration=0.020s
+ * ```
+ *
+ * The `Listening on URL` line on stdout is not part of the log: scripts and tests parse it.
+ *
+ * @module
+ */
+
+import type { PowConfig } from "./config.ts";
+import type { RegistryEventDetail, SessionRegistry } from "./registry.ts";
+
+/** How much is logged: `debug` < `info` < `warn` < `error`; `off` logs nothing. */
+export type LogLevel = "debug" | "info" | "warn" | "error" | "off";
+
+/** How a line looks: `text` for people, `json` (one object per line) for machines. */
+export type LogFormat = "text" | "json";
+
+/** The values of a log line's fields; `undefined` fields are left out. */
+export type LogFields = Record<
+  string,
+  string | number | boolean | null | undefined | readonly string[]
+>;
+
+/** Every log level, least severe first. */
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "off"];
+
+/** Writes log lines. */
+export interface Logger {
+  /** The least severe level written. */
+  readonly level: LogLevel;
+  /**
+   * Logs detail for debugging.
+   *
+   * @param message What happened.
+   * @param fields Details.
+   */
+  debug(message: string, fields?: LogFields): void;
+  /**
+   * Logs a normal event.
+   *
+   * @param message What happened.
+   * @param fields Details.
+   */
+  info(message: string, fields?: LogFields): void;
+  /**
+   * Logs something the operator should look at.
+   *
+   * @param message What happened.
+   * @param fields Details.
+   */
+  warn(message: string, fields?: LogFields): void;
+  /**
+   * Logs a failure.
+   *
+   * @param message What happened.
+   * @param fields Details.
+   */
+  error(message: string, fields?: LogFields): void;
+}
+
+/** Options for {@linkcode createLogger}. */
+export interface LoggerOptions {
+  /** The least severe level written. @default {"info"} */
+  level?: LogLevel;
+  /** The line format. @default {"text"} */
+  format?: LogFormat;
+  /** Writes one line (without its newline). @default {writes the line to stderr} */
+  write?: (line: string) => void;
+  /** The clock. @default {() => new Date()} */
+  now?: () => Date;
+}
+
+const encoder = new TextEncoder();
+
+function writeStderr(line: string): void {
+  const bytes = encoder.encode(`${line}\n`);
+  let written = 0;
+  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+}
+
+function textValue(value: string | number | boolean | null | readonly string[]): string {
+  const text = Array.isArray(value) ? value.join(",") : String(value);
+  return text === "" || /[\s"=\\]|[^\x20-\x7e]/.test(text) ? JSON.stringify(text) : text;
+}
+
+/**
+ * Makes a logger.
+ *
+ * @example Log as JSON
+ * ```ts
+ * import { createLogger } from "./log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const log = createLogger({
+ *   format: "json",
+ *   write: (line) => lines.push(line),
+ *   now: () => new Date(0),
+ * });
+ * log.debug("not written: below info");
+ * log.info("session started", { process: "count", pid: 42 });
+ * assert.deepEqual(lines.map((line) => JSON.parse(line)), [
+ *   { time: "1970-01-01T00:00:00.000Z", level: "info", msg: "session started", process: "count", pid: 42 },
+ * ]);
+ * ```
+ *
+ * @param options Level, format and where lines go.
+ * @returns The logger.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? "info";
+  if (!LOG_LEVELS.includes(level)) {
+    throw new TypeError(`Invalid log level "${level}": expected one of ${LOG_LEVELS.join(", ")}`);
+  }
+  const format = options.format ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new TypeError(`Invalid log format "${format}": expected text or json`);
+  }
+  const write = options.write ?? writeStderr;
+  const now = options.now ?? (() => new Date());
+  const least = LOG_LEVELS.indexOf(level);
+  const log = (at: Exclude<LogLevel, "off">, message: string, fields: LogFields = {}) => {
+    if (LOG_LEVELS.indexOf(at) < least) return;
+    const time = now().toISOString();
+    if (format === "json") {
+      const record: Record<string, unknown> = { time, level: at, msg: message };
+      for (const [key, value] of Object.entries(fields)) {
+        if (value !== undefined && !(key in record)) record[key] = value;
+      }
+      write(JSON.stringify(record));
+      return;
+    }
+    let line = `${time} ${at.toUpperCase()} ${message}`;
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined) line += ` ${key}=${textValue(value)}`;
+    }
+    write(line);
+  };
+  return {
+    level,
+    debug: (message, fields) => log("debug", message, fields),
+    info: (message, fields) => log("info", message, fields),
+    warn: (message, fields) => log("warn", message, fields),
+    error: (message, fields) => log("error", message, fields),
+  };
+}
+
+/**
+ * Logs one line when a session starts (`session started`, with its pid) and one when it ends
+ * (`session ended`: status, exit code or signal, the reason of a failure, and the duration). A
+ * program that could not be started or a result that could not be sent is a warning. A call
+ * recorded as already refused (pow-1 REST) is one `session refused` line; `debug` adds a
+ * `session starting` line with the params.
+ *
+ * @param registry Where the sessions live.
+ * @param logger Where the lines go.
+ * @returns A function that stops logging.
+ */
+export function logSessions(registry: SessionRegistry, logger: Logger): () => void {
+  const listener = (event: Event) => {
+    const { session, state } = (event as CustomEvent<RegistryEventDetail>).detail;
+    const who = {
+      session: session.id,
+      process: session.name,
+      caller: session.caller.id,
+      via: session.caller.via,
+      address: session.caller.address || undefined,
+    };
+    if (event.type === "created") {
+      if (state === "starting") {
+        logger.debug("session starting", { ...who, params: session.params });
+      } else if (state === "fulfilled" || state === "rejected") {
+        // Recorded already ended: a call refused before anything ran (pow-1 REST keeps an id
+        // for those). The client's mistake, not the operator's: not a warning.
+        const result = session.outcome;
+        logger.info("session refused", {
+          ...who,
+          reason: result?.status === "rejected" ? result.reason : undefined,
+        });
+      }
+    } else if (event.type === "state" && state === "running") {
+      logger.info("session started", { ...who, pid: session.pid });
+    } else if (event.type === "state" && (state === "fulfilled" || state === "rejected")) {
+      const result = session.outcome;
+      const ms = (session.endedAt ?? Date.now()) - session.createdAt;
+      const fields: LogFields = {
+        ...who,
+        status: state,
+        exitCode: result?.exitCode,
+        signal: result?.status === "rejected" ? result.signal : undefined,
+        kind: result?.status === "rejected" ? result.kind : undefined,
+        reason: result?.status === "rejected" ? result.reason : undefined,
+        duration: `${(ms / 1000).toFixed(3)}s`,
+      };
+      // A program that could not be started or a result that could not be sent is the
+      // operator's to fix.
+      const serious = result?.status === "rejected" &&
+        (result.kind === "spawn" || result.kind === "crash");
+      (serious ? logger.warn : logger.info)("session ended", fields);
+    }
+  };
+  registry.addEventListener("created", listener);
+  registry.addEventListener("state", listener);
+  return () => {
+    registry.removeEventListener("created", listener);
+    registry.removeEventListener("state", listener);
+  };
+}
+
+/** What {@linkcode startupSummary} describes besides the configuration. */
+export interface StartupInfo {
+  /** The URL clients use. */
+  url: URL;
+  /** The config file, if one was read. */
+  configFile?: string;
+  /** The names of the front ends served. */
+  frontEnds: readonly string[];
+}
+
+/**
+ * The fields of the startup line: where the server listens, which config, which processes and
+ * front ends, and how callers authenticate.
+ *
+ * @param config The configuration.
+ * @param info The URL, config file and front ends.
+ * @returns The fields.
+ */
+export function startupSummary(config: PowConfig, info: StartupInfo): LogFields {
+  const tokens = config.auth.tokens.length;
+  return {
+    url: info.url.href,
+    config: info.configFile ?? "embedded demo config",
+    processes: Object.keys(config.processes),
+    frontEnds: info.frontEnds,
+    auth: tokens === 0
+      ? "none"
+      : `${tokens} token${tokens === 1 ? "" : "s"}${
+        config.auth.anonymous ? ", anonymous allowed" : ""
+      }`,
+  };
+}
+
+/**
+ * Whether a listening address only accepts connections from this machine.
+ *
+ * @param host A host name or IP address.
+ * @returns `true` for `localhost`, `127.0.0.0/8` and `::1`.
+ */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) ||
+    h === "::ffff:127.0.0.1";
+}
+
+/**
+ * The warnings a configuration deserves at startup: listening on a non-loopback address with
+ * no token configured lets anyone who reaches the port run every configured process.
+ *
+ * @param config The configuration.
+ * @returns One message per warning (empty when all is well).
+ */
+export function startupWarnings(config: PowConfig): string[] {
+  const warnings: string[] = [];
+  if (!isLoopback(config.server.host) && config.auth.tokens.length === 0) {
+    warnings.push(
+      `listening on ${config.server.host} without authentication: anyone who can reach this ` +
+        `port can run every configured process; configure auth.tokens (see docs/security.md) ` +
+        `or listen on 127.0.0.1`,
+    );
+  } else if (!isLoopback(config.server.host) && config.auth.anonymous) {
+    warnings.push(
+      `listening on ${config.server.host} with auth.anonymous: callers without a token can run ` +
+        `every process that has no allow list`,
+    );
+  }
+  return warnings;
+}
