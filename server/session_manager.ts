@@ -475,8 +475,15 @@ export class SessionManager {
       await store.forgetNode(node);
       await this.bus.publish(NODE_LOST_TOPIC, { node });
     }
+    const linger = this.#options.linger ?? 60_000;
     for (const record of await store.list()) {
-      if (record.result || !record.node || alive.has(record.node)) continue;
+      if (!record.node || alive.has(record.node)) continue;
+      if (record.result) {
+        // Nobody is left to reap the sessions of a lost node: after their linger, remove them
+        // (record and output) as their node would have.
+        if (now - (record.endedAt ?? now) >= linger) await store.delete(record.id);
+        continue;
+      }
       // One node reports each lost session.
       if (!(await store.claim(`lost:${record.id}`, 60_000))) continue;
       const lost: SessionRecord = {

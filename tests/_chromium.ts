@@ -1,7 +1,8 @@
 /**
  * A small headless-Chromium driver over the DevTools protocol, with the part of Playwright's API
  * the browser tests use (`chromium.launch`, `newPage`, `goto`, `waitForFunction`,
- * `waitForSelector`, `textContent`, `evaluate`, `pageerror` and `console` events). It needs nothing but Deno's WebSocket, so no test-only npm
+ * `waitForSelector`, `textContent`, `evaluate`, `route`, `waitForLoadState`, `locator().count()`,
+ * `pageerror` and `console` events). It needs nothing but Deno's WebSocket, so no test-only npm
  * package ends up in the lockfile, in `node_modules` or in what `deno run main.ts` installs.
  *
  * @module
@@ -65,6 +66,40 @@ export interface Page {
    * @returns Its text, or `null` when nothing matches.
    */
   textContent(selector: string): Promise<string | null>;
+  /**
+   * Intercepts every request of the page: the handler continues or aborts each one.
+   *
+   * @param pattern Only `"**\/*"` (everything) is supported.
+   * @param handler Decides about each request.
+   */
+  route(pattern: "**/*", handler: (route: Route) => void | Promise<void>): Promise<void>;
+  /**
+   * Waits until no request of the page has started for 500 ms (with {@linkcode Page.route}).
+   *
+   * @param state Only `"networkidle"`.
+   */
+  waitForLoadState(state: "networkidle"): Promise<void>;
+  /**
+   * The elements matching a CSS selector.
+   *
+   * @param selector The selector.
+   * @returns Something that counts them.
+   */
+  locator(selector: string): { count(): Promise<number> };
+}
+
+/** A request stopped by {@linkcode Page.route}. */
+export interface Route {
+  /** The request. */
+  request(): { url(): string };
+  /** Lets it through. */
+  continue(): Promise<void>;
+  /**
+   * Fails it.
+   *
+   * @param reason Ignored: the request fails as blocked by the client.
+   */
+  abort(reason?: string): Promise<void>;
 }
 
 /** A running browser. */
@@ -149,7 +184,45 @@ async function evaluateIn<T>(connection: Connection, sessionId: string, source: 
 }
 
 function newPage(connection: Connection, sessionId: string): Page {
+  let lastRequest = Date.now();
   return {
+    async route(_pattern, handler) {
+      connection.on("Fetch.requestPaused", (params, session) => {
+        if (session !== sessionId) return;
+        lastRequest = Date.now();
+        const requestId = params.requestId as string;
+        const url = (params.request as { url: string }).url;
+        void handler({
+          request: () => ({ url: () => url }),
+          continue: async () => {
+            await connection.send("Fetch.continueRequest", { requestId }, sessionId);
+          },
+          abort: async () => {
+            await connection.send(
+              "Fetch.failRequest",
+              { requestId, errorReason: "BlockedByClient" },
+              sessionId,
+            );
+          },
+        });
+      });
+      await connection.send("Fetch.enable", { patterns: [{ urlPattern: "*" }] }, sessionId);
+    },
+    async waitForLoadState() {
+      while (Date.now() - lastRequest < 500) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    locator(selector) {
+      return {
+        count: () =>
+          evaluateIn<number>(
+            connection,
+            sessionId,
+            `() => document.querySelectorAll(${JSON.stringify(selector)}).length`,
+          ),
+      };
+    },
     on(event: "pageerror" | "console", listener: (value: never) => void): void {
       if (event === "pageerror") {
         connection.on("Runtime.exceptionThrown", (params, session) => {

@@ -24,6 +24,8 @@ async function nodeConfig(
   node: ${node}
   heartbeat: 100ms
   lostAfter: 1s
+sessions:
+  linger: 1s
 processes:
   seq:
     command: [seq, "1", "{1}"]
@@ -116,6 +118,15 @@ Deno.test({
         Deno.kill(-doomedStarted.pid, "SIGKILL");
         await waitUntil(() => !processAlive(doomedStarted.pid!), 5000);
       }
+      // Nothing of the sessions stays in Redis once they are gone, the lost node's included.
+      await Promise.allSettled([clientA.close(), clientB.close(), clientC.close()]);
+      await waitUntil(
+        async () =>
+          (await redis.cli("KEYS", "pow:log:*")) === "" &&
+          (await redis.cli("HLEN", "pow:sessions")) === "0",
+        20_000,
+        "no session keys left in Redis",
+      );
     } finally {
       await Promise.allSettled([clientA.close(), clientB.close(), clientC.close()]);
       await Promise.allSettled([a.stop(), b.stop(), c.stop()]);

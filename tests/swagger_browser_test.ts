@@ -35,7 +35,7 @@ Deno.test({
       },
     });
     assert.equal(server.url.hostname, "127.0.0.2");
-    const { chromium } = await import("playwright-core");
+    const { chromium } = await import("./_chromium.ts");
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
