@@ -32,6 +32,10 @@ export interface Sizes {
   viewers: number;
   /** Bytes every fan-out viewer receives. */
   fanoutBytes: number;
+  /** MonoRail watchers of `sessions` in the watchers workload. */
+  watchers: number;
+  /** Sessions started and ended while they watch. */
+  watchedSessions: number;
 }
 
 /** The full sizes of issue 7. */
@@ -44,6 +48,8 @@ export const FULL: Sizes = {
   idle: 10_000,
   viewers: 100,
   fanoutBytes: 20_000_000,
+  watchers: 1000,
+  watchedSessions: 200,
 };
 
 /** Tiny sizes for the smoke test. */
@@ -56,6 +62,8 @@ export const SMOKE: Sizes = {
   idle: 10,
   viewers: 3,
   fanoutBytes: 300_000,
+  watchers: 3,
+  watchedSessions: 5,
 };
 
 /** What the workloads share. */

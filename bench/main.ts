@@ -27,6 +27,7 @@ import {
 } from "./_report.ts";
 import { type ServerProcess, startPow, websocketdVersion } from "./_servers.ts";
 import { capture, fileLimit, hashFile, raiseFileLimit } from "./_util.ts";
+import { watchers } from "./_watchers.ts";
 import {
   type BenchContext,
   bulk,
@@ -52,6 +53,7 @@ export const WORKLOADS = {
   fanout: fanOut,
   wubsub,
   cluster,
+  watchers,
 } as const;
 
 /** Options for {@linkcode runBench}. */

@@ -36,6 +36,7 @@ Options:
 Once listening, serve prints one line on stdout: "Listening on http://HOST:PORT/"; its log
 (startup summary, one line per session start and end, warnings) goes to stderr.
 SIGINT or SIGTERM stops it: running sessions are cancelled and their processes end.
+SIGHUP reloads the processes of the --config file (a bad file is refused; the old ones stay).
 serve exits 0 after a stop, 1 when it cannot listen (e.g. the port is in use), 2 for a usage
 or config error (including a configured program that does not exist).
 `;

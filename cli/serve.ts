@@ -21,10 +21,12 @@ import {
   loadConfig,
   LOG_LEVELS,
   type LogLevel,
+  logServer,
   missingPrograms,
   missingRunPermissions,
   permissionFlags,
   type PowConfig,
+  reloadConfigFile,
   runtimeProblems,
   type SessionStore,
   startupSummary,
@@ -187,6 +189,22 @@ export async function serveCommand(args: string[]): Promise<number> {
   const stop = () => stopping.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // SIGHUP reloads the process catalogue from the config file; a bad file is refused with the
+  // same message as at startup and the old catalogue stays.
+  const reload = () => {
+    if (!values.config) {
+      console.error("pow: SIGHUP: no --config file to reload");
+      return;
+    }
+    reloadConfigFile(server, values.config).then(
+      (changes) =>
+        console.error(
+          `pow: config reloaded: ${changes.added.length} added, ${changes.changed.length} changed, ${changes.removed.length} removed`,
+        ),
+      (error) => console.error(`pow: config reload refused: ${(error as Error).message}`),
+    );
+  };
+  Deno.addSignalListener("SIGHUP", reload);
   let running: ListeningServer;
   try {
     running = await listen(server, { signal: stopping.signal });
@@ -209,7 +227,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     }),
   });
   stopping.signal.addEventListener("abort", () => logger.info("stopping"), { once: true });
+  logServer(server.manager.bus, "info", `listening on ${running.url}`);
   await running.finished;
+  Deno.removeSignalListener("SIGHUP", reload);
   await running.shutdown();
   await store?.close();
   logger.info("stopped");

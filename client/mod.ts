@@ -52,6 +52,7 @@ export * from "./backoff.ts";
 export * from "./client.ts";
 export * from "./connection.ts";
 export * from "./errors.ts";
+export * from "./monorail.ts";
 export * from "./pow1_rest.ts";
 export * from "./pow1_websocket.ts";
 export type { ProvidedCall, ProvideHandler, ProvideOptions } from "./provider.ts";

@@ -131,6 +131,23 @@ export interface FurtherLinkConfig {
 }
 
 /**
+ * Settings of the MonoRail events front end: WebSockets at `<prefix>/<channel>` speaking the
+ * MonoRail resource protocol (`docs/events.md`).
+ */
+export interface MonoRailConfig {
+  /** Whether the endpoint is served at all. @default {true} */
+  enabled: boolean;
+  /** The path prefix, relative to the base path. @default {"/events"} */
+  prefix: string;
+  /** Events queued per connection before it gets a fresh `list` instead. @default {1024} */
+  queue: number;
+  /** Milliseconds a dropped connection's watches are kept for `init` with its id. @default {60 s} */
+  resume: number;
+  /** Token names or roles that may watch the `server` channel and broadcast. @default {["admin"]} */
+  admins: string[];
+}
+
+/**
  * Settings of the wubsub front end: a WebSocket at `path` speaking wubsub's JSON protocol
  * (channels, pub/sub, restpie requests), and REST publish/subscribe of bus topics below it.
  */
@@ -203,6 +220,8 @@ export interface PowConfig {
   limits: LimitsConfig;
   /** The further-link compatibility endpoint. */
   furtherLink: FurtherLinkConfig;
+  /** The MonoRail events front end. */
+  monorail: MonoRailConfig;
   /** The wubsub endpoint. */
   wubsub: WubsubConfig;
   /** Processes provided by `pow.v2` clients. */
@@ -314,6 +333,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     outputBudget: 1024 * 1024 * 1024,
   },
   furtherLink: { enabled: false, path: "/run", runners: {} },
+  monorail: { enabled: true, prefix: "/events", queue: 1024, resume: 60_000, admins: ["admin"] },
   wubsub: {
     enabled: true,
     path: "/wubsub",
@@ -379,6 +399,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "auth",
     "limits",
     "furtherLink",
+    "monorail",
     "wubsub",
     "provide",
     "processes",
@@ -432,6 +453,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "statusLines",
   ]);
   const furtherLink = v.section(root, "furtherLink", ["enabled", "path", "workDir", "runners"]);
+  const monorail = v.section(root, "monorail", ["enabled", "prefix", "queue", "resume", "admins"]);
   const wubsub = v.section(root, "wubsub", [
     "enabled",
     "path",
@@ -524,6 +546,14 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
         D.furtherLink.path,
       runners: {},
     },
+    monorail: {
+      enabled: v.boolean(monorail.enabled, ["monorail", "enabled"]) ?? D.monorail.enabled,
+      prefix: v.basePath(monorail.prefix, ["monorail", "prefix"])?.replace(/\/$/, "") ??
+        D.monorail.prefix,
+      queue: v.integer(monorail.queue, ["monorail", "queue"], 1, 1_000_000) ?? D.monorail.queue,
+      resume: v.duration(monorail.resume, ["monorail", "resume"]) ?? D.monorail.resume,
+      admins: v.stringList(monorail.admins, ["monorail", "admins"]) ?? [...D.monorail.admins],
+    },
     wubsub: {
       enabled: v.boolean(wubsub.enabled, W("enabled")) ?? D.wubsub.enabled,
       path: v.basePath(wubsub.path, W("path"))?.replace(/\/$/, "") ?? D.wubsub.path,
@@ -562,6 +592,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     fail(["furtherLink"], 'missing key "workDir": the directory for uploads and code files');
   }
   if (config.furtherLink.path === "") fail(["furtherLink", "path"], 'must not be "/"');
+  if (config.monorail.prefix === "") fail(["monorail", "prefix"], 'must not be "/"');
   if (config.auth.anonymous) {
     const i = config.auth.tokens.findIndex((t) => t.name === "anonymous");
     if (i !== -1) {

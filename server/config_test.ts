@@ -196,6 +196,38 @@ Deno.test("config: the further-link endpoint is off by default and maps runners 
   );
 });
 
+Deno.test("config monorail section has defaults and refuses bad values with the key path", () => {
+  assert.deepEqual(parseConfig("").monorail, {
+    enabled: true,
+    prefix: "/events",
+    queue: 1024,
+    resume: 60_000,
+    admins: ["admin"],
+  });
+  const config = parseConfig(
+    "monorail:\n  enabled: false\n  prefix: /watch/\n  queue: 8\n  resume: 5s\n  admins: [ops]\n",
+  );
+  assert.deepEqual(config.monorail, {
+    enabled: false,
+    prefix: "/watch",
+    queue: 8,
+    resume: 5000,
+    admins: ["ops"],
+  });
+  assert.equal(
+    configError("monorail:\n  queue: 0\n"),
+    'Invalid config "pow.yaml" at monorail.queue (line 2): must be a whole number from 1 to 1000000, got number 0',
+  );
+  assert.equal(
+    configError("monorail:\n  prefix: /\n"),
+    'Invalid config "pow.yaml" at monorail.prefix (line 2): must not be "/"',
+  );
+  assert.equal(
+    configError("monorail:\n  admin: [ops]\n"),
+    'Invalid config "pow.yaml" at monorail.admin (line 2): unknown key "admin"; expected one of enabled, prefix, queue, resume, admins',
+  );
+});
+
 Deno.test("config: the wubsub section has defaults, units and key-path errors", () => {
   assert.deepEqual(parseConfig("").wubsub, DEFAULTS.wubsub);
   const config = parseConfig(

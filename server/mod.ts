@@ -23,6 +23,16 @@ export * from "./config.ts";
 export * from "./default_config.ts";
 export * from "./errors.ts";
 export * from "./front_end.ts";
+export {
+  broadcast,
+  BROADCAST_TOPIC,
+  type BroadcastRequest,
+  type BroadcastSkip,
+  type ConnectionInfo as MonoRailConnectionInfo,
+  monorail,
+  type MonoRailFrontEnd,
+  monorailOf,
+} from "./front_ends/monorail/mod.ts";
 export * from "./front_ends.ts";
 export * from "./log.ts";
 export * from "./output_log.ts";
@@ -31,9 +41,11 @@ export * from "./permissions.ts";
 export * from "./process.ts";
 export * from "./programs.ts";
 export * from "./registry.ts";
+export * from "./reload.ts";
 export type { RemoteSession } from "./remote_session.ts";
 export * from "./runner.ts";
 export * from "./server.ts";
+export * from "./server_log.ts";
 export * from "./session.ts";
 export * from "./session_manager.ts";
 export * from "./store.ts";

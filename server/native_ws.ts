@@ -29,9 +29,13 @@ import {
   type ServerMessage,
   toErrorMessage,
   V2_SUBPROTOCOL,
+  type WatchMessage,
 } from "@pow/protocol";
 import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
 import { applySignal, listSessions, SERVER_NAME, toProcessInfo, toProcessResult } from "./_v2.ts";
+import { Connection as WatchConnection, type ConnectionHost, type RailSocket } from "./_watch.ts";
+import { ChannelError, openChannel } from "./_watch_channels.ts";
+import { newSessionId } from "./session_manager.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
 import type { OutputChunk, OutputReader } from "./output_log.ts";
@@ -227,6 +231,46 @@ interface Channel {
   detach: () => void;
 }
 
+/**
+ * One watch of a `pow.v2` connection, as the watch kit's socket: its MonoRail messages go out
+ * as `{"type":"event","watch":N,"event":…}` on the connection's socket.
+ */
+class WatchSocket extends EventTarget implements RailSocket {
+  #socket: WebSocket;
+  #prefix: string;
+  #send: (text: string) => void;
+  #closed = false;
+
+  constructor(socket: WebSocket, watch: number, send: (text: string) => void) {
+    super();
+    this.#socket = socket;
+    this.#prefix = `{"type":"event","watch":${watch},"event":`;
+    this.#send = send;
+  }
+
+  get readyState(): number {
+    return this.#closed ? 3 : this.#socket.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  send(text: string): void {
+    if (!this.#closed) this.#send(`${this.#prefix}${text}}`);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.dispatchEvent(new Event("close"));
+  }
+
+  request(text: string): void {
+    this.dispatchEvent(new MessageEvent("message", { data: text }));
+  }
+}
+
 /** One `pow.v2` connection. */
 class V2Connection {
   #socket: WebSocket;
@@ -234,6 +278,7 @@ class V2Connection {
   #caller: Caller;
   #onDone: () => void;
   #channels = new Map<number, Channel>();
+  #watches = new Map<number, WatchConnection>();
   #closed = false;
   /** Channel ids reserved while a cluster lookup runs. */
   #pending = new Set<number>();
@@ -370,6 +415,21 @@ class V2Connection {
           id: message.id,
           ref: message.ref,
         });
+      case "watch":
+        return this.#watch(message);
+      case "unwatch": {
+        const watch = this.#watches.get(message.watch);
+        if (!watch) {
+          return this.#error({
+            code: "unknown_id",
+            message: `Watch id ${message.watch} is not in use`,
+            ref: message.ref,
+          });
+        }
+        this.#watches.delete(message.watch);
+        watch.close();
+        return this.#armIdle();
+      }
       case "credit":
         if (this.#provider.has(message.id)) return this.#provider.credit(message.id, message.bytes);
     }
@@ -421,6 +481,51 @@ class V2Connection {
         channel.wake?.();
         return;
     }
+  }
+
+  /** A watch of a resource channel, with the watch kit (as MonoRail's `watch`). */
+  #watch(message: WatchMessage): void {
+    const { watch, ref } = message;
+    if (this.#watches.has(watch)) {
+      return this.#error({
+        code: "duplicate_id",
+        message: `Watch id ${watch} is already in use`,
+        ref,
+      });
+    }
+    const { manager, config } = this.#context;
+    let channel;
+    try {
+      channel = openChannel(
+        message.channel,
+        { manager, admins: config.monorail.admins },
+        this.#caller,
+      );
+    } catch (error) {
+      if (!(error instanceof ChannelError)) throw error;
+      return this.#error({ code: "not_allowed", message: error.message, ref });
+    }
+    if (!channel) {
+      return this.#error({
+        code: "bad_message",
+        message:
+          `Unknown channel "${message.channel}": expected processes, sessions, logs, server or topics/<name>`,
+        ref,
+      });
+    }
+    const socket = new WatchSocket(this.#socket, watch, (text) => this.#sendText(text));
+    const host: ConnectionHost = {
+      manager,
+      queue: config.monorail.queue,
+      newId: newSessionId,
+      take: () => undefined,
+      named() {},
+      dropped: (connection) => connection.forget(),
+    };
+    const connection = new WatchConnection(socket, message.channel, channel, this.#caller, host);
+    this.#watches.set(watch, connection);
+    clearTimeout(this.#idleTimer);
+    socket.request(JSON.stringify({ handler: "watch", params: message.params ?? {} }));
   }
 
   async #start(message: Extract<ClientMessage, { type: "start" }>): Promise<void> {
@@ -822,7 +927,10 @@ class V2Connection {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     const idle = this.#context.config.limits.idleTimeout;
-    if (this.#closed || idle <= 0 || this.#channels.size > 0 || this.#provider.active) return;
+    if (
+      this.#closed || idle <= 0 || this.#channels.size > 0 || this.#provider.active ||
+      this.#watches.size > 0
+    ) return;
     this.#idleTimer = setTimeout(() => this.#close(4000, "idle timeout"), idle);
   }
 
@@ -843,6 +951,8 @@ class V2Connection {
     clearTimeout(this.#idleTimer);
     for (const channel of [...this.#channels.values()]) this.#unbind(channel);
     this.#provider.close();
+    for (const watch of this.#watches.values()) watch.close();
+    this.#watches.clear();
     this.#onDone();
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { EventBus } from "./bus.ts";
 import type { ParamSpec } from "./params.ts";
 
 /** Who is calling a process, as established by the front end. */
@@ -38,6 +39,11 @@ export interface ProcessContext {
   readonly sessionId: string;
   /** The caller's W3C trace context, when the client sent one: start a child span from it. */
   readonly trace?: { readonly traceparent: string; readonly tracestate?: string };
+  /**
+   * The server's event bus, when the session was started by a server: for events other than
+   * user topics, e.g. a broadcast to MonoRail connections (`monorail.broadcast`).
+   */
+  readonly bus?: EventBus;
   /**
    * Publishes plain JSON data to the user topic `name` (bus topic `topic.<name>`), where
    * pow.v2, REST/SSE and wubsub subscribers read it (a wubsub channel's topic `<c>/<t>` is

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { EventBus } from "./bus.ts";
 import { recordGroup } from "./process_ledger.ts";
 import type { OutputStream } from "./output_log.ts";
 import type { Caller, CommandProcess, FunctionProcess } from "./process.ts";
@@ -64,6 +65,8 @@ export interface RunOptions {
   pty?: { cols: number; rows: number };
   /** The caller's W3C trace context, passed to commands as `TRACEPARENT`/`TRACESTATE`. */
   trace?: { traceparent: string; tracestate?: string };
+  /** The server's event bus, given to function processes as `ctx.bus`. */
+  bus?: EventBus;
   /** Publishes to a user topic (`ctx.publish` of function processes). */
   publish?: (name: string, data: unknown) => Promise<void>;
 }
@@ -563,6 +566,7 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
         caller: options.caller,
         sessionId: options.sessionId,
         trace: options.trace,
+        bus: options.bus,
         publish: options.publish ??
           (() => Promise.reject(new Error("Cannot publish: this session has no event bus"))),
       });

@@ -18,6 +18,7 @@ import {
   type OutputReader,
   type ReaderOptions,
 } from "./output_log.ts";
+import type { EventBus } from "./bus.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import { type ExitInfo, type RunningProcess, startCommand, startFunction } from "./runner.ts";
 
@@ -148,6 +149,8 @@ export interface SessionOptions {
   pty?: { cols: number; rows: number };
   /** The W3C trace context of the caller's span, kept for tracing and listings. */
   trace?: TraceContext;
+  /** The server's event bus, given to function processes as `ctx.bus`. */
+  bus?: EventBus;
   /** Publishes to a user topic (`ctx.publish` of function processes). */
   publish?: (name: string, data: unknown) => Promise<void>;
   /** The clock for activity times (epoch milliseconds), e.g. a fake one in tests. @default {Date.now} */
@@ -347,6 +350,7 @@ export class Session extends EventTarget {
       params: this.params,
       paramsOmitted: this.#options.paramsOmitted,
       trace: this.trace,
+      bus: this.#options.bus,
       caller: this.caller,
       sessionId: this.id,
       killGrace: this.#killGrace,

@@ -290,7 +290,7 @@ export class SessionManager {
    * @param caller Who is asking.
    * @returns `true` when the caller may see it.
    */
-  visible(session: Session, caller: Caller): boolean {
+  visible(session: Pick<Session, "caller">, caller: Caller): boolean {
     if (session.caller.id === caller.id) return true;
     const viewers = this.#options.viewers ?? [];
     return viewers.includes("*") || viewers.includes(caller.id) ||
@@ -586,6 +586,7 @@ export class SessionManager {
         retention: definition.retention ?? o.retention ?? 4 * 1024 * 1024,
       }),
       trace: options.trace,
+      bus: this.bus,
       publish: this.#publish,
       now: o.now,
     };

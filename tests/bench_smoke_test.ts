@@ -42,6 +42,7 @@ const WORKLOADS = [
   "5. scale",
   "6. fan-out",
   "7. wubsub",
+  "9. watchers",
 ];
 
 Deno.test("bench harness at smoke sizes passes every check and prints every workload", async () => {

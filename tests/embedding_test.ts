@@ -18,6 +18,7 @@ Deno.test("createServer(config) serves every built-in front end by default", asy
   assert.equal(server.frontEnds.length, frontEnds.length);
   assert.deepEqual(server.frontEnds.map((f) => f.name).sort(), [
     "further-link",
+    "monorail",
     "openapi",
     "pow-1",
     "pow-1-rest",

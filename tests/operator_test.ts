@@ -158,7 +158,7 @@ Deno.test("serve logs a startup summary and each session's start and end as text
     new RegExp(
       `^${time} INFO listening url=${server.url} config="embedded demo config" ` +
         "processes=echo,ticker,count,greet,cat,wc,yes,sleep,exit,date " +
-        "frontEnds=pow-1,pow-1-rest,openapi,pow.v2,pow.v2-rest,further-link,wubsub auth=none$",
+        "frontEnds=pow-1,pow-1-rest,openapi,pow.v2,pow.v2-rest,further-link,monorail,wubsub auth=none$",
     ),
   );
   assert.match(
@@ -217,6 +217,7 @@ Deno.test("serve --log-format json writes one JSON object per line; --log-level 
         "pow.v2",
         "pow.v2-rest",
         "further-link",
+        "monorail",
         "wubsub",
       ],
       auth: "none",

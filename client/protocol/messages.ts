@@ -9,6 +9,7 @@
  */
 
 import type { ErrorCode, SessionState, SignalName } from "./constants.ts";
+import type { MonoRailResponse } from "./monorail.ts";
 
 /**
  * A connection-local channel id chosen by the client: an integer from 1 to
@@ -214,6 +215,33 @@ export interface ReturnMessage {
   result: ProcessResult;
 }
 
+/**
+ * Watches a resource channel as MonoRail does (`docs/events.md`): answered by `event` messages
+ * carrying `list`, then `item`/`remove` on every change, until `unwatch`.
+ */
+export interface WatchMessage {
+  /** Always `"watch"`. */
+  type: "watch";
+  /** The client's id for this watch (a channel id's range; separate from channel ids). */
+  watch: number;
+  /** `processes`, `sessions`, `logs`, `server` or `topics/<name>`. */
+  channel: string;
+  /** The watch's params, as on MonoRail (e.g. `{session}` for `logs`). */
+  params?: Record<string, unknown>;
+  /** Correlation value echoed in an error. */
+  ref?: Ref;
+}
+
+/** Ends a watch; no more `event` messages come for it. */
+export interface UnwatchMessage {
+  /** Always `"unwatch"`. */
+  type: "unwatch";
+  /** The watch id. */
+  watch: number;
+  /** Correlation value echoed in an error. */
+  ref?: Ref;
+}
+
 /** Any control message a client sends. */
 export type ClientMessage =
   | StartMessage
@@ -227,7 +255,9 @@ export type ClientMessage =
   | ProcessesMessage
   | PingMessage
   | ProvideMessage
-  | ReturnMessage;
+  | ReturnMessage
+  | WatchMessage
+  | UnwatchMessage;
 
 // ---------------------------------------------------------------------------
 // Server to client
@@ -489,6 +519,19 @@ export interface CancelMessage {
   reason: string;
 }
 
+/**
+ * A message of a watch: the MonoRail message as it is on `/events` (`list`, `item`, `remove` or
+ * `error`, with `items`, `data`, `params`, `seq`, `code`, `text`).
+ */
+export interface EventMessage {
+  /** Always `"event"`. */
+  type: "event";
+  /** The watch id. */
+  watch: number;
+  /** The MonoRail message. */
+  event: MonoRailResponse;
+}
+
 /** Any control message a server sends. */
 export type ServerMessage =
   | HelloMessage
@@ -502,6 +545,7 @@ export type ServerMessage =
   | SessionsMessage
   | ProcessesListMessage
   | PongMessage
+  | EventMessage
   | ErrorMessage
   | ProvidedMessage
   | ServeMessage

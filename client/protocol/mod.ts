@@ -33,3 +33,4 @@
 
 export * from "./v2.ts";
 export * from "./pow1.ts";
+export * from "./monorail.ts";

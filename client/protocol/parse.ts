@@ -25,6 +25,7 @@ import type {
   ServerMessage,
   SessionInfo,
 } from "./messages.ts";
+import type { MonoRailResponse } from "./monorail.ts";
 import {
   bool,
   defined,
@@ -197,6 +198,25 @@ const CLIENT_PARSERS: Parsers<ClientMessage> = {
       params: providedParams(o),
     }),
   exit: (o) => defined({ type: "exit" as const, id: id(o), ref: ref(o), result: resultField(o) }),
+  watch(o) {
+    const channel = str(o, "channel", 256);
+    if (o.params !== undefined && !isObject(o.params)) {
+      throw new Invalid("bad_message", '"params" is not an object');
+    }
+    return defined({
+      type: "watch" as const,
+      watch: int(o, "watch", 1, MAX_CHANNEL_ID),
+      channel,
+      params: o.params as Record<string, unknown> | undefined,
+      ref: ref(o),
+    });
+  },
+  unwatch: (o) =>
+    defined({
+      type: "unwatch" as const,
+      watch: int(o, "watch", 1, MAX_CHANNEL_ID),
+      ref: ref(o),
+    }),
 };
 
 function result(o: Obj): ProcessResult {
@@ -348,6 +368,15 @@ const SERVER_PARSERS: Parsers<ServerMessage> = {
   }),
   eof: (o) => ({ type: "eof" as const, id: id(o) }),
   cancel: (o) => ({ type: "cancel" as const, id: id(o), reason: str(o, "reason") }),
+  event(o) {
+    const event = obj(o, "event");
+    str(event, "handler", 64);
+    return {
+      type: "event" as const,
+      watch: int(o, "watch", 1, MAX_CHANNEL_ID),
+      event: event as unknown as MonoRailResponse,
+    };
+  },
   error(o) {
     const channel = Object.hasOwn(o, "id") ? id(o) : undefined;
     return defined({
