@@ -371,3 +371,62 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cluster: a MonoRail watch of sessions on node B sees a session of node A start and end",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const redis = await startRedis();
+    const dir = await Deno.makeTempDir();
+    const [a, b] = await Promise.all(
+      ["a", "b"].map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n))),
+    );
+    const clientA = new PowClient(a.wsUrl.href);
+    const ws = new WebSocket(new URL("events/sessions", b.wsUrl));
+    // deno-lint-ignore no-explicit-any
+    const messages: any[] = [];
+    let wake = () => {};
+    ws.onmessage = (e) => {
+      messages.push(JSON.parse(e.data));
+      wake();
+    };
+    const next = async () => {
+      while (messages.length === 0) await new Promise<void>((r) => wake = r);
+      return messages.shift();
+    };
+    try {
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error("cannot open /events/sessions on node b"));
+      });
+      ws.send(JSON.stringify({ handler: "watch", params: { name: "seq" } }));
+      const first = await next();
+      assert.equal(first.handler, "list");
+      const proc = clientA.start("seq", ["3"]);
+      const { session } = await proc.started;
+      await proc.result;
+      // Every state change of A's session, in order, on B.
+      const states: string[] = [];
+      while (!states.includes("fulfilled")) {
+        const message = await next();
+        if (message.handler === "item" && message.data.id === session) {
+          assert.equal(message.data.node, "a");
+          states.push(message.data.state);
+        }
+      }
+      assert.deepEqual(states.filter((s, i) => states.indexOf(s) === i), [
+        "starting",
+        "running",
+        "fulfilled",
+      ]);
+    } finally {
+      ws.close();
+      await clientA.close().catch(() => {});
+      await Promise.allSettled([a.stop(), b.stop()]);
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
