@@ -103,6 +103,12 @@ export interface FurtherLinkConfig {
   runners: Record<string, string>;
 }
 
+/** Settings of the web console served at `/console/` (see `docs/console.md`). */
+export interface ConsoleConfig {
+  /** Whether the console is served at all. @default {true} */
+  enabled: boolean;
+}
+
 /** The whole configuration. */
 export interface PowConfig {
   /** Server settings. */
@@ -117,6 +123,8 @@ export interface PowConfig {
   limits: LimitsConfig;
   /** The further-link compatibility endpoint. */
   furtherLink: FurtherLinkConfig;
+  /** The web console. */
+  console: ConsoleConfig;
   /** The processes, by name. */
   processes: Record<string, ProcessDefinition>;
 }
@@ -219,6 +227,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     idleTimeout: 0,
   },
   furtherLink: { enabled: false, path: "/run", runners: {} },
+  console: { enabled: true },
 };
 
 /**
@@ -272,6 +281,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "auth",
     "limits",
     "furtherLink",
+    "console",
     "processes",
   ]);
 
@@ -304,6 +314,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "statusLines",
   ]);
   const furtherLink = v.section(root, "furtherLink", ["enabled", "path", "workDir", "runners"]);
+  const consoleSection = v.section(root, "console", ["enabled"]);
   const D = DEFAULTS;
   const config: PowConfig = {
     server: {
@@ -364,6 +375,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       path: v.basePath(furtherLink.path, ["furtherLink", "path"])?.replace(/\/$/, "") ??
         D.furtherLink.path,
       runners: {},
+    },
+    console: {
+      enabled: v.boolean(consoleSection.enabled, ["console", "enabled"]) ?? D.console.enabled,
     },
     processes: {},
   };

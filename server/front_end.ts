@@ -70,6 +70,12 @@ export interface FrontEnd {
    * path (e.g. `"/new"`); `GET /openapi.json` merges those of every front end.
    */
   readonly openapi?: Record<string, unknown>;
+  /**
+   * Paths this front end serves to anyone, before origin checks and authentication: pages and
+   * assets that reveal no data. Matched against the path relative to the base path, without
+   * its leading slash (e.g. `console/app.js`). WebSocket upgrades are never public.
+   */
+  readonly publicPaths?: RegExp;
   /** Adds HTTP routes (relative to the base path). */
   routes?(app: Hono<PowEnv>): void;
   /** Called once when the server shuts down, after sessions were cancelled. */

@@ -11,6 +11,7 @@ import { pow1WebSocket } from "./pow1_ws.ts";
 import { nativeWebSocket } from "./native_ws.ts";
 import { nativeRest } from "./native_rest.ts";
 import { furtherLink } from "./further_link.ts";
+import { webConsole } from "./front_ends/console/mod.ts";
 
 /** Every built-in front end. */
 export const frontEnds: FrontEndFactory[] = [
@@ -20,4 +21,5 @@ export const frontEnds: FrontEndFactory[] = [
   nativeWebSocket,
   nativeRest,
   furtherLink,
+  webConsole,
 ];

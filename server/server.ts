@@ -143,13 +143,15 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     for (const protocol of frontEnd.subprotocols ?? []) bySubprotocol.set(protocol, frontEnd);
   }
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
+  const isPublic = (path: string) =>
+    PUBLIC.test(path) || frontEnds.some((frontEnd) => frontEnd.publicPaths?.test(path));
 
   routes.use("*", async (c, next) => {
     const request = c.req.raw;
     const info = c.env as Deno.ServeHandlerInfo | undefined;
     if (info) infos.set(request, info);
     const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
-    if (!upgrade && PUBLIC.test(relative(c.req.path))) return await next();
+    if (!upgrade && isPublic(relative(c.req.path))) return await next();
     // Origin first, for REST as for WebSockets: browsers send it on cross-origin requests, so a
     // page elsewhere can neither open a WebSocket nor start a process with a simple POST.
     const refused = checkOrigin(request, config.server.origins) ??
