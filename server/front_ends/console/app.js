@@ -89,7 +89,9 @@ function openSocket(request) {
     }
     refillTicket();
   }
-  return new WebSocket(url, request.protocols);
+  // Kept for the browser test, which drops the connection to see the page reattach.
+  state.socket = new WebSocket(url, request.protocols);
+  return state.socket;
 }
 
 async function boot() {
@@ -632,6 +634,7 @@ class SessionView {
     }, () => {});
     proc.result.then((result) => {
       this.ended = true;
+      this.controls.hidden = true;
       this.setState(result.status);
       this.result.className = `result ${result.status}`;
       this.result.textContent = describeResult(result);
@@ -639,6 +642,7 @@ class SessionView {
       void refreshSessions();
     }, (error) => {
       this.ended = true;
+      this.controls.hidden = true;
       this.setState("lost");
       this.result.className = "result rejected";
       this.result.textContent = error?.message ?? String(error);

@@ -9,7 +9,8 @@
 
 import assert from "node:assert/strict";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { hashToken } from "../../../mod.ts";
+import { PowClient } from "../../../client/mod.ts";
+import { defineCommand, hashToken } from "../../../mod.ts";
 import { startServer, type TestServer } from "../../../tests/_helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -112,6 +113,11 @@ Deno.test({
         config.auth.tokens = [{ name: "alice", hash: hashToken(TOKEN) }];
         // A value the page's pattern check lets through but the server refuses.
         config.sessions.maxParamLength = 4;
+        // Output that outgrows what the server retains: a late viewer is told what it missed.
+        config.processes.spew = defineCommand(["seq", "1", "20000"], {
+          description: "Print 1..20000 (108894 bytes), retaining only 4 KiB",
+          retention: 4096,
+        });
       },
     });
     const { chromium } = await import("playwright-core");
@@ -263,6 +269,54 @@ Deno.test({
         assert.match(await page.locator("#view .meta").innerText(), /viewing/);
       });
 
+      await t.step(
+        "a dropped connection reconnects and reattaches: no byte lost or doubled",
+        async () => {
+          const id = await startFromForm(page, "ticker", ["30", "60"]);
+          await output(page).filter({ hasText: "tick 5" }).waitFor();
+          await page.evaluate(`powConsole.socket.close(4000, "dropped by the test")`);
+          await page.locator("#view .notices li", { hasText: "Connection lost at byte" }).waitFor();
+          await page.locator("#view .notices li", {
+            hasText: "Reconnected and reattached from byte",
+          })
+            .waitFor();
+          assert.match(
+            await page.locator("#view .notices").innerText(),
+            /Reconnected and reattached from byte \d+: no bytes skipped/,
+          );
+          await page.locator("#view .result", { hasText: "result 30" }).waitFor();
+          const expected = Array.from({ length: 30 }, (_, i) => `tick ${i + 1}`).join("\n");
+          assert.equal((await output(page).innerText()).trim(), expected);
+          assert.ok(page.url().endsWith(`#/session/${id}`));
+          await page.locator("#status", { hasText: "connected" }).waitFor();
+        },
+      );
+
+      await t.step(
+        "a shared session URL shows what is retained and says what was skipped",
+        async () => {
+          // Another client of the same identity runs it with a small window, so the server may
+          // drop what that client confirmed beyond the 4 KiB retention.
+          let id = "";
+          {
+            await using other = new PowClient(server.wsUrl, { token: TOKEN });
+            const proc = other.start("spew", [], { credit: 4096 });
+            assert.equal((await proc.output()).stdout.length, 108894);
+            id = proc.session!;
+          }
+          await page.goto(new URL(`console/#/session/${id}`, server.url).href);
+          await page.locator("#view .result", { hasText: "exited with code 0" }).waitFor();
+          const notice = await page.locator("#view .notices li.warn").innerText();
+          const skipped = Number(/^(\d+) bytes of output were skipped/.exec(notice)?.[1]);
+          assert.ok(skipped > 0 && skipped < 108894 - 4096, notice);
+          assert.match(notice, new RegExp(`output resumes at byte ${skipped}\\)$`));
+          const replayed = await output(page).innerText();
+          assert.equal(replayed.length, 108894 - skipped);
+          assert.ok(replayed.endsWith("\n19999\n20000\n"));
+          await shot(page, "skipped");
+        },
+      );
+
       await t.step("a second browser sees a new session and watches it live", async () => {
         const second = await newContext(h, { colorScheme: "dark" });
         await signIn(h, second.page);
@@ -273,7 +327,7 @@ Deno.test({
         await row.click();
         await second.page.locator("#view .output", { hasText: "tick 3" }).waitFor();
         assert.match(await second.page.locator("#view .meta").innerText(), /viewing/);
-        assert.match(await row.innerText(), /ticker/);
+        assert.match(await row.innerText(), /ticker\s+40 100\s+running\s+alice\s+\d+s/);
         // Both follow the same session to its end.
         await second.page.locator("#view .result", { hasText: "result 40" })
           .waitFor({ timeout: 15_000 });
