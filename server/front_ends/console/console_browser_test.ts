@@ -363,3 +363,89 @@ Deno.test({
     }
   },
 });
+
+interface Measurement {
+  /** Milliseconds since navigation start. */
+  marks: Record<string, number>;
+  /** Encoded (on the wire) bytes of each script. */
+  js: number[];
+  /** Encoded bytes of everything loaded. */
+  all: number;
+}
+
+async function measure(page: Page): Promise<Measurement> {
+  return await page.evaluate<Measurement>(`(() => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    const mark = (name) => Math.round(performance.getEntriesByName(name)[0]?.startTime ?? -1);
+    const resources = performance.getEntriesByType("resource");
+    return {
+      marks: {
+        domContentLoaded: Math.round(nav.domContentLoadedEventEnd),
+        boot: mark("pow:boot"),
+        ticket: mark("pow:ticket"),
+        connected: mark("pow:connected"),
+        interactive: mark("pow:interactive"),
+      },
+      js: resources.filter((e) => /\\.m?js(\\?|$)/.test(e.name)).map((e) => e.encodedBodySize),
+      all: resources.reduce((n, e) => n + e.encodedBodySize, 0) + nav.encodedBodySize,
+    };
+  })()`);
+}
+
+Deno.test({
+  name: "the web console on an anonymous server: no sign-in, load time and bytes measured",
+  ignore: !hasChromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await startServer();
+    const { chromium } = await import("playwright-core");
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+    });
+    const h: Harness = { server, browser, blocked: [], artifacts: "" };
+    try {
+      const { page, errors } = await newContext(h);
+      await page.goto(new URL("console/", server.url).href);
+      await page.locator('#catalogue a[data-process="count"]').waitFor();
+      assert.equal(await page.isVisible("#sign-in"), false);
+      assert.equal(await page.isVisible("#sign-in-link"), true, "signing in stays possible");
+      assert.equal(await page.locator("#status").innerText(), "connected");
+      const first = await measure(page);
+      // A warm browser, a fresh context (empty cache): what a user opening the page gets.
+      const warm = await newContext(h);
+      await warm.page.goto(new URL("console/", server.url).href);
+      await warm.page.locator('#catalogue a[data-process="count"]').waitFor();
+      const measured = await measure(warm.page);
+      await warm.context.close();
+      // A pty session loads xterm.js on demand.
+      await page.click('#catalogue a[data-process="terminal"]');
+      await page.click('.start-form button[type="submit"]');
+      await page.locator(".xterm-rows").waitFor();
+      const withTerminal = await page.evaluate<number>(`performance.getEntriesByType("resource")
+        .filter((e) => /\\.(m?js)(\\?|$)/.test(e.name))
+        .reduce((n, e) => n + e.encodedBodySize, 0)`);
+      await page.keyboard.press("Control+C");
+      await page.locator("#view .result", { hasText: "SIGINT" }).waitFor();
+      const js = measured.js.reduce((a, b) => a + b, 0);
+      console.log(
+        `console load: first page in a new browser: ${JSON.stringify(first.marks)}; ` +
+          `fresh context: ${JSON.stringify(measured.marks)} (ms since navigation start); ` +
+          `JavaScript ${js} bytes (gzip) in ${measured.js.length} files, ${measured.all} bytes ` +
+          `in all; with a terminal open: ${withTerminal} bytes of JavaScript`,
+      );
+      assert.equal(measured.js.length, 2, "the page script and the client bundle, no more");
+      assert.ok(js < 30_000, `JavaScript before a terminal is needed: ${js} bytes`);
+      assert.ok(
+        measured.marks.interactive < 3000,
+        `interactive after ${measured.marks.interactive} ms`,
+      );
+      assert.deepEqual(errors, []);
+      assert.deepEqual(h.blocked, []);
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});

@@ -84,6 +84,7 @@ async function buildAssets(): Promise<Map<string, Asset>> {
     .replace("<!-- {{importmap}} -->", `<script type="importmap">${importMap}</script>`)
     .replace("{{style.css}}", v("style.css"))
     .replace("{{xterm.css}}", v("xterm.css"))
+    .replace("{{pow-client.js}}", v("pow-client.js"))
     .replaceAll("{{app.js}}", v("app.js"));
   assets.set("", await asset(page, "text/html; charset=utf-8"));
   return assets;
