@@ -224,7 +224,11 @@ async function loadCatalogue() {
         {},
         h(
           "a",
-          { href: `#/start/${encodeURIComponent(p.name)}`, "data-process": p.name },
+          {
+            href: `#/start/${encodeURIComponent(p.name)}`,
+            "data-process": p.name,
+            title: p.description,
+          },
           h("span", { class: "name" }, p.name),
           p.pty ? h("span", { class: "meta" }, " · terminal") : null,
           p.description ? h("span", { class: "description" }, p.description) : null,
@@ -303,6 +307,8 @@ function markCurrent() {
 }
 
 $("refresh").addEventListener("click", () => void refreshSessions());
+// Ages move on by themselves (this re-renders; it asks the server nothing).
+setInterval(() => state.sessions.length && renderSessions(), 15_000);
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") void refreshSessions();
 });

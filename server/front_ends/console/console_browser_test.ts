@@ -172,6 +172,12 @@ Deno.test({
         countSession = await startFromForm(page, "count", ["5"]);
         await page.locator("#view .result", { hasText: "exited with code 0" }).waitFor();
         assert.equal(await output(page).innerText(), "1\n2\n3\n4\n5\n");
+        const [download] = await Promise.all([
+          page.waitForEvent("download"),
+          page.click("#view button:has-text('Download output')"),
+        ]);
+        assert.equal(download.suggestedFilename(), `count-${countSession}.log`);
+        assert.equal(await Deno.readTextFile((await download.path())!), "1\n2\n3\n4\n5\n");
         await shot(page, "session-count");
       });
 
