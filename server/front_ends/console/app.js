@@ -721,10 +721,22 @@ class SessionView {
     this.terminal = terminal;
     this.fit = fit;
     for (const { data } of this.early?.splice(0) ?? []) terminal.write(data);
-    terminal.onData((data) => this.send(data));
-    terminal.onResize(({ cols, rows }) => {
-      if (!this.ended) this.proc.resize(cols, rows).catch(() => {});
+    // The page that started the process sets the terminal's size. A viewer only watches at its
+    // own size until it types: then it takes over, so several viewers never fight over it.
+    let controlling = !this.viewer;
+    const resize = () => {
+      if (controlling && !this.ended) {
+        this.proc.resize(terminal.cols, terminal.rows).catch(() => {});
+      }
+    };
+    terminal.onData((data) => {
+      if (!controlling) {
+        controlling = true;
+        resize();
+      }
+      this.send(data);
     });
+    terminal.onResize(resize);
     // The terminal follows the window: the fit addon measures, pow.v2 `resize` tells the pty.
     let pending;
     new ResizeObserver(() => {
@@ -734,7 +746,7 @@ class SessionView {
       });
     }).observe(this.terminalBox);
     fit.fit();
-    if (!this.viewer) this.proc.resize(terminal.cols, terminal.rows).catch(() => {});
+    resize();
     terminal.focus();
   }
 

@@ -70,6 +70,14 @@ async function startFromForm(page: Page, name: string, values: string[]): Promis
   return new URL(page.url()).hash.slice("#/session/".length);
 }
 
+/** Opens a session's URL (a new page or a hash change) and waits until its view shows. */
+async function openSession(page: Page, id: string): Promise<void> {
+  const url = new URL(page.url());
+  url.hash = `#/session/${id}`;
+  await page.goto(url.href);
+  await page.locator("#view .meta", { hasText: `session ${id}` }).waitFor();
+}
+
 function output(page: Page) {
   return page.locator("#view .output");
 }
@@ -89,8 +97,8 @@ async function terminalText(page: Page, session: string): Promise<string> {
 async function terminalSize(page: Page, session: string): Promise<{ cols: number; rows: number }> {
   return await page.evaluate((id) => {
     // deno-lint-ignore no-explicit-any
-    const terminal = (globalThis as any).powConsole.views.get(id).terminal;
-    return { cols: terminal.cols, rows: terminal.rows };
+    const terminal = (globalThis as any).powConsole.views.get(id)?.terminal;
+    return { cols: terminal?.cols ?? 0, rows: terminal?.rows ?? 0 };
   }, session);
 }
 
@@ -224,17 +232,15 @@ Deno.test({
 
       await t.step("a pty process runs in xterm.js: typing, echo, resize, Ctrl-C", async () => {
         const id = await startFromForm(page, "terminal", []);
-        // The process starts at 80x24, then the terminal fits the page and tells the pty.
-        await waitFor(
-          async () => /terminal size 24 80 /.test(await terminalText(page, id)),
-          "size",
-        );
+        // The process starts at 80x24; the terminal fits the page and tells the pty, which the
+        // process reports (as its first size, or as a resize, depending on which came first).
+        await waitFor(async () => {
+          const { cols, rows } = await terminalSize(page, id);
+          return cols > 0 && new RegExp(`(terminal size|resized to) ${rows} ${cols} `)
+            .test(await terminalText(page, id));
+        }, "the fitted size to reach the process");
         const first = await terminalSize(page, id);
-        await waitFor(
-          async () =>
-            (await terminalText(page, id)).includes(`resized to ${first.rows} ${first.cols} `),
-          "the fitted size to reach the process",
-        );
+        assert.notDeepEqual(first, { cols: 80, rows: 24 });
         await page.keyboard.type("hello pty");
         await page.keyboard.press("Enter");
         await waitFor(
@@ -267,7 +273,7 @@ Deno.test({
       });
 
       await t.step("a reload replays the same session from the server", async () => {
-        await page.goto(new URL(`console/#/session/${countSession}`, server.url).href);
+        await openSession(page, countSession);
         await page.reload();
         await page.locator("#view .result", { hasText: "exited with code 0" }).waitFor();
         assert.equal(await output(page).innerText(), "1\n2\n3\n4\n5\n");
@@ -310,7 +316,7 @@ Deno.test({
             assert.equal((await proc.output()).stdout.length, 108894);
             id = proc.session!;
           }
-          await page.goto(new URL(`console/#/session/${id}`, server.url).href);
+          await openSession(page, id);
           await page.locator("#view .result", { hasText: "exited with code 0" }).waitFor();
           const notice = await page.locator("#view .notices li.warn").innerText();
           const skipped = Number(/^(\d+) bytes of output were skipped/.exec(notice)?.[1]);
@@ -351,7 +357,7 @@ Deno.test({
 
       await t.step("a narrow window has no horizontal scrolling", async () => {
         await page.setViewportSize({ width: 380, height: 800 });
-        await page.goto(new URL(`console/#/session/${countSession}`, server.url).href);
+        await openSession(page, countSession);
         await page.locator("#view .result").waitFor();
         const overflow = await page.evaluate<number>(
           "document.documentElement.scrollWidth - document.documentElement.clientWidth",
