@@ -49,6 +49,15 @@ const state = {
   views: new Map(),
   current: undefined,
   everConnected: false,
+  /** What a session view keeps, so that endless output never exhausts the tab. */
+  limits: {
+    /** Characters of output on the page; older ones are removed (a long page is slow). */
+    shown: 1_000_000,
+    /** Lines of output on the page, likewise. */
+    lines: 5000,
+    /** Bytes kept for "Download output"; older ones are dropped. */
+    kept: 32 << 20,
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -477,6 +486,24 @@ function startForm(info) {
 // ---------------------------------------------------------------------------------------------
 // A session: output, stdin, signals, result, download; pty sessions in xterm.js
 
+function countLines(text) {
+  let lines = 0;
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
+  return lines;
+}
+
+/** Resolves in a later task (a message, so that background tabs do not throttle it). */
+function nextTask() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
 let xterm;
 function loadXterm() {
   if (!xterm) {
@@ -642,32 +669,54 @@ class SessionView {
       if (this.pty) await this.openTerminal();
       else this.flushText(false);
     }, () => {});
-    proc.result.then((result) => {
+    try {
+      // Output is taken as fast as the page can show it: after every 256 KiB the loop lets the
+      // page handle input and paint, and the server's flow control slows the process meanwhile.
+      let sinceYield = 0;
+      for await (const chunk of proc) {
+        this.write(chunk);
+        sinceYield += chunk.data.byteLength;
+        if (sinceYield >= 256 * 1024) {
+          sinceYield = 0;
+          await nextTask();
+        }
+      }
+    } catch (error) {
+      this.notice(`Output stopped: ${error?.message ?? error}`, true);
+    }
+    // The end is shown after the last byte of output.
+    try {
+      const result = await proc.result;
+      this.flushText();
       this.ended = true;
       this.controls.hidden = true;
       this.setState(result.status);
       this.result.className = `result ${result.status}`;
       this.result.textContent = describeResult(result);
+    } catch (error) {
       this.flushText();
-      void refreshSessions();
-    }, (error) => {
       this.ended = true;
       this.controls.hidden = true;
       this.setState("lost");
       this.result.className = "result rejected";
       this.result.textContent = error?.message ?? String(error);
-      void refreshSessions();
-    });
-    try {
-      for await (const chunk of proc) this.write(chunk);
-    } catch (error) {
-      this.notice(`Output stopped: ${error?.message ?? error}`, true);
     }
+    void refreshSessions();
   }
 
   write({ stream, data }) {
     this.chunks.push(data);
     this.received += data.byteLength;
+    this.kept = (this.kept ?? 0) + data.byteLength;
+    while (this.kept > state.limits.kept && this.chunks.length > 1) {
+      this.kept -= this.chunks.shift().byteLength;
+      if (!this.downloadTrimmed) {
+        this.downloadTrimmed = true;
+        this.notice(
+          `Download output keeps the last ${state.limits.kept} bytes received, not all of them`,
+        );
+      }
+    }
     if (this.terminal) {
       this.terminal.write(data);
       return;
@@ -681,14 +730,74 @@ class SessionView {
     this.appendText(stream, this.decoders[stream].decode(data, { stream: true }));
   }
 
+  /** Queues text for the page; what arrives in one task is shown at once, in order. */
   appendText(stream, text) {
     if (!text) return;
+    const pending = (this.pending ??= []);
+    const last = pending.at(-1);
+    if (last && last.stream === stream) last.text += text;
+    else pending.push({ stream, text });
+    if (!this.flushing) {
+      this.flushing = true;
+      void nextTask().then(() => this.showPending());
+    }
+  }
+
+  showPending() {
+    this.flushing = false;
     const out = this.output;
     const atBottom = out.scrollHeight - out.scrollTop - out.clientHeight < 8;
-    const last = out.lastElementChild;
-    if (last && last.dataset.stream === stream) last.append(text);
-    else out.append(h("span", { class: stream, "data-stream": stream }, text));
+    for (const { stream, text } of this.pending.splice(0)) {
+      const last = out.lastElementChild;
+      if (last && last.dataset.stream === stream) last.append(text);
+      else out.append(h("span", { class: stream, "data-stream": stream }, text));
+      this.shownChars = (this.shownChars ?? 0) + text.length;
+      this.shownLines = (this.shownLines ?? 0) + countLines(text);
+    }
+    if (this.shownChars > state.limits.shown || this.shownLines > state.limits.lines) {
+      this.trimShown();
+    }
     if (atBottom) out.scrollTop = out.scrollHeight;
+  }
+
+  /** Removes the oldest output from the page (whole lines), down to 3/4 of the limits. */
+  trimShown() {
+    const maxLines = state.limits.lines * 0.75;
+    const maxChars = state.limits.shown * 0.75;
+    while (this.shownLines > maxLines || this.shownChars > maxChars) {
+      const span = this.output.firstElementChild;
+      const node = span?.firstChild;
+      if (!node) {
+        if (!span) break;
+        span.remove();
+        continue;
+      }
+      const text = node.data;
+      const needLines = this.shownLines - maxLines;
+      const needChars = this.shownChars - maxChars;
+      let cut = 0;
+      let lines = 0;
+      while (cut < text.length && (lines < needLines || cut < needChars)) {
+        const newline = text.indexOf("\n", cut);
+        if (newline === -1) {
+          cut = text.length;
+        } else {
+          cut = newline + 1;
+          lines++;
+        }
+      }
+      if (cut === text.length) node.remove();
+      else node.deleteData(0, cut);
+      this.shownLines -= lines;
+      this.shownChars -= cut;
+      if (!span.firstChild) span.remove();
+    }
+    if (!this.pageTrimmed) {
+      this.pageTrimmed = true;
+      this.notice(
+        "Older output was removed from this page to keep it responsive; Download output has it",
+      );
+    }
   }
 
   /** Shows output kept back while the kind of session was unknown; at the end, the rest. */
@@ -701,6 +810,7 @@ class SessionView {
     for (const stream of ["stdout", "stderr"]) {
       this.appendText(stream, this.decoders[stream].decode());
     }
+    if (this.pending?.length) this.showPending();
   }
 
   async openTerminal() {
