@@ -6,7 +6,7 @@
  */
 
 /** Who a row measures. */
-export type Subject = "floor" | "websocketd" | "pow-1" | "pow.v2" | "core";
+export type Subject = "floor" | "websocketd" | "pow-1" | "pow.v2" | "core" | "wubsub";
 
 /** One measured (or skipped) figure. */
 export interface Row {

@@ -39,6 +39,8 @@ import {
   type Sizes,
   SMOKE,
 } from "./_workloads.ts";
+import { wubsub } from "./_wubsub.ts";
+import { cluster } from "./_cluster.ts";
 
 /** The workloads, by the names `--only` takes. */
 export const WORKLOADS = {
@@ -48,6 +50,8 @@ export const WORKLOADS = {
   input,
   scale,
   fanout: fanOut,
+  wubsub,
+  cluster,
 } as const;
 
 /** Options for {@linkcode runBench}. */

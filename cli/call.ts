@@ -1,60 +1,71 @@
 /**
- * `pow call`: runs a process of a pow server like a local command.
+ * `pow call`: runs a process of a pow server like a local command, the way ssh or
+ * `kubectl exec` run a remote one.
  *
  * ```sh
- * deno run -A main.ts call --url ws://HOST:PORT/ [--token T] [--pty] NAME [PARAMS...]
+ * deno run -A main.ts call --url ws://HOST:PORT/ [--token T] [--pty] [--no-result]
+ *   [--reconnect-timeout SECONDS] NAME [PARAMS...]
  * ```
  *
- * Local stdin streams to the process (end of input closes its stdin), its stdout and stderr go
- * to the local ones, and the command exits with the process's exit code. Ctrl-C interrupts the
- * process; a second Ctrl-C cancels it. Exit codes: the remote exit code; 128 + N when a signal
- * ended it; 1 when it was refused or failed without an exit code (the reason on stderr);
- * {@linkcode EXIT_CONNECTION} (69) when the server could not be reached or the connection was
- * lost for good; 2 for usage errors.
+ * Options come before NAME; everything after NAME is a param, even when it starts with `-`.
+ * See {@linkcode CALL_HELP} for the behaviour and the exit codes.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
-  ConnectionError,
-  PowClient,
-  type ProcessResult,
-  RemoteError,
-  SessionLostError,
-} from "../client/mod.ts";
+  CliError,
+  connect,
+  EXIT_AUTH,
+  EXIT_CONNECTION,
+  EXIT_PIPE,
+  EXIT_USAGE,
+  parseCommandLine,
+  serverUrl,
+  tokenFrom,
+} from "./_common.ts";
+import { ConnectionWatch, exitCodeOf, follow, terminalSize } from "./_follow.ts";
 
-/** Exit code when the server cannot be reached or the connection is lost for good (EX_UNAVAILABLE). */
-export const EXIT_CONNECTION = 69;
-/** Exit code for usage errors. */
-export const EXIT_USAGE = 2;
-
-const SIGNAL_NUMBERS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGKILL: 9,
-  SIGPIPE: 13,
-  SIGTERM: 15,
-};
+export { EXIT_AUTH, EXIT_CONNECTION, EXIT_PIPE, EXIT_USAGE, exitCodeOf };
 
 /** Usage of `call`. */
 export const CALL_HELP = `Usage: deno run -A main.ts call --url URL [options] NAME [PARAMS...]
 
 Runs process NAME of a pow server like a local command: stdin streams to it (end of input
 closes its stdin), its stdout and stderr go to yours, and the exit code is its exit code.
-Ctrl-C interrupts it; a second Ctrl-C cancels it.
+Options go before NAME: everything after NAME is a param, even if it starts with "-"
+(call date -u). Ctrl-C interrupts the process; a second Ctrl-C cancels it.
 
 Options:
-  --url URL        The server's WebSocket URL, e.g. ws://127.0.0.1:8028/ (required)
-  --token TOKEN    Bearer token (default: $POW_TOKEN)
-  --pty            Run in a pseudo terminal (raw local terminal, follows window size)
-  -h, --help       Show this help
+  --url URL                  The server's URL, e.g. ws://127.0.0.1:8028/ (required;
+                             http:// and https:// mean ws:// and wss://)
+  --token TOKEN              Bearer token (default: $POW_TOKEN)
+  --pty                      Run in a pseudo terminal of your terminal's size (80x24 when
+                             unknown); needs a terminal on stdin, else a warning and no pty
+  --reconnect-timeout SECS   How long to try to reconnect after losing the server, then
+                             give up with status 69 (default: 10; 0 gives up at once)
+  --no-result                Do not print the result value (see below)
+  -h, --help                 Show this help
 
-Exit codes: the remote exit code; 128+N when signal N ended it; 1 when the process was
-refused or failed without an exit code; 69 when the server could not be reached or the
-connection was lost; 2 for usage errors.
+A TypeScript process's result value, when it is not null, is printed as one JSON line on
+stdout after its output (commands have none).
+
+Exit codes: the remote exit code; 128+N when signal N ended it (130 SIGINT, 137 SIGKILL,
+139 SIGSEGV, 143 SIGTERM; when the server ended it, stderr says why); 1 when the process was refused or failed without an exit code;
+141 when your stdout was closed (| head): the remote process is cancelled; 69 when the
+server could not be reached, is not a pow server, stayed away longer than
+--reconnect-timeout, or no longer has the session; 77 when it wants a (valid) token;
+2 for usage errors.
 `;
+
+const OPTIONS = {
+  url: { type: "string" },
+  token: { type: "string" },
+  pty: { type: "boolean" },
+  "no-result": { type: "boolean" },
+  "reconnect-timeout": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 /**
  * Runs `call`.
@@ -63,114 +74,64 @@ connection was lost; 2 for usage errors.
  * @returns The exit code.
  */
 export async function callCommand(args: string[]): Promise<number> {
-  let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        url: { type: "string" },
-        token: { type: "string" },
-        pty: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    return await call(args);
   } catch (error) {
-    console.error(`pow call: ${(error as Error).message}\nRun "call --help" for usage.`);
-    return EXIT_USAGE;
+    if (!(error instanceof CliError)) throw error;
+    const hint = error.exitCode === EXIT_USAGE ? `\nRun "call --help" for usage.` : "";
+    console.error(`pow call: ${error.message}${hint}`);
+    return error.exitCode;
   }
-  const { values, positionals } = parsed;
+}
+
+async function call(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, OPTIONS, true);
   if (values.help) {
     console.log(CALL_HELP);
     return 0;
   }
-  if (values.url === undefined || positionals.length === 0) {
-    console.error(`pow call: --url and a process name are required\nRun "call --help" for usage.`);
-    return EXIT_USAGE;
-  }
+  const url = serverUrl(values.url as string | undefined);
+  if (positionals.length === 0) throw new CliError("a process name is required", EXIT_USAGE);
+  const timeout = reconnectTimeout(values["reconnect-timeout"] as string | undefined);
   const [name, ...params] = positionals;
-  const pty = values.pty === true && Deno.stdin.isTerminal();
-  const token = values.token ?? Deno.env.get("POW_TOKEN");
-
-  const client = new PowClient(values.url, { token, retryFirstConnect: false });
-  try {
-    await client.ready();
-  } catch (error) {
-    console.error(`pow call: ${(error as Error).message}`);
-    return EXIT_CONNECTION;
+  let pty = values.pty === true;
+  if (pty && !Deno.stdin.isTerminal()) {
+    console.error("pow call: warning: --pty ignored: stdin is not a terminal");
+    pty = false;
   }
-  const size = pty ? Deno.consoleSize() : undefined;
+
+  const watch = new ConnectionWatch("pow call", timeout);
+  const client = await connect(url, tokenFrom(values.token), watch.options);
+  watch.watch(client);
+  const size = pty ? terminalSize() : undefined;
   const proc = client.start(name, params, {
     pty,
     ...(size ? { cols: size.columns, rows: size.rows } : {}),
   });
-
-  let interrupts = 0;
-  const onInterrupt = () => {
-    interrupts++;
-    proc.signal(interrupts === 1 ? "interrupt" : "cancel").catch(() => {});
-  };
-  const onResize = () => {
-    const { columns, rows } = Deno.consoleSize();
-    proc.resize(columns, rows).catch(() => {});
-  };
-  Deno.addSignalListener("SIGINT", onInterrupt);
-  if (pty) {
-    Deno.stdin.setRaw(true);
-    Deno.addSignalListener("SIGWINCH", onResize);
-  }
-
-  // stdin: forwarded until local EOF, then the remote stdin is closed.
-  const input = Deno.stdin.readable.pipeTo(proc.stdin).catch(() => {});
-  const stdout = proc.stdout.pipeTo(Deno.stdout.writable, {
-    preventClose: true,
-    preventAbort: true,
+  return await follow(client, proc, {
+    prefix: "pow call",
+    watch,
+    stdin: true,
+    printResult: values["no-result"] !== true,
+    pty,
   });
-  const stderr = proc.stderr.pipeTo(Deno.stderr.writable, {
-    preventClose: true,
-    preventAbort: true,
-  });
-
-  let code: number;
-  try {
-    const result = await proc.result;
-    await Promise.allSettled([stdout, stderr]);
-    code = exitCodeOf(result);
-    if (
-      result.status === "rejected" && result.exitCode === undefined && result.signal === undefined
-    ) {
-      console.error(`pow call: ${name}: ${result.reason}`);
-    }
-  } catch (error) {
-    await Promise.allSettled([stdout, stderr]);
-    code = error instanceof ConnectionError && !(error instanceof SessionLostError)
-      ? EXIT_CONNECTION
-      : 1;
-    const message = error instanceof RemoteError || error instanceof SessionLostError ||
-        error instanceof ConnectionError
-      ? error.message
-      : String(error);
-    console.error(`pow call: ${message}`);
-  } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
-    if (pty) {
-      Deno.removeSignalListener("SIGWINCH", onResize);
-      Deno.stdin.setRaw(false);
-    }
-  }
-  void input;
-  await client.close();
-  return code;
 }
 
 /**
- * The local exit code of a remote result.
+ * Parses `--reconnect-timeout`.
  *
- * @param result The result.
- * @returns The exit code, 128 + the signal's number, 0 or 1.
+ * @param text The value in seconds.
+ * @returns Milliseconds (default 10 s).
+ * @throws {CliError} 2 when it is not a number of seconds.
  */
-export function exitCodeOf(result: ProcessResult): number {
-  if (result.exitCode !== undefined) return result.exitCode;
-  if (result.signal !== undefined) return 128 + (SIGNAL_NUMBERS[result.signal] ?? 0);
-  return result.status === "fulfilled" ? 0 : 1;
+export function reconnectTimeout(text: string | undefined): number {
+  if (text === undefined) return 10_000;
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(seconds)) {
+    throw new CliError(
+      `invalid --reconnect-timeout "${text}": expected a number of seconds`,
+      EXIT_USAGE,
+    );
+  }
+  return seconds * 1000;
 }

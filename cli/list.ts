@@ -11,16 +11,25 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { PowClient, type ProcessInfo } from "../client/mod.ts";
-import { EXIT_CONNECTION, EXIT_USAGE } from "./call.ts";
+import type { ProcessInfo } from "../client/mod.ts";
+import {
+  CliError,
+  connect,
+  EXIT_AUTH,
+  EXIT_CONNECTION,
+  EXIT_USAGE,
+  parseCommandLine,
+  serverUrl,
+  tokenFrom,
+} from "./_common.ts";
 
 /** Usage of `list`. */
 export const LIST_HELP = `Usage: deno run -A main.ts list --url URL [--token TOKEN] [--json]
 
 Lists the processes the server lets you start, with their params and descriptions.
 A ws:// URL uses the WebSocket protocol, an http:// URL the REST API.
-Exit codes: 0, 69 when the server could not be reached, 2 for usage errors.
+Exit codes: 0; 69 when the server could not be reached; 77 when it wants a (valid) token;
+2 for usage errors.
 `;
 
 /**
@@ -32,35 +41,38 @@ Exit codes: 0, 69 when the server could not be reached, 2 for usage errors.
 export async function listCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        url: { type: "string" },
-        token: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
+    parsed = parseCommandLine(args, {
+      url: { type: "string" },
+      token: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
     });
   } catch (error) {
     console.error(`pow list: ${(error as Error).message}\nRun "list --help" for usage.`);
     return EXIT_USAGE;
   }
-  const { values } = parsed;
+  const { values, positionals } = parsed;
   if (values.help) {
     console.log(LIST_HELP);
     return 0;
   }
-  if (values.url === undefined) {
+  if (positionals.length > 0) {
+    console.error(
+      `pow list: unexpected argument "${positionals[0]}"\nRun "list --help" for usage.`,
+    );
+    return EXIT_USAGE;
+  }
+  if (typeof values.url !== "string") {
     console.error(`pow list: --url is required\nRun "list --help" for usage.`);
     return EXIT_USAGE;
   }
-  const token = values.token ?? Deno.env.get("POW_TOKEN");
+  const token = tokenFrom(values.token);
   let processes: ProcessInfo[];
   try {
     processes = await fetchProcesses(values.url, token);
   } catch (error) {
     console.error(`pow list: ${(error as Error).message}`);
-    return EXIT_CONNECTION;
+    return error instanceof CliError ? error.exitCode : EXIT_CONNECTION;
   }
   console.log(values.json ? JSON.stringify(processes, null, 2) : formatProcesses(processes));
   return 0;
@@ -68,15 +80,23 @@ export async function listCommand(args: string[]): Promise<number> {
 
 async function fetchProcesses(url: string, token: string | undefined): Promise<ProcessInfo[]> {
   if (/^wss?:/i.test(url)) {
-    await using client = new PowClient(url, { token, reconnect: false });
+    await using client = await connect(serverUrl(url), token, { reconnect: false });
     return await client.processes();
   }
-  const base = new URL(url);
+  let base: URL;
+  try {
+    base = new URL(url);
+  } catch {
+    throw new CliError(`invalid --url "${url}": expected a URL such as ws://127.0.0.1:8028/`, 2);
+  }
   if (!base.pathname.endsWith("/")) base.pathname += "/";
   const response = await fetch(new URL("api/v2/processes", base), {
     headers: token ? { authorization: `Bearer ${token}` } : {},
   });
   const body = await response.text();
+  if (response.status === 401) {
+    throw new CliError("authentication required: use --token or POW_TOKEN", EXIT_AUTH);
+  }
   if (!response.ok) throw new Error(`Cannot list processes: HTTP ${response.status}: ${body}`);
   const json = JSON.parse(body);
   return Array.isArray(json) ? json : json.processes;

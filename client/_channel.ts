@@ -7,6 +7,7 @@
  * @module
  */
 
+import { deferred } from "./_deferred.ts";
 import {
   type AttachedMessage,
   type ClientMessage,
@@ -19,7 +20,7 @@ import {
   type ServerMessage,
   type SignalName,
   type StartedMessage,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";
 import { ConnectionError, RemoteError, SessionLostError } from "./errors.ts";
 import { type OutputChunk, OutputQueue, type OutputStream } from "./_output_queue.ts";
 
@@ -81,8 +82,8 @@ export class ChannelCore {
   pty = false;
   skipped = 0;
   readonly queue: OutputQueue;
-  readonly started = Promise.withResolvers<StartedMessage | AttachedMessage>();
-  readonly result = Promise.withResolvers<ProcessResult>();
+  readonly started = deferred<StartedMessage | AttachedMessage>();
+  readonly result = deferred<ProcessResult>();
   onGap: ((gap: GapInfo) => void) | undefined;
   #window: number;
   #next = 0;

@@ -6,10 +6,12 @@
  * @module
  */
 
+import { type Deferred, deferred } from "./_deferred.ts";
+
 /** The queue (internal). */
 export class LineQueue {
   #items: string[] = [];
-  #waiter: PromiseWithResolvers<void> | undefined;
+  #waiter: Deferred<void> | undefined;
   #done = false;
   #error: { error: unknown } | undefined;
   #max: number;
@@ -54,7 +56,7 @@ export class LineQueue {
         if (this.#error) throw this.#error.error;
         return;
       }
-      this.#waiter ??= Promise.withResolvers<void>();
+      this.#waiter ??= deferred<void>();
       await this.#waiter.promise;
     }
   }

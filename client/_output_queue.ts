@@ -7,6 +7,8 @@
  * @module
  */
 
+import { deferred } from "./_deferred.ts";
+
 /** Which output stream. */
 export type OutputStream = "stdout" | "stderr";
 
@@ -74,7 +76,7 @@ export class OutputQueue {
     }
     if (this.#error) return Promise.reject(this.#error.error);
     if (this.#ended) return Promise.resolve(null);
-    const waiter = Promise.withResolvers<OutputChunk | null>();
+    const waiter = deferred<OutputChunk | null>();
     this.#waiters.push({ stream, resolve: waiter.resolve, reject: waiter.reject });
     return waiter.promise;
   }

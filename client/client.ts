@@ -5,6 +5,7 @@
  * @module
  */
 
+import { deferred } from "./_deferred.ts";
 import {
   type ClientMessage,
   decodeDataFrame,
@@ -19,7 +20,7 @@ import {
   type ServerMessage,
   type SessionInfo,
   V2_SUBPROTOCOL,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { ChannelCore, type ChannelHost, ConnectionDropped } from "./_channel.ts";
 import {
@@ -36,6 +37,7 @@ import {
   type StartOptions,
 } from "./remote_process.ts";
 import { type Clock, systemClock, type TimerHandle } from "./timers.ts";
+import { activeTraceContext, type TraceContext } from "./_trace.ts";
 import type { TokenTransport, WebSocketFactory } from "./websocket.ts";
 
 /** Options of {@linkcode PowClient}. */
@@ -164,7 +166,7 @@ export class PowClient implements AsyncDisposable {
       },
       onMessage: (data) => {
         this.#onMessage(data);
-        options.onMessage?.(data);
+        return options.onMessage?.(data);
       },
       onClose: (info) => {
         this.#onClose(info);
@@ -244,8 +246,7 @@ export class PowClient implements AsyncDisposable {
       pty: options.pty,
       cols: options.cols,
       rows: options.rows,
-      traceparent: options.traceparent,
-      tracestate: options.tracestate,
+      ...traceOf(options),
     }, options.credit);
     return this.#open(channel, options);
   }
@@ -358,7 +359,7 @@ export class PowClient implements AsyncDisposable {
     if (this.#closedError) return Promise.reject(this.#closedError);
     const ref = this.#nextRef++;
     const withRef = { ...message, ref } as ClientMessage;
-    const { promise, resolve, reject } = Promise.withResolvers<ServerMessage>();
+    const { promise, resolve, reject } = deferred<ServerMessage>();
     this.#pending.set(ref, { message: withRef, resolve, reject, channel });
     if (!this.#send(withRef)) {
       if (channel === undefined) {
@@ -472,7 +473,7 @@ export class PowClient implements AsyncDisposable {
 
   #badMessage(detail: string): void {
     this.#connection.reportReadError(new TypeError(`Cannot read a server message: ${detail}`));
-    void this.#connection.close(1002, "bad server message");
+    void this.#connection.close(1000, "bad server message");
   }
 
   #scheduleKeepAlive(): void {
@@ -499,4 +500,12 @@ export class PowClient implements AsyncDisposable {
     if (this.#pongTimer !== undefined) this.#clock.clearTimeout(this.#pongTimer);
     this.#keepAliveTimer = this.#pongTimer = undefined;
   }
+}
+
+function traceOf(options: StartOptions): Partial<TraceContext> {
+  if (options.traceparent === "") return {};
+  if (options.traceparent !== undefined) {
+    return { traceparent: options.traceparent, tracestate: options.tracestate };
+  }
+  return activeTraceContext() ?? {};
 }

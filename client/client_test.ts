@@ -1,6 +1,6 @@
 // Copyright the pow authors. MIT license.
-import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
-import type { ClientMessage, ProcessResult } from "@pow/protocol";
+import { deepStrictEqual, equal, match, ok, rejects } from "node:assert/strict";
+import type { ClientMessage, ProcessResult } from "./protocol/mod.ts";
 import { PowClient, type PowClientOptions } from "./client.ts";
 import { ConnectionError, RemoteError, SessionLostError } from "./errors.ts";
 import { FakeClock, FakeServer, type FakeSocket } from "./testing.ts";
@@ -369,4 +369,84 @@ Deno.test("a client that cannot connect rejects ready() and every request", asyn
   const proc = client.start("x");
   await rejects(client.ready(), ConnectionError);
   await rejects(proc.result, ConnectionError);
+});
+
+Deno.test("a malformed server message closes with 1000, a code browsers allow, and frees the socket", async () => {
+  const errors: unknown[] = [];
+  const { server, client } = setup(() => {}, { onReadError: (error) => errors.push(error) });
+  await client.ready();
+  server.last!.sendText("{oops");
+  const closed = await client.closed;
+  deepStrictEqual(server.last!.clientClose, { code: 1000, reason: "bad server message" });
+  equal(server.last!.readyState, 3);
+  equal(closed.code, 1000);
+  equal(client.state, "closed");
+  ok(errors[0] instanceof TypeError);
+  match((errors[0] as Error).message, /^Cannot read a server message: /);
+});
+
+Deno.test("a client whose handshake fails with an error and no close event (Node 22) rejects ready()", async () => {
+  const server = new FakeServer();
+  server.refuse = true;
+  server.errorWithoutClose = true;
+  const client = new PowClient("ws://pow.test/", { WebSocket: server.WebSocket });
+  await rejects(client.ready(), ConnectionError);
+  equal(client.state, "closed");
+});
+
+Deno.test("a token that is not a valid header value is named as the cause, without a connection attempt", async () => {
+  const server = new FakeServer();
+  const client = new PowClient("ws://pow.test/", { WebSocket: server.WebSocket, token: "…" });
+  await rejects(client.ready(), /the token is not a valid HTTP header value/);
+  equal(server.sockets.length, 0);
+});
+
+Deno.test("start carries the active OpenTelemetry span's trace context, found through the API global", async () => {
+  const API_KEY = Symbol.for("opentelemetry.js.api.1");
+  const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
+  const span = {
+    spanContext: () => ({
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      spanId: "00f067aa0ba902b7",
+      traceFlags: 1,
+      traceState: { serialize: () => "vendor=abc" },
+    }),
+  };
+  const global = globalThis as Record<symbol, unknown>;
+  const before = global[API_KEY];
+  global[API_KEY] = {
+    context: { active: () => ({ getValue: (key: symbol) => key === SPAN_KEY ? span : undefined }) },
+  };
+  try {
+    const starts: ClientMessage[] = [];
+    const { server, client } = setup((socket, m) => {
+      if (m.type !== "start") return;
+      starts.push(m);
+      socket.sendMessage({
+        type: "started",
+        id: m.id,
+        ref: m.ref,
+        session: `s${m.id}`,
+        pty: false,
+      });
+    });
+    await client.start("a").started;
+    await client.start("b", [], {
+      traceparent: "00-11111111111111111111111111111111-2222222222222222-00",
+    })
+      .started;
+    await client.start("c", [], { traceparent: "" }).started;
+    const traces = starts.map((m) =>
+      m.type === "start" ? [m.name, m.traceparent, m.tracestate] : []
+    );
+    deepStrictEqual(traces, [
+      ["a", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=abc"],
+      ["b", "00-11111111111111111111111111111111-2222222222222222-00", undefined],
+      ["c", undefined, undefined],
+    ]);
+    equal(server.sockets.length, 1);
+    await client.close();
+  } finally {
+    global[API_KEY] = before;
+  }
 });

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { shouldReconnect } from "@pow/protocol";
+import { type Deferred, deferred } from "./_deferred.ts";
+import { shouldReconnect } from "./protocol/mod.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { ConnectionError } from "./errors.ts";
 import { type Clock, systemClock, type TimerHandle } from "./timers.ts";
@@ -67,11 +68,18 @@ export interface RestartErrorInfo {
 export interface ConnectionCallbacks {
   /** A socket opened (first time or after a reconnect). */
   onOpen?(info: OpenInfo): void;
-  /** A message arrived: text as a string, binary as an `ArrayBuffer`. */
-  onMessage?(data: string | ArrayBuffer): void;
+  /**
+   * A message arrived: text as a string, binary as an `ArrayBuffer`. It may return a promise:
+   * a rejection goes to `onReadError`, and the engine runs at most `concurrency` handlers at
+   * once.
+   */
+  onMessage?(data: string | ArrayBuffer): unknown;
   /** An open socket closed; `info.reconnecting` says whether another attempt follows. */
   onClose?(info: CloseInfo): void;
-  /** `onMessage` threw, or the caller reported a bad message with `reportReadError()`. */
+  /**
+   * `onMessage` threw (or its promise rejected), or the caller reported a bad message with
+   * `reportReadError()`.
+   */
   onReadError?(error: unknown): void;
   /** The socket could not be closed cleanly by `close()`. */
   onCloseError?(error: unknown): void;
@@ -111,6 +119,14 @@ export interface ConnectionOptions extends ConnectionCallbacks {
    * @default {false}
    */
   retryFirstConnect?: boolean;
+  /**
+   * How many `onMessage` handlers may run at once (a handler runs until the promise it returns
+   * settles). With 1, messages are handled strictly in order, each after the previous one
+   * finished. Messages beyond the limit wait in arrival order.
+   *
+   * @default {Infinity}
+   */
+  concurrency?: number;
   /**
    * How long `close()` waits for the server's close frame, in milliseconds.
    *
@@ -174,9 +190,14 @@ export class Connection {
   #longerBackoff = false;
   #timer: TimerHandle | undefined;
   #closeTimer: TimerHandle | undefined;
-  #firstOpen = Promise.withResolvers<void>();
-  #closed = Promise.withResolvers<CloseInfo>();
-  #closeRequested: PromiseWithResolvers<void> | undefined;
+  #firstOpen = deferred<void>();
+  #inbox: (string | ArrayBuffer)[] = [];
+  #running = 0;
+  #paused = false;
+  #receivers: Deferred<string | ArrayBuffer>[] = [];
+  #concurrency: number;
+  #closed = deferred<CloseInfo>();
+  #closeRequested: Deferred<void> | undefined;
 
   /**
    * Creates the engine; nothing happens until {@linkcode Connection.connect}.
@@ -190,6 +211,11 @@ export class Connection {
     this.#clock = options.clock ?? systemClock;
     const reconnect = options.reconnect ?? true;
     this.#backoff = reconnect === false ? undefined : reconnect === true ? {} : reconnect;
+    const concurrency = options.concurrency ?? Infinity;
+    if (!(concurrency >= 1)) {
+      throw new RangeError(`Cannot use concurrency ${concurrency}: it must be at least 1`);
+    }
+    this.#concurrency = concurrency;
     this.#firstOpen.promise.catch(() => {});
   }
 
@@ -266,6 +292,75 @@ export class Connection {
     this.#afterClose({ code: 1006, reason, wasClean: false }, true);
   }
 
+  /** Whether message handling is paused (see {@linkcode Connection.pause}). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Pauses message handling so the caller can pilot the connection by hand: `onMessage` is not
+   * called for new messages (handlers already running finish), which wait for
+   * {@linkcode Connection.receive} or {@linkcode Connection.resume}. The socket keeps reading
+   * (the WebSocket API has no backpressure), so messages pile up in memory while paused.
+   *
+   * @example Send a request and read its answer by hand
+   * ```ts
+   * import { Connection } from "@pow/client";
+   * import { FakeServer } from "@pow/client/testing";
+   * import { deepStrictEqual, equal } from "node:assert/strict";
+   *
+   * const server = new FakeServer({ protocol: "echo" });
+   * server.onConnection = (socket) => {
+   *   socket.onClientMessage = (data) => socket.sendText(`echo: ${data}`);
+   * };
+   * const handled: unknown[] = [];
+   * const connection = new Connection("ws://example.test/", {
+   *   protocol: "echo",
+   *   WebSocket: server.WebSocket,
+   *   onMessage: (data) => void handled.push(data),
+   * });
+   * await connection.connect();
+   * connection.pause();
+   * connection.send("question");
+   * equal(await connection.receive(), "echo: question");
+   * connection.send("later");
+   * await server.settle();
+   * deepStrictEqual(handled, []);
+   * connection.resume();
+   * deepStrictEqual(handled, ["echo: later"]);
+   * await connection.close();
+   * ```
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Resumes message handling: waiting messages go to `onMessage` first, in order. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#pump();
+  }
+
+  /**
+   * Takes the next message while paused (the oldest waiting one, or the next to arrive).
+   *
+   * @returns The message; rejects with a {@linkcode ConnectionError} when the connection closes
+   * for good first, and with a `TypeError` when the connection is not paused.
+   */
+  receive(): Promise<string | ArrayBuffer> {
+    if (!this.#paused) {
+      return Promise.reject(new TypeError("Cannot receive: the connection is not paused"));
+    }
+    if (this.#inbox.length > 0) return Promise.resolve(this.#inbox.shift()!);
+    if (this.#state === "closed") {
+      return Promise.reject(new ConnectionError("Cannot receive: the connection is closed"));
+    }
+    const receiver = deferred<string | ArrayBuffer>();
+    this.#receivers.push(receiver);
+    return receiver.promise;
+  }
+
   /** Stops reconnecting: a pending attempt is cancelled and the next drop closes for good. */
   stopReconnecting(): void {
     this.#stopped = true;
@@ -292,7 +387,7 @@ export class Connection {
   close(code = 1000, reason = ""): Promise<void> {
     if (this.#state === "closed") return Promise.resolve();
     if (this.#closeRequested) return this.#closeRequested.promise;
-    this.#closeRequested = Promise.withResolvers<void>();
+    this.#closeRequested = deferred<void>();
     this.#closing = true;
     this.#stopped = true;
     if (this.#timer !== undefined) {
@@ -354,6 +449,15 @@ export class Connection {
       (supportsWebSocketHeaders() ? "header" : "subprotocol");
     const { protocols, headers } = handshakeFor(options.protocol, token, transport);
     const factory = options.WebSocket ?? openWebSocket;
+    if (headers.authorization !== undefined && !/^[\x20-\x7e]*$/.test(headers.authorization)) {
+      this.#attemptFailed(
+        new ConnectionError(
+          `Cannot connect to "${this.#url}": the token is not a valid HTTP header value (only printable ASCII is allowed; is it a placeholder?)`,
+        ),
+        true,
+      );
+      return;
+    }
     let socket: WebSocketLike;
     try {
       socket = factory({ url: this.#url, protocols, headers });
@@ -375,7 +479,7 @@ export class Connection {
       if (socket.protocol !== options.protocol) {
         this.#detach(socket);
         try {
-          socket.close(1002, "subprotocol not accepted");
+          socket.close(1000, "subprotocol not accepted");
         } catch { /* ignore */ }
         const shown = socket.protocol === "" ? "none" : `"${socket.protocol}"`;
         this.#attemptFailed(
@@ -400,20 +504,32 @@ export class Connection {
     };
     socket.onmessage = (event) => {
       if (socket !== this.#socket || this.#state !== "open") return;
-      try {
-        options.onMessage?.(event.data);
-      } catch (error) {
-        this.#call(() => options.onReadError?.(error));
-      }
+      this.#deliver(event.data);
     };
     socket.onerror = (event) => {
       const message = (event as ErrorEvent).message;
       if (typeof message === "string") errorMessage = message;
+      if (opened || socket !== this.#socket) return;
+      // A failed handshake: browsers and Deno follow with a close event, Node 22 does not.
+      // Either way this attempt is over.
+      this.#detach(socket);
+      try {
+        socket.close();
+      } catch { /* not open */ }
+      this.#handshakeFailed(
+        errorMessage !== ""
+          ? errorMessage
+          : "the WebSocket handshake failed (the runtime gives no reason; a browser shows the HTTP status, e.g. 401 for a refused token or 403 for a refused origin, in its network console)",
+        1006,
+        "",
+      );
     };
     socket.onclose = (event) => {
       if (socket !== this.#socket) return;
       this.#detach(socket);
-      const info = { code: event.code, reason: event.reason, wasClean: event.wasClean };
+      // Deno reports a dropped connection as code 0; the WebSocket standard says 1006.
+      const code = event.code === 0 ? 1006 : event.code;
+      const info = { code, reason: event.reason, wasClean: event.wasClean };
       if (this.#closing) {
         if (opened) {
           this.#call(() =>
@@ -422,18 +538,57 @@ export class Connection {
         }
         this.#finish({ ...info, clientInitiated: true, reconnecting: false });
       } else if (!opened) {
-        const detail = errorMessage !== "" ? errorMessage : `closed with code ${event.code}`;
-        this.#attemptFailed(
-          new ConnectionError(`Cannot connect to "${this.#url}": ${detail}`, {
-            code: event.code,
-            reason: event.reason,
-          }),
-          false,
-        );
+        this.#handshakeFailed(errorMessage, code, event.reason);
       } else {
         this.#afterClose(info, false);
       }
     };
+  }
+
+  #handshakeFailed(errorMessage: string, code: number, reason: string): void {
+    const detail = errorMessage !== ""
+      ? explainHandshakeError(errorMessage)
+      : `the connection closed with code ${code} before it opened`;
+    this.#attemptFailed(
+      new ConnectionError(`Cannot connect to "${this.#url}": ${detail}`, { code, reason }),
+      false,
+    );
+  }
+
+  #deliver(data: string | ArrayBuffer): void {
+    const receiver = this.#paused ? this.#receivers.shift() : undefined;
+    if (receiver !== undefined) return receiver.resolve(data);
+    this.#inbox.push(data);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (!this.#paused && this.#running < this.#concurrency && this.#inbox.length > 0) {
+      const data = this.#inbox.shift()!;
+      this.#running++;
+      let result: unknown;
+      try {
+        result = this.#options.onMessage?.(data);
+      } catch (error) {
+        this.#call(() => this.#options.onReadError?.(error));
+      }
+      if (isThenable(result)) {
+        result.then(
+          () => this.#handled(),
+          (error) => {
+            this.#call(() => this.#options.onReadError?.(error));
+            this.#handled();
+          },
+        );
+      } else {
+        this.#running--;
+      }
+    }
+  }
+
+  #handled(): void {
+    this.#running--;
+    this.#pump();
   }
 
   #detach(socket: WebSocketLike): void {
@@ -528,9 +683,30 @@ export class Connection {
       }),
     );
     this.#setState("closed");
+    const receivers = this.#receivers;
+    this.#receivers = [];
+    for (const receiver of receivers) {
+      receiver.reject(new ConnectionError("Cannot receive: the connection is closed"));
+    }
     this.#closed.resolve(info);
     this.#closeRequested?.resolve();
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
+}
+
+/** Says what a runtime's handshake error message means, keeping the message itself. */
+function explainHandshakeError(message: string): string {
+  const status = /\b(\d{3})\b/.exec(message)?.[1];
+  if (/status|response/i.test(message) && status === "401") {
+    return `${message} (the server requires a valid token: pass the \`token\` option)`;
+  }
+  if (/status|response/i.test(message) && status === "403") {
+    return `${message} (the server refused this origin or identity)`;
+  }
+  return message;
 }
 
 function messageOf(error: unknown): string {

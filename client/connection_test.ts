@@ -1,5 +1,5 @@
 // Copyright the pow authors. MIT license.
-import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
+import { deepStrictEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import {
   type CloseInfo,
   Connection,
@@ -157,7 +157,8 @@ Deno.test("connection refuses a server that does not choose the subprotocol", as
     WebSocket: server.WebSocket,
   });
   await rejects(connection.connect(), /the server chose subprotocol none, not "pow.v2"/);
-  equal(server.last!.clientClose?.code, 1002);
+  equal(server.last!.clientClose?.code, 1000);
+  equal(server.last!.readyState, 3);
 });
 
 Deno.test("stopReconnecting cancels the pending attempt and close() is graceful", async () => {
@@ -209,4 +210,142 @@ Deno.test("a throwing onMessage is reported to onReadError and the connection st
   equal((errors[0] as Error).message, "boom");
   equal(connection.state, "open");
   await connection.close();
+});
+
+Deno.test("a handshake that fails with an error and no close event (Node 22) still settles and retries", async () => {
+  const { server, clock, connection, events } = setup({ retryFirstConnect: true });
+  server.refuse = true;
+  server.errorWithoutClose = true;
+  const connected = connection.connect();
+  await server.settle();
+  equal(connection.state, "connecting");
+  deepStrictEqual(events, ["restart error 1 next 200"]);
+  server.refuse = false;
+  clock.tick(200);
+  await connected;
+  equal(connection.state, "open");
+  equal(server.sockets.length, 2);
+
+  const fresh = setup();
+  fresh.server.refuse = true;
+  fresh.server.errorWithoutClose = true;
+  await rejects(
+    fresh.connection.connect(),
+    /^ConnectionError: Cannot connect to "ws:\/\/pow.test\/": the WebSocket handshake failed/,
+  );
+  equal(fresh.connection.state, "closed");
+  await connection.close();
+});
+
+Deno.test("a dropped connection reported as code 0 (Deno) is reported as 1006 and reconnects", async () => {
+  const { server, clock, connection, closes } = setup();
+  await connection.connect();
+  server.last!.drop(0);
+  await server.settle();
+  equal(closes[0].code, 1006);
+  equal(closes[0].reconnecting, true);
+  clock.tick(100);
+  await server.settle();
+  equal(connection.state, "open");
+  await connection.close();
+});
+
+Deno.test("an async onMessage that rejects is reported to onReadError and the connection stays open", async () => {
+  const errors: unknown[] = [];
+  const { server, connection } = setup({
+    onMessage: async (data) => {
+      await Promise.resolve();
+      throw new Error(`cannot handle ${data}`);
+    },
+    onReadError: (error) => errors.push(error),
+  });
+  await connection.connect();
+  server.last!.sendText("x");
+  await server.settle();
+  deepStrictEqual(errors.map((e) => (e as Error).message), ["cannot handle x"]);
+  equal(connection.state, "open");
+  await connection.close();
+});
+
+/** An onMessage whose calls finish only when the test says so. */
+function gatedHandler() {
+  const started: string[] = [];
+  const gates = new Map<string, () => void>();
+  let active = 0;
+  let maxActive = 0;
+  const onMessage = (data: string | ArrayBuffer) => {
+    const text = String(data);
+    started.push(text);
+    active++;
+    maxActive = Math.max(maxActive, active);
+    return new Promise<void>((resolve) =>
+      gates.set(text, () => {
+        active--;
+        resolve();
+      })
+    );
+  };
+  return { started, gates, onMessage, maxActive: () => maxActive };
+}
+
+Deno.test("concurrency 1 handles messages one at a time, in order", async () => {
+  const handler = gatedHandler();
+  const { server, connection } = setup({ concurrency: 1, onMessage: handler.onMessage });
+  await connection.connect();
+  for (const m of ["a", "b", "c"]) server.last!.sendText(m);
+  await server.settle();
+  deepStrictEqual(handler.started, ["a"]);
+  handler.gates.get("a")!();
+  await server.settle();
+  deepStrictEqual(handler.started, ["a", "b"]);
+  handler.gates.get("b")!();
+  await server.settle();
+  handler.gates.get("c")!();
+  await server.settle();
+  deepStrictEqual(handler.started, ["a", "b", "c"]);
+  equal(handler.maxActive(), 1);
+  await connection.close();
+});
+
+Deno.test("concurrency N runs at most N handlers at once", async () => {
+  const handler = gatedHandler();
+  const { server, connection } = setup({ concurrency: 2, onMessage: handler.onMessage });
+  await connection.connect();
+  for (const m of ["a", "b", "c", "d"]) server.last!.sendText(m);
+  await server.settle();
+  deepStrictEqual(handler.started, ["a", "b"]);
+  handler.gates.get("b")!();
+  await server.settle();
+  deepStrictEqual(handler.started, ["a", "b", "c"]);
+  handler.gates.get("a")!();
+  await server.settle();
+  deepStrictEqual(handler.started, ["a", "b", "c", "d"]);
+  equal(handler.maxActive(), 2);
+  handler.gates.get("c")!();
+  handler.gates.get("d")!();
+  await connection.close();
+  throws(() => new Connection("ws://x/", { protocol: "p", concurrency: 0 }), RangeError);
+});
+
+Deno.test("pause lets the caller read messages by hand; resume hands the rest to onMessage in order", async () => {
+  const handled: unknown[] = [];
+  const { server, connection } = setup({ onMessage: (data) => void handled.push(data) });
+  await connection.connect();
+  await rejects(connection.receive(), TypeError);
+  connection.pause();
+  equal(connection.paused, true);
+  const next = connection.receive();
+  server.last!.sendText("answer");
+  equal(await next, "answer");
+  server.last!.sendText("one");
+  server.last!.sendText("two");
+  await server.settle();
+  deepStrictEqual(handled, []);
+  equal(await connection.receive(), "one");
+  connection.resume();
+  deepStrictEqual(handled, ["two"]);
+  connection.pause();
+  const pending = connection.receive();
+  await connection.close();
+  await rejects(pending, ConnectionError);
 });

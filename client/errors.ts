@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ErrorCode } from "@pow/protocol";
+import type { ErrorCode } from "./protocol/mod.ts";
 
 /**
  * The connection to the server failed or closed for good (no more reconnects).

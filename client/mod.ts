@@ -1,7 +1,8 @@
 // Copyright the pow authors. MIT license.
 /**
- * The pow client, for Deno, browsers, Node 22+ and Bun, with no dependency beyond
- * `@pow/protocol` and no build step.
+ * The pow client, for Deno, browsers, Node and Bun, with no dependencies and no build step.
+ * Its codecs (`./protocol/`, also published as `@pow/protocol`) are imported by relative path,
+ * so this module can be imported by path or URL with no import map.
  *
  * - {@linkcode PowClient} speaks the native protocol `pow.v2`: many remote processes on one
  *   connection, each a {@linkcode RemoteProcess} with a `stdin` `WritableStream`, `stdout` and
@@ -77,4 +78,4 @@ export type {
   SessionInfo,
   SessionState,
   SignalName,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";

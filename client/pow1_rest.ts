@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { Pow1Result } from "@pow/protocol";
+import { deferred } from "./_deferred.ts";
+import type { Pow1Result } from "./protocol/mod.ts";
 import { Pow1Error } from "./errors.ts";
 import { LineQueue } from "./_line_queue.ts";
 import type { Pow1Outcome } from "./pow1_websocket.ts";
@@ -98,7 +99,7 @@ export class Pow1RestSession implements AsyncIterable<string> {
   #clock: Clock;
   #id: string | undefined;
   #connect: Promise<void> | undefined;
-  #done = Promise.withResolvers<Pow1Outcome>();
+  #done = deferred<Pow1Outcome>();
   #finished = false;
   #lines: LineQueue;
   #previous: string[] = [];

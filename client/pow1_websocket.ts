@@ -6,13 +6,14 @@
  * @module
  */
 
+import { deferred } from "./_deferred.ts";
 import {
   encodePow1Call,
   encodePow1Signal,
   parsePow1Result,
   POW1_SUBPROTOCOL,
   type Pow1Result,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";
 import { Pow1Error } from "./errors.ts";
 import { LineQueue } from "./_line_queue.ts";
 import {
@@ -113,7 +114,7 @@ export class Pow1WebSocketSession implements AsyncIterable<string> {
   #socket: WebSocketLike | undefined;
   #connect: Promise<void> | undefined;
   #result: Pow1Result | undefined;
-  #done = Promise.withResolvers<Pow1Outcome>();
+  #done = deferred<Pow1Outcome>();
   #lines: LineQueue;
 
   /**
@@ -141,7 +142,7 @@ export class Pow1WebSocketSession implements AsyncIterable<string> {
   }
 
   #open(): Promise<void> {
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const { promise, resolve, reject } = deferred<void>();
     const options = this.#options;
     const transport = options.tokenTransport ??
       (supportsWebSocketHeaders() ? "header" : "subprotocol");
@@ -165,7 +166,7 @@ export class Pow1WebSocketSession implements AsyncIterable<string> {
         const failure = new Pow1Error(
           `Cannot use "${this.#url}": the server did not accept subprotocol "pow-1"`,
         );
-        socket.close(1002);
+        socket.close(1000);
         this.#fail(failure);
         reject(failure);
         return;
@@ -177,6 +178,15 @@ export class Pow1WebSocketSession implements AsyncIterable<string> {
     socket.onerror = (event) => {
       const message = (event as ErrorEvent).message;
       if (typeof message === "string") errorMessage = message;
+      if (opened) return;
+      // A failed handshake: Node 22 fires no close event after it, so fail here.
+      socket.onclose = socket.onerror = null;
+      const failure = new Pow1Error(
+        `Cannot connect to "${this.#url}": ${errorMessage || "the handshake failed"}`,
+        { code: 1006 },
+      );
+      this.#fail(failure);
+      reject(failure);
     };
     socket.onmessage = (event) => {
       const data = event.data as string | ArrayBuffer;
@@ -191,15 +201,15 @@ export class Pow1WebSocketSession implements AsyncIterable<string> {
         this.#result = parsePow1Result(data);
       } catch (error) {
         this.#fail(new Pow1Error(`Cannot read the result: ${(error as Error).message}`));
-        socket.close(1002);
+        socket.close(1000);
       }
     };
     socket.onclose = (event) => {
+      // Deno reports a dropped connection as code 0; the WebSocket standard says 1006.
+      const code = event.code === 0 ? 1006 : event.code;
       if (!opened) {
-        const detail = errorMessage || `closed with code ${event.code}`;
-        const failure = new Pow1Error(`Cannot connect to "${this.#url}": ${detail}`, {
-          code: event.code,
-        });
+        const detail = errorMessage || `closed with code ${code}`;
+        const failure = new Pow1Error(`Cannot connect to "${this.#url}": ${detail}`, { code });
         this.#fail(failure);
         reject(failure);
         return;
@@ -210,10 +220,10 @@ export class Pow1WebSocketSession implements AsyncIterable<string> {
       } else {
         this.#fail(
           new Pow1Error(
-            `Cannot get the result: the connection closed with code ${event.code}${
+            `Cannot get the result: the connection closed with code ${code}${
               event.reason ? `: ${event.reason}` : ""
             }`,
-            { code: event.code },
+            { code },
           ),
         );
       }

@@ -72,3 +72,29 @@ Deno.test("pow-1 session refuses a server that does not speak pow-1", async () =
   await rejects(refused.connect(), (e) => e instanceof Pow1Error && e.code === 1006);
   equal(server.sockets.length, 2);
 });
+
+Deno.test("pow-1 session: a failed handshake without a close event (Node 22) rejects connect and wait", async () => {
+  const server = new FakeServer();
+  server.refuse = true;
+  server.errorWithoutClose = true;
+  const session = new Pow1WebSocketSession("ws://pow.test/", {
+    call: "echo",
+    WebSocket: server.WebSocket,
+  });
+  await rejects(session.connect(), (e) => e instanceof Pow1Error && e.code === 1006);
+  await rejects(session.wait(), Pow1Error);
+});
+
+Deno.test("pow-1 session: a malformed result closes with 1000, a code browsers allow", async () => {
+  const server = new FakeServer();
+  server.onConnection = (socket) => {
+    socket.onClientMessage = () => socket.sendBinary(new TextEncoder().encode("{oops"));
+  };
+  const session = new Pow1WebSocketSession("ws://pow.test/", {
+    call: "echo",
+    WebSocket: server.WebSocket,
+  });
+  await session.connect();
+  await rejects(session.wait(), /^Pow1Error: Cannot read the result: /);
+  equal(server.last!.clientClose?.code, 1000);
+});

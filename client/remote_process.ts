@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AttachedMessage, ProcessResult, SignalName, StartedMessage } from "@pow/protocol";
+import type { AttachedMessage, ProcessResult, SignalName, StartedMessage } from "./protocol/mod.ts";
 import type { ChannelCore, GapInfo } from "./_channel.ts";
 import type { OutputChunk, OutputStream } from "./_output_queue.ts";
 
@@ -45,7 +45,14 @@ export interface StartOptions extends Omit<AttachOptions, "offset"> {
   cols?: number;
   /** Terminal rows, with `pty` (together with `cols`). */
   rows?: number;
-  /** W3C `traceparent` of the caller's span: the server's process span joins the trace. */
+  /**
+   * W3C `traceparent` of the caller's span: the server's process span joins the trace, and the
+   * process gets it as `TRACEPARENT`. By default, the context of the OpenTelemetry span active
+   * where `start()` is called (from `@opentelemetry/api` or Deno's built-in OpenTelemetry, found
+   * through the OpenTelemetry global, with no dependency); `""` sends none.
+   *
+   * @default {the active span's context, if any}
+   */
   traceparent?: string;
   /** W3C `tracestate`, with `traceparent`. */
   tracestate?: string;

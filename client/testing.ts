@@ -40,7 +40,7 @@ import {
   encodeMessage,
   parseClientMessage,
   type ServerMessage,
-} from "@pow/protocol";
+} from "./protocol/mod.ts";
 import type { Clock, TimerHandle } from "./timers.ts";
 import type { WebSocketFactory, WebSocketLike, WebSocketRequest } from "./websocket.ts";
 
@@ -81,6 +81,11 @@ export class FakeServer {
   readonly sockets: FakeSocket[] = [];
   /** When true, new connections fail (an `error` event, then close 1006). */
   refuse = false;
+  /**
+   * When true, refused connections get an `error` event and no `close` event, as in Node 22's
+   * `WebSocket` after a failed handshake.
+   */
+  errorWithoutClose = false;
   /** Called with every new socket, before it opens. */
   onConnection: ((socket: FakeSocket) => void) | undefined;
   #protocol: string | undefined;
@@ -100,9 +105,12 @@ export class FakeServer {
       const socket = new FakeSocket(request);
       this.sockets.push(socket);
       const refuse = this.refuse;
+      const closeAfterError = !this.errorWithoutClose;
       const protocol = this.#protocol ?? request.protocols[0];
       if (!refuse) this.onConnection?.(socket);
-      queueMicrotask(() => refuse ? socket.fail() : socket.accept(protocol));
+      queueMicrotask(() =>
+        refuse ? socket.fail({ close: closeAfterError }) : socket.accept(protocol)
+      );
       return socket;
     };
   }
@@ -179,12 +187,16 @@ export class FakeSocket implements WebSocketLike {
     this.onopen?.(new Event("open"));
   }
 
-  /** Fails the connection attempt: an `error` event, then close 1006. */
-  fail(): void {
+  /**
+   * Fails the connection attempt: an `error` event, then close 1006 (unless `close` is false).
+   *
+   * @param options Whether a `close` event follows the `error` event.
+   */
+  fail(options: { close?: boolean } = {}): void {
     if (this.readyState === 3) return;
     this.readyState = 3;
     this.onerror?.(new Event("error"));
-    this.onclose?.(closeEvent(1006, "", false));
+    if (options.close !== false) this.onclose?.(closeEvent(1006, "", false));
   }
 
   /** The client side: records the message. */
@@ -199,8 +211,17 @@ export class FakeSocket implements WebSocketLike {
     this.onClientMessage?.(copy);
   }
 
-  /** The client side: starts a clean close that the server answers. */
+  /**
+   * The client side: starts a clean close that the server answers. Like browsers, it throws an
+   * `InvalidAccessError` for a code other than 1000 or 3000–4999.
+   */
   close(code?: number, reason?: string): void {
+    if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
+      throw new DOMException(
+        `The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
+        "InvalidAccessError",
+      );
+    }
     if (this.readyState >= 2) return;
     this.clientClose = { code, reason };
     this.readyState = 2;
@@ -417,4 +438,4 @@ export class FakeClock implements Clock {
   }
 }
 
-export type * from "@pow/protocol/v2";
+export type * from "./protocol/v2.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { tokenSubprotocol } from "@pow/protocol";
+import { tokenSubprotocol } from "./protocol/mod.ts";
 
 /** The subset of the standard `WebSocket` the client needs (so tests can pass a fake). */
 export interface WebSocketLike {
@@ -86,6 +86,11 @@ export function supportsWebSocketHeaders(): boolean {
  * ```
  */
 export function openWebSocket(request: WebSocketRequest): WebSocketLike {
+  if (typeof (globalThis as { WebSocket?: unknown }).WebSocket !== "function") {
+    throw new TypeError(
+      'Cannot open a WebSocket: this runtime has no global WebSocket (Node before 22): pass one, e.g. { WebSocket: webSocketFrom(WebSocket) } with WebSocket from the "ws" package',
+    );
+  }
   const headers = request.headers ?? {};
   if (Object.keys(headers).length > 0 && supportsWebSocketHeaders()) {
     const WebSocketWithOptions = WebSocket as unknown as new (
@@ -130,4 +135,39 @@ export function handshakeFor(
     return { protocols: [protocol], headers: { authorization: `Bearer ${token}` } };
   }
   return { protocols: [protocol, tokenSubprotocol(token)], headers: {} };
+}
+
+/**
+ * A constructor in the style of the `ws` package for Node: `new WebSocket(url, protocols,
+ * {headers})`. Its instances must have the standard `WebSocket` members of
+ * {@linkcode WebSocketLike} (the `ws` package's do; their TypeScript types differ slightly,
+ * which is why the instance type is only `object`).
+ */
+export type WebSocketClass = new (
+  url: string,
+  protocols: string[],
+  options: { headers: Record<string, string> },
+) => object;
+
+/**
+ * Makes a {@linkcode WebSocketFactory} from a WebSocket class that takes handshake headers as
+ * its third argument, such as the `ws` package's, for runtimes without a global `WebSocket`
+ * (Node 20) or to use another implementation.
+ *
+ * @param WebSocketClass The class.
+ * @returns A factory for the client's `WebSocket` option.
+ *
+ * @example Node 20 with the `ws` package
+ * ```ts ignore
+ * import WebSocket from "ws";
+ * import { PowClient, webSocketFrom } from "@pow/client";
+ *
+ * const client = new PowClient("ws://127.0.0.1:8028/", { WebSocket: webSocketFrom(WebSocket) });
+ * ```
+ */
+export function webSocketFrom(WebSocketClass: WebSocketClass): WebSocketFactory {
+  return (request) =>
+    new WebSocketClass(request.url, request.protocols, {
+      headers: request.headers ?? {},
+    }) as WebSocketLike;
 }

@@ -1,35 +1,26 @@
 // Copyright the pow authors. MIT license.
 /**
- * Message types and codecs of the pow protocols, for servers and clients in
- * Deno, browsers, Node and Bun (no runtime-specific APIs).
+ * Message types and codecs of the pow protocols, for servers and clients in Deno, browsers,
+ * Node and Bun (no runtime-specific APIs): `pow.v2`, the native protocol, and `pow-1`, the
+ * original Process Over WebSocket protocol. The specification is `docs/protocol.md` in the
+ * pow repository.
  *
- * - `pow.v2`, the native protocol ({@link ./v2.ts}): many processes per
- *   connection, stdout and stderr apart, exit codes, pty, credit flow control
- *   and reattachment by byte offset.
- * - `pow-1` ({@link ./pow1.ts}): one process per connection, compatible with
- *   the original Process Over WebSocket implementation.
- *
- * The specification is `docs/protocol.md` in the pow repository.
+ * The sources live in `@pow/client` (`client/protocol/`, exported as `@pow/client/protocol`),
+ * so that the client imports them by relative path and works when imported by URL or path
+ * with no import map; this package re-exports them for servers and tools.
  *
  * @example Parse what a client sent
  * ```ts
- * import { parseClientMessage, toErrorMessage } from "@pow/protocol";
+ * import { parseClientMessage } from "@pow/protocol";
  * import { deepStrictEqual } from "node:assert/strict";
  *
- * const parsed = parseClientMessage('{"type":"eof","id":4,"ref":"r1"}');
- * deepStrictEqual(parsed, { ok: true, value: { type: "eof", id: 4, ref: "r1" } });
- *
- * const bad = parseClientMessage("{oops");
- * if (bad.ok) throw new Error("unexpected");
- * deepStrictEqual(toErrorMessage(bad.error), {
- *   type: "error",
- *   code: "bad_json",
- *   message: "Cannot parse message: invalid JSON",
+ * deepStrictEqual(parseClientMessage('{"type":"eof","id":4,"ref":"r1"}'), {
+ *   ok: true,
+ *   value: { type: "eof", id: 4, ref: "r1" },
  * });
  * ```
  *
  * @module
  */
 
-export * from "./v2.ts";
-export * from "./pow1.ts";
+export * from "@pow/client/protocol";

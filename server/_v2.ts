@@ -8,7 +8,10 @@
 
 import type { ParamInfo, ProcessInfo, ProcessResult, SessionInfo, SignalName } from "@pow/protocol";
 import type { ProcessDefinition } from "./process.ts";
-import type { Session, SessionResult } from "./session.ts";
+import type { SessionHandle, SessionResult } from "./session.ts";
+import type { SessionManager } from "./session_manager.ts";
+import type { SessionRecord } from "./store.ts";
+import type { Caller } from "./process.ts";
 
 /** The server name and version announced in `hello`. */
 export const SERVER_NAME = "pow/0.1.0";
@@ -49,7 +52,7 @@ export function toProcessResult(result: SessionResult): ProcessResult {
  * @param session The session.
  * @returns Its description.
  */
-export function toSessionInfo(session: Session): SessionInfo {
+export function toSessionInfo(session: SessionHandle): SessionInfo {
   const info: SessionInfo = {
     session: session.id,
     name: session.name,
@@ -67,6 +70,46 @@ export function toSessionInfo(session: Session): SessionInfo {
   if (session.trace?.traceparent) info.traceparent = session.trace.traceparent;
   if (session.trace?.tracestate) info.tracestate = session.trace.tracestate;
   return info;
+}
+
+/**
+ * Describes a session of any node of a cluster, from its store record, as the protocol's
+ * `SessionInfo`.
+ *
+ * @param record The session's record.
+ * @returns Its description.
+ */
+export function recordToSessionInfo(record: SessionRecord): SessionInfo {
+  const info: SessionInfo = {
+    session: record.id,
+    name: record.name,
+    params: [...record.params],
+    state: record.state,
+    pty: record.pty === true,
+    offset: record.outputBytes,
+    createdAt: record.createdAt,
+    attached: record.attached,
+  };
+  if (record.pid !== undefined) info.pid = record.pid;
+  if (record.endedAt !== undefined) info.endedAt = record.endedAt;
+  if (record.result) info.result = toProcessResult(record.result);
+  return info;
+}
+
+/**
+ * Lists the sessions a caller may see: this node's, or in a cluster every node's.
+ *
+ * @param manager The session manager.
+ * @param caller Who is asking.
+ * @returns Their descriptions, oldest first.
+ */
+export async function listSessions(
+  manager: SessionManager,
+  caller: Caller,
+): Promise<SessionInfo[]> {
+  if (manager.node === undefined) return manager.list(caller).map(toSessionInfo);
+  const local = new Map(manager.list(caller).map((s) => [s.id, toSessionInfo(s)]));
+  return (await manager.listAll(caller)).map((r) => local.get(r.id) ?? recordToSessionInfo(r));
 }
 
 /**
@@ -121,7 +164,7 @@ export const SIGNALS: Readonly<Record<Exclude<SignalName, "cancel">, Deno.Signal
  * @returns `false` when the runner cannot deliver it (`hangup` to a TypeScript function), else
  * `true` (signalling an ended session is not an error).
  */
-export function applySignal(session: Session, signal: SignalName): boolean {
+export function applySignal(session: SessionHandle, signal: SignalName): boolean {
   if (signal === "cancel") {
     session.cancel();
     return true;

@@ -31,6 +31,50 @@ export interface AuthConfig {
   anonymous: boolean;
   /** Milliseconds a ticket from `POST /tickets` stays valid. @default {30000} */
   ticketTtl: number;
+  /** Unused, unexpired tickets one caller may hold at a time. @default {100} */
+  ticketsPerCaller?: number;
+}
+
+/** Options for {@linkcode Authenticator.authenticate}. */
+export interface AuthenticateOptions {
+  /**
+   * Whether a `?ticket=` is accepted: only for WebSocket upgrades and server-sent event
+   * streams, which browsers cannot give headers. @default {false}
+   */
+  ticket?: boolean;
+  /** The current time in milliseconds, for tests. @default {Date.now()} */
+  now?: number;
+}
+
+/** Where a cluster keeps its tickets, so that any node redeems a ticket any node issued. */
+export interface SharedTickets {
+  /**
+   * Records a ticket.
+   *
+   * @param ticket The ticket.
+   * @param caller Who it stands for.
+   * @param ttl Milliseconds it stays valid.
+   */
+  put(ticket: string, caller: Caller, ttl: number): Promise<void>;
+  /**
+   * Takes a ticket: returns its caller once, atomically across the cluster.
+   *
+   * @param ticket The ticket.
+   * @returns Its caller, or `undefined` when it is unknown, used or expired.
+   */
+  take(ticket: string): Promise<Caller | undefined>;
+}
+
+/** Options for {@linkcode Authenticator}. */
+export interface AuthenticatorOptions {
+  /** Tickets shared by the nodes of a cluster. @default {tickets are this node's own} */
+  sharedTickets?: SharedTickets;
+}
+
+/** Options for {@linkcode Authenticator.issueTicket}. */
+export interface IssueTicketOptions {
+  /** The current time in milliseconds, for tests. @default {Date.now()} */
+  now?: number;
 }
 
 const TOKEN_PROTOCOL = "pow.token.";
@@ -89,15 +133,77 @@ export function newToken(): string {
  */
 export class Authenticator {
   #config: AuthConfig;
+  #shared: SharedTickets | undefined;
+  /** Outstanding tickets in the order they were issued, so also in order of expiry. */
   #tickets = new Map<string, { caller: Caller; expires: number }>();
+  /** Outstanding tickets per caller id. */
+  #perCaller = new Map<string, number>();
 
   /**
    * Creates an authenticator.
    *
    * @param config Tokens and policy.
    */
-  constructor(config: AuthConfig) {
+  constructor(config: AuthConfig, options: AuthenticatorOptions = {}) {
     this.#config = config;
+    this.#shared = options.sharedTickets;
+  }
+
+  /**
+   * Like {@linkcode Authenticator.authenticate}, and with shared tickets (a cluster) a ticket
+   * issued by any node is redeemed here, once across the whole cluster.
+   *
+   * @param request The request.
+   * @param info Connection info, for the remote address.
+   * @param options Whether a ticket is accepted here.
+   * @returns The caller, or a 401 (or 503 when the shared store cannot be reached) response.
+   */
+  async authenticateShared(
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+    options: AuthenticateOptions = {},
+  ): Promise<Caller | Response> {
+    const ticket = new URL(request.url).searchParams.get("ticket");
+    if (ticket === null || !this.#shared || !options.ticket) {
+      return this.authenticate(request, info, options);
+    }
+    let caller: Caller | undefined;
+    try {
+      caller = await this.#shared.take(ticket);
+    } catch (error) {
+      return new Response(
+        `cannot check the ticket: the cluster store is unavailable (${(error as Error).message})`,
+        { status: 503, headers: { "content-type": "text/plain; charset=utf-8" } },
+      );
+    }
+    // Issued here too: forget the local copy, which only counts against the caller's bound.
+    const entry = this.#tickets.get(ticket);
+    if (entry) this.#forget(ticket, entry.caller.id);
+    if (!caller) return unauthorized("invalid or expired ticket");
+    const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined;
+    return { ...caller, address };
+  }
+
+  /**
+   * Like {@linkcode Authenticator.issueTicket}, and with shared tickets also records the ticket
+   * where every node of the cluster can redeem it.
+   *
+   * @param caller Who the ticket stands for.
+   * @returns The ticket and its lifetime in seconds.
+   * @throws {RangeError} When the caller already holds `ticketsPerCaller` unused tickets.
+   * @throws {Error} When the shared store cannot be reached.
+   */
+  async issueTicketShared(caller: Caller): Promise<{ ticket: string; expiresIn: number }> {
+    const issued = this.issueTicket(caller);
+    if (!this.#shared) return issued;
+    try {
+      const { id, roles } = caller;
+      await this.#shared.put(issued.ticket, roles ? { id, roles } : { id }, this.#config.ticketTtl);
+    } catch (error) {
+      this.#forget(issued.ticket, caller.id);
+      throw error;
+    }
+    return issued;
   }
 
   /** Whether any token is required. */
@@ -105,20 +211,35 @@ export class Authenticator {
     return this.#config.tokens.length > 0 && !this.#config.anonymous;
   }
 
+  /** Tickets issued and neither used nor swept away yet. */
+  get outstandingTickets(): number {
+    return this.#tickets.size;
+  }
+
   /**
    * Establishes the caller of a request.
    *
    * @param request The request.
    * @param info Connection info, for the remote address.
+   * @param options Whether a ticket is accepted here.
    * @returns The caller, or a 401 response.
    */
-  authenticate(request: Request, info?: Deno.ServeHandlerInfo): Caller | Response {
+  authenticate(
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+    options: AuthenticateOptions = {},
+  ): Caller | Response {
     const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined;
     const ticket = new URL(request.url).searchParams.get("ticket");
     if (ticket !== null) {
+      if (!options.ticket) {
+        return unauthorized("tickets are accepted only for WebSocket upgrades and event streams");
+      }
+      const now = options.now ?? Date.now();
+      this.#sweep(now);
       const entry = this.#tickets.get(ticket);
-      this.#tickets.delete(ticket);
-      if (entry && entry.expires > Date.now()) return { ...entry.caller, address };
+      if (entry) this.#forget(ticket, entry.caller.id);
+      if (entry && entry.expires > now) return { ...entry.caller, address };
       return unauthorized("invalid or expired ticket");
     }
     const token = bearer(request) ?? subprotocolToken(request);
@@ -141,15 +262,46 @@ export class Authenticator {
   /**
    * Issues a single-use ticket for a caller, for browsers opening a WebSocket.
    *
+   * Expired tickets are swept from the front of the issue-ordered map, so issuing costs O(1)
+   * amortized however many tickets are outstanding.
+   *
    * @param caller Who the ticket stands for.
+   * @param options The clock, for tests.
    * @returns The ticket and its lifetime in seconds.
+   * @throws {RangeError} When the caller already holds `ticketsPerCaller` unused tickets.
    */
-  issueTicket(caller: Caller): { ticket: string; expiresIn: number } {
-    const now = Date.now();
-    for (const [key, entry] of this.#tickets) if (entry.expires <= now) this.#tickets.delete(key);
+  issueTicket(
+    caller: Caller,
+    options: IssueTicketOptions = {},
+  ): { ticket: string; expiresIn: number } {
+    const now = options.now ?? Date.now();
+    this.#sweep(now);
+    const max = this.#config.ticketsPerCaller ?? 100;
+    const held = this.#perCaller.get(caller.id) ?? 0;
+    if (held >= max) {
+      throw new RangeError(
+        `Cannot issue a ticket to "${caller.id}": ${max} unused tickets are outstanding`,
+      );
+    }
     const ticket = newToken();
     this.#tickets.set(ticket, { caller, expires: now + this.#config.ticketTtl });
+    this.#perCaller.set(caller.id, held + 1);
     return { ticket, expiresIn: this.#config.ticketTtl / 1000 };
+  }
+
+  /** Drops expired tickets from the front; the map is in order of expiry (one fixed TTL). */
+  #sweep(now: number): void {
+    for (const [key, entry] of this.#tickets) {
+      if (entry.expires > now) break;
+      this.#forget(key, entry.caller.id);
+    }
+  }
+
+  #forget(ticket: string, callerId: string): void {
+    this.#tickets.delete(ticket);
+    const left = (this.#perCaller.get(callerId) ?? 1) - 1;
+    if (left > 0) this.#perCaller.set(callerId, left);
+    else this.#perCaller.delete(callerId);
   }
 }
 
@@ -183,7 +335,8 @@ export function checkOrigin(request: Request, allowed: readonly string[]): Respo
   } catch {
     host = undefined;
   }
-  if (host !== undefined && host === request.headers.get("host")) return undefined;
+  // Host names are case-insensitive; the URL parser lower-cases the origin's.
+  if (host !== undefined && host === request.headers.get("host")?.toLowerCase()) return undefined;
   return new Response(`origin not allowed: ${origin}`, {
     status: 403,
     headers: { "content-type": "text/plain; charset=utf-8" },
@@ -219,12 +372,12 @@ export function checkHost(request: Request, allowed: readonly string[]): Respons
   try {
     hostname = new URL(`http://${header}`).hostname;
   } catch {
-    hostname = header;
+    hostname = header.toLowerCase();
   }
   if (
     hostname === "localhost" || hostname.endsWith(".localhost") ||
     /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || hostname.startsWith("[") ||
-    allowed.includes(hostname) || allowed.includes("*")
+    allowed.some((name) => name === "*" || name.toLowerCase() === hostname)
   ) return undefined;
   return new Response(
     `host not allowed: ${hostname} (without tokens, pow serves only IP addresses, localhost and the names in server.hosts)`,

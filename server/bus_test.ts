@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type BusMessage, checkTopic, MemoryEventBus, topicMatcher } from "./bus.ts";
 import { SessionManager } from "./session_manager.ts";
 import { defineProcess } from "./process.ts";
+import { MemorySessionStore } from "./store.ts";
 
 function summary(message: BusMessage): string {
   return message.type === "gap"
@@ -87,7 +88,7 @@ Deno.test("the session manager publishes session lifecycle events on its bus", a
   const bus = new MemoryEventBus();
   const events = bus.subscribe<{ id: string; state: string; owner: string }>("session.*");
   const manager = new SessionManager({
-    bus,
+    store: new MemorySessionStore({ bus }),
     processes: { noop: defineProcess({ run: () => 42 }) },
   });
   const session = manager.start("noop", [], { caller: { id: "alice" } });
@@ -115,7 +116,7 @@ Deno.test("the session manager publishes session lifecycle events on its bus", a
 Deno.test("catalogue changes at run time are published as process events", async () => {
   const bus = new MemoryEventBus();
   const events = bus.subscribe<{ name: string }>("process.*");
-  const manager = new SessionManager({ bus, processes: {} });
+  const manager = new SessionManager({ store: new MemorySessionStore({ bus }), processes: {} });
   manager.setProcess("a", defineProcess({ run: () => 1 }));
   manager.setProcess("a", defineProcess({ run: () => 2 }));
   assert.equal(manager.removeProcess("a"), true);

@@ -30,6 +30,11 @@ export interface ServerConfig {
    * guard; `"*"` allows every name).
    */
   hosts: string[];
+  /**
+   * Where the server records the process groups it runs, so that the next start after a crash
+   * ends what is left (`false`: off). @default {"/tmp/pow-<uid>"}
+   */
+  stateDir?: string | false;
 }
 
 /** Limits that protect the server from any one caller. */
@@ -44,6 +49,21 @@ export interface LimitsConfig {
   startsPerMinute: number;
   /** Milliseconds a connection may stay idle (no session, no message) before it is closed. @default {0, never} */
   idleTimeout: number;
+  /**
+   * The largest JSON request body (a start, a signal, a resize, a pow-1 call, an upload), in
+   * bytes; a larger one is answered 413. Input bodies are streamed and not limited. @default {1 MiB}
+   */
+  maxBody: number;
+  /**
+   * Milliseconds a request body may stall (no bytes arrive) before the request is answered 408;
+   * 0: never. @default {30 s}
+   */
+  bodyTimeout: number;
+  /**
+   * Output bytes held in memory by all sessions together above which new sessions are refused
+   * (pow.v2 `limit_reached`, REST 503, pow-1 `limit reached`). @default {1 GiB}
+   */
+  outputBudget: number;
 }
 
 /** Session defaults. */
@@ -58,6 +78,13 @@ export interface SessionsConfig {
   maxPendingInput: number;
   /** The most sessions alive at once. @default {1000} */
   max: number;
+  /** The most sessions one caller (token name) may have alive at once. @default {500} */
+  maxPerCaller: number;
+  /**
+   * Output bytes a pow.v2 channel may have sent but not had confirmed (credit granted back),
+   * whatever credit its client claims; the log keeps them on top of `retention`. @default {4 MiB}
+   */
+  maxHeld: number;
   /** The most params in one call. @default {64} */
   maxParams: number;
   /** The longest param, in characters. @default {4096} */
@@ -109,8 +136,51 @@ export interface ConsoleConfig {
   enabled: boolean;
 }
 
+/**
+ * Settings of the wubsub front end: a WebSocket at `path` speaking wubsub's JSON protocol
+ * (channels, pub/sub, restpie requests), and REST publish/subscribe of bus topics below it.
+ */
+export interface WubsubConfig {
+  /** Whether the endpoint is served at all. @default {true} */
+  enabled: boolean;
+  /** The WebSocket path, relative to the base path. @default {"/wubsub"} */
+  path: string;
+  /** Milliseconds a request waits for the owner's answer. @default {30 s} */
+  requestTimeout: number;
+  /** Requests one caller (a connection, or a pow identity) may have waiting. @default {64} */
+  maxPendingPerCaller: number;
+  /** Requests one channel owner may have to answer at once. @default {1024} */
+  maxPendingPerOwner: number;
+  /** Published messages queued per subscriber before it is told it missed some. @default {1024} */
+  subscriberQueue: number;
+  /** Channels one connection may own. @default {64} */
+  maxChannels: number;
+  /** The largest message accepted, in bytes. @default {1 MiB} */
+  maxMessage: number;
+  /** Token names or roles that may register channels and provide methods (`"*"`: all). @default {["*"]} */
+  register: string[];
+  /** Token names or roles that may call client-provided methods; unset means everyone. */
+  allow?: string[];
+}
+
+/** Cluster mode: several nodes share sessions, output, events and tickets through Redis. */
+export interface ClusterConfig {
+  /** The Redis URL, e.g. `redis://127.0.0.1:6379` (or the environment variable `POW_REDIS_URL`). */
+  redis: string;
+  /** This node's name. @default {a random name per process} */
+  node?: string;
+  /** The prefix of every Redis key. @default {"pow"} */
+  prefix: string;
+  /** Milliseconds between heartbeats. @default {1000} */
+  heartbeat: number;
+  /** Milliseconds without a heartbeat after which a node's sessions are reported lost. @default {5000} */
+  lostAfter: number;
+}
+
 /** The whole configuration. */
 export interface PowConfig {
+  /** Cluster mode (absent: one node, everything in memory). */
+  cluster?: ClusterConfig;
   /** Server settings. */
   server: ServerConfig;
   /** Session defaults. */
@@ -125,6 +195,8 @@ export interface PowConfig {
   furtherLink: FurtherLinkConfig;
   /** The web console. */
   console: ConsoleConfig;
+  /** The wubsub endpoint. */
+  wubsub: WubsubConfig;
   /** The processes, by name. */
   processes: Record<string, ProcessDefinition>;
 }
@@ -205,6 +277,8 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     killGrace: 5000,
     maxPendingInput: 8 * 1024 * 1024,
     max: 1000,
+    maxPerCaller: 500,
+    maxHeld: 4 * 1024 * 1024,
     maxParams: 64,
     maxParamLength: 4096,
     viewers: [],
@@ -218,16 +292,30 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     restExpiry: 60_000,
     statusLines: 1000,
   },
-  auth: { tokens: [], anonymous: false, ticketTtl: 30_000 },
+  auth: { tokens: [], anonymous: false, ticketTtl: 30_000, ticketsPerCaller: 100 },
   limits: {
     connections: 10_000,
     connectionsPerAddress: 1000,
     sessionsPerConnection: 256,
     startsPerMinute: 6000,
     idleTimeout: 0,
+    maxBody: 1024 * 1024,
+    bodyTimeout: 30_000,
+    outputBudget: 1024 * 1024 * 1024,
   },
   furtherLink: { enabled: false, path: "/run", runners: {} },
   console: { enabled: true },
+  wubsub: {
+    enabled: true,
+    path: "/wubsub",
+    requestTimeout: 30_000,
+    maxPendingPerCaller: 64,
+    maxPendingPerOwner: 1024,
+    subscriberQueue: 1024,
+    maxChannels: 64,
+    maxMessage: 1024 * 1024,
+    register: ["*"],
+  },
 };
 
 /**
@@ -282,17 +370,35 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "limits",
     "furtherLink",
     "console",
+    "wubsub",
     "processes",
+    "cluster",
   ]);
 
-  const server = v.section(root, "server", ["host", "port", "basePath", "tls", "origins", "hosts"]);
-  const auth = v.section(root, "auth", ["tokens", "anonymous", "ticketTtl"]);
+  const server = v.section(root, "server", [
+    "host",
+    "port",
+    "basePath",
+    "tls",
+    "origins",
+    "hosts",
+    "stateDir",
+  ]);
+  const auth = v.section(root, "auth", [
+    "tokens",
+    "anonymous",
+    "ticketTtl",
+    "ticketsPerCaller",
+  ]);
   const limits = v.section(root, "limits", [
     "connections",
     "connectionsPerAddress",
     "sessionsPerConnection",
     "startsPerMinute",
     "idleTimeout",
+    "maxBody",
+    "bodyTimeout",
+    "outputBudget",
   ]);
   const sessions = v.section(root, "sessions", [
     "retention",
@@ -300,6 +406,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "killGrace",
     "maxPendingInput",
     "max",
+    "maxPerCaller",
+    "maxHeld",
     "maxParams",
     "maxParamLength",
     "viewers",
@@ -315,7 +423,20 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
   ]);
   const furtherLink = v.section(root, "furtherLink", ["enabled", "path", "workDir", "runners"]);
   const consoleSection = v.section(root, "console", ["enabled"]);
+  const wubsub = v.section(root, "wubsub", [
+    "enabled",
+    "path",
+    "requestTimeout",
+    "maxPendingPerCaller",
+    "maxPendingPerOwner",
+    "subscriberQueue",
+    "maxChannels",
+    "maxMessage",
+    "register",
+    "allow",
+  ]);
   const D = DEFAULTS;
+  const W = (key: string): Path => ["wubsub", key];
   const config: PowConfig = {
     server: {
       host: v.string(server.host, ["server", "host"]) ?? D.server.host,
@@ -328,6 +449,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       tokens: parseTokens(v, auth.tokens),
       anonymous: v.boolean(auth.anonymous, ["auth", "anonymous"]) ?? D.auth.anonymous,
       ticketTtl: v.duration(auth.ticketTtl, ["auth", "ticketTtl"]) ?? D.auth.ticketTtl,
+      ticketsPerCaller: v.integer(auth.ticketsPerCaller, ["auth", "ticketsPerCaller"], 1) ??
+        D.auth.ticketsPerCaller,
     },
     limits: {
       connections: v.integer(limits.connections, ["limits", "connections"], 1) ??
@@ -342,6 +465,11 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
         D.limits.startsPerMinute,
       idleTimeout: v.duration(limits.idleTimeout, ["limits", "idleTimeout"]) ??
         D.limits.idleTimeout,
+      maxBody: v.size(limits.maxBody, ["limits", "maxBody"], 1) ?? D.limits.maxBody,
+      bodyTimeout: v.duration(limits.bodyTimeout, ["limits", "bodyTimeout"]) ??
+        D.limits.bodyTimeout,
+      outputBudget: v.size(limits.outputBudget, ["limits", "outputBudget"], 1) ??
+        D.limits.outputBudget,
     },
     sessions: {
       retention: v.size(sessions.retention, ["sessions", "retention"], 1) ?? D.sessions.retention,
@@ -351,6 +479,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       maxPendingInput: v.size(sessions.maxPendingInput, ["sessions", "maxPendingInput"], 1) ??
         D.sessions.maxPendingInput,
       max: v.integer(sessions.max, ["sessions", "max"], 1) ?? D.sessions.max,
+      maxPerCaller: v.integer(sessions.maxPerCaller, ["sessions", "maxPerCaller"], 1) ??
+        D.sessions.maxPerCaller,
+      maxHeld: v.size(sessions.maxHeld, ["sessions", "maxHeld"], 1) ?? D.sessions.maxHeld,
       maxParams: v.integer(sessions.maxParams, ["sessions", "maxParams"], 0) ??
         D.sessions.maxParams,
       maxParamLength: v.integer(sessions.maxParamLength, ["sessions", "maxParamLength"], 1) ??
@@ -379,8 +510,26 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     console: {
       enabled: v.boolean(consoleSection.enabled, ["console", "enabled"]) ?? D.console.enabled,
     },
+    wubsub: {
+      enabled: v.boolean(wubsub.enabled, W("enabled")) ?? D.wubsub.enabled,
+      path: v.basePath(wubsub.path, W("path"))?.replace(/\/$/, "") ?? D.wubsub.path,
+      requestTimeout: v.duration(wubsub.requestTimeout, W("requestTimeout")) ??
+        D.wubsub.requestTimeout,
+      maxPendingPerCaller: v.integer(wubsub.maxPendingPerCaller, W("maxPendingPerCaller"), 1) ??
+        D.wubsub.maxPendingPerCaller,
+      maxPendingPerOwner: v.integer(wubsub.maxPendingPerOwner, W("maxPendingPerOwner"), 1) ??
+        D.wubsub.maxPendingPerOwner,
+      subscriberQueue: v.integer(wubsub.subscriberQueue, W("subscriberQueue"), 1) ??
+        D.wubsub.subscriberQueue,
+      maxChannels: v.integer(wubsub.maxChannels, W("maxChannels"), 1) ?? D.wubsub.maxChannels,
+      maxMessage: v.size(wubsub.maxMessage, W("maxMessage"), 64) ?? D.wubsub.maxMessage,
+      register: v.stringList(wubsub.register, W("register")) ?? [...D.wubsub.register],
+    },
     processes: {},
   };
+  if (wubsub.allow !== undefined) config.wubsub.allow = v.stringList(wubsub.allow, W("allow"));
+  if (config.wubsub.path === "") fail(W("path"), 'must not be "/"');
+  if (config.wubsub.requestTimeout <= 0) fail(W("requestTimeout"), "must be longer than 0");
   if (furtherLink.workDir !== undefined) {
     const workDir = v.string(furtherLink.workDir, ["furtherLink", "workDir"]);
     if (!workDir) fail(["furtherLink", "workDir"], "must name a directory");
@@ -390,6 +539,16 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     fail(["furtherLink"], 'missing key "workDir": the directory for uploads and code files');
   }
   if (config.furtherLink.path === "") fail(["furtherLink", "path"], 'must not be "/"');
+  if (server.stateDir !== undefined && server.stateDir !== null) {
+    if (server.stateDir === false) config.server.stateDir = false;
+    else {
+      const dir = typeof server.stateDir === "string" ? server.stateDir : undefined;
+      if (!dir || !dir.startsWith("/")) {
+        fail(["server", "stateDir"], "must be an absolute directory path, or false");
+      }
+      config.server.stateDir = dir;
+    }
+  }
   if (server.tls !== undefined) {
     const tls = v.object(server.tls, ["server", "tls"], ["cert", "key"]);
     const cert = v.string(tls.cert, ["server", "tls", "cert"]);
@@ -413,6 +572,46 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       }
       config.furtherLink.runners[runner] = process!;
     }
+  }
+  if (root.cluster !== undefined && root.cluster !== null) {
+    const cluster = v.section(root, "cluster", [
+      "redis",
+      "node",
+      "prefix",
+      "heartbeat",
+      "lostAfter",
+    ]);
+    const redis = v.string(cluster.redis, ["cluster", "redis"]);
+    if (redis === undefined) {
+      fail(["cluster"], 'missing key "redis": the Redis URL, e.g. "redis://127.0.0.1:6379"');
+    }
+    if (!/^rediss?:\/\/[^\s]+$/.test(redis!)) {
+      fail(
+        ["cluster", "redis"],
+        `must be a redis:// or rediss:// URL, got ${JSON.stringify(redis)}`,
+      );
+    }
+    const node = v.string(cluster.node, ["cluster", "node"]);
+    if (node !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(node)) {
+      fail(
+        ["cluster", "node"],
+        `must be 1 to 64 letters, digits, "_" or "-", got ${JSON.stringify(node)}`,
+      );
+    }
+    const prefix = v.string(cluster.prefix, ["cluster", "prefix"]) ?? "pow";
+    if (!/^[A-Za-z0-9_:-]{1,64}$/.test(prefix)) {
+      fail(
+        ["cluster", "prefix"],
+        `must be 1 to 64 letters, digits, "_", ":" or "-", got ${JSON.stringify(prefix)}`,
+      );
+    }
+    const heartbeat = v.duration(cluster.heartbeat, ["cluster", "heartbeat"]) ?? 1000;
+    const lostAfter = v.duration(cluster.lostAfter, ["cluster", "lostAfter"]) ?? 5000;
+    if (lostAfter <= heartbeat) {
+      fail(["cluster", "lostAfter"], "must be longer than cluster.heartbeat");
+    }
+    config.cluster = { redis: redis!, prefix, heartbeat, lostAfter };
+    if (node !== undefined) config.cluster.node = node;
   }
   return config;
 }
@@ -522,7 +721,9 @@ function parseProcess(
   if (p.pty !== undefined) definition.pty = v.boolean(p.pty, [...at, "pty"]);
   if (p.allow !== undefined) definition.allow = v.stringList(p.allow, [...at, "allow"]);
   if (p.user !== undefined) {
-    const [uid, gid] = v.account(p.user, [...at, "user"], "/etc/passwd", "user");
+    const [uid, gid] = v.account(p.user, [...at, "user"], "/etc/passwd", "user", {
+      groupGiven: p.group !== undefined,
+    });
     definition.uid = uid;
     // The user's primary group, unless a group is given.
     if (gid !== undefined && p.group === undefined) definition.gid = gid;
@@ -636,10 +837,22 @@ class Validator {
   }
 
   /** A user or group given by name (looked up in `file`) or by number. */
-  account(value: unknown, path: Path, file: string, what: string): [number, number?] {
-    if (typeof value === "number") return [this.integer(value, path, 0)!];
-    const name = this.string(value, path)!;
-    if (/^\d+$/.test(name)) return [Number(name)];
+  /**
+   * A user or group given by name or by number. A user is looked up in `file` either way, for
+   * its primary group: a numeric user must never keep the server's group (root's, 0).
+   */
+  account(
+    value: unknown,
+    path: Path,
+    file: string,
+    what: string,
+    options: { groupGiven?: boolean } = {},
+  ): [number, number?] {
+    const numeric = typeof value === "number";
+    const name = numeric ? String(this.integer(value, path, 0)) : this.string(value, path)!;
+    const byNumber = /^\d+$/.test(name);
+    // A numeric group, or a numeric user with its group given, needs no lookup.
+    if (byNumber && (what === "group" || options.groupGiven)) return [Number(name)];
     let table = "";
     try {
       table = Deno.readTextFileSync(file);
@@ -648,9 +861,21 @@ class Validator {
     }
     for (const line of table.split("\n")) {
       const fields = line.split(":");
-      if (fields[0] === name && fields[2] !== undefined) {
-        return what === "user" ? [Number(fields[2]), Number(fields[3])] : [Number(fields[2])];
+      if (fields[2] === undefined || fields[2] === "") continue;
+      if (byNumber ? Number(fields[2]) === Number(name) : fields[0] === name) {
+        if (what !== "user") return [Number(fields[2])];
+        const gid = Number(fields[3]);
+        if (!Number.isInteger(gid) || fields[3] === "") {
+          this.fail(path, `user "${name}" has no primary group in ${file}: set "group"`);
+        }
+        return [Number(fields[2]), gid];
       }
+    }
+    if (byNumber) {
+      this.fail(
+        path,
+        `user ${name} is not in ${file}, so its primary group is unknown: set "group" as well`,
+      );
     }
     this.fail(path, `unknown ${what} "${name}" (not in ${file})`);
   }

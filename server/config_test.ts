@@ -208,3 +208,69 @@ Deno.test("config: the console is on by default and can be turned off", () => {
     'Invalid config "pow.yaml" at console.path (line 2): unknown key "path"; expected one of enabled',
   );
 });
+
+Deno.test("config: the wubsub section has defaults, units and key-path errors", () => {
+  assert.deepEqual(parseConfig("").wubsub, DEFAULTS.wubsub);
+  const config = parseConfig(
+    "wubsub:\n  path: /pubsub/\n  requestTimeout: 5s\n  maxPendingPerCaller: 8\n" +
+      "  maxMessage: 64KiB\n  register: [providers]\n  allow: [alice, ops]\n",
+  );
+  assert.deepEqual(config.wubsub, {
+    ...DEFAULTS.wubsub,
+    path: "/pubsub",
+    requestTimeout: 5000,
+    maxPendingPerCaller: 8,
+    maxMessage: 65536,
+    register: ["providers"],
+    allow: ["alice", "ops"],
+  });
+  assert.equal(
+    configError("wubsub:\n  maxPendingPerOwner: 0\n"),
+    'Invalid config "pow.yaml" at wubsub.maxPendingPerOwner (line 2): must be a whole number from 1 to 9007199254740991, got number 0',
+  );
+  assert.equal(
+    configError("wubsub:\n  path: /\n"),
+    'Invalid config "pow.yaml" at wubsub.path (line 2): must not be "/"',
+  );
+  assert.equal(
+    configError("wubsub:\n  register: admins\n"),
+    'Invalid config "pow.yaml" at wubsub.register (line 2): must be a list of strings, got "admins"',
+  );
+  assert.equal(
+    configError("wubsub:\n  requestTimeout: 0\n"),
+    'Invalid config "pow.yaml" at wubsub.requestTimeout (line 2): must be longer than 0',
+  );
+  assert.match(
+    configError("wubsub:\n  timeout: 1s\n"),
+    /^Invalid config "pow\.yaml" at wubsub\.timeout \(line 2\): unknown key "timeout"; expected one of enabled, path/,
+  );
+});
+
+Deno.test("config: the cluster section is validated with key paths", () => {
+  const ok = parseConfig(
+    'cluster:\n  redis: "redis://127.0.0.1:6379"\n  node: a1\n  lostAfter: 3s\n',
+  );
+  assert.deepEqual(ok.cluster, {
+    redis: "redis://127.0.0.1:6379",
+    node: "a1",
+    prefix: "pow",
+    heartbeat: 1000,
+    lostAfter: 3000,
+  });
+  assert.equal(parseConfig("").cluster, undefined);
+  const bad = (text: string) => {
+    try {
+      parseConfig(text, { file: "pow.yaml" });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return "accepted";
+  };
+  assert.match(bad("cluster:\n  node: a\n"), /cluster.*missing key "redis"/);
+  assert.match(bad('cluster:\n  redis: "http://x"\n'), /cluster\.redis.*must be a redis:\/\//);
+  assert.match(bad('cluster:\n  redis: "redis://x"\n  node: "a b"\n'), /cluster\.node/);
+  assert.match(
+    bad('cluster:\n  redis: "redis://x"\n  heartbeat: 5s\n  lostAfter: 2s\n'),
+    /cluster\.lostAfter.*longer than cluster\.heartbeat/,
+  );
+});

@@ -40,3 +40,31 @@ export class CallError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * A process could not be started because the whole server is at capacity (its output memory
+ * budget is used up), not because of anything the caller did: REST answers 503 instead of 429.
+ * Its code is `limit_reached`, so front ends that only know {@linkcode CallError} still answer
+ * their protocol's limit error.
+ *
+ * @example
+ * ```ts
+ * import { CallError, CapacityError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new CapacityError('Cannot start process "x": the server is out of output memory');
+ * assert.ok(error instanceof CallError);
+ * assert.equal(error.code, "limit_reached");
+ * ```
+ */
+export class CapacityError extends CallError {
+  /**
+   * Creates a capacity error.
+   *
+   * @param message A human-readable explanation.
+   */
+  constructor(message: string) {
+    super("limit_reached", message);
+    this.name = "CapacityError";
+  }
+}

@@ -76,6 +76,12 @@ export interface FrontEnd {
    * its leading slash (e.g. `console/app.js`). WebSocket upgrades are never public.
    */
   readonly publicPaths?: RegExp;
+  /**
+   * `GET` paths (relative to the base path, without the leading `/`) that answer with
+   * server-sent events. Browsers cannot set headers on an `EventSource`, so a ticket from
+   * `POST /tickets` is accepted there, as on WebSocket upgrades, and nowhere else.
+   */
+  readonly eventStreams?: RegExp;
   /** Adds HTTP routes (relative to the base path). */
   routes?(app: Hono<PowEnv>): void;
   /** Called once when the server shuts down, after sessions were cancelled. */

@@ -12,6 +12,7 @@ import { nativeWebSocket } from "./native_ws.ts";
 import { nativeRest } from "./native_rest.ts";
 import { furtherLink } from "./further_link.ts";
 import { webConsole } from "./front_ends/console/mod.ts";
+import { wubsub } from "./front_ends/wubsub/mod.ts";
 
 /** Every built-in front end. */
 export const frontEnds: FrontEndFactory[] = [
@@ -22,4 +23,5 @@ export const frontEnds: FrontEndFactory[] = [
   nativeRest,
   furtherLink,
   webConsole,
+  wubsub,
 ];

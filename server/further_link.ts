@@ -18,6 +18,8 @@ import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { Context, Hono } from "hono";
 import type { FurtherLinkConfig } from "./config.ts";
 import { drained } from "./_drain.ts";
+import { BodyError, readBody } from "./_body.ts";
+import { checkNoSymlink, describeFsError, makeDirectory, undo, writeWhole } from "./_safe_path.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { OutputReader } from "./output_log.ts";
@@ -135,27 +137,6 @@ export function resolveWithin(root: string, path: string): string {
 function isInside(base: string, target: string): boolean {
   const rel = relative(base, target);
   return !(rel === ".." || rel.startsWith("../") || isAbsolute(rel));
-}
-
-/** Checks that the real (symlink-free) location of an existing path is inside the root. */
-async function checkReal(root: string, path: string): Promise<void> {
-  const realRoot = await Deno.realPath(root);
-  let real: string;
-  try {
-    real = await Deno.realPath(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  if (!isInside(realRoot, real)) {
-    throw new RangeError(`Path "${relative(root, path)}" is outside the work directory`);
-  }
-}
-
-/** Creates a directory inside the root, refusing one reached through a symlink elsewhere. */
-async function makeDirectory(root: string, path: string): Promise<void> {
-  await Deno.mkdir(path, { recursive: true });
-  await checkReal(root, path);
 }
 
 /** A message from a further-link client. */
@@ -355,11 +336,11 @@ class Connection {
     await Deno.mkdir(workDir, { recursive: true });
     if (code === undefined) {
       const file = resolveWithin(workDir, path!);
-      await checkReal(workDir, file);
+      await checkNoSymlink(workDir, file);
       return [file];
     }
     const directory = resolveWithin(workDir, path ?? ".pow-run");
-    await makeDirectory(workDir, directory);
+    await makeDirectory(workDir, directory, []);
     const file = resolve(directory, `${crypto.randomUUID()}${EXTENSIONS[runner] ?? ""}`);
     entry.file = file;
     await Deno.writeTextFile(file, code, { createNew: true });
@@ -472,6 +453,8 @@ function messageOf(error: unknown): string {
   if (error instanceof CallError) {
     return error.message.replace(/^Cannot start process "[^"]*": /, "");
   }
+  // An OS error's message names the server's absolute path: say what happened instead.
+  if (error instanceof Error && "code" in error) return describeFsError(error);
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -526,7 +509,7 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
   const connections = new Set<Connection>();
   if (!settings.enabled) return { name: "further-link" };
 
-  const text = (c: Context<PowEnv>, body: string, status: 200 | 400 | 426 | 500) =>
+  const text = (c: Context<PowEnv>, body: string, status: 200 | 400 | 408 | 413 | 426 | 500) =>
     c.text(body, status, { "content-type": "text/plain; charset=utf-8" });
 
   return {
@@ -558,8 +541,10 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
       app.post("/upload", async (c) => {
         let body: unknown;
         try {
-          body = await c.req.json();
-        } catch {
+          const { maxBody, bodyTimeout } = context.config.limits;
+          body = JSON.parse(await readBody(c.req.raw, { limit: maxBody, timeout: bodyTimeout }));
+        } catch (error) {
+          if (error instanceof BodyError) return text(c, error.message, error.status);
           return text(c, "Cannot upload: the body is not JSON", 400);
         }
         const upload = parseUpload(body);
@@ -579,16 +564,27 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
         } catch (error) {
           return text(c, `Cannot upload "${upload.name}": ${messageOf(error)}`, 400);
         }
+        // Nothing is followed through a symlink, and a refusal or a failure (a full disk)
+        // leaves nothing behind (server/_safe_path.ts).
+        const created: string[] = [];
+        const written: string[] = [];
         try {
           await Deno.mkdir(workDir, { recursive: true });
+          for (const [file] of targets) await checkNoSymlink(workDir, file);
           for (const [file, content] of targets) {
-            await makeDirectory(workDir, dirname(file));
-            await checkReal(workDir, file);
-            await Deno.writeTextFile(file, content);
+            await makeDirectory(workDir, dirname(file), created);
+            const existed = await Deno.lstat(file).then(() => true, () => false);
+            await writeWhole(workDir, file, content);
+            if (!existed) written.push(file);
           }
         } catch (error) {
+          await undo(written, created);
           const status = error instanceof RangeError ? 400 : 500;
-          return text(c, `Cannot upload "${upload.name}": ${messageOf(error)}`, status);
+          return text(
+            c,
+            `Cannot upload "${upload.name}": ${describeFsError(error)}`,
+            status,
+          );
         }
         return text(c, "OK", 200);
       });

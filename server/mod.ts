@@ -32,4 +32,5 @@ export * from "./runner.ts";
 export * from "./server.ts";
 export * from "./session.ts";
 export * from "./session_manager.ts";
+export * from "./store.ts";
 export * from "./units.ts";

@@ -11,12 +11,13 @@
  */
 
 import type { Context, Hono } from "hono";
-import { type ErrorCode, parseClientMessage, type SessionInfo } from "@pow/protocol";
-import { applySignal, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
-import { CallError } from "./errors.ts";
+import { type ErrorCode, type SessionInfo, validateClientMessage } from "@pow/protocol";
+import { BodyError, pipeBody, readBody } from "./_body.ts";
+import { applySignal, listSessions, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
+import { CallError, CapacityError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { OutputChunk, OutputReader, OutputStream } from "./output_log.ts";
-import type { Session } from "./session.ts";
+import { Session, type SessionHandle } from "./session.ts";
 
 /** The path prefix of every route, relative to the base path. */
 export const NATIVE_REST_PREFIX = "/api/v2";
@@ -28,6 +29,8 @@ const LARGEST_MAX = 16 * 1024 * 1024;
 const EVENT_SIZE = 64 * 1024;
 /** Milliseconds between keep-alive comments on an idle event stream. */
 const KEEP_ALIVE = 15_000;
+/** Input body bytes handed to a session but not yet taken before the body is read further. */
+const INPUT_WINDOW = 1024 * 1024;
 /** Milliseconds an incomplete UTF-8 character is held back waiting for its last bytes. */
 const UTF8_WAIT = 50;
 
@@ -181,8 +184,9 @@ function parseMax(value: string | undefined): number {
 }
 
 /** Opens a reader, turning an offset past the end into `bad_offset`. */
-function openReader(session: Session, offset: number): OutputReader {
-  if (offset > session.log.end) {
+function openReader(session: SessionHandle, offset: number): OutputReader {
+  // (A session on another node knows its end only as of its last state change.)
+  if (session instanceof Session && offset > session.log.end) {
     throw new RestFailure(
       "bad_offset",
       `Invalid offset ${offset}: session "${session.id}" has only ${session.log.end} bytes of output so far`,
@@ -192,10 +196,14 @@ function openReader(session: Session, offset: number): OutputReader {
 }
 
 /** Reads what is available from `offset` now, without waiting. */
-function readNow(session: Session, offset: number, max: number, text: boolean) {
+async function readNow(session: SessionHandle, offset: number, max: number, text: boolean) {
   const reader = openReader(session, offset);
   try {
-    let chunks = reader.readAvailable(max);
+    // A local log answers at once; a session on another node is read from the store once,
+    // without waiting for more.
+    let chunks = session instanceof Session
+      ? reader.readAvailable(max)
+      : (await reader.read({ maxBytes: max, signal: AbortSignal.abort() })) ?? [];
     const start = chunks[0]?.offset ?? reader.offset;
     // Hold back a character cut at the end of a text read: the next read starts with it. Raw
     // reads are bytes: holding back there would withhold binary output until the process wrote
@@ -226,7 +234,7 @@ function sseEvent(event: string, id: string, data: unknown): string {
  * output log, as a WebSocket channel without credit does).
  */
 function eventStream(
-  session: Session,
+  session: SessionHandle,
   offset: number,
   stream: OutputStream | undefined,
 ): ReadableStream<Uint8Array> {
@@ -366,15 +374,24 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
   const fail = (c: Context<PowEnv>, error: unknown): Response => {
     if (error instanceof RestFailure || error instanceof CallError) {
       const body: RestError = { code: error.code, message: error.message };
-      return c.json(body, STATUS[error.code] ?? 400);
+      return c.json(body, error instanceof CapacityError ? 503 : STATUS[error.code] ?? 400);
+    }
+    if (error instanceof BodyError) {
+      const code = error.status === 400 ? "bad_message" : "limit_reached";
+      const body: RestError = { code, message: error.message };
+      return c.json(body, error.status);
     }
     throw error;
   };
 
-  /** Finds the caller's session (404 otherwise) and records the request as activity. */
-  const find = (c: Context<PowEnv>): Session => {
+  /**
+   * Finds the caller's session (404 otherwise), on this node or, in a cluster, on another, and
+   * records the request as activity.
+   */
+  const find = async (c: Context<PowEnv>): Promise<SessionHandle> => {
     const id = c.req.param("id") ?? "";
-    const session = manager.get(id, c.get("caller"));
+    const session = manager.get(id, c.get("caller")) ??
+      (manager.node === undefined ? undefined : await manager.find(id, c.get("caller")));
     if (!session) {
       throw new RestFailure("unknown_session", `Unknown session "${id}"`);
     }
@@ -384,7 +401,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
 
   /** Reads a JSON body and validates it as the `pow.v2` message `type` would be. */
   const body = async (c: Context<PowEnv>, type: "start" | "signal" | "resize") => {
-    const text = await c.req.text();
+    const { maxBody, bodyTimeout } = config.limits;
+    const text = await readBody(c.req.raw, { limit: maxBody, timeout: bodyTimeout });
     let value: unknown;
     try {
       value = text.trim() === "" ? {} : JSON.parse(text);
@@ -394,7 +412,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       throw new RestFailure("bad_message", "Cannot parse the body: not a JSON object");
     }
-    const parsed = parseClientMessage(JSON.stringify({ ...value, type, id: 1 }));
+    // Validated as it is: caller data is never serialized again.
+    const parsed = validateClientMessage({ ...value, type, id: 1 });
     if (!parsed.ok) throw new RestFailure(parsed.error.code, parsed.error.message);
     return parsed.value;
   };
@@ -413,6 +432,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
   const p = NATIVE_REST_PREFIX;
   return {
     name: "pow.v2-rest",
+    eventStreams: /^api\/v2\/sessions\/[^/]+\/events$/,
     routes(app: Hono<PowEnv>): void {
       app.get(
         `${p}/processes`,
@@ -426,7 +446,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.get(
         `${p}/sessions`,
-        handle((c) => c.json({ sessions: manager.list(c.get("caller")).map(toSessionInfo) })),
+        handle(async (c) => c.json({ sessions: await listSessions(manager, c.get("caller")) })),
       );
       app.post(
         `${p}/sessions`,
@@ -437,9 +457,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
             caller: { ...c.get("caller"), via: "pow.v2-rest" },
             linger: config.sessions.linger,
             pty: start.pty ? { cols: start.cols ?? 80, rows: start.rows ?? 24 } : undefined,
-            trace: start.traceparent
-              ? { traceparent: start.traceparent, tracestate: start.tracestate }
-              : undefined,
+            trace: traceOf(start, c.req.raw.headers),
           });
           // Answer once spawned (or failed), so that the answer has the pid.
           while (session.state === "starting") {
@@ -451,8 +469,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.get(
         `${p}/sessions/:id`,
-        handle((c) => {
-          const session = find(c);
+        handle(async (c) => {
+          const session = await find(c);
           const offsetParam = c.req.query("offset");
           if (offsetParam === undefined) return c.json(toSessionInfo(session));
           const offset = parseOffset(offsetParam, "offset");
@@ -460,7 +478,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
           const max = parseMax(c.req.query("max"));
           // Snapshot the state first: output read after it is at least as complete.
           const info = toSessionInfo(session);
-          const read = readNow(session, offset, max, true);
+          const read = await readNow(session, offset, max, true);
           const chunks = coalesce(read.chunks, Infinity)
             .filter((chunk) => !stream || chunk.stream === stream)
             .map((chunk): RestOutputChunk => ({
@@ -483,14 +501,14 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.get(
         `${p}/sessions/:id/output`,
-        handle((c) => {
-          const session = find(c);
+        handle(async (c) => {
+          const session = await find(c);
           const offset = parseOffset(c.req.query("offset") ?? "0", "offset");
           const stream = parseStream(c.req.query("stream"));
           const max = parseMax(c.req.query("max"));
           const ended = session.ended;
           const end = session.log.end;
-          const read = readNow(session, offset, max, false);
+          const read = await readNow(session, offset, max, false);
           const bytes = concat(
             read.chunks.filter((chunk) => !stream || chunk.stream === stream).map((ch) => ch.data),
           );
@@ -506,8 +524,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.get(
         `${p}/sessions/:id/events`,
-        handle((c) => {
-          const session = find(c);
+        handle(async (c) => {
+          const session = await find(c);
           const lastEventId = c.req.header("last-event-id")?.trim();
           if (lastEventId === "exit") return c.body(null, 204);
           const offset = lastEventId
@@ -526,11 +544,16 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       app.post(
         `${p}/sessions/:id/input`,
         handle(async (c) => {
-          const session = find(c);
-          const bytes = new Uint8Array(await c.req.arrayBuffer());
+          const session = await find(c);
+          // Streamed to stdin as it arrives: the body is read only as fast as the process takes
+          // it (at most a window, and never past `maxPendingInput`), never collected whole.
           try {
-            await session.write(bytes);
+            await pipeBody(c.req.raw, (bytes) => session.write(bytes), {
+              timeout: config.limits.bodyTimeout,
+              window: Math.min(INPUT_WINDOW, config.sessions.maxPendingInput),
+            });
           } catch (error) {
+            if (error instanceof BodyError) throw error;
             if (error instanceof RangeError) throw new RestFailure("limit_reached", error.message);
             throw new RestFailure("stdin_closed", (error as Error).message);
           }
@@ -539,8 +562,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       );
       app.post(
         `${p}/sessions/:id/eof`,
-        handle((c) => {
-          const session = find(c);
+        handle(async (c) => {
+          const session = await find(c);
           session.closeInput();
           return c.body(null, 204);
         }),
@@ -548,7 +571,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       app.post(
         `${p}/sessions/:id/signal`,
         handle(async (c) => {
-          const session = find(c);
+          const session = await find(c);
           const message = await body(c, "signal");
           if (message.type !== "signal") throw new Error("unreachable");
           if (!applySignal(session, message.signal)) {
@@ -563,7 +586,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
       app.post(
         `${p}/sessions/:id/resize`,
         handle(async (c) => {
-          const session = find(c);
+          const session = await find(c);
           const message = await body(c, "resize");
           if (message.type !== "resize") throw new Error("unreachable");
           if (!session.pty) {
@@ -729,7 +752,10 @@ function restPaths(): Record<string, unknown> {
           "400": error("`bad_json`, `bad_message` or `bad_params`"),
           "403": error("`not_allowed`: the caller may not run it (or not in a pty)"),
           "404": error("`unknown_process`"),
+          "408": error("`limit_reached`: the body stalled for `limits.bodyTimeout`"),
+          "413": error("`limit_reached`: the body is larger than `limits.maxBody`"),
           "429": error("`limit_reached`: too many sessions or starts"),
+          "503": error("`limit_reached`: the server's output memory budget is used up"),
         },
       },
     },
@@ -813,7 +839,8 @@ function restPaths(): Record<string, unknown> {
     [`${p}/sessions/{id}/input`]: {
       post: {
         summary: "Write the raw body to the process's stdin",
-        description: "Answers once the process has taken the bytes.",
+        description: "The body is streamed to the process as it reads it (any size; read only " +
+          "as fast as the process takes it). Answers once the process has taken every byte.",
         tags,
         parameters: [idParam],
         requestBody: {
@@ -823,6 +850,7 @@ function restPaths(): Record<string, unknown> {
         responses: {
           "204": noContent,
           "404": unknownSession,
+          "408": error("`limit_reached`: the body stalled for `limits.bodyTimeout`"),
           "409": error("`stdin_closed`: input was closed or the session ended"),
           "429": error("`limit_reached`: too much input is pending"),
         },
@@ -880,4 +908,19 @@ function restPaths(): Record<string, unknown> {
       },
     },
   };
+}
+
+/**
+ * The trace context of a REST start: the body's `traceparent`/`tracestate`, else the request's
+ * W3C `traceparent`/`tracestate` headers (as any instrumented HTTP client sends them).
+ */
+function traceOf(
+  start: { traceparent?: string; tracestate?: string },
+  headers: Headers,
+): { traceparent: string; tracestate?: string } | undefined {
+  if (start.traceparent) return { traceparent: start.traceparent, tracestate: start.tracestate };
+  const traceparent = headers.get("traceparent")?.trim();
+  if (!traceparent) return undefined;
+  const tracestate = headers.get("tracestate")?.trim();
+  return tracestate ? { traceparent, tracestate } : { traceparent };
 }

@@ -31,12 +31,12 @@ import {
   V2_SUBPROTOCOL,
 } from "@pow/protocol";
 import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
-import { applySignal, SERVER_NAME, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
+import { applySignal, listSessions, SERVER_NAME, toProcessInfo, toProcessResult } from "./_v2.ts";
 import { CallError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
 import type { OutputChunk, OutputReader } from "./output_log.ts";
 import type { Caller } from "./process.ts";
-import type { Session } from "./session.ts";
+import type { Session, SessionHandle } from "./session.ts";
 
 const encoder = new TextEncoder();
 
@@ -188,7 +188,7 @@ function mergeOperations(ours: Operation, theirs: Operation): Operation {
 /** One bound channel: a viewer of one session on one connection. */
 interface Channel {
   readonly id: number;
-  readonly session: Session;
+  readonly session: SessionHandle;
   /** Unbound (by `exit`, `detach` or the connection going away). */
   closed: boolean;
   /** `started` or `attached` was sent; messages for the channel wait until then. */
@@ -204,8 +204,9 @@ interface Channel {
   /**
    * The offset the client has confirmed: where the channel was bound plus every byte of credit
    * it granted back (a client grants credit for output it has consumed). The log keeps
-   * everything from here on, so a client that loses its connection with output in flight can
-   * reattach at what it really received and get every byte exactly once.
+   * everything from here on (at most `sessions.maxHeld` bytes before the last byte sent), so a
+   * client that loses its connection with output in flight can reattach at what it really
+   * received and get every byte exactly once.
    */
   confirmed: number;
   /** Bytes of `reader.skipped` already reported with `gap`. */
@@ -228,6 +229,8 @@ class V2Connection {
   #onDone: () => void;
   #channels = new Map<number, Channel>();
   #closed = false;
+  /** Channel ids reserved while a cluster lookup runs. */
+  #pending = new Set<number>();
   #maxMessageSize: number;
   #stdinCredit: number;
   #maxChannels: number;
@@ -303,11 +306,15 @@ class V2Connection {
       case "attach":
         return this.#attach(message);
       case "list":
-        return this.#send({
-          type: "sessions",
-          ref: message.ref,
-          sessions: this.#context.manager.list(this.#caller).map(toSessionInfo),
-        });
+        return void listSessions(this.#context.manager, this.#caller).then(
+          (sessions) => this.#send({ type: "sessions", ref: message.ref, sessions }),
+          (error) =>
+            this.#error({
+              code: "internal",
+              message: `Cannot list sessions: ${(error as Error).message}`,
+              ref: message.ref,
+            }),
+        );
       case "processes": {
         const { manager } = this.#context;
         return this.#send({
@@ -407,7 +414,35 @@ class V2Connection {
   #attach(message: Extract<ClientMessage, { type: "attach" }>): void {
     const { id, ref } = message;
     if (!this.#canBind(id, ref)) return;
-    const session = this.#context.manager.get(message.session, this.#caller);
+    const local = this.#context.manager.get(message.session, this.#caller);
+    if (!local && this.#context.manager.node !== undefined) {
+      // Cluster mode: the session may run on another node. The id is reserved meanwhile.
+      this.#pending.add(id);
+      void this.#context.manager.find(message.session, this.#caller).then(
+        (remote) => {
+          this.#pending.delete(id);
+          if (!this.#closed) this.#attachTo(message, remote);
+        },
+        (error) => {
+          this.#pending.delete(id);
+          this.#error({
+            code: "internal",
+            message: `Cannot attach to session "${message.session}": ${(error as Error).message}`,
+            id,
+            ref,
+          });
+        },
+      );
+      return;
+    }
+    this.#attachTo(message, local);
+  }
+
+  #attachTo(
+    message: Extract<ClientMessage, { type: "attach" }>,
+    session: SessionHandle | undefined,
+  ): void {
+    const { id, ref } = message;
     if (!session) {
       return this.#error({
         code: "unknown_session",
@@ -446,7 +481,7 @@ class V2Connection {
   }
 
   #canBind(id: number, ref: Ref | undefined): boolean {
-    if (this.#channels.has(id)) {
+    if (this.#channels.has(id) || this.#pending.has(id)) {
       this.#error({ code: "duplicate_id", message: `Channel id ${id} is already in use`, id, ref });
       return false;
     }
@@ -541,7 +576,12 @@ class V2Connection {
   // -------------------------------------------------------------------------
   // Channels and output
 
-  #bind(id: number, session: Session, offset: number, credit: number | undefined): Channel {
+  #bind(
+    id: number,
+    session: SessionHandle,
+    offset: number,
+    credit: number | undefined,
+  ): Channel {
     const channel: Channel = {
       id,
       session,
@@ -640,6 +680,13 @@ class V2Connection {
 
   /** Sends chunks as data frames, one per run of the same stream (coalesced). */
   #output(channel: Channel, chunks: OutputChunk[]): void {
+    // The log keeps what the client has not confirmed, but never more than `sessions.maxHeld`
+    // bytes of it, whatever credit the client claims: older unconfirmed bytes may be evicted
+    // (a reattach from there is told `skipped`, never silently).
+    const maxHeld = this.#context.config.sessions.maxHeld;
+    const sent = chunks.at(-1);
+    const end = sent ? sent.offset + sent.data.byteLength : 0;
+    if (end - channel.confirmed > maxHeld) channel.reader.hold(end - maxHeld);
     const skipped = channel.reader.skipped;
     if (skipped > channel.reportedSkipped && chunks.length > 0) {
       this.#send({

@@ -7,6 +7,8 @@
  */
 
 import type { PowConfig } from "./config.ts";
+import { defaultStateDir } from "./process_ledger.ts";
+import { canEnter } from "./runner.ts";
 
 /** Options for {@linkcode permissionFlags}. */
 export interface PermissionFlagsOptions {
@@ -39,11 +41,15 @@ export function configuredPrograms(config: PowConfig): string[] {
  * import { parseConfig } from "./config.ts";
  * import assert from "node:assert/strict";
  *
- * const config = parseConfig("processes:\n  count: { command: [seq, '1', '{1}'], params: [{ name: n }] }\n");
+ * const config = parseConfig(
+ *   "server: { stateDir: /run/pow }\nprocesses:\n  count: { command: [seq, '1', '{1}'], params: [{ name: n }] }\n",
+ * );
  * assert.deepEqual(permissionFlags(config, { configFile: "pow.yaml" }), [
  *   "--allow-net=127.0.0.1:8028",
- *   "--allow-read=pow.yaml,node_modules",
+ *   "--allow-read=pow.yaml,node_modules,/proc,/run/pow",
  *   "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
+ *   "--allow-write=/run/pow",
+ *   "--allow-sys=uid",
  *   "--allow-run=seq",
  * ]);
  * ```
@@ -68,12 +74,24 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
   const furtherLink = config.furtherLink;
   const workDir = furtherLink?.enabled ? furtherLink.workDir : undefined;
   if (workDir) reads.push(workDir);
+  // Running as another user: the config reads the account database, the startup check the
+  // server's own uid.
+  const commands = Object.values(config.processes).filter((d) => d.kind === "command");
+  const accounts = commands.some((d) => d.uid !== undefined || d.gid !== undefined);
+  if (accounts) reads.push("/etc/passwd", "/etc/group");
+  // The process ledger (server/process_ledger.ts): its directory, and /proc for the sweep.
+  const stateDir = config.server.stateDir === false
+    ? undefined
+    : config.server.stateDir ?? defaultStateDir();
+  if (stateDir) reads.push("/proc", stateDir);
+  const writes = [...(workDir ? [workDir] : []), ...(stateDir ? [stateDir] : [])];
   const flags = [
     `--allow-net=${host.includes(":") ? `[${host}]` : host}${port ? `:${port}` : ""}`,
     `--allow-read=${reads.join(",")}`,
     "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
   ];
-  if (workDir) flags.push(`--allow-write=${workDir}`);
+  if (writes.length > 0) flags.push(`--allow-write=${writes.join(",")}`);
+  if (accounts || stateDir) flags.push("--allow-sys=uid");
   const programs = configuredPrograms(config);
   if (programs.length > 0) flags.push(`--allow-run=${programs.join(",")}`);
   return flags;
@@ -129,6 +147,13 @@ export function runtimeProblems(config: PowConfig): string[] {
       if (!isDirectory) {
         problems.push(
           `process "${name}": working directory "${definition.cwd}" does not exist or is not a directory`,
+        );
+      } else if (
+        definition.uid !== undefined &&
+        canEnter(definition.cwd, definition.uid, definition.gid) === false
+      ) {
+        problems.push(
+          `process "${name}": user ${definition.uid} cannot enter the working directory "${definition.cwd}"`,
         );
       }
     }

@@ -22,7 +22,7 @@ Deno.test({
 });
 
 Deno.test("permissions: an enabled further-link endpoint may read and write its work directory", () => {
-  const yaml =
+  const yaml = "server: { stateDir: false }\n" +
     "furtherLink: { enabled: ENABLED, workDir: /srv/further, runners: { shell: sh } }\n" +
     "processes:\n  sh: { command: [sh] }\n";
   assert.deepEqual(permissionFlags(parseConfig(yaml.replace("ENABLED", "true"))), [
@@ -37,5 +37,19 @@ Deno.test("permissions: an enabled further-link endpoint may read and write its 
     "--allow-read=node_modules",
     "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
     "--allow-run=sh",
+  ]);
+});
+
+Deno.test("permissions: a config with user: may read the account database and its uid; the ledger its directory", () => {
+  const config = parseConfig(
+    "server: { stateDir: /run/pow }\nprocesses:\n  a: { command: [id], user: 0, group: 0 }\n",
+  );
+  assert.deepEqual(permissionFlags(config), [
+    "--allow-net=127.0.0.1:8028",
+    "--allow-read=node_modules,/etc/passwd,/etc/group,/proc,/run/pow",
+    "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
+    "--allow-write=/run/pow",
+    "--allow-sys=uid",
+    "--allow-run=id",
   ]);
 });

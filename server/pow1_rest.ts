@@ -8,7 +8,8 @@
  */
 
 import type { Context, Hono } from "hono";
-import { CallError } from "./errors.ts";
+import { BodyError, pipeBody, readBody } from "./_body.ts";
+import { CallError, CapacityError } from "./errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { OutputChunk, OutputReader } from "./output_log.ts";
 import type { Caller } from "./process.ts";
@@ -124,8 +125,11 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
   };
   manager.registry.addEventListener("removed", onRemoved);
 
-  const text = (c: Context<PowEnv>, body: string, status: 200 | 400 | 404 | 429 | 500) =>
-    c.text(body, status, { "content-type": "text/plain; charset=utf-8" });
+  const text = (
+    c: Context<PowEnv>,
+    body: string,
+    status: 200 | 400 | 404 | 408 | 413 | 429 | 500 | 503,
+  ) => c.text(body, status, { "content-type": "text/plain; charset=utf-8" });
   const notFound = (c: Context<PowEnv>) => text(c, "process not found", 404);
 
   /** Finds the caller's REST session and touches it (extends its expiry). */
@@ -144,7 +148,15 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
     routes(app: Hono<PowEnv>): void {
       app.post("/new", async (c) => {
         const caller = c.get("caller");
-        const call = parsePow1Call(await c.req.text());
+        let body: string;
+        try {
+          const { maxBody, bodyTimeout } = config.limits;
+          body = await readBody(c.req.raw, { limit: maxBody, timeout: bodyTimeout });
+        } catch (error) {
+          if (!(error instanceof BodyError)) throw error;
+          return text(c, error.message, error.status);
+        }
+        const call = parsePow1Call(body);
         if (!call) return text(c, "failed to decode call message", 400);
         const options = {
           caller: { ...caller, via: "pow-1-rest" } as Caller,
@@ -157,15 +169,23 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
         } catch (error) {
           if (!(error instanceof CallError)) throw error;
           callError = pow1CallErrorReason(error);
+          // A call refused by a limit gets no id: it must not hold a session either.
+          if (error.code === "limit_reached") {
+            return text(c, callError, error instanceof CapacityError ? 503 : 429);
+          }
           try {
             // Listings (pow.v2 `sessions`, `GET /api/v2/sessions`) carry names of 1 to 256
             // characters: a call of "" or of a longer name is recorded under a name that fits.
             const name = call.call.slice(0, 256) || "-";
-            session = manager.rejected(name, call.params, options, error.message);
+            // A call refused before it was counted (unknown process, params, permission) still
+            // counts against `startsPerMinute`: failed calls hold an id too.
+            session = manager.rejected(name, call.params, options, error.message, "spawn", {
+              countStart: true,
+            });
           } catch (limit) {
-            // Even failed calls hold an id for a while: refuse once the session limit is reached.
+            // Even failed calls hold an id for a while: refuse once a limit is reached.
             if (!(limit instanceof CallError)) throw limit;
-            return text(c, pow1CallErrorReason(limit), 429);
+            return text(c, pow1CallErrorReason(limit), limit instanceof CapacityError ? 503 : 429);
           }
         }
         buffers.set(session.id, new StatusBuffer(session, config.pow1.statusLines, callError));
@@ -179,10 +199,14 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
       app.post("/input/:id", async (c) => {
         const found = find(c);
         if (found instanceof Response) return found;
-        const body = new Uint8Array(await c.req.arrayBuffer());
+        // Streamed to stdin as it arrives, only as fast as the process takes it.
         try {
-          await found.session.write(body);
-        } catch {
+          await pipeBody(c.req.raw, (bytes) => found.session.write(bytes), {
+            timeout: config.limits.bodyTimeout,
+            window: Math.min(1024 * 1024, config.sessions.maxPendingInput),
+          });
+        } catch (error) {
+          if (error instanceof BodyError) return text(c, error.message, error.status);
           return text(c, "error copying data to process", 500);
         }
         return text(c, "input sent", 200);
@@ -280,7 +304,23 @@ function restPaths(): Record<string, unknown> {
             content: { "application/json": { schema: { type: "string" } } },
           },
           "400": plain("The body is not a call message", "failed to decode call message"),
-          "429": plain("The session limit is reached", "failed to get process: limit reached"),
+          "408": plain(
+            "The body stalled for `limits.bodyTimeout`",
+            "Cannot read the request body: no data for 30000 ms",
+          ),
+          "413": plain(
+            "The body is larger than `limits.maxBody`",
+            "Cannot read the request body: it is larger than 1048576 bytes",
+          ),
+          "429": plain(
+            "A session limit is reached (`sessions.max`, `sessions.maxPerCaller`, " +
+              "`limits.startsPerMinute`; failed calls count too)",
+            "failed to get process: limit reached",
+          ),
+          "503": plain(
+            "The server's output memory budget is used up",
+            "failed to get process: limit reached",
+          ),
         },
       },
     },

@@ -38,6 +38,12 @@ export interface ProcessContext {
   readonly sessionId: string;
   /** The caller's W3C trace context, when the client sent one: start a child span from it. */
   readonly trace?: { readonly traceparent: string; readonly tracestate?: string };
+  /**
+   * Publishes plain JSON data to the user topic `name` (bus topic `topic.<name>`), where
+   * pow.v2, REST/SSE and wubsub subscribers read it (a wubsub channel's topic `<c>/<t>` is
+   * `<c>.<t>`). Rejects with a `TypeError` for an invalid name.
+   */
+  publish(name: string, data: unknown): Promise<void>;
 }
 
 /** Settings shared by every kind of process. */

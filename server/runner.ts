@@ -5,6 +5,7 @@
  * @module
  */
 
+import { recordGroup } from "./process_ledger.ts";
 import type { OutputStream } from "./output_log.ts";
 import type { Caller, CommandProcess, FunctionProcess } from "./process.ts";
 import { expandTemplate } from "./params.ts";
@@ -63,6 +64,8 @@ export interface RunOptions {
   pty?: { cols: number; rows: number };
   /** The caller's W3C trace context, passed to commands as `TRACEPARENT`/`TRACESTATE`. */
   trace?: { traceparent: string; tracestate?: string };
+  /** Publishes to a user topic (`ctx.publish` of function processes). */
+  publish?: (name: string, data: unknown) => Promise<void>;
 }
 
 const INHERITED_ENV = ["PATH", "HOME", "LANG"];
@@ -122,6 +125,55 @@ export function killGroup(pgid: number, signal: Deno.Signal): boolean {
   }
 }
 
+function currentDirectory(): string | undefined {
+  try {
+    return Deno.cwd();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a user may enter a directory: search permission on it and every directory above it,
+ * by the owner, group or other bits (supplementary groups are not given to children).
+ *
+ * @param dir An absolute directory.
+ * @param uid The user.
+ * @param gid The user's group.
+ * @returns `undefined` when the server cannot tell (no permission to look).
+ */
+export function canEnter(dir: string, uid: number, gid?: number): boolean | undefined {
+  if (uid === 0) return true;
+  const parts = dir.split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(`/${parts.slice(0, i).join("/")}`);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      return undefined;
+    }
+    const mode = info.mode ?? 0o777;
+    const bit = info.uid === uid ? 0o100 : info.gid === gid ? 0o010 : 0o001;
+    if ((mode & bit) === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Where a command runs: its `cwd`; without one, the server's working directory, unless the
+ * command runs as a user who cannot enter it: then `/`.
+ *
+ * @param definition The command.
+ * @returns The directory, or `undefined` for the server's own.
+ */
+export function workingDirectory(definition: CommandProcess): string | undefined {
+  if (definition.cwd !== undefined || definition.uid === undefined) return definition.cwd;
+  const here = currentDirectory();
+  if (here === undefined) return undefined;
+  return canEnter(here, definition.uid, definition.gid) === false ? "/" : undefined;
+}
+
 /**
  * Starts a command in its own process group (session) with piped stdio.
  *
@@ -136,8 +188,9 @@ export function killGroup(pgid: number, signal: Deno.Signal): boolean {
 export function startCommand(definition: CommandProcess, options: RunOptions): RunningProcess {
   const [program, ...args] = expandTemplate(definition.command, options.params);
   const env = childEnv(definition.env, options.trace);
+  const cwd = workingDirectory(definition);
   const common = {
-    cwd: definition.cwd,
+    cwd,
     env,
     clearEnv: true,
     stdin: "piped",
@@ -150,10 +203,27 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
   const path = spawnMode() === "setsid" && runAllowed(program)
     ? resolveProgram(program, env.PATH)
     : undefined;
-  const child = path === undefined
-    ? new Deno.Command(program, { ...common, args, detached: true }).spawn()
-    : new Deno.Command(SETSID, { ...common, args: [path, ...args] }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = path === undefined
+      ? new Deno.Command(program, { ...common, args, detached: true }).spawn()
+      : new Deno.Command(SETSID, { ...common, args: [path, ...args] }).spawn();
+  } catch (error) {
+    const { uid, gid } = definition;
+    const dir = cwd ?? currentDirectory();
+    if (
+      error instanceof Deno.errors.PermissionDenied && uid !== undefined && dir !== undefined &&
+      canEnter(dir, uid, gid) === false
+    ) {
+      throw new Deno.errors.PermissionDenied(
+        `user ${uid} cannot enter the working directory "${dir}"`,
+      );
+    }
+    throw error;
+  }
   const pid = child.pid;
+  // The ledger lets a server started after a crash end this group (server/process_ledger.ts).
+  const ended = recordGroup(pid);
   // Until setsid(1) has made the child a session leader, its group is not yet its own: a
   // signal sent that early goes to the child itself (which then never runs the program).
   let leader = path === undefined;
@@ -170,10 +240,22 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
   const stdin = child.stdin.getWriter();
   let inputClosed = false;
 
+  const stopPumps = new AbortController();
+  const pumpOptions = { signal: stopPumps.signal };
   const pumps = Promise.all([
-    pumpOutput(child.stdout, (data) => options.output.write("stdout", data)),
+    pumpOutput(
+      child.stdout,
+      (data) => options.output.write("stdout", data),
+      undefined,
+      pumpOptions,
+    ),
     // stderr is usually quiet: its pending read holds the smallest buffer from the start.
-    pumpOutput(child.stderr, (data) => options.output.write("stderr", data), MIN_READ_SIZE),
+    pumpOutput(
+      child.stderr,
+      (data) => options.output.write("stderr", data),
+      MIN_READ_SIZE,
+      pumpOptions,
+    ),
   ]);
 
   const exited = (async (): Promise<ExitInfo> => {
@@ -184,6 +266,9 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     }
     // Members of the group that outlive the leader would keep the pipes open: end them.
     leader = true; // the child has been reaped: never signal its pid alone again
+    // A descendant that called setsid is out of reach of group signals and may hold the pipes:
+    // once the group had its grace, stop reading pipes that stay empty, and end the session.
+    const grace = setTimeout(() => stopPumps.abort(), options.killGrace + PIPE_GRACE);
     if (killGroup(pid, "SIGTERM")) {
       const timer = setTimeout(() => killGroup(pid, "SIGKILL"), options.killGrace);
       await pumps;
@@ -191,6 +276,8 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     } else {
       await pumps;
     }
+    clearTimeout(grace);
+    ended();
     return status.signal ? { signal: status.signal } : { code: status.code };
   })();
 
@@ -206,6 +293,24 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     exited,
   };
 }
+
+/** Options for {@linkcode pumpOutput}. */
+export interface PumpOptions {
+  /**
+   * When aborted, reading stops as soon as the pipe is empty (after what it still holds), even
+   * though its write end is still open: a descendant that left the process group may hold it.
+   */
+  signal?: AbortSignal;
+}
+
+/** How long a stopped pump waits for more bytes before it lets the pipe go. */
+const PIPE_IDLE_AFTER_STOP = 50;
+
+/**
+ * How long after a command exits its pipes may stay open, beyond `killGrace`: a descendant that
+ * called `setsid` escapes the group signals and could hold them forever.
+ */
+export const PIPE_GRACE = 1000;
 
 /** The smallest read from a child's pipe: what a quiet process holds per stream. */
 export const MIN_READ_SIZE = 1024;
@@ -233,13 +338,40 @@ export async function pumpOutput(
   stream: ReadableStream<Uint8Array>,
   write: (data: Uint8Array) => Promise<void>,
   initial: number = START_READ_SIZE,
+  options: PumpOptions = {},
 ): Promise<void> {
   const reader = stream.getReader({ mode: "byob" });
   let size = Math.min(Math.max(initial, MIN_READ_SIZE), MAX_READ_SIZE);
   let buffer: ArrayBuffer | undefined;
+  const { signal } = options;
+  const stop = Symbol("stop");
+  const aborted = signal &&
+    new Promise<typeof stop>((resolve) =>
+      signal.addEventListener("abort", () => resolve(stop), { once: true })
+    );
   try {
     while (true) {
-      const { value, done } = await reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
+      const read = reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
+      let outcome: ReadableStreamReadResult<Uint8Array> | typeof stop;
+      if (!signal) {
+        outcome = await read;
+      } else if (!signal.aborted) {
+        outcome = await Promise.race([read, aborted!]);
+      } else {
+        // Told to stop: take what the pipe still holds, stop once it stays empty a moment.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const idle = new Promise<typeof stop>((resolve) => {
+          timer = setTimeout(() => resolve(stop), PIPE_IDLE_AFTER_STOP);
+        });
+        outcome = await Promise.race([read, idle]);
+        clearTimeout(timer);
+      }
+      if (outcome === stop) {
+        if (!signal!.aborted) continue;
+        await reader.cancel().catch(() => {});
+        break;
+      }
+      const { value, done } = outcome;
       if (done || value === undefined) break;
       const n = value.byteLength;
       let chunk: Uint8Array;
@@ -395,6 +527,8 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
         caller: options.caller,
         sessionId: options.sessionId,
         trace: options.trace,
+        publish: options.publish ??
+          (() => Promise.reject(new Error("Cannot publish: this session has no event bus"))),
       });
       return { value };
     } catch (error) {

@@ -13,12 +13,20 @@ import { Authenticator, checkHost, checkOrigin } from "./auth.ts";
 import type { PowConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import type { Caller } from "./process.ts";
+import { closeLedger, defaultStateDir, openLedger } from "./process_ledger.ts";
 import { SessionManager } from "./session_manager.ts";
+import type { SessionStore } from "./store.ts";
+import { isClusterStore } from "./remote_session.ts";
 
 /** Options for {@linkcode createServer}. */
 export interface CreateServerOptions {
   /** The front ends to serve. @default {[]} */
   frontEnds?: FrontEndFactory[];
+  /**
+   * Where sessions, output and events are kept: a cluster store (e.g. `RedisSessionStore`) makes
+   * this server a node of a cluster. @default {a new MemorySessionStore}
+   */
+  store?: SessionStore;
 }
 
 /** A pow server, not yet listening. */
@@ -33,6 +41,8 @@ export interface PowServer {
   readonly frontEnds: readonly FrontEnd[];
   /** Open WebSocket connections. */
   readonly connections: number;
+  /** HTTP requests being handled (not yet answered), WebSocket upgrades included. */
+  readonly pending: number;
   /** Handles one request (a `Deno.serve` handler). */
   fetch(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
   /** Cancels running sessions, waits for their processes, and closes the front ends. */
@@ -75,12 +85,16 @@ function text(body: string, status: number): Response {
  */
 export function createServer(config: PowConfig, options: CreateServerOptions = {}): PowServer {
   const manager = new SessionManager({
+    store: options.store,
+    cluster: config.cluster,
     processes: config.processes,
     killGrace: config.sessions.killGrace,
     linger: config.sessions.linger,
     retention: config.sessions.retention,
     maxPendingInput: config.sessions.maxPendingInput,
     maxSessions: config.sessions.max,
+    maxPerCaller: config.sessions.maxPerCaller,
+    outputBudget: config.limits.outputBudget,
     viewers: config.sessions.viewers,
     startsPerMinute: config.limits.startsPerMinute,
     paramLimits: {
@@ -89,9 +103,16 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     },
   });
   const base = config.server.basePath;
-  const auth = new Authenticator(config.auth);
+  const auth = new Authenticator(config.auth, {
+    sharedTickets: isClusterStore(manager.store) ? manager.store.tickets : undefined,
+  });
   let connections = 0;
   const perAddress = new Map<string, number>();
+  // Requests whose handler has not answered yet (a body still arriving, a start waiting for its
+  // spawn). They count against the connection limits beside open WebSockets: a flood of slow
+  // requests is refused like a flood of sockets.
+  let pending = 0;
+  const pendingPerAddress = new Map<string, number>();
   const addressOf = (info?: Deno.ServeHandlerInfo) =>
     info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
   const infos = new WeakMap<Request, Deno.ServeHandlerInfo>();
@@ -142,10 +163,54 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   for (const frontEnd of frontEnds) {
     for (const protocol of frontEnd.subprotocols ?? []) bySubprotocol.set(protocol, frontEnd);
   }
+  /**
+   * Refuses a request (503 in total, 429 per address) when open WebSockets and requests in
+   * progress, minus `self` (the request asking), reach the connection limits.
+   */
+  const checkLimits = (address: string, self: number): Response | undefined => {
+    if (connections + pending - self >= config.limits.connections) {
+      return text(`too many connections: the server allows ${config.limits.connections}`, 503);
+    }
+    const from = (perAddress.get(address) ?? 0) + (pendingPerAddress.get(address) ?? 0) - self;
+    if (from >= config.limits.connectionsPerAddress) {
+      return text(
+        `too many connections from ${address}: at most ${config.limits.connectionsPerAddress} allowed`,
+        429,
+      );
+    }
+    return undefined;
+  };
+  const handle = async (
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Promise<Response> => {
+    const address = addressOf(info);
+    const refused = checkLimits(address, 0);
+    if (refused) {
+      await request.body?.cancel().catch(() => {});
+      return refused;
+    }
+    pending++;
+    pendingPerAddress.set(address, (pendingPerAddress.get(address) ?? 0) + 1);
+    try {
+      return await app.fetch(request, info);
+    } finally {
+      pending--;
+      const left = (pendingPerAddress.get(address) ?? 1) - 1;
+      if (left > 0) pendingPerAddress.set(address, left);
+      else pendingPerAddress.delete(address);
+    }
+  };
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
   const isPublic = (path: string) =>
     PUBLIC.test(path) || frontEnds.some((frontEnd) => frontEnd.publicPaths?.test(path));
 
+  // A request whose Host makes no URL (`Host: a b`) is refused before anything reads
+  // `request.url` as a URL: 400, no stack trace, nothing logged per request.
+  app.use("*", async (c, next) => {
+    if (!URL.canParse(c.req.raw.url)) return text("invalid Host header", 400);
+    return await next();
+  });
   routes.use("*", async (c, next) => {
     const request = c.req.raw;
     const info = c.env as Deno.ServeHandlerInfo | undefined;
@@ -157,12 +222,16 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     const refused = checkOrigin(request, config.server.origins) ??
       (auth.required ? undefined : checkHost(request, config.server.hosts));
     if (refused) return refused;
-    // Then authentication, before anything else is revealed or upgraded.
-    const caller: Caller | Response = context.authenticate(request, info);
+    // Then authentication, before anything else is revealed or upgraded. A ticket counts only
+    // where a browser cannot send a header: a WebSocket upgrade or an event stream.
+    const path = relative(c.req.path);
+    const ticket = upgrade ||
+      (c.req.method === "GET" && frontEnds.some((f) => f.eventStreams?.test(path)));
+    const caller: Caller | Response = await auth.authenticateShared(request, info, { ticket });
     if (caller instanceof Response) return caller;
     c.set("caller", caller);
     if (!upgrade) return await next();
-    // WebSocket upgrades: then the subprotocol, then the connection limits.
+    // WebSocket upgrades: then the subprotocol.
     const offered = (c.req.header("sec-websocket-protocol") ?? "")
       .split(",").map((p) => p.trim()).filter(Boolean);
     // The server's preference decides (pow.v2 before pow-1), not the order of the offer.
@@ -175,24 +244,28 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
         400,
       );
     }
-    if (connections >= config.limits.connections) {
-      return text(`too many connections: the server allows ${config.limits.connections}`, 503);
-    }
-    const address = addressOf(info);
-    if ((perAddress.get(address) ?? 0) >= config.limits.connectionsPerAddress) {
-      return text(
-        `too many connections from ${address}: at most ${config.limits.connectionsPerAddress} allowed`,
-        429,
-      );
-    }
+    // The connection limits were checked when the request came in (`handle`): an upgrade was
+    // counted as a pending request until now and becomes a connection.
     if (protocol) return bySubprotocol.get(protocol)!.upgrade!(request, protocol, caller);
     // A front end serving a fixed path without a subprotocol (further-link) may take it.
     await next();
     if (c.res.status !== 404) return;
-    // The original pow-1 server's refusal, kept byte for byte.
-    return text("client does not support required pow-1 subprotocol", 403);
+    // The original pow-1 server's refusal, kept byte for byte. (Set on the context: a
+    // response returned after `next()` may be ignored once Hono finalized its 404.)
+    c.res = text("client does not support required pow-1 subprotocol", 403);
+    return c.res;
   });
-  routes.post("/tickets", (c) => c.json(auth.issueTicket(c.get("caller"))));
+  routes.post("/tickets", async (c) => {
+    try {
+      return c.json(await auth.issueTicketShared(c.get("caller")));
+    } catch (error) {
+      if (error instanceof RangeError) return text(error.message, 429);
+      return text(
+        `Cannot issue a ticket: the cluster store is unavailable (${(error as Error).message})`,
+        503,
+      );
+    }
+  });
   for (const frontEnd of frontEnds) frontEnd.routes?.(routes);
   app.route(base.replace(/\/$/, "") || "/", routes);
 
@@ -204,7 +277,10 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     get connections() {
       return connections;
     },
-    fetch: (request, info) => app.fetch(request, info),
+    get pending() {
+      return pending;
+    },
+    fetch: handle,
     async close() {
       await manager.close();
       for (const frontEnd of frontEnds) await frontEnd.close?.();
@@ -263,6 +339,26 @@ export async function listen(
   const tlsOptions = tls
     ? { cert: await Deno.readTextFile(tls.cert), key: await Deno.readTextFile(tls.key) }
     : {};
+  // Before serving: end what a crashed server left running, then record our own groups.
+  const stateDir = server.config.server.stateDir ?? defaultStateDir();
+  let ledger = false;
+  if (stateDir) {
+    try {
+      const swept = openLedger(stateDir);
+      ledger = true;
+      if (swept && swept.groups > 0) {
+        console.error(
+          `Ended ${swept.processes} processes in ${swept.groups} process groups that a stopped server left running`,
+        );
+      }
+    } catch (error) {
+      console.error(
+        `Cannot use state directory "${stateDir}": ${
+          (error as Error).message
+        }; processes left by a crash will not be ended at the next start`,
+      );
+    }
+  }
   const httpServer = Deno.serve({
     hostname: host,
     port,
@@ -281,6 +377,7 @@ export async function listen(
       // results), then give open connections a moment to finish.
       const drained = httpServer.shutdown();
       await server.close();
+      if (ledger) closeLedger();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise((r) => timer = setTimeout(r, 2000));
       await Promise.race([drained, timeout]);

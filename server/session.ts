@@ -58,6 +58,66 @@ export interface RejectedResult {
 /** How a session ended. */
 export type SessionResult = FulfilledResult | RejectedResult;
 
+/**
+ * What front ends use of a session: a local {@linkcode Session}, or a handle on a session that
+ * runs on another node of a cluster (`RemoteSession`). Front ends hold handles, never assume
+ * the in-memory object.
+ */
+export interface SessionHandle extends EventTarget {
+  /** The session id. */
+  readonly id: string;
+  /** The process name. */
+  readonly name: string;
+  /** The validated params. */
+  readonly params: readonly string[];
+  /** Who started it. */
+  readonly caller: Caller;
+  /** What kind of process it runs. */
+  readonly definition: { readonly kind: ProcessDefinition["kind"] };
+  /** When it was created (epoch milliseconds). */
+  readonly createdAt: number;
+  /** Resolves with the result. */
+  readonly result: Promise<SessionResult>;
+  /** The caller's trace context, when known. */
+  readonly trace: TraceContext | undefined;
+  /** The state. */
+  readonly state: SessionState;
+  /** The result, once ended. */
+  readonly outcome: SessionResult | undefined;
+  /** Whether it has ended. */
+  readonly ended: boolean;
+  /** The process id. */
+  readonly pid: number | undefined;
+  /** Whether it runs in a pseudo-terminal. */
+  readonly pty: boolean;
+  /** Whether its input is closed. */
+  readonly inputClosed: boolean;
+  /** Stdin bytes received. */
+  readonly inputOffset: number;
+  /** Clients attached. */
+  readonly attached: number;
+  /** When it ended. */
+  readonly endedAt: number | undefined;
+  /** Where its output stands: the oldest retained offset, the end, and whether it is closed. */
+  readonly log: { readonly start: number; readonly end: number; readonly closed: boolean };
+  /** Writes to stdin. */
+  write(data: Uint8Array | string): Promise<void>;
+  /** Closes stdin. */
+  closeInput(): Promise<void>;
+  /** Cancels it. */
+  cancel(reason?: string): void;
+  /** Sends a signal. */
+  signal(signal: Deno.Signal): void;
+  /** Resizes its terminal. */
+  resize(cols: number, rows: number): void;
+  /** Opens a reader on its output. */
+  reader(options?: ReaderOptions): OutputReader;
+  /** Counts a client as attached until the returned function runs. */
+  attach(): () => void;
+  /** Marks it active (keeps it from being reaped). */
+  touch(): void;
+}
+
 /** Options for {@linkcode Session}. */
 export interface SessionOptions {
   /** The session id. */
@@ -88,6 +148,8 @@ export interface SessionOptions {
   pty?: { cols: number; rows: number };
   /** The W3C trace context of the caller's span, kept for tracing and listings. */
   trace?: TraceContext;
+  /** Publishes to a user topic (`ctx.publish` of function processes). */
+  publish?: (name: string, data: unknown) => Promise<void>;
 }
 
 /** A W3C trace context (`traceparent` and `tracestate` headers) a client started a session with. */
@@ -284,6 +346,7 @@ export class Session extends EventTarget {
       sessionId: this.id,
       killGrace: this.#killGrace,
       pty: this.#options.pty,
+      publish: this.#options.publish,
       output: {
         write: (stream: "stdout" | "stderr", data: Uint8Array) => this.log.append(stream, data),
       },
@@ -323,7 +386,9 @@ export class Session extends EventTarget {
       const reason = error instanceof Deno.errors.NotFound
         ? `Cannot run "${program}": program not found`
         : error instanceof Deno.errors.PermissionDenied
-        ? `Cannot run "${program}": permission denied`
+        ? `Cannot run "${program}": ${
+          /^user \d+ cannot enter/.test(message(error)) ? message(error) : "permission denied"
+        }`
         : `Cannot run "${program}": ${message(error)}`;
       this.#finish({ status: "rejected", reason, kind: "spawn" });
     };

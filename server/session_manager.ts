@@ -5,10 +5,12 @@
  * @module
  */
 
-import { CallError } from "./errors.ts";
+import { CallError, CapacityError } from "./errors.ts";
 import { type ParamLimits, validateParams } from "./params.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
-import { type EventBus, MemoryEventBus } from "./bus.ts";
+import type { EventBus } from "./bus.ts";
+import { MemorySessionStore, type SessionRecord, type SessionStore } from "./store.ts";
+import { isClusterStore, RemoteSession, serveControl } from "./remote_session.ts";
 import {
   MemorySessionRegistry,
   type RegistryEventDetail,
@@ -16,6 +18,7 @@ import {
 } from "./registry.ts";
 import { type RejectionKind, Session, type TraceContext } from "./session.ts";
 import { formatDuration } from "./units.ts";
+import { traceSession } from "./_tracing.ts";
 
 /** Options for {@linkcode SessionManager}. */
 export interface SessionManagerOptions {
@@ -24,10 +27,11 @@ export interface SessionManagerOptions {
   /** Where sessions live. @default {a new MemorySessionRegistry} */
   registry?: SessionRegistry;
   /**
-   * Where session lifecycle events are published (`session.created`, `session.state`,
-   * `session.removed`, each with a {@linkcode SessionEvent}). @default {a new MemoryEventBus}
+   * Where session records, output logs and events are kept. Session lifecycle events are
+   * published on its bus (`session.created`, `session.state`, `session.removed`, each with the
+   * session's {@linkcode SessionRecord}). @default {a new MemorySessionStore}
    */
-  bus?: EventBus;
+  store?: SessionStore;
   /** Default milliseconds between SIGTERM and SIGKILL. @default {5000} */
   killGrace?: number;
   /** Default milliseconds an unattached session is kept. @default {60000} */
@@ -38,6 +42,13 @@ export interface SessionManagerOptions {
   maxPendingInput?: number;
   /** The most sessions alive at once (running or lingering). @default {1000} */
   maxSessions?: number;
+  /** The most sessions one caller (by `Caller.id`) may have alive at once. @default {Infinity} */
+  maxPerCaller?: number;
+  /**
+   * Output bytes held in memory by all sessions together (their logs' retained bytes) at or
+   * above which new sessions are refused. @default {Infinity}
+   */
+  outputBudget?: number;
   /**
    * Token names or roles that may see and control every caller's sessions (`"*"`: everyone).
    * Otherwise sessions are visible only to the identity that started them. @default {[]}
@@ -49,12 +60,28 @@ export interface SessionManagerOptions {
   paramLimits?: ParamLimits;
   /** Milliseconds between sweeps for expired sessions. @default {1000} */
   reapInterval?: number;
+  /** Cluster timing, used with a cluster store (e.g. Redis). */
+  cluster?: ClusterTiming;
 }
 
-/** The data of a session lifecycle event on the bus: the session's summary and its owner. */
-export interface SessionEvent extends ReturnType<Session["toJSON"]> {
-  /** The identity that started it. */
-  owner: string;
+/** How a node of a cluster says it is alive, and when others count it lost. */
+export interface ClusterTiming {
+  /** Milliseconds between heartbeats. @default {1000} */
+  heartbeat?: number;
+  /** Milliseconds without a heartbeat after which a node is lost. @default {5000} */
+  lostAfter?: number;
+}
+
+/** The data of a session lifecycle event on the bus. */
+export type SessionEvent = SessionRecord;
+
+/** Options for {@linkcode SessionManager.rejected}. */
+export interface RejectedOptions {
+  /**
+   * Count the failed call against `startsPerMinute` (when it failed before it was counted, e.g.
+   * an unknown process). @default {false}
+   */
+  countStart?: boolean;
 }
 
 /** Options for {@linkcode SessionManager.start}. */
@@ -91,10 +118,13 @@ export class SessionManager {
   readonly processes: Record<string, ProcessDefinition>;
   /** Where sessions live. */
   readonly registry: SessionRegistry;
-  /** Where lifecycle events are published. */
+  /** Where records, output logs and events are kept. */
+  readonly store: SessionStore;
+  /** Where lifecycle events are published (the store's bus). */
   readonly bus: EventBus;
   #options: SessionManagerOptions;
   #reaper: ReturnType<typeof setInterval>;
+  #cluster: { stop: AbortController; timer: ReturnType<typeof setInterval> } | undefined;
   #closing = false;
   #starts = new Map<string, number[]>();
 
@@ -106,17 +136,21 @@ export class SessionManager {
   constructor(options: SessionManagerOptions) {
     this.processes = options.processes;
     this.registry = options.registry ?? new MemorySessionRegistry();
-    this.bus = options.bus ?? new MemoryEventBus();
+    this.store = options.store ?? new MemorySessionStore();
+    this.bus = this.store.bus;
     for (const type of ["created", "state", "removed"]) {
       this.registry.addEventListener(type, (event) => {
         const { session } = (event as CustomEvent<RegistryEventDetail>).detail;
-        const data: SessionEvent = { ...session.toJSON(), owner: session.caller.id };
-        void this.bus.publish(`session.${type}`, data).catch(() => {});
+        const record = sessionRecord(session, this.node);
+        const stored = type === "removed" ? this.store.delete(session.id) : this.store.put(record);
+        // Recorded first, then announced: a watcher that reads the store sees the event's state.
+        void stored.then(() => this.bus.publish(`session.${type}`, record)).catch(() => {});
       });
     }
     this.#options = options;
     this.#reaper = setInterval(() => this.reap(), options.reapInterval ?? 1000);
     Deno.unrefTimer(this.#reaper);
+    if (isClusterStore(this.store)) this.#joinCluster();
   }
 
   /**
@@ -174,13 +208,8 @@ export class SessionManager {
       );
     }
     this.#countStart(name, options.caller);
-    const maxSessions = this.#options.maxSessions ?? 1000;
-    if (this.registry.size >= maxSessions) {
-      throw new CallError(
-        "limit_reached",
-        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
-      );
-    }
+    this.#checkCapacity(name, options.caller);
+    this.#checkBudget(name);
     if (options.pty && !(definition.kind === "command" && definition.pty)) {
       throw new CallError(
         "not_allowed",
@@ -193,6 +222,7 @@ export class SessionManager {
       paramsOmitted: params === undefined || params === null,
     });
     this.registry.add(session);
+    traceSession(session);
     session.start();
     return session;
   }
@@ -207,8 +237,10 @@ export class SessionManager {
    * @param reason Why it failed.
    * @param kind What kind of failure.
    * @returns The rejected session, in the registry.
-   * @throws {CallError} `limit_reached` when `maxSessions` sessions are alive: failed calls
-   * count against the limit too, so they cannot grow the registry without bound.
+   * @param rejectedOptions Whether the failed call counts as a start.
+   * @throws {CallError} `limit_reached` when `maxSessions` sessions are alive, the caller has
+   * `maxPerCaller`, or (with `countStart`) it is over `startsPerMinute`: failed calls count
+   * against the limits too, so they cannot grow the registry without bound.
    */
   rejected(
     name: string,
@@ -216,14 +248,10 @@ export class SessionManager {
     options: StartOptions,
     reason: string,
     kind: RejectionKind = "spawn",
+    rejectedOptions: RejectedOptions = {},
   ): Session {
-    const maxSessions = this.#options.maxSessions ?? 1000;
-    if (this.registry.size >= maxSessions) {
-      throw new CallError(
-        "limit_reached",
-        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
-      );
-    }
+    if (rejectedOptions.countStart) this.#countStart(name, options.caller);
+    this.#checkCapacity(name, options.caller);
     const list = Array.isArray(params) ? params.map(String) : [];
     const session = Session.rejected(
       this.#sessionOptions(name, list, options, { kind: "function", run: () => null }),
@@ -260,6 +288,51 @@ export class SessionManager {
     const viewers = this.#options.viewers ?? [];
     return viewers.includes("*") || viewers.includes(caller.id) ||
       (caller.roles ?? []).some((role) => viewers.includes(role));
+  }
+
+  /** This node's name in a cluster (`undefined` on a single node). */
+  get node(): string | undefined {
+    return isClusterStore(this.store) ? this.store.node : undefined;
+  }
+
+  /**
+   * Whether a caller may see a session of any node, by its record.
+   *
+   * @param record The session's record.
+   * @param caller Who is asking.
+   * @returns `true` when the caller may see it.
+   */
+  visibleRecord(record: SessionRecord, caller: Caller): boolean {
+    if (record.owner === caller.id) return true;
+    const viewers = this.#options.viewers ?? [];
+    return viewers.includes("*") || viewers.includes(caller.id) ||
+      (caller.roles ?? []).some((role) => viewers.includes(role));
+  }
+
+  /**
+   * Finds a session on this node or, with a cluster store, on any node.
+   *
+   * @param id The session id.
+   * @param caller Who is asking (as for {@linkcode SessionManager.get}).
+   * @returns The local session, a handle on a remote one, or `undefined`.
+   */
+  async find(id: string, caller?: Caller): Promise<Session | RemoteSession | undefined> {
+    const local = this.registry.get(id);
+    if (local) return !caller || this.visible(local, caller) ? local : undefined;
+    if (!isClusterStore(this.store)) return undefined;
+    const record = await this.store.get(id);
+    if (!record || (caller && !this.visibleRecord(record, caller))) return undefined;
+    return new RemoteSession(record, this.store);
+  }
+
+  /**
+   * Lists the records of the sessions a caller may see on every node (the store's view).
+   *
+   * @param caller Who is asking.
+   * @returns Their records, oldest first.
+   */
+  async listAll(caller: Caller): Promise<SessionRecord[]> {
+    return (await this.store.list()).filter((r) => this.visibleRecord(r, caller));
   }
 
   /**
@@ -336,7 +409,114 @@ export class SessionManager {
     const running = [...this.registry.values()].filter((s) => !s.ended);
     for (const session of running) session.cancel(reason);
     await Promise.all(running.map((s) => s.result));
-    if (!this.#options.bus) await this.bus.close();
+    if (this.#cluster) {
+      clearInterval(this.#cluster.timer);
+      this.#cluster.stop.abort();
+    }
+    if (!this.#options.store) await this.store.close();
+  }
+
+  #joinCluster(): void {
+    const store = this.store;
+    if (!isClusterStore(store)) return;
+    const heartbeat = this.#options.cluster?.heartbeat ?? 1000;
+    const lostAfter = this.#options.cluster?.lostAfter ?? 5000;
+    const stop = new AbortController();
+    void serveControl(store.bus, store.node, (id) => this.registry.get(id), {
+      signal: stop.signal,
+    });
+    // Other nodes are judged only after a full lostAfter of this node's own view: after a
+    // (re)connect to a store that lost its data, their heartbeats have to come back first.
+    let judgeFrom = Date.now() + lostAfter;
+    const beat = async () => {
+      try {
+        await store.heartbeat(lostAfter);
+        if (Date.now() >= judgeFrom) await this.#sweepLostNodes(store.node);
+      } catch {
+        // Redis is away: local sessions go on; the next beat tries again.
+      }
+    };
+    void beat();
+    const timer = setInterval(beat, heartbeat);
+    Deno.unrefTimer(timer);
+    // After a loss of the store, write this node's records again: they may be stale.
+    // and announce them again: what ended meanwhile could not be published.
+    store.onReconnect(() => {
+      judgeFrom = Date.now() + lostAfter;
+      for (const session of this.registry.values()) {
+        const record = sessionRecord(session, store.node);
+        void store.put(record).then(() => this.bus.publish("session.state", record))
+          .catch(() => {});
+      }
+    });
+    this.#cluster = { stop, timer };
+  }
+
+  async #sweepLostNodes(self: string): Promise<void> {
+    const store = this.store;
+    if (!isClusterStore(store)) return;
+    const alive = await store.aliveNodes();
+    alive.add(self);
+    for (const record of await store.list()) {
+      if (record.result || !record.node || alive.has(record.node)) continue;
+      // One node reports each lost session.
+      if (!(await store.claim(`lost:${record.id}`, 60_000))) continue;
+      const lost: SessionRecord = {
+        ...record,
+        state: "rejected",
+        endedAt: Date.now(),
+        result: { status: "rejected", reason: `node ${record.node} lost`, kind: "crash" },
+      };
+      await store.put(lost);
+      await store.endLog(record.id);
+      await this.bus.publish("session.state", lost);
+    }
+  }
+
+  /** Refuses a session over `maxSessions` in total or `maxPerCaller` for the caller. */
+  #checkCapacity(name: string, caller: Caller): void {
+    const maxSessions = this.#options.maxSessions ?? 1000;
+    if (this.registry.size >= maxSessions) {
+      throw new CallError(
+        "limit_reached",
+        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
+      );
+    }
+    const perCaller = this.#options.maxPerCaller ?? Infinity;
+    if (perCaller === Infinity) return;
+    let count = 0;
+    for (const session of this.registry.values()) {
+      if (session.caller.id === caller.id && ++count >= perCaller) {
+        throw new CallError(
+          "limit_reached",
+          `Cannot start process "${name}": caller "${caller.id}" already has ${perCaller} sessions alive`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Output bytes all sessions hold in memory now: what their logs retain (unread, held and
+   * kept for late readers).
+   *
+   * @returns The bytes.
+   */
+  outputBytes(): number {
+    let bytes = 0;
+    for (const session of this.registry.values()) bytes += session.log.end - session.log.start;
+    return bytes;
+  }
+
+  /** Refuses new work once the sessions' output fills `outputBudget`. */
+  #checkBudget(name: string): void {
+    const budget = this.#options.outputBudget ?? Infinity;
+    if (budget === Infinity) return;
+    const used = this.outputBytes();
+    if (used >= budget) {
+      throw new CapacityError(
+        `Cannot start process "${name}": the server is out of output memory (${used} bytes held, the budget is ${budget})`,
+      );
+    }
   }
 
   #countStart(name: string, caller: Caller): void {
@@ -362,8 +542,9 @@ export class SessionManager {
     definition: ProcessDefinition,
   ) {
     const o = this.#options;
+    const id = newSessionId();
     return {
-      id: newSessionId(),
+      id,
       name,
       params,
       caller: options.caller,
@@ -371,11 +552,47 @@ export class SessionManager {
       killGrace: definition.killGrace ?? o.killGrace,
       linger: options.linger ?? o.linger,
       maxPendingInput: o.maxPendingInput,
-      log: undefined,
-      retention: definition.retention ?? o.retention,
+      log: this.store.createLog(id, {
+        retention: definition.retention ?? o.retention ?? 4 * 1024 * 1024,
+      }),
       trace: options.trace,
+      publish: this.#publish,
     };
   }
+
+  #publish = async (name: string, data: unknown): Promise<void> => {
+    if (typeof name !== "string" || name === "") {
+      throw new TypeError(`Invalid topic ${JSON.stringify(name)}: expected a non-empty name`);
+    }
+    await this.bus.publish(`topic.${name}`, data);
+  };
+}
+
+/**
+ * Describes a session as the store's record: its summary and its owner.
+ *
+ * @param session The session.
+ * @param node The node that runs it (cluster stores).
+ * @returns Its record (plain data).
+ */
+export function sessionRecord(session: Session, node?: string): SessionRecord {
+  const info = session.toJSON();
+  const record: SessionRecord = {
+    id: info.id,
+    name: info.name,
+    params: [...info.params],
+    owner: session.caller.id,
+    state: info.state,
+    createdAt: info.createdAt,
+    outputBytes: info.outputBytes,
+    attached: info.attached,
+  };
+  if (info.pid !== undefined) record.pid = info.pid;
+  if (session.pty) record.pty = true;
+  if (node !== undefined) record.node = node;
+  if (info.endedAt !== undefined) record.endedAt = info.endedAt;
+  if (info.result !== undefined) record.result = info.result as SessionRecord["result"];
+  return record;
 }
 
 /**

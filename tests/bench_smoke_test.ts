@@ -41,6 +41,7 @@ const WORKLOADS = [
   "4. input",
   "5. scale",
   "6. fan-out",
+  "7. wubsub",
 ];
 
 Deno.test("bench harness at smoke sizes passes every check and prints every workload", async () => {

@@ -5,7 +5,7 @@
  * over pow.v2 and pow-1.
  */
 
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, equal } from "node:assert/strict";
 import type { FrontEndFactory } from "../server/front_end.ts";
 import { frontEnds } from "../server/front_ends.ts";
 import { nativeWebSocket } from "../server/native_ws.ts";
@@ -66,6 +66,23 @@ try {
 }
 </script>`;
 
+async function launchChromium() {
+  const { chromium } = await import("playwright-core");
+  return await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
 async function bundleClient(): Promise<string> {
   const dir = await Deno.makeTempDir();
   try {
@@ -100,20 +117,7 @@ Deno.test({
     });
     const base = frontEnds.includes(nativeWebSocket) ? frontEnds : [nativeWebSocket, ...frontEnds];
     await using server = await startServer({ frontEnds: [...base, testPage] });
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
@@ -138,6 +142,50 @@ Deno.test({
       });
     } finally {
       await browser.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "examples/client_browser.html runs as documented: served by examples/client_browser.ts",
+  ignore: !hasChromium,
+  async fn() {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "examples/client_browser.ts", "--port", "0"],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const browser = await launchChromium();
+    try {
+      let line = "";
+      while (!line.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        line += value;
+      }
+      const url = /^Open (http:\/\/127\.0\.0\.1:\d+\/examples\/client_browser\.html)\n$/.exec(line)
+        ?.[1];
+      if (url === undefined) throw new Error(`unexpected output ${JSON.stringify(line)}`);
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(String(error)));
+      await page.goto(url);
+      await page.waitForSelector("body[data-done]", { timeout: 20_000 });
+      const text = await page.textContent("#out");
+      deepStrictEqual(errors, []);
+      equal(
+        text,
+        "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n\n" +
+          JSON.stringify({ status: "fulfilled", value: null, exitCode: 0 }),
+      );
+    } finally {
+      await browser.close();
+      child.kill("SIGTERM");
+      await child.status;
+      await reader.cancel();
+      await child.stderr.cancel();
     }
   },
 });

@@ -26,11 +26,29 @@ Deno.test("cli --help prints usage and exits 0", async () => {
   assert.ok(stdout.includes("Usage:\n  deno run -A main.ts [serve] [options]"), stdout);
 });
 
+Deno.test("cli help and version are commands, and --help and --version options", async () => {
+  const help = await run(["help"]);
+  assert.equal(help.code, 0);
+  assert.equal(help.stdout, (await run(["--help"])).stdout);
+  for (const command of ["call", "list", "sessions", "attach", "cancel", "version", "help"]) {
+    assert.match(help.stdout, new RegExp(`main\\.ts ${command} `), command);
+  }
+  const version = await run(["version"]);
+  assert.deepEqual([version.code, version.stderr], [0, ""]);
+  assert.match(version.stdout, /^pow \d+\.\d+\.\d+ \(deno \d+\.\d+\.\d+\)\n$/);
+  assert.equal((await run(["--version"])).stdout, version.stdout);
+});
+
 Deno.test("cli rejects an unknown command and a bad port with exit 2", async () => {
   const a = await run(["frobnicate"]);
   assert.deepEqual([a.code, a.stderr], [
     2,
     'pow: unknown command "frobnicate"\nRun with --help for usage.\n',
+  ]);
+  const option = await run(["--frob", "x"]);
+  assert.deepEqual([option.code, option.stderr], [
+    2,
+    'pow: unknown option "--frob"\nRun with --help for usage.\n',
   ]);
   const b = await run(["--port", "http"]);
   assert.deepEqual([b.code, b.stderr], [
@@ -68,7 +86,7 @@ Deno.test("cli permissions prints the flags a config needs", async () => {
   assert.equal(code, 0);
   assert.equal(
     stdout,
-    `--allow-net=127.0.0.1:9000 --allow-read=${file},node_modules --allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM --allow-run=cat,seq\n`,
+    `--allow-net=127.0.0.1:9000 --allow-read=${file},node_modules,/proc,/tmp/pow-${Deno.uid()} --allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM --allow-write=/tmp/pow-${Deno.uid()} --allow-sys=uid --allow-run=cat,seq\n`,
   );
   await Deno.remove(file);
 });
@@ -137,6 +155,52 @@ Deno.test("cli serves with exactly the flags that permissions prints (no -A)", a
   assert.equal((await child.status).code, 0);
   await reader.cancel();
   await child.stderr.cancel();
+});
+
+Deno.test({
+  name: "cli serves a config with user: and group: with exactly the flags that permissions prints",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const file = await tempConfig(
+      "processes:\n  ids: { command: [sh, -c, 'id -u; id -g'], user: 65534 }\n" +
+        "  named: { command: [sh, -c, 'id -u; id -g'], user: nobody, group: 100, cwd: / }\n",
+    );
+    const flags = (await run(["permissions", "--config", file, "--port", "0"])).stdout.trim()
+      .split(" ");
+    assert.ok(flags.includes("--allow-sys=uid"), flags.join(" "));
+    assert.ok(flags.some((f) => f.startsWith("--allow-read=") && f.includes("/etc/passwd")));
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, MAIN, "--config", file, "--port", "0"],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const stderr = new Response(child.stderr).text();
+    const { value } = await reader.read();
+    const url = /^Listening on (\S+)\n$/.exec(value ?? "");
+    if (!url) {
+      child.kill("SIGKILL");
+      await child.status;
+      assert.fail(`the server did not start: ${value ?? ""}${await stderr}`);
+    }
+    for (const [name, expected] of [["ids", "65534\n65534\n"], ["named", "65534\n100\n"]]) {
+      const created = await (await fetch(new URL("api/v2/sessions", url[1]), {
+        method: "POST",
+        body: JSON.stringify({ name, params: [] }),
+      })).json();
+      const events = await (await fetch(
+        new URL(`api/v2/sessions/${created.session}/events`, url[1]),
+      )).text();
+      const output = [...events.matchAll(/^data: (\{"offset".*"data".*)$/gm)]
+        .map((m) => JSON.parse(m[1]).data).join("");
+      assert.equal(output, expected, events);
+    }
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    await reader.cancel();
+    assert.equal(await stderr, "");
+    await Deno.remove(file);
+  },
 });
 
 Deno.test("cli hash-token prints the config hash of a token, or of a new random one", async () => {

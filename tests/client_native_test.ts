@@ -4,10 +4,11 @@
  * a connection dropped under a running process (through a TCP proxy the test can cut).
  */
 
-import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
-import { PowClient, RemoteError } from "../client/mod.ts";
+import { deepStrictEqual, doesNotMatch, equal, match, ok, rejects } from "node:assert/strict";
+import { type CloseInfo, PowClient, RemoteError } from "../client/mod.ts";
 import { defineCommand, defineProcess } from "../mod.ts";
 import { frontEnds } from "../server/front_ends.ts";
+import { hashToken } from "../server/auth.ts";
 import { nativeWebSocket } from "../server/native_ws.ts";
 import { startServer, withTimeout } from "./_helpers.ts";
 
@@ -185,4 +186,59 @@ Deno.test("client trace context travels with start into the process (TRACEPARENT
   let plain = "";
   for await (const chunk of untraced.stdout.pipeThrough(new TextDecoderStream())) plain += chunk;
   ok(!plain.includes("TRACEPARENT"), "no trace context, no variable");
+});
+
+Deno.test("a dropped connection is reported with close code 1006 in Deno, then reconnects", async () => {
+  await using server = await startServer({ frontEnds: FRONT_ENDS });
+  const proxy = startProxy(Number(server.url.port));
+  const closes: CloseInfo[] = [];
+  let reopened!: () => void;
+  const reopen = new Promise<void>((resolve) => reopened = resolve);
+  const client = new PowClient(proxy.url, {
+    reconnect: { initialDelay: 20 },
+    onClose: (info) => closes.push(info),
+    onOpen: (info) => info.reconnected && reopened(),
+  });
+  try {
+    await client.ready();
+    proxy.cut();
+    await withTimeout(reopen, 10_000, "reconnect");
+    deepStrictEqual(
+      closes.map(({ code, reconnecting, clientInitiated }) => ({
+        code,
+        reconnecting,
+        clientInitiated,
+      })),
+      [
+        { code: 1006, reconnecting: true, clientInitiated: false },
+      ],
+    );
+  } finally {
+    await client.close();
+    await proxy.close();
+  }
+});
+
+Deno.test("a failed handshake names its real cause: a refused token (401) or an invalid header value", async () => {
+  await using server = await startServer({
+    frontEnds: FRONT_ENDS,
+    configure(config) {
+      config.auth.tokens = [{ name: "alice", hash: hashToken("alice-token") }];
+    },
+  });
+  const wrong = new PowClient(server.wsUrl.href, { token: "wrong-token" });
+  await rejects(wrong.ready(), (error: Error) => {
+    match(error.message, /401/);
+    match(error.message, /the server requires a valid token: pass the `token` option/);
+    doesNotMatch(error.message, /closed with code/);
+    return true;
+  });
+  const placeholder = new PowClient(server.wsUrl.href, { token: "…" });
+  await rejects(
+    placeholder.ready(),
+    /^ConnectionError: Cannot connect to "ws:\/\/127\.0\.0\.1:\d+\/": the token is not a valid HTTP header value/,
+  );
+  await using right = new PowClient(server.wsUrl.href, { token: "alice-token" });
+  await right.ready();
+  equal(right.state, "open");
 });

@@ -11,7 +11,7 @@ Deno.test("6,000 fuzz frames across every front end get their defined answers", 
   assert.equal(report.frames, 6000);
   assert.ok(report.probes >= 6, `only ${report.probes} health probes passed`);
   assert.ok(report.controlBytes > 0, "no control output was verified");
-  for (const lane of ["pow.v2", "pow-1", "rest", "further-link", "raw"]) {
+  for (const lane of ["pow.v2", "pow-1", "rest", "further-link", "raw", "wubsub"]) {
     assert.ok(
       Object.keys(report.classes).some((key) => key.startsWith(`${lane}/`)),
       `lane ${lane} sent nothing`,

@@ -24,14 +24,14 @@ Deno.test("protocol and client type-check against DOM libraries only", async () 
     "check",
     "--config",
     "tools/dom_check.json",
-    "protocol/mod.ts",
+    "client/protocol/mod.ts",
     "client/mod.ts",
   ]);
   assert.equal(code, 0, text);
 });
 
 Deno.test("protocol and client have no Deno.* or node: imports", async () => {
-  for (const dir of ["protocol", "client"]) {
+  for (const dir of ["protocol", "client", "client/protocol"]) {
     for await (const entry of Deno.readDir(`${root}${dir}`)) {
       if (!entry.name.endsWith(".ts") || entry.name.endsWith("_test.ts")) continue;
       // Code only: doc comments may show Deno examples.

@@ -27,6 +27,7 @@ import { pow1Lane } from "./_fuzz_pow1.ts";
 import { restLane } from "./_fuzz_rest.ts";
 import { furtherLinkLane } from "./_fuzz_further_link.ts";
 import { rawLane } from "./_fuzz_raw.ts";
+import { wubsubLane } from "./_fuzz_wubsub.ts";
 import { Rng } from "./_rng.ts";
 import { startServerProcess } from "./_server_process.ts";
 
@@ -39,6 +40,7 @@ const LANES: [LaneFactory, number][] = [
   [restLane, 20],
   [furtherLinkLane, 15],
   [rawLane, 2],
+  [wubsubLane, 10],
 ];
 
 /** Options for {@linkcode fuzz}. */
@@ -49,7 +51,7 @@ export interface FuzzOptions {
   seed?: number;
   /** Frames per batch (between health probes and control checks). @default {2000} */
   batch?: number;
-  /** Only run this lane (`pow.v2`, `pow-1`, `rest`, `further-link`, `raw`). */
+  /** Only run this lane (`pow.v2`, `pow-1`, `rest`, `further-link`, `raw`, `wubsub`). */
   lane?: string;
   /** Stop at the first violation. @default {false} */
   failFast?: boolean;
@@ -224,6 +226,7 @@ function laneName(factory: LaneFactory): string {
     restLane: "rest",
     furtherLinkLane: "further-link",
     rawLane: "raw",
+    wubsubLane: "wubsub",
   } as Record<string, string>)[factory.name] ?? factory.name;
 }
 

@@ -314,6 +314,10 @@ function parseWith<T>(text: string, parsers: Parsers<T>): ParseResult<T> {
       error: { code: "bad_json", message: "Cannot parse message: invalid JSON" },
     };
   }
+  return validateWith(json, parsers);
+}
+
+function validateWith<T>(json: unknown, parsers: Parsers<T>): ParseResult<T> {
   if (!isObject(json)) {
     return {
       ok: false,
@@ -385,6 +389,27 @@ function parseWith<T>(text: string, parsers: Parsers<T>): ParseResult<T> {
  */
 export function parseClientMessage(text: string): ParseResult<ClientMessage> {
   return parseWith(text, CLIENT_PARSERS);
+}
+
+/**
+ * Validates a control message from a client that is already parsed from JSON (for example a
+ * REST body with `type` and `id` added), without serializing it again. Unknown fields are
+ * ignored, however large or deeply nested; every known field is checked.
+ *
+ * @param value The parsed JSON value.
+ * @returns The message, or the error to answer with (`bad_message` or `unknown_type`).
+ *
+ * @example
+ * ```ts
+ * import { validateClientMessage } from "@pow/protocol";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const parsed = validateClientMessage({ type: "resize", id: 1, cols: 80, rows: 24, x: [[[]]] });
+ * deepStrictEqual(parsed, { ok: true, value: { type: "resize", id: 1, cols: 80, rows: 24 } });
+ * ```
+ */
+export function validateClientMessage(value: unknown): ParseResult<ClientMessage> {
+  return validateWith(value, CLIENT_PARSERS);
 }
 
 /**

@@ -34,7 +34,7 @@ Deno.test("every error code is a distinct snake_case word", () => {
   for (const code of ERROR_CODES) equal(/^[a-z]+(_[a-z]+)*$/.test(code), true, code);
 });
 
-const SPEC = new URL("../docs/protocol.md", import.meta.url);
+const SPEC = new URL("../../docs/protocol.md", import.meta.url);
 
 Deno.test({
   name: "the specification documents every error code",

@@ -1,0 +1,194 @@
+/**
+ * Workload 8: cluster mode. Two pow nodes on one `redis-server` (started here on a free port):
+ * bulk output read on the other node next to the same read on the node that runs the process,
+ * attach latency across nodes next to a local attach, and the lag of an end event across nodes
+ * (a cancel on node A until the `exit` reaches a client attached on node B) next to the same on A.
+ *
+ * Rows are skipped when `redis-server` is not installed.
+ *
+ * @module
+ */
+
+import { PowClient } from "../client/mod.ts";
+import { num, type Row } from "./_report.ts";
+import { startPow } from "./_servers.ts";
+import { quantile } from "./_util.ts";
+import type { BenchContext } from "./_workloads.ts";
+import { hasRedis, startRedis } from "../tests/_redis.ts";
+
+const workload = "8. cluster";
+
+async function sha256(parts: Uint8Array[]): Promise<string> {
+  const bytes = new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer());
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function httpUrl(ws: string): string {
+  return ws.replace(/^ws/, "http");
+}
+
+async function startSession(node: string, name: string, params: string[]): Promise<string> {
+  const response = await fetch(new URL("api/v2/sessions", httpUrl(node)), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, params }),
+  });
+  if (response.status !== 201) {
+    throw new Error(`start ${name} on ${node}: ${response.status} ${await response.text()}`);
+  }
+  return (await response.json()).session;
+}
+
+async function readAll(client: PowClient, session: string) {
+  const proc = client.attach(session, { offset: 0 });
+  const parts: Uint8Array[] = [];
+  const t0 = performance.now();
+  for await (const chunk of proc.stdout) parts.push(chunk);
+  const ms = performance.now() - t0;
+  const result = await proc.result;
+  const bytes = parts.reduce((n, p) => n + p.byteLength, 0);
+  return { ms, bytes, hash: await sha256(parts), result };
+}
+
+/**
+ * Runs workload 8.
+ *
+ * @param ctx The sizes and the log.
+ * @returns Its rows.
+ */
+export async function cluster(ctx: BenchContext): Promise<Row[]> {
+  const bytes = Math.max(100_000, Math.floor(ctx.sizes.bulkBytes / 10));
+  const calls = ctx.sizes.calls;
+  const labels = {
+    bulkLocal: `cluster: bulk output ${num(bytes / 1e6)} MB, reader on the node running it`,
+    bulkRemote: `cluster: bulk output ${num(bytes / 1e6)} MB, reader on another node`,
+    attachLocal: "cluster: attach, on the node running it",
+    attachRemote: "cluster: attach, from another node",
+    endLocal: "cluster: end event (cancel until exit), client on the node running it",
+    endRemote: "cluster: end event (cancel until exit), client on another node",
+  };
+  const base = (label: string, unit: string, higherIsBetter: boolean) => ({
+    workload,
+    subject: "pow.v2" as const,
+    label,
+    unit,
+    higherIsBetter,
+  });
+  if (!hasRedis) {
+    return Object.values(labels).map((label) => ({
+      ...base(label, "", true),
+      ok: true,
+      skipped: "redis-server not installed",
+    }));
+  }
+  ctx.log(`${workload}: two nodes on one redis-server`);
+  const redis = await startRedis();
+  const dir = await Deno.makeTempDir();
+  const config = async (node: string) => {
+    const file = `${dir}/${node}.yaml`;
+    await Deno.writeTextFile(
+      file,
+      `cluster: { redis: "${redis.url}", node: ${node} }
+sessions: { retention: 64MiB, linger: 1s, max: 100000, maxPerCaller: 100000 }
+processes:
+  gen:
+    command: [head, -c, "{1}", /dev/urandom]
+    params: [{ name: n, pattern: "[0-9]{1,10}" }]
+  cat:
+    command: [cat]
+`,
+    );
+    return file;
+  };
+  const [a, b] = await Promise.all([
+    startPow({ config: await config("a") }),
+    startPow({ config: await config("b") }),
+  ]);
+  const onA = new PowClient(a.url);
+  const onB = new PowClient(b.url);
+  const rows: Row[] = [];
+  try {
+    // 1. Bulk output: started without a reader (REST), then read from offset 0.
+    const local = await readAll(onA, await startSession(a.url, "gen", [String(bytes)]));
+    const remoteSession = await startSession(a.url, "gen", [String(bytes)]);
+    const remote = await readAll(onB, remoteSession);
+    const check = (r: typeof local) =>
+      r.bytes === bytes && r.result.status === "fulfilled"
+        ? { ok: true, check: `${r.bytes} B, ${r.result.status}` }
+        : { ok: false, check: `${r.bytes} of ${bytes} B, ${JSON.stringify(r.result)}` };
+    for (const [label, r] of [[labels.bulkLocal, local], [labels.bulkRemote, remote]] as const) {
+      const value = r.bytes / 1e6 / (r.ms / 1000);
+      rows.push({ ...base(label, "MB/s", true), value, shown: `${num(value)} MB/s`, ...check(r) });
+    }
+    // The same bytes on both nodes: the remote read is compared with the stream's own hash.
+    const again = await readAll(onA, remoteSession);
+    if (again.hash !== remote.hash) {
+      rows[rows.length - 1] = { ...rows[rows.length - 1], ok: false, check: "sha256 differs" };
+    }
+
+    // 2. Attach latency.
+    const catSession = await startSession(a.url, "cat", []);
+    for (
+      const [label, client] of [[labels.attachLocal, onA], [labels.attachRemote, onB]] as const
+    ) {
+      const samples: number[] = [];
+      for (let i = 0; i < calls; i++) {
+        const t0 = performance.now();
+        const proc = client.attach(catSession, { offset: 0 });
+        await proc.started;
+        samples.push(performance.now() - t0);
+        await proc.cancel().catch(() => {}); // detaches the channel; the session goes on
+      }
+      const p50 = quantile(samples, 0.5);
+      rows.push({
+        ...base(label, "ms", false),
+        value: p50,
+        shown: `p50 ${num(p50)} ms, p99 ${num(quantile(samples, 0.99))} ms`,
+        ok: true,
+        check: `${samples.length} attaches`,
+      });
+    }
+
+    // 3. End event lag.
+    for (const [label, client] of [[labels.endLocal, onA], [labels.endRemote, onB]] as const) {
+      const samples: number[] = [];
+      let failures = 0;
+      for (let i = 0; i < calls; i++) {
+        const id = await startSession(a.url, "cat", []);
+        const proc = client.attach(id);
+        await proc.started;
+        const t0 = performance.now();
+        await fetch(new URL(`api/v2/sessions/${id}/signal`, httpUrl(a.url)), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ signal: "cancel" }),
+        }).then((r) => r.body?.cancel());
+        const result = await proc.result;
+        samples.push(performance.now() - t0);
+        if (result.status !== "rejected") failures++;
+      }
+      const p99 = quantile(samples, 0.99);
+      rows.push({
+        ...base(label, "ms", false),
+        value: p99,
+        shown: `p50 ${num(quantile(samples, 0.5))} ms, p99 ${num(p99)} ms`,
+        ok: failures === 0,
+        check: `${samples.length} cancels, ${failures} not rejected`,
+      });
+    }
+  } catch (error) {
+    rows.push({
+      ...base("cluster", "", true),
+      ok: false,
+      check: error instanceof Error ? error.message : String(error),
+    });
+  } finally {
+    await Promise.allSettled([onA.close(), onB.close()]);
+    await Promise.allSettled([a.stop(), b.stop()]);
+    await redis.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  for (const row of rows) ctx.log(`  ${row.label}: ${row.shown ?? row.check}`);
+  return rows;
+}

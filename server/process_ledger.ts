@@ -1,0 +1,387 @@
+/**
+ * The process ledger: a state file per server process that records the process groups of its
+ * running commands, so that a server started after a crash (`kill -9`, out of memory) can end
+ * what the dead one left running.
+ *
+ * Design, decided by measurement (docs/reliability.md, "Orphans"):
+ *
+ * - Every command already runs in its own session and process group, so one `kill(-pgid)`
+ *   reaches it and everything it started that stayed in the group.
+ * - The ledger is an append-only file, `<stateDir>/<pid>.ledger`: a header
+ *   `pow-ledger <pid> <start time> <boot id>` and then `+<pgid> <start time>` when a group is
+ *   started and `-<pgid>` when it has ended. One short write per spawn and per exit, no
+ *   rewrite of the whole file; it is compacted when it grows past its live entries.
+ * - At start, {@linkcode sweepLedgers} reads every ledger in the directory. A ledger whose
+ *   server is still running (same pid and the same start time in `/proc/<pid>/stat`) is left
+ *   alone; one written before the last boot is deleted. For a dead server's groups still
+ *   listed, every process of the group gets SIGKILL, but only when the group's leader, if
+ *   still present, has the recorded start time and no member started before it: a pid that
+ *   was reused by an unrelated process is never signalled.
+ * - The kernel's parent-death signal (`PR_SET_PDEATHSIG`) is not used: Deno spawns children
+ *   from a thread pool, and the signal fires when the spawning *thread* exits, not the server;
+ *   it reaches only the direct child and needs `prctl` between fork and exec, which Deno does
+ *   not offer (FFI cannot run in the child). cgroup v2 `cgroup.kill` needs a delegated,
+ *   writable cgroup, which typical container and desktop setups do not give.
+ *
+ * What remains possible: a descendant that calls `setsid` itself leaves the group and is not
+ * swept, and a process started in the instant between spawn and the ledger write is missed.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** Options for {@linkcode ProcessLedger.open}. */
+export interface ProcessLedgerOptions {
+  /** Sweep dead servers' ledgers before opening. @default {true} */
+  sweep?: boolean;
+}
+
+/** What {@linkcode sweepLedgers} did. */
+export interface SweepReport {
+  /** Ledgers of dead servers that were read and removed. */
+  ledgers: number;
+  /** Process groups that still had running members and were killed. */
+  groups: number;
+  /** Processes sent SIGKILL. */
+  processes: number;
+}
+
+interface ProcStat {
+  pid: number;
+  pgrp: number;
+  state: string;
+  start: string;
+}
+
+function readStat(pid: number | string): ProcStat | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return undefined;
+  }
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { pid: Number(pid), state: fields[0], pgrp: Number(fields[2]), start: fields[19] };
+}
+
+function bootId(): string {
+  try {
+    return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * The start time of a process (clock ticks since boot), from `/proc/<pid>/stat`.
+ *
+ * @param pid The process id.
+ * @returns The start time, or `undefined` when there is no such process.
+ */
+export function processStartTime(pid: number): string | undefined {
+  return readStat(pid)?.start;
+}
+
+/**
+ * The default state directory: `/tmp/pow-<uid>`.
+ *
+ * @returns The directory, or `undefined` when the uid cannot be read.
+ */
+export function defaultStateDir(): string | undefined {
+  try {
+    return `/tmp/pow-${Deno.uid()}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes the state directory (mode 0700) and checks it is a real directory of this user, not a
+ * symlink someone else planted in a shared `/tmp`.
+ *
+ * @param dir The directory.
+ * @throws {Error} When it is not a private directory of this user.
+ */
+function ensurePrivateDir(dir: string): void {
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+  const info = Deno.lstatSync(dir);
+  if (!info.isDirectory || info.isSymlink) {
+    throw new Error(`State directory "${dir}" is not a directory`);
+  }
+  let uid: number | null = null;
+  try {
+    uid = Deno.uid();
+  } catch {
+    uid = null;
+  }
+  if (uid !== null && info.uid !== uid) {
+    throw new Error(`State directory "${dir}" belongs to uid ${info.uid}, not ${uid}`);
+  }
+}
+
+/**
+ * Ends the process groups that servers which are no longer running left in their ledgers.
+ *
+ * @example
+ * ```ts
+ * import { sweepLedgers } from "./process_ledger.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * // A server (pid 1 is init, never a pow server, so its "start time" does not match) left
+ * // group 2147483000 (no such group exists): the ledger is read and removed, nothing killed.
+ * Deno.writeTextFileSync(`${dir}/1.ledger`, `pow-ledger 1 0 x\n+2147483000 5\n`);
+ * assert.deepEqual(sweepLedgers(dir), { ledgers: 1, groups: 0, processes: 0 });
+ * assert.deepEqual([...Deno.readDirSync(dir)], []);
+ * await Deno.remove(dir);
+ * ```
+ *
+ * @param dir The state directory.
+ * @returns What was swept.
+ */
+export function sweepLedgers(dir: string): SweepReport {
+  const report: SweepReport = { ledgers: 0, groups: 0, processes: 0 };
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return report;
+  }
+  const boot = bootId();
+  let byGroup: Map<number, ProcStat[]> | undefined;
+  for (const entry of entries) {
+    if (!entry.isFile || !/^\d+\.ledger$/.test(entry.name)) continue;
+    const file = join(dir, entry.name);
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch {
+      continue;
+    }
+    const [header, ...lines] = text.split("\n");
+    const [magic, pid, start, recordedBoot] = header.split(" ");
+    if (magic !== "pow-ledger") continue;
+    const sameBoot = recordedBoot === boot;
+    // A live server keeps its ledger (same pid, same start time, same boot).
+    if (sameBoot && Number(pid) !== Deno.pid && processStartTime(Number(pid)) === start) continue;
+    if (sameBoot && Number(pid) === Deno.pid) continue;
+    const live = new Map<number, string>();
+    for (const line of lines) {
+      const match = /^([+-])(\d+)(?: (\d+))?$/.exec(line);
+      if (!match) continue;
+      if (match[1] === "+") live.set(Number(match[2]), match[3] ?? "");
+      else live.delete(Number(match[2]));
+    }
+    if (sameBoot && live.size > 0) {
+      byGroup ??= groupsInProc();
+      for (const [pgid, started] of live) {
+        const members = (byGroup.get(pgid) ?? []).filter((p) => p.state !== "Z");
+        if (members.length === 0) continue;
+        const leader = members.find((p) => p.pid === pgid);
+        if (leader && leader.start !== started) continue; // the pid was reused
+        if (members.some((p) => BigInt(p.start) < BigInt(started || "0"))) continue;
+        let killed = 0;
+        for (const member of members) {
+          try {
+            Deno.kill(member.pid, "SIGKILL");
+            killed++;
+          } catch {
+            // gone meanwhile
+          }
+        }
+        try {
+          Deno.kill(-pgid, "SIGKILL");
+        } catch {
+          // no members left
+        }
+        if (killed > 0) {
+          report.groups++;
+          report.processes += killed;
+        }
+      }
+    }
+    try {
+      Deno.removeSync(file);
+    } catch {
+      // another server swept it first
+    }
+    report.ledgers++;
+  }
+  return report;
+}
+
+function groupsInProc(): Map<number, ProcStat[]> {
+  const groups = new Map<number, ProcStat[]>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = readStat(entry.name);
+    if (!stat) continue;
+    const list = groups.get(stat.pgrp);
+    if (list) list.push(stat);
+    else groups.set(stat.pgrp, [stat]);
+  }
+  return groups;
+}
+
+/**
+ * The ledger of this server process: records each command's process group while it runs.
+ *
+ * @example
+ * ```ts
+ * import { ProcessLedger } from "./process_ledger.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const ledger = ProcessLedger.open(dir);
+ * ledger.add(Deno.pid);
+ * assert.match(Deno.readTextFileSync(ledger.file), new RegExp(`\\n\\+${Deno.pid} \\d+\\n$`));
+ * ledger.remove(Deno.pid);
+ * ledger.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class ProcessLedger {
+  #file: Deno.FsFile;
+  #path: string;
+  #live = new Map<number, string>();
+  #lines = 0;
+  #header: string;
+  #encoder = new TextEncoder();
+
+  private constructor(path: string, file: Deno.FsFile, header: string) {
+    this.#path = path;
+    this.#file = file;
+    this.#header = header;
+  }
+
+  /**
+   * Opens this server process's ledger in a state directory, after sweeping the ledgers of
+   * servers that are no longer running.
+   *
+   * @param dir The state directory (created with mode 0700).
+   * @param options Whether to sweep.
+   * @returns The ledger, and what the sweep did.
+   */
+  static open(dir: string, options: ProcessLedgerOptions = {}): ProcessLedger & {
+    swept: SweepReport;
+  } {
+    ensurePrivateDir(dir);
+    const swept = options.sweep === false
+      ? { ledgers: 0, groups: 0, processes: 0 }
+      : sweepLedgers(dir);
+    const path = join(dir, `${Deno.pid}.ledger`);
+    const header = `pow-ledger ${Deno.pid} ${processStartTime(Deno.pid) ?? 0} ${bootId()}\n`;
+    Deno.writeTextFileSync(path, header, { mode: 0o600 });
+    const file = Deno.openSync(path, { append: true });
+    return Object.assign(new ProcessLedger(path, file, header), { swept });
+  }
+
+  /** The path of the ledger file. */
+  get file(): string {
+    return this.#path;
+  }
+
+  /**
+   * Records a running process group.
+   *
+   * @param pgid The group id (the leader's pid).
+   */
+  add(pgid: number): void {
+    const start = processStartTime(pgid) ?? "";
+    this.#live.set(pgid, start);
+    this.#write(`+${pgid} ${start}\n`);
+  }
+
+  /**
+   * Records that a process group has ended.
+   *
+   * @param pgid The group id.
+   */
+  remove(pgid: number): void {
+    if (!this.#live.delete(pgid)) return;
+    this.#write(`-${pgid}\n`);
+    if (this.#lines > 1024 && this.#lines > 4 * this.#live.size) this.#compact();
+  }
+
+  /** Closes and deletes the ledger (on a clean shutdown, once every group has ended). */
+  close(): void {
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
+    if (this.#live.size === 0) {
+      try {
+        Deno.removeSync(this.#path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  #write(line: string): void {
+    try {
+      this.#file.writeSync(this.#encoder.encode(line));
+      this.#lines++;
+    } catch {
+      // A full disk must not stop sessions; the next restart sweeps what was recorded.
+    }
+  }
+
+  #compact(): void {
+    const body = [...this.#live].map(([pgid, start]) => `+${pgid} ${start}\n`).join("");
+    const temp = `${this.#path}.tmp`;
+    try {
+      Deno.writeTextFileSync(temp, this.#header + body, { mode: 0o600 });
+      Deno.renameSync(temp, this.#path);
+      this.#file.close();
+      this.#file = Deno.openSync(this.#path, { append: true });
+      this.#lines = this.#live.size;
+    } catch {
+      // keep appending to the old file
+    }
+  }
+}
+
+let current: ProcessLedger | undefined;
+let users = 0;
+
+/**
+ * Opens (once per server process) the ledger that {@linkcode recordGroup} writes to.
+ *
+ * @param dir The state directory.
+ * @returns What the sweep at open did, or `undefined` when the ledger was already open.
+ */
+export function openLedger(dir: string): SweepReport | undefined {
+  users++;
+  if (current) return undefined;
+  const ledger = ProcessLedger.open(dir);
+  current = ledger;
+  return ledger.swept;
+}
+
+/** Closes the ledger once the last server of this process that opened it has stopped. */
+export function closeLedger(): void {
+  if (users > 0) users--;
+  if (users > 0 || !current) return;
+  current.close();
+  current = undefined;
+}
+
+/**
+ * Records a process group in the open ledger, if any.
+ *
+ * @param pgid The group id.
+ * @returns A function that records its end.
+ */
+export function recordGroup(pgid: number): () => void {
+  const ledger = current;
+  if (!ledger) return () => {};
+  ledger.add(pgid);
+  return () => ledger.remove(pgid);
+}

@@ -1,0 +1,227 @@
+/**
+ * Cluster mode end to end: three `main.ts` nodes and a real `redis-server`. A process started
+ * on one node is listed, attached, fed and signalled from another, byte for byte; a node killed
+ * with SIGKILL has its sessions reported lost on the others; nothing is left running.
+ */
+import assert from "node:assert/strict";
+import { PowClient } from "../client/mod.ts";
+import { startServerProcess } from "../tools/_server_process.ts";
+import { hasRedis, startRedis } from "./_redis.ts";
+import { processAlive, waitUntil } from "./_helpers.ts";
+import { hashToken } from "../server/auth.ts";
+
+async function nodeConfig(
+  dir: string,
+  redis: string,
+  node: string,
+  extra = "",
+): Promise<string> {
+  const file = `${dir}/${node}.yaml`;
+  await Deno.writeTextFile(
+    file,
+    `${extra}cluster:
+  redis: "${redis}"
+  node: ${node}
+  heartbeat: 100ms
+  lostAfter: 1s
+processes:
+  seq:
+    command: [seq, "1", "{1}"]
+    params: [{ name: n, pattern: "[0-9]{1,7}" }]
+  cat:
+    command: [cat]
+  ticks:
+    command: [sh, -c, 'i=0; while [ $i -lt "$0" ]; do i=$((i+1)); echo "tick $i"; sleep 0.05; done', "{1}"]
+    params: [{ name: n, pattern: "[0-9]{1,4}" }]
+  sleep:
+    command: [sleep, "{1}"]
+    params: [{ name: s, pattern: "[0-9]{1,4}" }]
+`,
+  );
+  return file;
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+Deno.test({
+  name: "cluster: three nodes on one Redis share sessions byte for byte, stdin, signals, node loss",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const redis = await startRedis();
+    const dir = await Deno.makeTempDir();
+    const [a, b, c] = await Promise.all(
+      ["a", "b", "c"].map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n))),
+    );
+    const clientA = new PowClient(a.wsUrl.href);
+    const clientB = new PowClient(b.wsUrl.href);
+    const clientC = new PowClient(c.wsUrl.href);
+    try {
+      // A fast producer on A, read from offset 0 on B: exactly the bytes, then the exit.
+      const n = 100_000;
+      const expected = Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
+      const producer = clientA.start("seq", [String(n)]);
+      const { session } = await producer.started;
+      const attached = clientB.attach(session, { offset: 0 });
+      const [local, remote] = await Promise.all([
+        collect(producer.stdout),
+        collect(attached.stdout),
+      ]);
+      assert.equal(local.length, expected.length);
+      assert.equal(remote.length, expected.length);
+      assert.equal(remote, expected);
+      assert.equal((await attached.result).status, "fulfilled");
+      // From an offset in the middle, on the third node.
+      const tail = clientC.attach(session, { offset: expected.length - 7 });
+      assert.equal(await collect(tail.stdout), expected.slice(-7));
+
+      // Every node lists it.
+      for (const client of [clientA, clientB, clientC]) {
+        assert.ok((await client.list()).some((s) => s.session === session));
+      }
+
+      // stdin and end of input sent through C reach cat on A; output comes back to C.
+      const cat = clientA.start("cat");
+      const catSession = (await cat.started).session;
+      const viewer = clientC.attach(catSession);
+      await viewer.write("through node c\n");
+      await viewer.closeInput();
+      assert.equal(await collect(viewer.stdout), "through node c\n");
+      assert.equal((await viewer.result).status, "fulfilled");
+      assert.equal(await collect(cat.stdout), "through node c\n");
+
+      // A signal sent through B ends sleep on A.
+      const sleeper = clientA.start("sleep", ["600"]);
+      const sleepStarted = await sleeper.started;
+      const control = clientB.attach(sleepStarted.session);
+      await control.signal("kill");
+      const killed = await sleeper.result;
+      assert.equal(killed.status === "rejected" && killed.signal, "SIGKILL");
+      assert.deepEqual(await control.result, killed);
+
+      // Node A is killed with SIGKILL while a session runs: B reports it lost.
+      const doomed = clientA.start("sleep", ["600"]);
+      const doomedStarted = await doomed.started;
+      const watcher = clientB.attach(doomedStarted.session);
+      await watcher.started; // B has attached
+      Deno.kill(a.pid, "SIGKILL");
+      const lost = await watcher.result;
+      assert.equal(lost.status, "rejected");
+      assert.equal(lost.status === "rejected" && lost.reason, "node a lost");
+      // The orphaned child of the killed node: end it, as a restart's sweep would.
+      if (doomedStarted.pid && processAlive(doomedStarted.pid)) {
+        Deno.kill(-doomedStarted.pid, "SIGKILL");
+        await waitUntil(() => !processAlive(doomedStarted.pid!), 5000);
+      }
+    } finally {
+      await Promise.allSettled([clientA.close(), clientB.close(), clientC.close()]);
+      await Promise.allSettled([a.stop(), b.stop(), c.stop()]);
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Reads a stream in the background; `text` grows as bytes arrive. */
+function follow(stream: ReadableStream<Uint8Array>) {
+  const state = { text: "", done: Promise.resolve() };
+  state.done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (t) => void (state.text += t) }),
+  );
+  return state;
+}
+
+Deno.test({
+  name:
+    "cluster: Redis stopped and restarted mid-session: the node serves on, nothing retained is lost",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const redis = await startRedis();
+    const dir = await Deno.makeTempDir();
+    const [a, b] = await Promise.all(
+      ["a", "b"].map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n))),
+    );
+    const clientA = new PowClient(a.wsUrl.href);
+    const clientB = new PowClient(b.wsUrl.href);
+    try {
+      const n = 60;
+      const expected = Array.from({ length: n }, (_, i) => `tick ${i + 1}\n`).join("");
+      const producer = clientA.start("ticks", [String(n)]);
+      const { session } = await producer.started;
+      const onA = follow(producer.stdout);
+      const viewer = clientB.attach(session);
+      const onB = follow(viewer.stdout);
+      await waitUntil(() => onB.text.includes("tick 5\n"), 20_000, "tick 5 on node b");
+      await redis.stop();
+      // Node A goes on serving its own session while Redis is away.
+      const before = onA.text.length;
+      await waitUntil(() => onA.text.length > before + 40, 20_000, "output on node a");
+      await redis.restart();
+      await onA.done;
+      assert.equal(onA.text, expected);
+      assert.equal((await producer.result).status, "fulfilled");
+      // The viewer on B resumes and gets every byte; so does a fresh attach from offset 0.
+      await onB.done;
+      assert.equal(onB.text, expected);
+      assert.equal((await viewer.result).status, "fulfilled");
+      const again = clientB.attach(session, { offset: 0 });
+      assert.equal(await collect(again.stdout), expected);
+    } finally {
+      await Promise.allSettled([clientA.close(), clientB.close()]);
+      await Promise.allSettled([a.stop(), b.stop()]);
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "cluster: a ticket issued by one node opens a WebSocket on another, once",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const redis = await startRedis();
+    const dir = await Deno.makeTempDir();
+    const auth = `auth:\n  tokens:\n    - { name: alice, hash: "${hashToken("s3cret")}" }\n`;
+    const [a, b, c] = await Promise.all(
+      ["a", "b", "c"].map(async (n) =>
+        startServerProcess(await nodeConfig(dir, redis.url, n, auth))
+      ),
+    );
+    try {
+      const issued = await fetch(new URL("tickets", a.url), {
+        method: "POST",
+        headers: { authorization: "Bearer s3cret" },
+      });
+      assert.equal(issued.status, 200);
+      const { ticket } = await issued.json();
+      const open = (url: URL) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(`${url.href}?ticket=${ticket}`, ["pow.v2"]);
+          ws.onmessage = (e) => {
+            resolve(JSON.parse(e.data).type);
+            ws.close();
+          };
+          ws.onerror = () => resolve("refused");
+        });
+      // Redeemed on C: pow.v2 says hello to alice.
+      assert.equal(await open(c.wsUrl), "hello");
+      // Used: refused on B, and back on A.
+      assert.equal(await open(b.wsUrl), "refused");
+      assert.equal(await open(a.wsUrl), "refused");
+      const reuse = await fetch(new URL(`api/v2/sessions?ticket=${ticket}`, b.url));
+      assert.equal(reuse.status, 401);
+      await reuse.body?.cancel();
+    } finally {
+      await Promise.allSettled([a.stop(), b.stop(), c.stop()]);
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
