@@ -130,6 +130,12 @@ export interface FurtherLinkConfig {
   runners: Record<string, string>;
 }
 
+/** Settings of the web console served at `/console/` (see `docs/console.md`). */
+export interface ConsoleConfig {
+  /** Whether the console is served at all. @default {true} */
+  enabled: boolean;
+}
+
 /**
  * Settings of the wubsub front end: a WebSocket at `path` speaking wubsub's JSON protocol
  * (channels, pub/sub, restpie requests), and REST publish/subscribe of bus topics below it.
@@ -187,6 +193,8 @@ export interface PowConfig {
   limits: LimitsConfig;
   /** The further-link compatibility endpoint. */
   furtherLink: FurtherLinkConfig;
+  /** The web console. */
+  console: ConsoleConfig;
   /** The wubsub endpoint. */
   wubsub: WubsubConfig;
   /** The processes, by name. */
@@ -296,6 +304,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     outputBudget: 1024 * 1024 * 1024,
   },
   furtherLink: { enabled: false, path: "/run", runners: {} },
+  console: { enabled: true },
   wubsub: {
     enabled: true,
     path: "/wubsub",
@@ -360,6 +369,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "auth",
     "limits",
     "furtherLink",
+    "console",
     "wubsub",
     "processes",
     "cluster",
@@ -412,6 +422,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "statusLines",
   ]);
   const furtherLink = v.section(root, "furtherLink", ["enabled", "path", "workDir", "runners"]);
+  const consoleSection = v.section(root, "console", ["enabled"]);
   const wubsub = v.section(root, "wubsub", [
     "enabled",
     "path",
@@ -495,6 +506,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       path: v.basePath(furtherLink.path, ["furtherLink", "path"])?.replace(/\/$/, "") ??
         D.furtherLink.path,
       runners: {},
+    },
+    console: {
+      enabled: v.boolean(consoleSection.enabled, ["console", "enabled"]) ?? D.console.enabled,
     },
     wubsub: {
       enabled: v.boolean(wubsub.enabled, W("enabled")) ?? D.wubsub.enabled,

@@ -12,6 +12,7 @@ import { pow1WebSocket } from "./pow1_ws.ts";
 import { nativeWebSocket } from "./native_ws.ts";
 import { nativeRest } from "./native_rest.ts";
 import { furtherLink } from "./further_link.ts";
+import { webConsole } from "./front_ends/console/mod.ts";
 import { wubsub } from "./front_ends/wubsub/mod.ts";
 
 /**
@@ -25,5 +26,6 @@ export const frontEnds: FrontEndFactory[] = [
   nativeWebSocket,
   nativeRest,
   furtherLink,
+  webConsole,
   wubsub,
 ];

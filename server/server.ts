@@ -222,6 +222,8 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     }
   };
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
+  const isPublic = (path: string) =>
+    PUBLIC.test(path) || frontEnds.some((frontEnd) => frontEnd.publicPaths?.test(path));
 
   // The root, unless a front end serves it: browsers go to the API documentation (the console
   // once it exists), other clients get a short pointer.
@@ -253,7 +255,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     const info = c.env as Deno.ServeHandlerInfo | undefined;
     if (info) infos.set(request, info);
     const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
-    if (!upgrade && PUBLIC.test(relative(c.req.path))) {
+    if (!upgrade && isPublic(relative(c.req.path))) {
       await next();
       // After next(), a middleware replaces the response by assigning it (a returned one is
       // ignored once a handler has answered, even with 404).

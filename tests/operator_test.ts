@@ -157,8 +157,9 @@ Deno.test("serve logs a startup summary and each session's start and end as text
     lines[0],
     new RegExp(
       `^${time} INFO listening url=${server.url} config="embedded demo config" ` +
-        "processes=echo,ticker,count,greet,cat,wc,yes,sleep,exit,date " +
-        "frontEnds=pow-1,pow-1-rest,openapi,pow.v2,pow.v2-rest,further-link,wubsub auth=none$",
+        "processes=echo,ticker,count,greet,cat,wc,yes,sleep,exit,terminal,date " +
+        "frontEnds=pow-1,pow-1-rest,openapi,pow.v2,pow.v2-rest,further-link,console,wubsub " +
+        "auth=none$",
     ),
   );
   assert.match(
@@ -209,7 +210,19 @@ Deno.test("serve --log-format json writes one JSON object per line; --log-level 
       msg: "listening",
       url: server.url.href,
       config: "embedded demo config",
-      processes: ["echo", "ticker", "count", "greet", "cat", "wc", "yes", "sleep", "exit", "date"],
+      processes: [
+        "echo",
+        "ticker",
+        "count",
+        "greet",
+        "cat",
+        "wc",
+        "yes",
+        "sleep",
+        "exit",
+        "terminal",
+        "date",
+      ],
       frontEnds: [
         "pow-1",
         "pow-1-rest",
@@ -217,6 +230,7 @@ Deno.test("serve --log-format json writes one JSON object per line; --log-level 
         "pow.v2",
         "pow.v2-rest",
         "further-link",
+        "console",
         "wubsub",
       ],
       auth: "none",
