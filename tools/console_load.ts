@@ -1,7 +1,8 @@
 /**
  * Measures the web console's page load in headless Chromium: time to interactive (the
  * catalogue rendered over a live pow.v2 connection) and the bytes sent, for several fresh
- * browser contexts (empty caches) against a running server.
+ * browser contexts (empty caches) against a running server, through the in-repo Chromium driver
+ * (tests/_chromium.ts).
  *
  * ```sh
  * deno run -A main.ts &          # the demo config, anonymous
@@ -11,7 +12,7 @@
  * @module
  */
 
-import { chromium } from "playwright-core";
+import { chromium } from "../tests/_chromium.ts";
 
 const url = Deno.args[0] ?? "http://127.0.0.1:8028/console/";
 const runs = Number(Deno.args[1] ?? "8");
