@@ -485,6 +485,14 @@ Deno.test({
         measured.marks.interactive < 3000,
         `interactive after ${measured.marks.interactive} ms`,
       );
+      // The server's root sends a browser to the console.
+      await page.goto(server.url.href);
+      assert.equal(page.url(), new URL("console/", server.url).href);
+      await page.locator('#catalogue a[data-process="count"]').waitFor();
+      // The server's root sends a browser to the console.
+      await page.goto(server.url.href);
+      assert.equal(page.url(), new URL("console/", server.url).href);
+      await page.locator('#catalogue a[data-process="count"]').waitFor();
       assert.deepEqual(errors, []);
       assert.deepEqual(h.blocked, []);
     } finally {
