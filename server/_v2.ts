@@ -64,6 +64,7 @@ export function toSessionInfo(session: SessionHandle): SessionInfo {
     attached: session.attached,
   };
   if (session.pid !== undefined) info.pid = session.pid;
+  info.owner = session.caller.id;
   if (session.endedAt !== undefined) info.endedAt = session.endedAt;
   if (session.outcome) info.result = toProcessResult(session.outcome);
   if (session.trace?.traceparent) info.traceparent = session.trace.traceparent;

@@ -130,6 +130,12 @@ export interface FurtherLinkConfig {
   runners: Record<string, string>;
 }
 
+/** Settings of the web console served at `/console/` (see `docs/console.md`). */
+export interface ConsoleConfig {
+  /** Whether the console is served at all. @default {true} */
+  enabled: boolean;
+}
+
 /**
  * Settings of the MonoRail events front end: WebSockets at `<prefix>/<channel>` speaking the
  * MonoRail resource protocol (`docs/events.md`).
@@ -222,6 +228,8 @@ export interface PowConfig {
   furtherLink: FurtherLinkConfig;
   /** The MonoRail events front end. */
   monorail: MonoRailConfig;
+  /** The web console. */
+  console: ConsoleConfig;
   /** The wubsub endpoint. */
   wubsub: WubsubConfig;
   /** Processes provided by `pow.v2` clients. */
@@ -334,6 +342,7 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
   },
   furtherLink: { enabled: false, path: "/run", runners: {} },
   monorail: { enabled: true, prefix: "/events", queue: 1024, resume: 60_000, admins: ["admin"] },
+  console: { enabled: true },
   wubsub: {
     enabled: true,
     path: "/wubsub",
@@ -400,6 +409,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "limits",
     "furtherLink",
     "monorail",
+    "console",
     "wubsub",
     "provide",
     "processes",
@@ -454,6 +464,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
   ]);
   const furtherLink = v.section(root, "furtherLink", ["enabled", "path", "workDir", "runners"]);
   const monorail = v.section(root, "monorail", ["enabled", "prefix", "queue", "resume", "admins"]);
+  const consoleSection = v.section(root, "console", ["enabled"]);
   const wubsub = v.section(root, "wubsub", [
     "enabled",
     "path",
@@ -553,6 +564,9 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       queue: v.integer(monorail.queue, ["monorail", "queue"], 1, 1_000_000) ?? D.monorail.queue,
       resume: v.duration(monorail.resume, ["monorail", "resume"]) ?? D.monorail.resume,
       admins: v.stringList(monorail.admins, ["monorail", "admins"]) ?? [...D.monorail.admins],
+    },
+    console: {
+      enabled: v.boolean(consoleSection.enabled, ["console", "enabled"]) ?? D.console.enabled,
     },
     wubsub: {
       enabled: v.boolean(wubsub.enabled, W("enabled")) ?? D.wubsub.enabled,

@@ -228,6 +228,19 @@ Deno.test("config monorail section has defaults and refuses bad values with the 
   );
 });
 
+Deno.test("config: the console is on by default and can be turned off", () => {
+  assert.deepEqual(parseConfig("").console, { enabled: true });
+  assert.deepEqual(parseConfig("console:\n  enabled: false\n").console, { enabled: false });
+  assert.equal(
+    configError("console:\n  enabled: yes please\n"),
+    'Invalid config "pow.yaml" at console.enabled (line 2): must be true or false, got "yes please"',
+  );
+  assert.equal(
+    configError("console:\n  path: /ui\n"),
+    'Invalid config "pow.yaml" at console.path (line 2): unknown key "path"; expected one of enabled',
+  );
+});
+
 Deno.test("config: the wubsub section has defaults, units and key-path errors", () => {
   assert.deepEqual(parseConfig("").wubsub, DEFAULTS.wubsub);
   const config = parseConfig(

@@ -46,6 +46,27 @@ processes:
     description: Exit with the given status, after a line on stderr
     command: [sh, -c, 'echo "exiting with status $1" >&2; exit "$1"', sh, "{1}"]
     params: [{ name: status, pattern: "[0-9]{1,3}" }]
+  terminal:
+    description: >-
+      A line reader for a terminal: echoes each line, reports the terminal size when it
+      changes (it never runs what you type); Ctrl-C or Ctrl-D ends it
+    command:
+      - sh
+      - -c
+      - |
+        trap 'r=1; echo "resized to $(stty size 2>/dev/null) (rows cols)"' WINCH
+        printf '\\033[1;32mpow terminal\\033[0m: type a line and press Enter; Ctrl-C or Ctrl-D ends\\n'
+        echo "terminal size $(stty size 2>/dev/null) (rows cols)"
+        while :; do
+          r=
+          if IFS= read -r line; then
+            printf 'you typed \\033[1;36m%s\\033[0m\\n' "$line"
+          elif [ -z "$r" ]; then
+            break
+          fi
+        done
+    pty: true
+    timeout: 10m
   date:
     description: Print the date, in UTC or local time
     command: [date, "{1}"]

@@ -71,6 +71,12 @@ export interface FrontEnd {
    */
   readonly openapi?: Record<string, unknown>;
   /**
+   * Paths this front end serves to anyone, before origin checks and authentication: pages and
+   * assets that reveal no data. Matched against the path relative to the base path, without
+   * its leading slash (e.g. `console/app.js`). WebSocket upgrades are never public.
+   */
+  readonly publicPaths?: RegExp;
+  /**
    * `GET` paths (relative to the base path, without the leading `/`) that answer with
    * server-sent events. Browsers cannot set headers on an `EventSource`, so a ticket from
    * `POST /tickets` is accepted there, as on WebSocket upgrades, and nowhere else.

@@ -13,6 +13,7 @@ import { nativeWebSocket } from "./native_ws.ts";
 import { nativeRest } from "./native_rest.ts";
 import { furtherLink } from "./further_link.ts";
 import { monorail } from "./front_ends/monorail/mod.ts";
+import { webConsole } from "./front_ends/console/mod.ts";
 import { wubsub } from "./front_ends/wubsub/mod.ts";
 
 /**
@@ -27,5 +28,6 @@ export const frontEnds: FrontEndFactory[] = [
   nativeRest,
   furtherLink,
   monorail,
+  webConsole,
   wubsub,
 ];

@@ -669,6 +669,7 @@ function restPaths(): Record<string, unknown> {
       state: { enum: ["starting", "running", "fulfilled", "rejected"] },
       pty: { type: "boolean" },
       pid: { type: "integer" },
+      owner: { type: "string", description: "The identity the session belongs to" },
       offset: { type: "integer", description: "Output bytes so far" },
       createdAt: { type: "integer" },
       endedAt: { type: "integer" },

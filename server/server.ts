@@ -228,25 +228,38 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     }
   };
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
+  const isPublic = (path: string) =>
+    PUBLIC.test(path) || frontEnds.some((frontEnd) => frontEnd.publicPaths?.test(path));
 
-  // The root, unless a front end serves it: browsers go to the API documentation (the console
-  // once it exists), other clients get a short pointer.
+  // The root, unless a front end serves it: browsers go to the web console (or, with the console
+  // off, to the API documentation), other clients get a short pointer to both.
+  const hasConsole = config.console.enabled && frontEnds.some((f) => f.name === "console");
+  const hasDocs = frontEnds.some((f) => f.name === "openapi");
   const home = (c: Context<PowEnv>): Response => {
     const root = context.baseUrl(c.req.raw);
-    const hasDocs = frontEnds.some((f) => f.name === "openapi");
+    const webConsole = hasConsole ? new URL("console/", root).href : undefined;
     const docs = hasDocs ? new URL("docs/", root).href : undefined;
     const openapi = hasDocs ? new URL("openapi.json", root).href : undefined;
     const accept = c.req.header("accept") ?? "";
-    if (docs && accept.includes("text/html")) return c.redirect(docs, 302);
+    const page = webConsole ?? docs;
+    if (page && accept.includes("text/html")) return c.redirect(page, 302);
     const speaks = [...bySubprotocol.keys()].sort((a, b) => preference(a) - preference(b));
     if (accept.includes("application/json")) {
       const frontEndNames = frontEnds.map((f) => f.name);
-      return c.json({ name: "pow", subprotocols: speaks, frontEnds: frontEndNames, docs, openapi });
+      return c.json({
+        name: "pow",
+        subprotocols: speaks,
+        frontEnds: frontEndNames,
+        console: webConsole,
+        docs,
+        openapi,
+      });
     }
     return text(
       `pow (Process Over WebSocket): open a WebSocket here with subprotocol ${
         speaks.join(" or ")
-      }.\n` + (docs ? `API documentation: ${docs} (OpenAPI: ${openapi})\n` : ""),
+      }.\n` + (webConsole ? `Web console: ${webConsole}\n` : "") +
+        (docs ? `API documentation: ${docs} (OpenAPI: ${openapi})\n` : ""),
       200,
     );
   };
@@ -259,7 +272,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     const info = c.env as Deno.ServeHandlerInfo | undefined;
     if (info) infos.set(request, info);
     const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
-    if (!upgrade && PUBLIC.test(relative(c.req.path))) {
+    if (!upgrade && isPublic(relative(c.req.path))) {
       await next();
       // After next(), a middleware replaces the response by assigning it (a returned one is
       // ignored once a handler has answered, even with 404).

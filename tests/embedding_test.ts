@@ -17,6 +17,7 @@ Deno.test("createServer(config) serves every built-in front end by default", asy
   const server = createServer(config);
   assert.equal(server.frontEnds.length, frontEnds.length);
   assert.deepEqual(server.frontEnds.map((f) => f.name).sort(), [
+    "console",
     "further-link",
     "monorail",
     "openapi",

@@ -83,15 +83,18 @@ async function runExit3(url: URL): Promise<string> {
   }
 }
 
-Deno.test("GET / redirects a browser to /docs/ and points other clients there", async () => {
+Deno.test("GET / redirects a browser to the console at /console/ and points other clients there", async () => {
   await using server = await startServer({ configure: (c) => c.server.basePath = "/pow/" });
   const browser = await fetch(server.url, {
     headers: { accept: "text/html,application/xhtml+xml,*/*;q=0.8" },
     redirect: "manual",
   });
   assert.equal(browser.status, 302);
-  assert.equal(browser.headers.get("location"), new URL("docs/", server.url).href);
+  assert.equal(browser.headers.get("location"), new URL("console/", server.url).href);
   await browser.body?.cancel();
+  const page = await fetch(new URL("console/", server.url));
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>pow console<\/title>/);
   const docs = await fetch(new URL("docs/", server.url));
   assert.equal(docs.status, 200);
   assert.match(await docs.text(), /<title>pow API<\/title>/);
@@ -102,15 +105,17 @@ Deno.test("GET / redirects a browser to /docs/ and points other clients there", 
   assert.equal(
     await plain.text(),
     "pow (Process Over WebSocket): open a WebSocket here with subprotocol pow.v2 or pow-1.\n" +
+      `Web console: ${server.url}console/\n` +
       `API documentation: ${server.url}docs/ (OpenAPI: ${server.url}openapi.json)\n`,
   );
 
   const json = await fetch(server.url, { headers: { accept: "application/json" } });
   assert.equal(json.status, 200);
   const body = await json.json();
-  assert.deepEqual([body.name, body.subprotocols, body.docs, body.openapi], [
+  assert.deepEqual([body.name, body.subprotocols, body.console, body.docs, body.openapi], [
     "pow",
     ["pow.v2", "pow-1"],
+    `${server.url}console/`,
     `${server.url}docs/`,
     `${server.url}openapi.json`,
   ]);
@@ -126,6 +131,30 @@ Deno.test("GET / redirects a browser to /docs/ and points other clients there", 
     403,
     "client does not support required pow-1 subprotocol",
   ]);
+});
+
+Deno.test("GET / redirects a browser to /docs/ when the console is turned off", async () => {
+  await using server = await startServer({ configure: (c) => c.console.enabled = false });
+  const browser = await fetch(server.url, {
+    headers: { accept: "text/html,application/xhtml+xml,*/*;q=0.8" },
+    redirect: "manual",
+  });
+  assert.equal(browser.status, 302);
+  assert.equal(browser.headers.get("location"), new URL("docs/", server.url).href);
+  await browser.body?.cancel();
+  const page = await fetch(new URL("console/", server.url));
+  assert.equal(page.status, 404);
+  await page.body?.cancel();
+
+  const plain = await fetch(server.url);
+  assert.equal(
+    await plain.text(),
+    "pow (Process Over WebSocket): open a WebSocket here with subprotocol pow.v2 or pow-1.\n" +
+      `API documentation: ${server.url}docs/ (OpenAPI: ${server.url}openapi.json)\n`,
+  );
+  const json = await fetch(server.url, { headers: { accept: "application/json" } });
+  const body = await json.json();
+  assert.deepEqual([body.console, body.docs], [undefined, `${server.url}docs/`]);
 });
 
 Deno.test("GET / is public when tokens are required, WebSocket upgrades are not", async () => {
@@ -157,8 +186,9 @@ Deno.test("serve logs a startup summary and each session's start and end as text
     lines[0],
     new RegExp(
       `^${time} INFO listening url=${server.url} config="embedded demo config" ` +
-        "processes=echo,ticker,count,greet,cat,wc,yes,sleep,exit,date " +
-        "frontEnds=pow-1,pow-1-rest,openapi,pow.v2,pow.v2-rest,further-link,monorail,wubsub auth=none$",
+        "processes=echo,ticker,count,greet,cat,wc,yes,sleep,exit,terminal,date " +
+        "frontEnds=pow-1,pow-1-rest,openapi,pow.v2,pow.v2-rest,further-link,monorail,console,wubsub " +
+        "auth=none$",
     ),
   );
   assert.match(
@@ -209,7 +239,19 @@ Deno.test("serve --log-format json writes one JSON object per line; --log-level 
       msg: "listening",
       url: server.url.href,
       config: "embedded demo config",
-      processes: ["echo", "ticker", "count", "greet", "cat", "wc", "yes", "sleep", "exit", "date"],
+      processes: [
+        "echo",
+        "ticker",
+        "count",
+        "greet",
+        "cat",
+        "wc",
+        "yes",
+        "sleep",
+        "exit",
+        "terminal",
+        "date",
+      ],
       frontEnds: [
         "pow-1",
         "pow-1-rest",
@@ -218,6 +260,7 @@ Deno.test("serve --log-format json writes one JSON object per line; --log-level 
         "pow.v2-rest",
         "further-link",
         "monorail",
+        "console",
         "wubsub",
       ],
       auth: "none",

@@ -384,6 +384,11 @@ export interface SessionInfo {
   pty: boolean;
   /** The operating system process id, where there is one. */
   pid?: number;
+  /**
+   * The identity the session belongs to (a token's name, or `"anonymous"`), when the server
+   * says; callers configured as `sessions.viewers` also see other identities' sessions.
+   */
+  owner?: string;
   /** Output bytes produced so far (attach here to see only new output). */
   offset: number;
   /** When the session was created (milliseconds since the epoch). */

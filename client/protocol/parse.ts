@@ -255,6 +255,7 @@ function sessionInfo(o: Obj, path: string): SessionInfo {
       state,
       pty: bool(o, "pty"),
       pid: optInt(o, "pid", 0),
+      owner: optStr(o, "owner", 256),
       offset: int(o, "offset", 0),
       createdAt: int(o, "createdAt", 0),
       endedAt: optInt(o, "endedAt", 0),

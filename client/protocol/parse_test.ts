@@ -109,6 +109,7 @@ const SERVER_MESSAGES: ServerMessage[] = [
         state: "fulfilled",
         pty: false,
         pid: 3,
+        owner: "alice",
         offset: 3,
         createdAt: 1767225600000,
         endedAt: 1767225600100,
