@@ -61,6 +61,9 @@ export async function cluster(ctx: BenchContext): Promise<Row[]> {
   const bytes = Math.max(100_000, Math.floor(ctx.sizes.bulkBytes / 10));
   const calls = ctx.sizes.calls;
   const labels = {
+    bulkSingle: `cluster: bulk output ${
+      num(bytes / 1e6)
+    } MB, one node without a cluster (reference)`,
     bulkLocal: `cluster: bulk output ${num(bytes / 1e6)} MB, reader on the node running it`,
     bulkRemote: `cluster: bulk output ${num(bytes / 1e6)} MB, reader on another node`,
     attachLocal: "cluster: attach, on the node running it",
@@ -89,8 +92,9 @@ export async function cluster(ctx: BenchContext): Promise<Row[]> {
     const file = `${dir}/${node}.yaml`;
     await Deno.writeTextFile(
       file,
-      `cluster: { redis: "${redis.url}", node: ${node} }
-sessions: { retention: 64MiB, linger: 1s, max: 100000, maxPerCaller: 100000 }
+      `${
+        node === "single" ? "" : `cluster: { redis: "${redis.url}", node: ${node} }\n`
+      }sessions: { retention: 64MiB, linger: 1s, max: 100000, maxPerCaller: 100000 }
 processes:
   gen:
     command: [head, -c, "{1}", /dev/urandom]
@@ -101,15 +105,18 @@ processes:
     );
     return file;
   };
-  const [a, b] = await Promise.all([
+  const [a, b, single] = await Promise.all([
     startPow({ config: await config("a") }),
     startPow({ config: await config("b") }),
+    startPow({ config: await config("single") }),
   ]);
   const onA = new PowClient(a.url);
   const onB = new PowClient(b.url);
+  const onSingle = new PowClient(single.url);
   const rows: Row[] = [];
   try {
     // 1. Bulk output: started without a reader (REST), then read from offset 0.
+    const alone = await readAll(onSingle, await startSession(single.url, "gen", [String(bytes)]));
     const local = await readAll(onA, await startSession(a.url, "gen", [String(bytes)]));
     const remoteSession = await startSession(a.url, "gen", [String(bytes)]);
     const remote = await readAll(onB, remoteSession);
@@ -117,7 +124,12 @@ processes:
       r.bytes === bytes && r.result.status === "fulfilled"
         ? { ok: true, check: `${r.bytes} B, ${r.result.status}` }
         : { ok: false, check: `${r.bytes} of ${bytes} B, ${JSON.stringify(r.result)}` };
-    for (const [label, r] of [[labels.bulkLocal, local], [labels.bulkRemote, remote]] as const) {
+    const bulk = [
+      [labels.bulkSingle, alone],
+      [labels.bulkLocal, local],
+      [labels.bulkRemote, remote],
+    ] as const;
+    for (const [label, r] of bulk) {
       const value = r.bytes / 1e6 / (r.ms / 1000);
       rows.push({ ...base(label, "MB/s", true), value, shown: `${num(value)} MB/s`, ...check(r) });
     }
@@ -184,8 +196,8 @@ processes:
       check: error instanceof Error ? error.message : String(error),
     });
   } finally {
-    await Promise.allSettled([onA.close(), onB.close()]);
-    await Promise.allSettled([a.stop(), b.stop()]);
+    await Promise.allSettled([onA.close(), onB.close(), onSingle.close()]);
+    await Promise.allSettled([a.stop(), b.stop(), single.stop()]);
     await redis.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
