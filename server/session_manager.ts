@@ -633,7 +633,11 @@ export function sessionRecord(session: Session, node?: string): SessionRecord {
  * @returns The id.
  */
 export function newSessionId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
+  for (;;) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const id = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+      .replace(/=+$/, "");
+    // Never one that starts with "-": on a command line it would read as an option.
+    if (id[0] !== "-") return id;
+  }
 }

@@ -434,3 +434,12 @@ Deno.test("session write after the end says why: input closed by the client, or 
   });
   await m.close();
 });
+
+Deno.test("session ids are 22 URL-safe characters and never start with a dash", async () => {
+  const { newSessionId } = await import("./session_manager.ts");
+  // 1 in 64 raw ids would start with "-": 4,000 ids would hold ~60 of them.
+  for (let i = 0; i < 4000; i++) {
+    const id = newSessionId();
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/.test(id)) throw new Error(`bad session id ${id}`);
+  }
+});
