@@ -2,7 +2,8 @@
 /**
  * The web console in headless Chromium (/usr/bin/chromium, driven over the DevTools protocol by
  * tests/_chromium.ts): sign in, start processes, a pty in xterm.js, signals, reload and replay, a
- * second browser, refused params. Every request that does not go to the test server is aborted
+ * second browser that sees new sessions live, topics (subscribe, publish, a refusal), refused
+ * params. Every request that does not go to the test server is aborted
  * and recorded, as is any WebSocket opened elsewhere; the test asserts there were none. Screenshots go to `$POW_CONSOLE_ARTIFACTS` (default: a temp directory,
  * printed).
  */
