@@ -302,9 +302,6 @@ function watchChannel(channel, on) {
   rail.events.on("list", (m) => on.list(m.items));
   rail.events.on("item", (m) => on.item(m.data));
   rail.events.on("remove", (m) => on.remove?.(m.params));
-  rail.events.on("session", (m) => {
-    if (m.resumed) state.resumed++;
-  });
   rail.events.on("open", () => on.live?.(true));
   rail.events.on("close", () => on.live?.(false));
   rail.connect();
@@ -335,6 +332,9 @@ function watchSessions() {
       badge.textContent = open ? "live" : "reconnecting…";
       badge.classList.toggle("bad", !open);
     },
+  });
+  state.sessionsRail.events.on("session", (m) => {
+    if (m.resumed) state.resumed++;
   });
 }
 
