@@ -1,9 +1,11 @@
 // Copyright the pow authors. MIT license.
-// The pow web console. It talks to the server only through the public pieces: `POST /tickets`
-// and the `pow.v2` WebSocket, with `@pow/client` (the import map of index.html names the bundle).
-// Routes live in the URL fragment: `#/`, `#/start/<process>`, `#/session/<id>` (shareable).
+// The pow web console. It talks to the server only through the public pieces: `POST /tickets`,
+// the `pow.v2` WebSocket, the MonoRail channels `/events/sessions` and `/events/topics/<name>`
+// and `POST /wubsub/topics/<name>`, with `@pow/client` (the import map of index.html names the
+// bundle). Routes live in the URL fragment: `#/`, `#/start/<process>`, `#/session/<id>`
+// (shareable), `#/topic/<name>`.
 
-import { PowClient, RemoteError } from "@pow/client";
+import { MonoRailConnection, PowClient, RemoteError } from "@pow/client";
 
 const TOKEN_KEY = "pow.console.token";
 /** The server's base URL: the console is served at `<base>console/`. */
@@ -44,7 +46,14 @@ const state = {
   spare: undefined,
   refilling: undefined,
   processes: [],
-  sessions: [],
+  /** The sessions the caller may see, by id, as the `/events/sessions` watch reports them. */
+  sessions: new Map(),
+  /** @type {MonoRailConnection | undefined} The watch of `/events/sessions`. */
+  sessionsRail: undefined,
+  /** How often the sessions watch resumed its previous connection after a drop. */
+  resumed: 0,
+  /** Subscribed topics, by name: they keep collecting messages while another view shows. */
+  topics: new Map(),
   /** Session views of this page, by session id: they keep following their session. */
   views: new Map(),
   current: undefined,
@@ -165,6 +174,11 @@ function signOut(message = "") {
   state.client?.close();
   state.client = undefined;
   state.views.clear();
+  state.sessionsRail?.disconnect();
+  state.sessionsRail = undefined;
+  for (const topic of state.topics.values()) topic.rail.disconnect();
+  state.topics.clear();
+  renderTopics();
   showSignIn(message);
 }
 $("sign-out").addEventListener("click", () => signOut());
@@ -196,7 +210,6 @@ function connect() {
         }
         state.everConnected = true;
         void loadCatalogue();
-        void refreshSessions();
       } else if (connection === "reconnecting") {
         setStatus("connection lost: reconnecting…", true);
         for (const view of state.views.values()) view.disconnected();
@@ -206,6 +219,7 @@ function connect() {
     },
   });
   state.client = client;
+  watchSessions();
   client.closed.then((info) => {
     if (client !== state.client) return;
     setStatus(
@@ -254,18 +268,74 @@ async function loadCatalogue() {
 }
 
 /**
- * Keeps the list of sessions current. Today: `list` over pow.v2 when connected, after this
- * page's own session events, on demand and when the tab becomes visible again. This is the one
- * place to swap for the server's session watch (`/events/sessions`) once it exists.
+ * The MonoRail URL of a channel, with a fresh single-use ticket when the server wants a token
+ * (asked for on every connection attempt: the token itself is only ever in a header).
+ *
+ * @param {string} channel `sessions` or `topics/<name>`
+ * @returns {Promise<string>}
  */
-async function refreshSessions() {
-  if (!state.client || state.client.state !== "open") return;
-  try {
-    state.sessions = await state.client.list();
-  } catch {
-    return;
+async function railUrl(channel) {
+  const url = new URL(`events/${channel}`, WS_URL);
+  if (state.token !== undefined) {
+    try {
+      url.searchParams.set("ticket", (await fetchTicket(state.token)).ticket);
+    } catch (error) {
+      if (error.status === 401) signOut("The server no longer accepts this token");
+      throw error;
+    }
   }
-  renderSessions();
+  return url.href;
+}
+
+/**
+ * Opens a MonoRail watch of one channel that reconnects with backoff and resumes (the server
+ * replays what happened meanwhile, or sends a fresh `list`).
+ *
+ * @param {string} channel
+ * @param {{list: (items: any[]) => void, item: (data: any) => void, remove?: (params: any) => void, live?: (open: boolean) => void}} on
+ * @returns {MonoRailConnection}
+ */
+function watchChannel(channel, on) {
+  const rail = new MonoRailConnection(() => railUrl(channel), {
+    backoff: { initialDelay: 300, maxDelay: 5000 },
+  });
+  rail.events.on("list", (m) => on.list(m.items));
+  rail.events.on("item", (m) => on.item(m.data));
+  rail.events.on("remove", (m) => on.remove?.(m.params));
+  rail.events.on("open", () => on.live?.(true));
+  rail.events.on("close", () => on.live?.(false));
+  rail.connect();
+  void rail.init();
+  rail.watch({});
+  return rail;
+}
+
+/** Keeps the list of sessions current: a watch of `/events/sessions` (no polling). */
+function watchSessions() {
+  state.sessionsRail?.disconnect();
+  state.sessions.clear();
+  state.sessionsRail = watchChannel("sessions", {
+    list(items) {
+      state.sessions = new Map(items.map((s) => [s.id, s]));
+      renderSessions();
+    },
+    item(data) {
+      state.sessions.set(data.id, data);
+      renderSessions();
+    },
+    remove(params) {
+      state.sessions.delete(params.id);
+      renderSessions();
+    },
+    live(open) {
+      const badge = $("sessions-live");
+      badge.textContent = open ? "live" : "reconnecting…";
+      badge.classList.toggle("bad", !open);
+    },
+  });
+  state.sessionsRail.events.on("session", (m) => {
+    if (m.resumed) state.resumed++;
+  });
 }
 
 function age(ms) {
@@ -278,17 +348,18 @@ function age(ms) {
 
 function renderSessions() {
   const now = Date.now();
-  const rows = [...state.sessions].reverse().map((s) =>
+  const sessions = [...state.sessions.values()].sort((a, b) => b.createdAt - a.createdAt);
+  const rows = sessions.map((s) =>
     h(
       "tr",
       {
-        "data-session": s.session,
-        onclick: () => location.hash = `#/session/${s.session}`,
+        "data-session": s.id,
+        onclick: () => location.hash = `#/session/${s.id}`,
       },
       h(
         "td",
         {},
-        h("a", { href: `#/session/${s.session}`, title: s.session }, s.name),
+        h("a", { href: `#/session/${s.id}`, title: s.id }, s.name),
         s.params.length ? h("span", { class: "meta" }, ` ${s.params.join(" ")}`) : null,
       ),
       h("td", {}, h("span", { class: `badge ${s.state}` }, s.state)),
@@ -308,6 +379,10 @@ function markCurrent() {
     a.toggleAttribute("aria-current", a.getAttribute("href") === location.hash);
     if (a.hasAttribute("aria-current")) a.setAttribute("aria-current", "page");
   }
+  for (const a of $("topics").querySelectorAll("a")) {
+    if (a.getAttribute("href") === location.hash) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
   for (const tr of $("sessions").querySelectorAll("tr[data-session]")) {
     const current = location.hash === `#/session/${tr.dataset.session}`;
     if (current) tr.setAttribute("aria-current", "page");
@@ -315,11 +390,141 @@ function markCurrent() {
   }
 }
 
-$("refresh").addEventListener("click", () => void refreshSessions());
 // Ages move on by themselves (this re-renders; it asks the server nothing).
-setInterval(() => state.sessions.length && renderSessions(), 15_000);
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") void refreshSessions();
+setInterval(() => state.sessions.size && renderSessions(), 15_000);
+
+// ---------------------------------------------------------------------------------------------
+// Topics: a watch of `/events/topics/<name>` per subscribed topic; publishing is
+// `POST /wubsub/topics/<name>` with the token in the Authorization header.
+
+/** Messages a topic view keeps on the page. */
+const TOPIC_MESSAGES = 500;
+
+function subscribeTopic(name) {
+  let topic = state.topics.get(name);
+  if (topic) return topic;
+  const messages = h("ol", { class: "messages", "aria-label": `Messages of ${name}` });
+  const live = h("span", { class: "live" }, "connecting…");
+  const add = (item) => {
+    const time = new Date(item.time);
+    const from = String(item.topic).replace(/^topic\./, "");
+    messages.append(
+      h(
+        "li",
+        {},
+        h("time", { datetime: time.toISOString() }, time.toLocaleTimeString()),
+        " ",
+        from !== name ? h("span", { class: "meta" }, `${from} `) : null,
+        h("code", {}, JSON.stringify(item.data)),
+      ),
+    );
+    while (messages.childElementCount > TOPIC_MESSAGES) messages.firstElementChild.remove();
+    messages.scrollTop = messages.scrollHeight;
+  };
+  topic = { name, messages, live };
+  topic.rail = watchChannel(`topics/${encodeURIComponent(name)}`, {
+    list(items) {
+      messages.replaceChildren();
+      items.forEach(add);
+    },
+    item: add,
+    live(open) {
+      live.textContent = open ? "live" : "reconnecting…";
+      live.classList.toggle("bad", !open);
+    },
+  });
+  topic.element = topicView(topic);
+  state.topics.set(name, topic);
+  renderTopics();
+  return topic;
+}
+
+function unsubscribeTopic(name) {
+  state.topics.get(name)?.rail.disconnect();
+  state.topics.delete(name);
+  renderTopics();
+  if (location.hash === `#/topic/${encodeURIComponent(name)}`) location.hash = "#/";
+}
+
+function renderTopics() {
+  $("topics").replaceChildren(
+    ...[...state.topics.keys()].map((name) =>
+      h("li", {}, h("a", { href: `#/topic/${encodeURIComponent(name)}`, "data-topic": name }, name))
+    ),
+  );
+  markCurrent();
+}
+
+/**
+ * Publishes `body` (JSON text) to a topic; the server checks it and says why when it refuses.
+ *
+ * @param {string} name
+ * @param {string} body
+ * @returns {Promise<{id: number, topic: string}>}
+ */
+async function publishTopic(name, body) {
+  const headers = { "content-type": "application/json" };
+  if (state.token !== undefined) headers.authorization = `Bearer ${state.token}`;
+  const url = new URL(`wubsub/topics/${encodeURIComponent(name)}`, BASE);
+  const response = await fetch(url, { method: "POST", headers, body });
+  if (!response.ok) {
+    throw new Error((await response.text()) || `Publishing failed: status ${response.status}`);
+  }
+  return await response.json();
+}
+
+function topicView(topic) {
+  const data = h("textarea", { id: "publish-data", rows: 3, spellcheck: "false" });
+  data.value = '{"text": "hello"}';
+  const error = h("p", { class: "error", role: "alert" });
+  const done = h("p", { class: "hint", role: "status" });
+  const form = h(
+    "form",
+    {
+      class: "publish",
+      async onsubmit(event) {
+        event.preventDefault();
+        error.textContent = done.textContent = "";
+        try {
+          const { id } = await publishTopic(topic.name, data.value);
+          done.textContent = `Published as event ${id}`;
+        } catch (e) {
+          error.textContent = e.message;
+        }
+      },
+    },
+    h("label", { for: "publish-data" }, "Publish (JSON)"),
+    data,
+    h("div", {}, h("button", { type: "submit", class: "primary" }, "Publish")),
+    error,
+    done,
+  );
+  // Ctrl+Enter publishes from the text area.
+  data.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+  });
+  return h(
+    "div",
+    { class: "topic" },
+    h("h1", {}, `topic ${topic.name} `, topic.live),
+    h(
+      "p",
+      { class: "meta" },
+      "Messages published to this topic, live (the server's recent history first). ",
+      h("button", { type: "button", onclick: () => unsubscribeTopic(topic.name) }, "Unsubscribe"),
+    ),
+    topic.messages,
+    form,
+  );
+}
+
+$("topic-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = $("topic-name").value.trim();
+  if (!name) return;
+  subscribeTopic(name);
+  $("topic-name").value = "";
+  location.hash = `#/topic/${encodeURIComponent(name)}`;
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -346,6 +551,10 @@ function route() {
     state.current = session;
     view.replaceChildren(session.element);
     session.shown();
+  } else if ((match = /^#\/topic\/(.+)$/.exec(hash))) {
+    const topic = subscribeTopic(decodeURIComponent(match[1]));
+    view.replaceChildren(topic.element);
+    topic.element.querySelector("textarea").focus();
   } else {
     view.replaceChildren(
       h("p", { class: "hint" }, "Pick a process to start, or a session to watch."),
@@ -463,7 +672,6 @@ function startForm(info) {
       const started = await view.proc.started;
       state.views.set(started.session, view);
       location.hash = `#/session/${started.session}`;
-      void refreshSessions();
     } catch (error) {
       // The server's refusal, next to the field it names when it names one.
       const message = error instanceof RemoteError
@@ -544,7 +752,7 @@ class SessionView {
 
   /** Follows an existing session (reload, shared link, click in the list) from its first byte. */
   static attach(session) {
-    const known = state.sessions.find((s) => s.session === session);
+    const known = state.sessions.get(session);
     const view = new SessionView({
       name: known?.name,
       params: known?.params ?? [],
@@ -701,7 +909,6 @@ class SessionView {
       this.result.className = "result rejected";
       this.result.textContent = error?.message ?? String(error);
     }
-    void refreshSessions();
   }
 
   write({ stream, data }) {

@@ -2,7 +2,8 @@
 /**
  * The web console in headless Chromium (/usr/bin/chromium, driven over the DevTools protocol by
  * tests/_chromium.ts): sign in, start processes, a pty in xterm.js, signals, reload and replay, a
- * second browser, refused params. Every request that does not go to the test server is aborted
+ * second browser that sees new sessions live, topics (subscribe, publish, a refusal), refused
+ * params. Every request that does not go to the test server is aborted
  * and recorded, as is any WebSocket opened elsewhere; the test asserts there were none. Screenshots go to `$POW_CONSOLE_ARTIFACTS` (default: a temp directory,
  * printed).
  */
@@ -362,13 +363,46 @@ Deno.test({
         },
       );
 
-      await t.step("a second browser sees a new session and watches it live", async () => {
+      await t.step(
+        "the session list follows the server's watch and resumes after a drop",
+        async () => {
+          await page.locator("#sessions-live", { hasText: "live" }).waitFor();
+          assert.equal(await page.locator("#refresh").count(), 0, "no refresh button: it is live");
+          await page.evaluate(`globalThis.notReloaded = true`);
+          const rail = await page.evaluate<string>(`powConsole.sessionsRail.id`);
+          const resumed = await page.evaluate<number>(`powConsole.resumed`);
+          await page.evaluate(`powConsole.sessionsRail.wsConn.close(4000, "dropped by the test")`);
+          // Meanwhile another client (same identity) runs a session: the resumed watch reports it.
+          let id = "";
+          {
+            await using other = new PowClient(server.wsUrl, { token: TOKEN });
+            const proc = other.start("count", ["2"]);
+            await proc.output();
+            id = proc.session!;
+          }
+          const row = page.locator(`#sessions tr[data-session="${id}"]`);
+          await row.filter({ hasText: "fulfilled" }).waitFor();
+          assert.match(await row.innerText(), /count\s+2\s+fulfilled\s+alice/);
+          await waitFor(
+            async () => (await page.evaluate<number>(`powConsole.resumed`)) > resumed,
+            "the watch to resume",
+          );
+          assert.equal(await page.evaluate<string>(`powConsole.sessionsRail.id`), rail);
+          await page.locator("#sessions-live", { hasText: "live" }).waitFor();
+          assert.equal(await page.evaluate(`globalThis.notReloaded`), true);
+        },
+      );
+
+      await t.step("a second browser sees a new session appear live and watches it", async () => {
         const second = await newContext(h, { colorScheme: "dark" });
         await signIn(h, second.page);
+        await second.page.locator("#sessions-live", { hasText: "live" }).waitFor();
+        await second.page.evaluate(`globalThis.notReloaded = true`);
         const ticker = await startFromForm(page, "ticker", ["40", "100"]);
-        await second.page.click("#refresh");
+        // No reload, no click: the row arrives over /events/sessions.
         const row = second.page.locator(`#sessions tr[data-session="${ticker}"]`);
         await row.waitFor();
+        assert.equal(await second.page.evaluate(`globalThis.notReloaded`), true);
         await row.click();
         await second.page.locator("#view .output", { hasText: "tick 3" }).waitFor();
         assert.match(await second.page.locator("#view .meta").innerText(), /viewing/);
@@ -387,6 +421,103 @@ Deno.test({
         assert.deepEqual(second.errors, []);
         await second.context.close();
       });
+
+      await t.step(
+        "topics: subscribe, see messages live, publish, a refusal shows its message",
+        async () => {
+          // Subscribing with the keyboard: type a name, Enter.
+          await page.fill("#topic-name", "news");
+          await page.press("#topic-name", "Enter");
+          await page.waitForURL(/#\/topic\/news$/);
+          await page.locator("#view .topic .live", { hasText: "live" }).waitFor();
+          const messages = page.locator("#view .topic .messages li");
+          const before = await messages.count();
+
+          // A publisher elsewhere (REST, the token as a Bearer header): the message arrives live.
+          const posted = await fetch(new URL("wubsub/topics/news", server.url), {
+            method: "POST",
+            headers: { authorization: `Bearer ${TOKEN}` },
+            body: '{"headline":"from the test"}',
+          });
+          assert.equal(posted.status, 200);
+          await posted.body?.cancel();
+          await messages.filter({ hasText: '{"headline":"from the test"}' }).waitFor();
+
+          // A second browser subscribes too and publishes from its form; both see it.
+          const second = await newContext(h);
+          await signIn(h, second.page);
+          await second.page.fill("#topic-name", "news");
+          await second.page.press("#topic-name", "Enter");
+          await second.page.locator("#view .topic .live", { hasText: "live" }).waitFor();
+          await second.page.locator("#view .topic .messages li", {
+            hasText: '{"headline":"from the test"}',
+          }).waitFor();
+          await second.page.fill("#publish-data", '{"n": 2}');
+          await second.page.press("#publish-data", "Control+Enter");
+          await second.page.locator("#view .topic [role=status]", { hasText: "Published as event" })
+            .waitFor();
+          await messages.filter({ hasText: '{"n":2}' }).waitFor();
+          await second.page.locator("#view .topic .messages li", { hasText: '{"n":2}' }).waitFor();
+          assert.equal(await messages.count(), before + 2);
+          assert.equal(await page.evaluate(`globalThis.notReloaded`), true);
+          await shot(page, "topic");
+
+          // Not JSON: the server's 400 message.
+          await second.page.fill("#publish-data", "{");
+          await second.page.click('#view .topic button[type="submit"]');
+          await second.page.locator("#view .topic .error", { hasText: "Invalid body" }).waitFor();
+          assert.equal(
+            await second.page.locator("#view .topic .error").innerText(),
+            "Invalid body: not valid JSON",
+          );
+          assert.deepEqual(second.errors, []);
+          await second.context.close();
+
+          // A wubsub client registers channel "weather": only it may publish to weather.today.
+          const { ticket } = await (await fetch(new URL("tickets", server.url), {
+            method: "POST",
+            headers: { authorization: `Bearer ${TOKEN}` },
+          })).json();
+          const owner = new WebSocket(new URL(`wubsub?ticket=${ticket}`, server.wsUrl));
+          const replies: { type: string; data: string }[] = [];
+          owner.onmessage = (event) => replies.push(JSON.parse(event.data));
+          await new Promise((resolve, reject) => {
+            owner.onopen = resolve;
+            owner.onerror = reject;
+          });
+          owner.send(JSON.stringify({
+            type: "register",
+            channel: "weather",
+            data: { name: "weather", pubsub: { topics: ["today"] }, restpie: { methods: [] } },
+          }));
+          // Messages are handled in order: the answer to an unknown type means it is registered.
+          owner.send(JSON.stringify({ type: "barrier" }));
+          await waitFor(() => Promise.resolve(replies.length > 0), "the registration");
+          assert.match(replies[0].data, /^Unknown message type "barrier"/);
+          await page.fill("#topic-name", "weather.today");
+          await page.press("#topic-name", "Enter");
+          await page.locator("#view .topic h1", { hasText: "weather.today" }).waitFor();
+          await page.click('#view .topic button[type="submit"]');
+          await page.locator("#view .topic .error", { hasText: "Cannot publish" }).waitFor();
+          assert.equal(
+            await page.locator("#view .topic .error").innerText(),
+            'Cannot publish to "weather.today": channel "weather" belongs to a wubsub client, which is its only publisher',
+          );
+          await shot(page, "topic-refused");
+          // The sidebar lists both subscriptions; Unsubscribe ends one.
+          const subscribed = () =>
+            page.evaluate<string[]>(
+              `[...document.querySelectorAll("#topics a")].map((a) => a.textContent)`,
+            );
+          assert.deepEqual(await subscribed(), ["news", "weather.today"]);
+          await page.locator("#view .topic button", { hasText: "Unsubscribe" }).click();
+          await page.waitForURL(/#\/$/);
+          assert.deepEqual(await subscribed(), ["news"]);
+          const closed = new Promise((resolve) => owner.onclose = resolve);
+          owner.close();
+          await closed;
+        },
+      );
 
       await t.step("a narrow window has no horizontal scrolling", async () => {
         await page.setViewportSize({ width: 380, height: 800 });
