@@ -6,12 +6,10 @@
  */
 
 import type { FrontEndFactory } from "./front_end.ts";
-import { openApi } from "./openapi.ts";
-import { pow1Rest } from "./pow1_rest.ts";
-import { pow1WebSocket } from "./pow1_ws.ts";
-import { nativeWebSocket } from "./native_ws.ts";
-import { nativeRest } from "./native_rest.ts";
-import { furtherLink } from "./further_link.ts";
+import { furtherLink } from "./front_ends/further_link/mod.ts";
+import { openApi } from "./front_ends/openapi/mod.ts";
+import { pow1Rest, pow1WebSocket } from "./front_ends/pow1/mod.ts";
+import { nativeRest, nativeWebSocket } from "./front_ends/v2/mod.ts";
 import { wubsub } from "./front_ends/wubsub/mod.ts";
 
 /**

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { createServer, defaultConfig, listen, parseConfig, type PowConfig } from "../mod.ts";
-import { furtherLink } from "../server/further_link.ts";
+import { furtherLink } from "../server/front_ends/further_link/mod.ts";
 import type { ListeningServer } from "../server/server.ts";
 
 const hasPython = await new Deno.Command("python3", { args: ["--version"], stdout: "null" })

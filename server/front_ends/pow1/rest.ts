@@ -8,13 +8,13 @@
  */
 
 import type { Context, Hono } from "hono";
-import { BodyError, pipeBody, readBody, stdinWindow } from "./_body.ts";
-import { CallError, CapacityError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
-import type { OutputChunk, OutputReader } from "./output_log.ts";
-import type { Caller } from "./process.ts";
-import type { Session } from "./session.ts";
-import { parsePow1Call, pow1CallErrorReason, type Pow1Result, pow1Result } from "./pow1_ws.ts";
+import { BodyError, pipeBody, readBody, stdinWindow } from "../../_body.ts";
+import { CallError, CapacityError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
+import type { OutputChunk, OutputReader } from "../../output_log.ts";
+import type { Caller } from "../../process.ts";
+import type { Session } from "../../session.ts";
+import { parsePow1Call, pow1CallErrorReason, type Pow1Result, pow1Result } from "./ws.ts";
 
 /** The body of `GET /status/{id}`. */
 export interface Pow1Status {
@@ -96,8 +96,8 @@ class StatusBuffer {
  *
  * @example Run `echo` over REST
  * ```ts
- * import { createServer, defaultConfig } from "../mod.ts";
- * import { pow1Rest } from "./pow1_rest.ts";
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { pow1Rest } from "./rest.ts";
  * import assert from "node:assert/strict";
  *
  * const server = createServer(defaultConfig(), { frontEnds: [pow1Rest] });

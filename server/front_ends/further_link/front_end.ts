@@ -16,16 +16,22 @@
 
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { Context, Hono } from "hono";
-import type { FurtherLinkConfig } from "./config.ts";
-import { drained } from "./_drain.ts";
-import { BodyError, readBody } from "./_body.ts";
-import { checkNoSymlink, describeFsError, makeDirectory, undo, writeWhole } from "./_safe_path.ts";
-import { CallError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
-import type { OutputReader } from "./output_log.ts";
-import type { Caller } from "./process.ts";
-import type { Session, SessionResult } from "./session.ts";
-import type { SessionManager } from "./session_manager.ts";
+import type { FurtherLinkConfig } from "../../config.ts";
+import { drained } from "../../_drain.ts";
+import { BodyError, readBody } from "../../_body.ts";
+import {
+  checkNoSymlink,
+  describeFsError,
+  makeDirectory,
+  undo,
+  writeWhole,
+} from "../../_safe_path.ts";
+import { CallError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
+import type { OutputReader } from "../../output_log.ts";
+import type { Caller } from "../../process.ts";
+import type { Session, SessionResult } from "../../session.ts";
+import type { SessionManager } from "../../session_manager.ts";
 
 /** Send-buffer bytes above which a connection stops reading its sessions' output. */
 const HIGH_WATER = 1024 * 1024;
@@ -83,7 +89,7 @@ const SIGNAL_NUMBERS: Record<string, number> = {
  *
  * @example
  * ```ts
- * import { furtherLinkExitCode } from "./further_link.ts";
+ * import { furtherLinkExitCode } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(furtherLinkExitCode({ status: "fulfilled", value: null, exitCode: 0 }), 0);
@@ -113,7 +119,7 @@ export function furtherLinkExitCode(result: SessionResult): number {
  *
  * @example
  * ```ts
- * import { resolveWithin } from "./further_link.ts";
+ * import { resolveWithin } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(resolveWithin("/srv/further", "demo/run.py"), "/srv/further/demo/run.py");
@@ -490,8 +496,8 @@ function parseUpload(value: unknown): Upload | string {
  *
  * @example Off unless the config turns it on
  * ```ts
- * import { createServer, defaultConfig } from "../mod.ts";
- * import { furtherLink } from "./further_link.ts";
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { furtherLink } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * const server = createServer(defaultConfig(), { frontEnds: [furtherLink] });

@@ -7,11 +7,11 @@
  */
 
 import type { ParamInfo, ProcessInfo, ProcessResult, SessionInfo, SignalName } from "@pow/protocol";
-import type { ProcessDefinition } from "./process.ts";
-import type { SessionHandle, SessionResult } from "./session.ts";
-import type { SessionManager } from "./session_manager.ts";
-import type { SessionRecord } from "./store.ts";
-import type { Caller } from "./process.ts";
+import type { ProcessDefinition } from "../../process.ts";
+import type { SessionHandle, SessionResult } from "../../session.ts";
+import type { SessionManager } from "../../session_manager.ts";
+import type { SessionRecord } from "../../store.ts";
+import type { Caller } from "../../process.ts";
 
 /** The server name and version announced in `hello`. */
 export const SERVER_NAME = "pow/0.1.0";
@@ -21,7 +21,7 @@ export const SERVER_NAME = "pow/0.1.0";
  *
  * @example
  * ```ts
- * import { toProcessResult } from "./_v2.ts";
+ * import { toProcessResult } from "./_convert.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(
@@ -116,8 +116,8 @@ export async function listSessions(
  *
  * @example
  * ```ts
- * import { toProcessInfo } from "./_v2.ts";
- * import { defineCommand } from "./process.ts";
+ * import { toProcessInfo } from "./_convert.ts";
+ * import { defineCommand } from "../../process.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(

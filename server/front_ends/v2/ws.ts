@@ -30,13 +30,19 @@ import {
   toErrorMessage,
   V2_SUBPROTOCOL,
 } from "@pow/protocol";
-import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
-import { applySignal, listSessions, SERVER_NAME, toProcessInfo, toProcessResult } from "./_v2.ts";
-import { CallError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
-import type { OutputChunk, OutputReader } from "./output_log.ts";
-import type { Caller } from "./process.ts";
-import type { Session, SessionHandle } from "./session.ts";
+import { drained, SOCKET_HIGH_WATER } from "../../_drain.ts";
+import {
+  applySignal,
+  listSessions,
+  SERVER_NAME,
+  toProcessInfo,
+  toProcessResult,
+} from "./_convert.ts";
+import { CallError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
+import type { OutputChunk, OutputReader } from "../../output_log.ts";
+import type { Caller } from "../../process.ts";
+import type { Session, SessionHandle } from "../../session.ts";
 
 const encoder = new TextEncoder();
 
@@ -51,8 +57,8 @@ const encoder = new TextEncoder();
  *
  * @example Run `echo` over a real WebSocket
  * ```ts
- * import { createServer, defaultConfig, listen } from "../mod.ts";
- * import { nativeWebSocket } from "./native_ws.ts";
+ * import { createServer, defaultConfig, listen } from "../../../mod.ts";
+ * import { nativeWebSocket } from "./ws.ts";
  * import { decodeDataFrame, encodeMessage, parseServerMessage } from "@pow/protocol";
  * import assert from "node:assert/strict";
  *

@@ -9,7 +9,7 @@
  */
 
 import type { Context, Hono } from "hono";
-import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
 
 /** Options for {@linkcode openApiDocument}. */
 export interface OpenApiDocumentOptions {
@@ -36,7 +36,7 @@ export interface OpenApiDocument {
  *
  * @example
  * ```ts
- * import { openApiDocument } from "./openapi.ts";
+ * import { openApiDocument } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * const doc = openApiDocument([
@@ -144,8 +144,8 @@ function readAsset(name: string): Promise<Uint8Array> {
  *
  * @example
  * ```ts
- * import { createServer, defaultConfig } from "../mod.ts";
- * import { openApi } from "./openapi.ts";
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { openApi } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * const server = createServer(defaultConfig(), { frontEnds: [openApi] });

@@ -12,12 +12,18 @@
 
 import type { Context, Hono } from "hono";
 import { type ErrorCode, type SessionInfo, validateClientMessage } from "@pow/protocol";
-import { BodyError, pipeBody, readBody, stdinWindow } from "./_body.ts";
-import { applySignal, listSessions, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
-import { CallError, CapacityError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
-import type { OutputChunk, OutputReader, OutputStream } from "./output_log.ts";
-import { Session, type SessionHandle } from "./session.ts";
+import { BodyError, pipeBody, readBody, stdinWindow } from "../../_body.ts";
+import {
+  applySignal,
+  listSessions,
+  toProcessInfo,
+  toProcessResult,
+  toSessionInfo,
+} from "./_convert.ts";
+import { CallError, CapacityError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
+import type { OutputChunk, OutputReader, OutputStream } from "../../output_log.ts";
+import { Session, type SessionHandle } from "../../session.ts";
 
 /** The path prefix of every route, relative to the base path. */
 export const NATIVE_REST_PREFIX = "/api/v2";
@@ -343,8 +349,8 @@ function eventStream(
  *
  * @example Start a process and read its output over REST
  * ```ts
- * import { createServer, defaultConfig } from "../mod.ts";
- * import { nativeRest } from "./native_rest.ts";
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { nativeRest } from "./rest.ts";
  * import assert from "node:assert/strict";
  *
  * const server = createServer(defaultConfig(), { frontEnds: [nativeRest] });

@@ -19,7 +19,7 @@
  */
 
 import { setImmediate } from "node:timers";
-import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
+import { drained, SOCKET_HIGH_WATER } from "../../_drain.ts";
 import {
   POW1_REASON_AUTHORIZATION_DENIED,
   POW1_REASON_INVALID_ARGS,
@@ -30,11 +30,11 @@ import {
   POW1_REASON_UNKNOWN_PROCESS,
   type Pow1Result,
 } from "@pow/protocol";
-import { CallError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
-import type { Caller } from "./process.ts";
-import type { Session, SessionResult } from "./session.ts";
-import type { OutputReader } from "./output_log.ts";
+import { CallError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
+import type { Caller } from "../../process.ts";
+import type { Session, SessionResult } from "../../session.ts";
+import type { OutputReader } from "../../output_log.ts";
 
 /** The pow-1 subprotocol name. */
 export const POW1_SUBPROTOCOL = "pow-1";
@@ -56,7 +56,7 @@ export type { Pow1Result };
  *
  * @example
  * ```ts
- * import { pow1Result } from "./pow1_ws.ts";
+ * import { pow1Result } from "./ws.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(
@@ -84,8 +84,8 @@ export function pow1Result(result: SessionResult): Pow1Result {
  *
  * @example
  * ```ts
- * import { pow1CallErrorReason } from "./pow1_ws.ts";
- * import { CallError } from "./errors.ts";
+ * import { pow1CallErrorReason } from "./ws.ts";
+ * import { CallError } from "../../errors.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(
@@ -123,7 +123,7 @@ export const PROTOCOL_ERROR: string = POW1_REASON_PROTOCOL_ERROR;
  *
  * @example
  * ```ts
- * import { parsePow1Call } from "./pow1_ws.ts";
+ * import { parsePow1Call } from "./ws.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(parsePow1Call('{"call":"echo"}'), { call: "echo", params: null });
@@ -161,8 +161,8 @@ const decoder = new TextDecoder();
  *
  * @example Run `echo` over a real WebSocket
  * ```ts
- * import { createServer, defaultConfig, listen } from "../mod.ts";
- * import { pow1WebSocket } from "./pow1_ws.ts";
+ * import { createServer, defaultConfig, listen } from "../../../mod.ts";
+ * import { pow1WebSocket } from "./ws.ts";
  * import assert from "node:assert/strict";
  *
  * const config = defaultConfig();
