@@ -17,15 +17,18 @@
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { Context, Hono } from "hono";
 import type { FurtherLinkConfig } from "../../config.ts";
-import { drained } from "../../_drain.ts";
-import { BodyError, readBody } from "../../_body.ts";
 import {
-  checkNoSymlink,
-  describeFsError,
-  makeDirectory,
-  undo,
-  writeWhole,
-} from "../../_safe_path.ts";
+  BodyError,
+  callErrorDetail,
+  ConnectionSet,
+  jsonBody,
+  oversize,
+  pumpOutput,
+  readBody,
+  StreamDecoders,
+  textResponse,
+} from "../_kit/mod.ts";
+import { checkNoSymlink, describeFsError, makeDirectory, undo, writeWhole } from "./_safe_path.ts";
 import { CallError } from "../../errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
 import type { OutputReader } from "../../output_log.ts";
@@ -165,8 +168,6 @@ interface Entry {
   file?: string;
 }
 
-const encoder = new TextEncoder();
-
 /** Per-connection limits. */
 interface ConnectionLimits {
   /** The largest message accepted, in bytes (`pow1.maxMessage`). */
@@ -204,6 +205,11 @@ class Connection {
     socket.addEventListener("close", () => this.close());
   }
 
+  /** Server shutdown: the same as {@linkcode Connection.close}. */
+  abort(): void {
+    this.close();
+  }
+
   /** Cancels every process of the connection (further-link processes end with their socket). */
   close(): void {
     if (this.#closed) return;
@@ -231,12 +237,7 @@ class Connection {
   }
 
   #onMessage(raw: unknown): void {
-    const size = typeof raw === "string"
-      ? (raw.length * 3 <= this.#limits.maxMessage ? raw.length : encoder.encode(raw).length)
-      : raw instanceof ArrayBuffer
-      ? raw.byteLength
-      : 0;
-    if (size > this.#limits.maxMessage) {
+    if (oversize(raw, this.#limits.maxMessage) !== undefined) {
       this.#socket.close(1009, "message too big");
       return;
     }
@@ -317,9 +318,7 @@ class Connection {
     });
     entry.session = session;
     entry.detach = session.attach();
-    while (session.state === "starting") {
-      await new Promise((resolve) => session.addEventListener("state", resolve, { once: true }));
-    }
+    await session.started;
     const outcome = session.outcome;
     if (outcome?.status === "rejected" && outcome.kind === "spawn") {
       entry.detach();
@@ -356,19 +355,16 @@ class Connection {
   async #pump(entry: Entry, session: Session): Promise<void> {
     const reader = session.reader();
     entry.reader = reader;
-    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    const decoders = new StreamDecoders();
     try {
-      while (true) {
-        await this.#drained();
-        const chunks = await reader.read({ maxBytes: READ_SIZE });
-        if (chunks === null) break;
+      await pumpOutput(this.#socket, session, reader, (chunks) => {
         for (const chunk of chunks) {
-          const output = decoders[chunk.stream].decode(chunk.data, { stream: true });
+          const output = decoders.decode(chunk.stream, chunk.data);
           if (output) this.#send(chunk.stream, entry.id, { output });
         }
-      }
+      }, { maxBytes: READ_SIZE, highWater: HIGH_WATER });
       for (const stream of ["stdout", "stderr"] as const) {
-        const output = decoders[stream].decode();
+        const output = decoders.end(stream);
         if (output) this.#send(stream, entry.id, { output });
       }
       const result = await session.result;
@@ -379,11 +375,6 @@ class Connection {
       entry.detach?.();
       if (entry.file) await Deno.remove(entry.file).catch(() => {});
     }
-  }
-
-  /** Waits while the socket's send buffer is above the high-water mark. */
-  #drained(): Promise<void> {
-    return drained(this.#socket, HIGH_WATER);
   }
 
   #control(
@@ -457,7 +448,7 @@ function parseMessage(raw: unknown): ClientMessage | string {
 
 function messageOf(error: unknown): string {
   if (error instanceof CallError) {
-    return error.message.replace(/^Cannot start process "[^"]*": /, "");
+    return callErrorDetail(error);
   }
   // An OS error's message names the server's absolute path: say what happened instead.
   if (error instanceof Error && "code" in error) return describeFsError(error);
@@ -512,7 +503,7 @@ function parseUpload(value: unknown): Upload | string {
  */
 export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
   const settings = context.config.furtherLink;
-  const connections = new Set<Connection>();
+  const connections = new ConnectionSet<Connection>();
   if (!settings.enabled) return { name: "further-link" };
 
   const text = (c: Context<PowEnv>, body: string, status: 200 | 400 | 408 | 413 | 426 | 500) =>
@@ -539,8 +530,7 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
             maxProcesses: context.config.limits.sessionsPerConnection,
           },
         );
-        connections.add(connection);
-        socket.addEventListener("close", () => connections.delete(connection), { once: true });
+        connections.add(connection, socket);
         return response;
       });
       app.get("/status", (c) => text(c, "OK", 200));
@@ -597,18 +587,14 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
     },
     openapi: furtherLinkPaths(settings.path),
     close(): void {
-      for (const connection of connections) connection.close();
-      connections.clear();
+      connections.close();
     },
   };
 };
 
 function furtherLinkPaths(path: string): Record<string, unknown> {
   const tags = ["further-link"];
-  const plain = (description: string, example: string) => ({
-    description,
-    content: { "text/plain": { schema: { type: "string", examples: [example] } } },
-  });
+  const plain = textResponse;
   return {
     [path]: {
       get: {
@@ -638,29 +624,22 @@ function furtherLinkPaths(path: string): Record<string, unknown> {
       post: {
         summary: "Upload text files into a directory of the work directory",
         tags,
-        requestBody: {
-          required: true,
-          content: {
-            "application/json": {
-              schema: {
+        requestBody: jsonBody({
+          type: "object",
+          required: ["name", "files"],
+          properties: {
+            name: { type: "string", description: "The directory, inside the work directory" },
+            files: {
+              type: "object",
+              description: "Files by path inside the directory",
+              additionalProperties: {
                 type: "object",
-                required: ["name", "files"],
-                properties: {
-                  name: { type: "string", description: "The directory, inside the work directory" },
-                  files: {
-                    type: "object",
-                    description: "Files by path inside the directory",
-                    additionalProperties: {
-                      type: "object",
-                      required: ["type", "content"],
-                      properties: { type: { const: "text" }, content: { type: "string" } },
-                    },
-                  },
-                },
+                required: ["type", "content"],
+                properties: { type: { const: "text" }, content: { type: "string" } },
               },
             },
           },
-        },
+        }),
         responses: {
           "200": plain("The files were written", "OK"),
           "400": plain(

@@ -30,12 +30,12 @@ import {
   toErrorMessage,
   V2_SUBPROTOCOL,
 } from "@pow/protocol";
-import { drained, SOCKET_HIGH_WATER } from "../../_drain.ts";
+import { coalesce, ConnectionSet, drained, oversize, SOCKET_HIGH_WATER } from "../_kit/mod.ts";
 import {
   applySignal,
-  listSessions,
+  listProcessInfos,
+  listSessionInfos,
   SERVER_NAME,
-  toProcessInfo,
   toProcessResult,
 } from "./_convert.ts";
 import { CallError } from "../../errors.ts";
@@ -43,8 +43,6 @@ import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end
 import type { OutputChunk, OutputReader } from "../../output_log.ts";
 import type { Caller } from "../../process.ts";
 import type { Session, SessionHandle } from "../../session.ts";
-
-const encoder = new TextEncoder();
 
 /**
  * The `pow.v2` WebSocket front end: accepts upgrades offering `pow.v2` under the base path.
@@ -96,7 +94,7 @@ const encoder = new TextEncoder();
  * @returns The front end.
  */
 export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
-  const connections = new Set<V2Connection>();
+  const connections = new ConnectionSet<V2Connection>();
   return {
     name: "pow.v2",
     subprotocols: [V2_SUBPROTOCOL],
@@ -120,7 +118,7 @@ export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): Fron
       };
     },
     close() {
-      for (const connection of [...connections]) connection.abort();
+      connections.close();
     },
   };
 };
@@ -280,11 +278,10 @@ class V2Connection {
   #message(data: unknown): void {
     if (this.#closed) return;
     this.#armIdle();
+    if (oversize(data, this.#maxMessageSize) !== undefined) {
+      return this.#close(1009, MESSAGE_TOO_BIG_REASON);
+    }
     if (typeof data === "string") {
-      // A UTF-16 code unit is at most 3 UTF-8 bytes: only measure when it could matter.
-      if (data.length * 3 > this.#maxMessageSize && utf8Length(data) > this.#maxMessageSize) {
-        return this.#close(1009, MESSAGE_TOO_BIG_REASON);
-      }
       const parsed = parseClientMessage(data);
       if (!parsed.ok) return this.#error(parsed.error);
       try {
@@ -295,7 +292,6 @@ class V2Connection {
       return;
     }
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data as Uint8Array;
-    if (bytes.byteLength > this.#maxMessageSize) return this.#close(1009, MESSAGE_TOO_BIG_REASON);
     const frame = decodeDataFrame(bytes, { from: "client" });
     if (!frame.ok) return this.#error(frame.error);
     try {
@@ -312,7 +308,7 @@ class V2Connection {
       case "attach":
         return this.#attach(message);
       case "list":
-        return void listSessions(this.#context.manager, this.#caller).then(
+        return void listSessionInfos(this.#context.manager, this.#caller).then(
           (sessions) => this.#send({ type: "sessions", ref: message.ref, sessions }),
           (error) =>
             this.#error({
@@ -326,9 +322,7 @@ class V2Connection {
         return this.#send({
           type: "processes",
           ref: message.ref,
-          processes: Object.entries(manager.processes)
-            .filter(([, definition]) => manager.allowed(definition, this.#caller))
-            .map(([name, definition]) => toProcessInfo(name, definition)),
+          processes: listProcessInfos(manager, this.#caller),
         });
       }
       case "ping":
@@ -404,9 +398,7 @@ class V2Connection {
     }
     const channel = this.#bind(id, session, 0, message.credit);
     // `started` says the process was spawned (it carries the pid): wait for that.
-    while (session.state === "starting") {
-      await new Promise((resolve) => session.addEventListener("state", resolve, { once: true }));
-    }
+    await session.started;
     this.#announce(channel, {
       type: "started",
       id,
@@ -703,28 +695,11 @@ class V2Connection {
       });
       channel.reportedSkipped = skipped;
     }
-    let i = 0;
-    while (i < chunks.length) {
-      let j = i + 1;
-      let size = chunks[i].data.byteLength;
-      while (j < chunks.length && chunks[j].stream === chunks[i].stream) {
-        size += chunks[j].data.byteLength;
-        j++;
-      }
-      let data = chunks[i].data;
-      if (j - i > 1) {
-        data = new Uint8Array(size);
-        let at = 0;
-        for (let k = i; k < j; k++) {
-          data.set(chunks[k].data, at);
-          at += chunks[k].data.byteLength;
-        }
-      }
-      channel.credit -= size;
+    for (const run of coalesce(chunks)) {
+      channel.credit -= run.data.byteLength;
       this.#sendBinary(
-        encodeDataFrame({ kind: chunks[i].stream, id: channel.id, offset: chunks[i].offset, data }),
+        encodeDataFrame({ kind: run.stream, id: channel.id, offset: run.offset, data: run.data }),
       );
-      i = j;
     }
   }
 
@@ -805,8 +780,4 @@ class V2Connection {
     for (const channel of [...this.#channels.values()]) this.#unbind(channel);
     this.#onDone();
   }
-}
-
-function utf8Length(text: string): number {
-  return encoder.encode(text).byteLength;
 }

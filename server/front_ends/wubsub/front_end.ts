@@ -10,7 +10,7 @@
 
 import { isClusterStore } from "../../remote_session.ts";
 import type { Hono } from "hono";
-import { drained, SOCKET_HIGH_WATER } from "../../_drain.ts";
+import { drained, oversize, SOCKET_HIGH_WATER } from "../_kit/mod.ts";
 import type { FrontEnd, FrontEndContext, PowEnv } from "../../front_end.ts";
 import type { Caller } from "../../process.ts";
 import { WubsubHub } from "./hub.ts";
@@ -24,8 +24,6 @@ import { topicRoutes } from "./topics.ts";
  * before this, at the drain mark, and are counted as missed instead.
  */
 const MAX_BUFFERED = 4 * SOCKET_HIGH_WATER;
-
-const encoder = new TextEncoder();
 
 /**
  * Makes the wubsub front end.
@@ -95,11 +93,8 @@ export function wubsub(context: FrontEndContext): FrontEnd {
       const text = typeof event.data === "string"
         ? event.data
         : new TextDecoder().decode(event.data as ArrayBuffer);
-      // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only when it can matter.
-      const bytes = text.length * 3 > settings.maxMessage
-        ? encoder.encode(text).byteLength
-        : text.length;
-      if (bytes > settings.maxMessage) {
+      const bytes = oversize(text, settings.maxMessage);
+      if (bytes !== undefined) {
         peer.send({
           type: "error",
           data:
