@@ -440,7 +440,7 @@ Deno.test("further-link POST /upload refuses url files, path escapes and bad bod
 Deno.test("further-link limits: processes per connection and message size", async () => {
   await using fixture = await start((config) => {
     config.limits.sessionsPerConnection = 2;
-    config.pow1.maxMessage = 4096;
+    config.limits.maxMessage = 4096;
   });
   const client = await connect(fixture.ws);
   for (const id of ["1", "2", "3"]) {

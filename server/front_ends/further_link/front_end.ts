@@ -16,7 +16,7 @@
 
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { Context, Hono } from "hono";
-import type { FurtherLinkConfig } from "../../config.ts";
+import { type FurtherLinkConfig, furtherLinkConfigSection } from "./config.ts";
 import {
   BodyError,
   callErrorDetail,
@@ -30,7 +30,13 @@ import {
 } from "../_kit/mod.ts";
 import { checkNoSymlink, describeFsError, makeDirectory, undo, writeWhole } from "./_safe_path.ts";
 import { CallError } from "../../errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
+import {
+  defineFrontEnd,
+  type FrontEnd,
+  type FrontEndContext,
+  type FrontEndFactory,
+  type PowEnv,
+} from "../../front_end.ts";
 import type { OutputReader } from "../../output_log.ts";
 import type { Caller } from "../../process.ts";
 import type { Session, SessionResult } from "../../session.ts";
@@ -170,7 +176,7 @@ interface Entry {
 
 /** Per-connection limits. */
 interface ConnectionLimits {
-  /** The largest message accepted, in bytes (`pow1.maxMessage`). */
+  /** The largest message accepted, in bytes (`limits.maxMessage`). */
   maxMessage: number;
   /** Processes one connection may run at once (`limits.sessionsPerConnection`). */
   maxProcesses: number;
@@ -501,7 +507,7 @@ function parseUpload(value: unknown): Upload | string {
  * @param context The server's shared services.
  * @returns The front end.
  */
-export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
+export const furtherLink: FrontEndFactory = defineFrontEnd((context: FrontEndContext): FrontEnd => {
   const settings = context.config.furtherLink;
   const connections = new ConnectionSet<Connection>();
   if (!settings.enabled) return { name: "further-link" };
@@ -526,7 +532,7 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
           c.get("caller"),
           pty,
           {
-            maxMessage: context.config.pow1.maxMessage,
+            maxMessage: context.config.limits.maxMessage,
             maxProcesses: context.config.limits.sessionsPerConnection,
           },
         );
@@ -590,7 +596,14 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
       connections.close();
     },
   };
-};
+}, {
+  config: furtherLinkConfigSection,
+  // It reads and writes its work directory (uploads, code files).
+  permissions(config) {
+    const workDir = config.furtherLink.enabled ? config.furtherLink.workDir : undefined;
+    return workDir ? { read: [workDir], write: [workDir] } : {};
+  },
+});
 
 function furtherLinkPaths(path: string): Record<string, unknown> {
   const tags = ["further-link"];

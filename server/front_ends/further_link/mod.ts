@@ -7,3 +7,4 @@
  */
 
 export { furtherLink, furtherLinkExitCode, resolveWithin } from "./front_end.ts";
+export { type FurtherLinkConfig, furtherLinkConfigSection } from "./config.ts";

@@ -10,3 +10,4 @@
 
 export { pow1Rest, type Pow1Status } from "./rest.ts";
 export { pow1WebSocket } from "./ws.ts";
+export { type Pow1Config, pow1ConfigSection } from "./config.ts";

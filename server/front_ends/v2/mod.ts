@@ -17,3 +17,4 @@ export {
   type RestSessionOutput,
 } from "./rest.ts";
 export { nativeWebSocket } from "./ws.ts";
+export { type V2Config, v2ConfigSection } from "./config.ts";

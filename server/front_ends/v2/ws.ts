@@ -39,7 +39,13 @@ import {
   toProcessResult,
 } from "./_convert.ts";
 import { CallError } from "../../errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
+import {
+  defineFrontEnd,
+  type FrontEnd,
+  type FrontEndContext,
+  type FrontEndFactory,
+} from "../../front_end.ts";
+import { v2ConfigSection } from "./config.ts";
 import type { OutputChunk, OutputReader } from "../../output_log.ts";
 import type { Caller } from "../../process.ts";
 import type { Session, SessionHandle } from "../../session.ts";
@@ -49,8 +55,8 @@ import type { Session, SessionHandle } from "../../session.ts";
  *
  * Settings it uses: `limits.sessionsPerConnection` (announced as `maxChannels`),
  * `limits.idleTimeout` (a connection without channels or messages for that long is closed with
- * 4000), `pow1.keepAlive` (WebSocket pings), `pow1.maxMessage` (`maxMessageSize`),
- * `pow1.maxFrame` (the largest output payload per data frame),
+ * 4000), `server.keepAlive` (WebSocket pings), `v2.maxMessage` (`maxMessageSize`),
+ * `v2.maxFrame` (the largest output payload per data frame),
  * `sessions.linger` (`lingerMs`) and `sessions.maxPendingInput` (caps `stdinCredit`).
  *
  * @example Run `echo` over a real WebSocket
@@ -93,35 +99,32 @@ import type { Session, SessionHandle } from "../../session.ts";
  * @param context The server's shared services.
  * @returns The front end.
  */
-export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
-  const connections = new ConnectionSet<V2Connection>();
-  return {
-    name: "pow.v2",
-    subprotocols: [V2_SUBPROTOCOL],
-    upgrade(request: Request, _protocol: string, caller: Caller): Response {
-      const upgraded = context.upgradeWebSocket(request, { protocol: V2_SUBPROTOCOL });
-      const connection = new V2Connection(
-        upgraded.socket,
-        context,
-        { ...caller, via: V2_SUBPROTOCOL },
-        () => connections.delete(connection),
-      );
-      connections.add(connection);
-      return upgraded.response;
-    },
-    get openapi(): Record<string, unknown> {
-      // pow-1 upgrades on the same path: describe both in one operation (one GET per path).
-      const other = context.frontEnds.find((f) => f.name !== "pow.v2" && f.openapi?.["/"]);
-      const theirs = (other?.openapi?.["/"] as { get?: Operation } | undefined)?.get;
-      return {
-        "/": { get: theirs ? mergeOperations(UPGRADE_OPERATION, theirs) : UPGRADE_OPERATION },
-      };
-    },
-    close() {
-      connections.close();
-    },
-  };
-};
+export const nativeWebSocket: FrontEndFactory = defineFrontEnd(
+  (context: FrontEndContext): FrontEnd => {
+    const connections = new ConnectionSet<V2Connection>();
+    return {
+      name: "pow.v2",
+      subprotocols: [V2_SUBPROTOCOL],
+      preference: 0,
+      upgrade(request: Request, _protocol: string, caller: Caller): Response {
+        const upgraded = context.upgradeWebSocket(request, { protocol: V2_SUBPROTOCOL });
+        const connection = new V2Connection(
+          upgraded.socket,
+          context,
+          { ...caller, via: V2_SUBPROTOCOL },
+          () => connections.delete(connection),
+        );
+        connections.add(connection);
+        return upgraded.response;
+      },
+      openapi: { "/": { get: UPGRADE_OPERATION } },
+      close() {
+        connections.close();
+      },
+    };
+  },
+  { config: v2ConfigSection },
+);
 
 /** An OpenAPI operation object (only the parts merged here). */
 interface Operation {
@@ -170,24 +173,6 @@ const UPGRADE_OPERATION: Operation = {
     "401": { description: "Missing or invalid token" },
   },
 };
-
-function mergeOperations(ours: Operation, theirs: Operation): Operation {
-  return {
-    summary: "Run processes over WebSocket (pow.v2, or pow-1)",
-    description: `${ours.description}\n\n${theirs.description ?? ""}`.trim(),
-    tags: [...new Set([...(ours.tags ?? []), ...(theirs.tags ?? [])])],
-    parameters: (ours.parameters ?? []).map((p) =>
-      p.name === "Sec-WebSocket-Protocol"
-        ? {
-          ...p,
-          description: "Offer `pow.v2` (preferred) or `pow-1`; `pow.v2` may be " +
-            "accompanied by a `pow.token.<base64url>` entry carrying a bearer token (browsers)",
-        }
-        : p
-    ),
-    responses: { ...theirs.responses, ...ours.responses },
-  };
-}
 
 /** One bound channel: a viewer of one session on one connection. */
 interface Channel {
@@ -246,7 +231,7 @@ class V2Connection {
     this.#caller = caller;
     this.#onDone = onDone;
     const { config } = context;
-    this.#maxMessageSize = config.pow1.maxMessage;
+    this.#maxMessageSize = config.v2.maxMessage;
     this.#stdinCredit = Math.min(DEFAULT_STDIN_CREDIT, config.sessions.maxPendingInput);
     this.#maxChannels = config.limits.sessionsPerConnection;
     socket.binaryType = "arraybuffer";
@@ -635,7 +620,7 @@ class V2Connection {
   async #pump(channel: Channel): Promise<void> {
     const { session, reader } = channel;
     const maxFrame = Math.min(
-      this.#context.config.pow1.maxFrame,
+      this.#context.config.v2.maxFrame,
       this.#maxMessageSize - DATA_FRAME_HEADER_SIZE,
     );
     const ended = session.result.then(() => {});

@@ -11,7 +11,14 @@
 import { isClusterStore } from "../../remote_session.ts";
 import type { Hono } from "hono";
 import { drained, oversize, SOCKET_HIGH_WATER } from "../_kit/mod.ts";
-import type { FrontEnd, FrontEndContext, PowEnv } from "../../front_end.ts";
+import {
+  defineFrontEnd,
+  type FrontEnd,
+  type FrontEndContext,
+  type FrontEndFactory,
+  type PowEnv,
+} from "../../front_end.ts";
+import { wubsubConfigSection } from "./config.ts";
 import type { Caller } from "../../process.ts";
 import { WubsubHub } from "./hub.ts";
 import type { ServerMessage } from "./messages.ts";
@@ -25,26 +32,8 @@ import { topicRoutes } from "./topics.ts";
  */
 const MAX_BUFFERED = 4 * SOCKET_HIGH_WATER;
 
-/**
- * Makes the wubsub front end.
- *
- * @example
- * ```ts
- * import { createServer, defaultConfig } from "../../../mod.ts";
- * import { wubsub } from "./front_end.ts";
- * import assert from "node:assert/strict";
- *
- * const server = createServer(defaultConfig(), { frontEnds: [wubsub] });
- * const response = await server.fetch(new Request("http://localhost/wubsub"));
- * assert.equal(response.status, 426);
- * await response.body?.cancel();
- * await server.close();
- * ```
- *
- * @param context The server's shared services.
- * @returns The front end.
- */
-export function wubsub(context: FrontEndContext): FrontEnd {
+/** Makes the wubsub front end (see {@linkcode wubsub}). */
+function wubsubFrontEnd(context: FrontEndContext): FrontEnd {
   const settings = context.config.wubsub;
   if (!settings.enabled) return { name: "wubsub" };
   const { manager } = context;
@@ -135,3 +124,26 @@ export function wubsub(context: FrontEndContext): FrontEnd {
     },
   };
 }
+
+/**
+ * Makes the wubsub front end.
+ *
+ * @example
+ * ```ts
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { wubsub } from "./front_end.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const server = createServer(defaultConfig(), { frontEnds: [wubsub] });
+ * const response = await server.fetch(new Request("http://localhost/wubsub"));
+ * assert.equal(response.status, 426);
+ * await response.body?.cancel();
+ * await server.close();
+ * ```
+ *
+ * @param context The server's shared services.
+ * @returns The front end.
+ */
+export const wubsub: FrontEndFactory = defineFrontEnd(wubsubFrontEnd, {
+  config: wubsubConfigSection,
+});
