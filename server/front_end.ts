@@ -120,10 +120,13 @@ export interface PermissionNeeds {
   write?: string[];
 }
 
-/** What a front end declares before any server exists: its settings and permission needs. */
+/**
+ * What a front end declares before any server exists, on its factory (`factory.config = …`):
+ * its settings and permission needs.
+ */
 export interface FrontEndPlugin {
   /** Its section of the configuration, with defaults (read by `parseConfig`). */
-  readonly config?: ConfigSection;
+  config?: ConfigSection;
   /**
    * What its configuration needs from the machine beyond what the host needs.
    *
@@ -142,32 +145,4 @@ export interface FrontEndFactory extends FrontEndPlugin {
    * @returns The front end.
    */
   (context: FrontEndContext): FrontEnd;
-}
-
-/**
- * Declares a front end: its factory, with its configuration section and permission needs.
- *
- * @example
- * ```ts
- * import { defineFrontEnd } from "./front_end.ts";
- * import assert from "node:assert/strict";
- *
- * const hello = defineFrontEnd(() => ({
- *   name: "hello",
- *   routes(app) {
- *     app.get("/hello", (c) => c.text("hi"));
- *   },
- * }));
- * assert.equal(typeof hello, "function");
- * ```
- *
- * @param factory Makes the front end from the server's shared services.
- * @param plugin Its configuration section and permission needs.
- * @returns The factory, carrying what `plugin` declares.
- */
-export function defineFrontEnd(
-  factory: (context: FrontEndContext) => FrontEnd,
-  plugin: FrontEndPlugin = {},
-): FrontEndFactory {
-  return Object.assign(factory, plugin);
 }

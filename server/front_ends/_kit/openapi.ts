@@ -41,6 +41,32 @@ export function jsonBody(schema: Record<string, unknown>): Record<string, unknow
 }
 
 /**
+ * The headers of a WebSocket upgrade: `Upgrade: websocket` and the `Sec-WebSocket-Protocol`
+ * offer.
+ *
+ * @param offer What the client must offer in `Sec-WebSocket-Protocol`.
+ * @param example An example offer.
+ * @returns The parameter objects.
+ */
+export function upgradeParameters(offer: string, example: string): Record<string, unknown>[] {
+  return [
+    {
+      name: "Upgrade",
+      in: "header",
+      required: true,
+      schema: { type: "string", enum: ["websocket"] },
+    },
+    {
+      name: "Sec-WebSocket-Protocol",
+      in: "header",
+      required: true,
+      description: offer,
+      schema: { type: "string", example },
+    },
+  ];
+}
+
+/**
  * A required string path parameter.
  *
  * @param name Its name.

@@ -30,13 +30,7 @@ import {
 } from "../_kit/mod.ts";
 import { checkNoSymlink, describeFsError, makeDirectory, undo, writeWhole } from "./_safe_path.ts";
 import { CallError } from "../../errors.ts";
-import {
-  defineFrontEnd,
-  type FrontEnd,
-  type FrontEndContext,
-  type FrontEndFactory,
-  type PowEnv,
-} from "../../front_end.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
 import type { OutputReader } from "../../output_log.ts";
 import type { Caller } from "../../process.ts";
 import type { Session, SessionResult } from "../../session.ts";
@@ -507,7 +501,7 @@ function parseUpload(value: unknown): Upload | string {
  * @param context The server's shared services.
  * @returns The front end.
  */
-export const furtherLink: FrontEndFactory = defineFrontEnd((context: FrontEndContext): FrontEnd => {
+export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
   const settings = context.config.furtherLink;
   const connections = new ConnectionSet<Connection>();
   if (!settings.enabled) return { name: "further-link" };
@@ -596,14 +590,14 @@ export const furtherLink: FrontEndFactory = defineFrontEnd((context: FrontEndCon
       connections.close();
     },
   };
-}, {
-  config: furtherLinkConfigSection,
-  // It reads and writes its work directory (uploads, code files).
-  permissions(config) {
-    const workDir = config.furtherLink.enabled ? config.furtherLink.workDir : undefined;
-    return workDir ? { read: [workDir], write: [workDir] } : {};
-  },
-});
+};
+
+furtherLink.config = furtherLinkConfigSection;
+// It reads and writes its work directory (uploads, code files).
+furtherLink.permissions = (config) => {
+  const workDir = config.furtherLink.enabled ? config.furtherLink.workDir : undefined;
+  return workDir ? { read: [workDir], write: [workDir] } : {};
+};
 
 function furtherLinkPaths(path: string): Record<string, unknown> {
   const tags = ["further-link"];

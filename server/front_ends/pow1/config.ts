@@ -36,15 +36,9 @@ const KEY = "pow1";
 /** The `pow1` section: its keys, defaults and reader. */
 export const pow1ConfigSection: ConfigSection<Pow1Config> = {
   key: KEY,
-  keys: [
-    "callDeadline",
-    "maxMessage",
-    "maxFrame",
-    "maxPendingInput",
-    "keepAlive",
-    "restExpiry",
-    "statusLines",
-  ],
+  get keys(): string[] {
+    return Object.keys(this.defaults);
+  },
   defaults: {
     callDeadline: 1000,
     maxMessage: 1024 * 1024,

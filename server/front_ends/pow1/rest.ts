@@ -19,13 +19,7 @@ import {
   textResponse,
 } from "../_kit/mod.ts";
 import { CallError } from "../../errors.ts";
-import {
-  defineFrontEnd,
-  type FrontEnd,
-  type FrontEndContext,
-  type FrontEndFactory,
-  type PowEnv,
-} from "../../front_end.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
 import { pow1ConfigSection } from "./config.ts";
 import type { OutputChunk, OutputReader } from "../../output_log.ts";
 import type { Caller } from "../../process.ts";
@@ -132,7 +126,7 @@ class StatusBuffer {
  * @param context The server's shared services.
  * @returns The front end.
  */
-export const pow1Rest: FrontEndFactory = defineFrontEnd((context: FrontEndContext): FrontEnd => {
+export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
   const { manager, config } = context;
   const buffers = new Map<string, StatusBuffer>();
   const onRemoved = (event: Event) => {
@@ -249,7 +243,9 @@ export const pow1Rest: FrontEndFactory = defineFrontEnd((context: FrontEndContex
       buffers.clear();
     },
   };
-}, { config: pow1ConfigSection });
+};
+
+pow1Rest.config = pow1ConfigSection;
 
 function restPaths(): Record<string, unknown> {
   const plain = textResponse;

@@ -28,14 +28,15 @@ import {
   readPow1Call,
   readPow1Signal,
 } from "@pow/protocol";
-import { ConnectionSet, oversize, pumpOutput, StreamDecoders } from "../_kit/mod.ts";
-import { CallError } from "../../errors.ts";
 import {
-  defineFrontEnd,
-  type FrontEnd,
-  type FrontEndContext,
-  type FrontEndFactory,
-} from "../../front_end.ts";
+  ConnectionSet,
+  oversize,
+  pumpOutput,
+  StreamDecoders,
+  upgradeParameters,
+} from "../_kit/mod.ts";
+import { CallError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
 import { pow1ConfigSection } from "./config.ts";
 import type { Caller } from "../../process.ts";
 import type { Session } from "../../session.ts";
@@ -93,64 +94,49 @@ const encoder = new TextEncoder();
  * @param context The server's shared services.
  * @returns The front end.
  */
-export const pow1WebSocket: FrontEndFactory = defineFrontEnd(
-  (context: FrontEndContext): FrontEnd => {
-    const connections = new ConnectionSet<Pow1Connection>();
-    return {
-      name: "pow-1",
-      subprotocols: [POW1_SUBPROTOCOL],
-      preference: 1,
-      // The original pow-1 server's refusal, kept byte for byte.
-      refuseUpgrade: () =>
-        new Response(POW1_NO_SUBPROTOCOL_BODY, {
-          status: 403,
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        }),
-      upgrade(request: Request, _protocol: string, caller: Caller): Response {
-        const upgraded = context.upgradeWebSocket(request, { protocol: POW1_SUBPROTOCOL });
-        connections.add(new Pow1Connection(upgraded.socket, context, caller, connections));
-        return upgraded.response;
-      },
-      openapi: {
-        "/": {
-          get: {
-            summary: "Run a process over WebSocket (pow-1)",
-            description:
-              "Upgrades to a WebSocket with the `pow-1` subprotocol; any path under the base path " +
-              'is accepted. The first binary frame is the call `{"call": name, "params": [...]}`; ' +
-              'text frames are input and output; binary `{"signal":"close"}` closes input and ' +
-              '`{"signal":"cancel"}` cancels. The server ends with one binary result frame ' +
-              "and a close frame 1000. See docs/pow1.md.",
-            tags: ["pow-1 WebSocket"],
-            parameters: [
-              {
-                name: "Upgrade",
-                in: "header",
-                required: true,
-                schema: { type: "string", enum: ["websocket"] },
-              },
-              {
-                name: "Sec-WebSocket-Protocol",
-                in: "header",
-                required: true,
-                description: "Must offer `pow-1`",
-                schema: { type: "string", example: "pow-1" },
-              },
-            ],
-            responses: {
-              "101": {
-                description:
-                  "Switching protocols; the server answers `Sec-WebSocket-Protocol: pow-1`",
-              },
-              "403": {
-                description:
-                  "The client did not offer `pow-1`, or its `Origin` does not match `Host`",
-                content: {
-                  "text/plain": {
-                    schema: {
-                      type: "string",
-                      example: POW1_NO_SUBPROTOCOL_BODY,
-                    },
+export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
+  const connections = new ConnectionSet<Pow1Connection>();
+  return {
+    name: "pow-1",
+    // The original pow-1 server's refusal of an upgrade without its subprotocol, byte for byte.
+    refuseUpgrade: () =>
+      new Response(POW1_NO_SUBPROTOCOL_BODY, {
+        status: 403,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      }),
+    subprotocols: [POW1_SUBPROTOCOL],
+    // After pow.v2 (0) when a client offers both.
+    preference: 1,
+    upgrade(request: Request, _protocol: string, caller: Caller): Response {
+      const upgraded = context.upgradeWebSocket(request, { protocol: POW1_SUBPROTOCOL });
+      connections.add(new Pow1Connection(upgraded.socket, context, caller, connections));
+      return upgraded.response;
+    },
+    openapi: {
+      "/": {
+        get: {
+          summary: "Run a process over WebSocket (pow-1)",
+          description:
+            "Upgrades to a WebSocket with the `pow-1` subprotocol; any path under the base path " +
+            'is accepted. The first binary frame is the call `{"call": name, "params": [...]}`; ' +
+            'text frames are input and output; binary `{"signal":"close"}` closes input and ' +
+            '`{"signal":"cancel"}` cancels. The server ends with one binary result frame ' +
+            "and a close frame 1000. See docs/pow1.md.",
+          tags: ["pow-1 WebSocket"],
+          parameters: upgradeParameters("Must offer `pow-1`", POW1_SUBPROTOCOL),
+          responses: {
+            "101": {
+              description:
+                "Switching protocols; the server answers `Sec-WebSocket-Protocol: pow-1`",
+            },
+            "403": {
+              description:
+                "The client did not offer `pow-1`, or its `Origin` does not match `Host`",
+              content: {
+                "text/plain": {
+                  schema: {
+                    type: "string",
+                    example: POW1_NO_SUBPROTOCOL_BODY,
                   },
                 },
               },
@@ -158,13 +144,14 @@ export const pow1WebSocket: FrontEndFactory = defineFrontEnd(
           },
         },
       },
-      close() {
-        connections.close();
-      },
-    };
-  },
-  { config: pow1ConfigSection },
-);
+    },
+    close() {
+      connections.close();
+    },
+  };
+};
+
+pow1WebSocket.config = pow1ConfigSection;
 
 /**
  * One pow-1 WebSocket connection.

@@ -34,13 +34,7 @@ import {
   toSessionInfo,
 } from "./_convert.ts";
 import { CallError } from "../../errors.ts";
-import {
-  defineFrontEnd,
-  type FrontEnd,
-  type FrontEndContext,
-  type FrontEndFactory,
-  type PowEnv,
-} from "../../front_end.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
 import { v2ConfigSection } from "./config.ts";
 import type { OutputChunk, OutputReader, OutputStream } from "../../output_log.ts";
 import { Session, type SessionHandle } from "../../session.ts";
@@ -332,7 +326,7 @@ function eventStream(
  * @param context The server's shared services.
  * @returns The front end.
  */
-export const nativeRest: FrontEndFactory = defineFrontEnd((context: FrontEndContext): FrontEnd => {
+export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
   const { manager, config } = context;
 
   const fail = (c: Context<PowEnv>, error: unknown): Response => {
@@ -561,7 +555,9 @@ export const nativeRest: FrontEndFactory = defineFrontEnd((context: FrontEndCont
     },
     openapi: restPaths(),
   };
-}, { config: v2ConfigSection });
+};
+
+nativeRest.config = v2ConfigSection;
 
 function restPaths(): Record<string, unknown> {
   const p = NATIVE_REST_PREFIX;

@@ -30,7 +30,14 @@ import {
   toErrorMessage,
   V2_SUBPROTOCOL,
 } from "@pow/protocol";
-import { coalesce, ConnectionSet, drained, oversize, SOCKET_HIGH_WATER } from "../_kit/mod.ts";
+import {
+  coalesce,
+  ConnectionSet,
+  drained,
+  oversize,
+  SOCKET_HIGH_WATER,
+  upgradeParameters,
+} from "../_kit/mod.ts";
 import {
   applySignal,
   listProcessInfos,
@@ -39,12 +46,7 @@ import {
   toProcessResult,
 } from "./_convert.ts";
 import { CallError } from "../../errors.ts";
-import {
-  defineFrontEnd,
-  type FrontEnd,
-  type FrontEndContext,
-  type FrontEndFactory,
-} from "../../front_end.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
 import { v2ConfigSection } from "./config.ts";
 import type { OutputChunk, OutputReader } from "../../output_log.ts";
 import type { Caller } from "../../process.ts";
@@ -99,44 +101,34 @@ import type { Session, SessionHandle } from "../../session.ts";
  * @param context The server's shared services.
  * @returns The front end.
  */
-export const nativeWebSocket: FrontEndFactory = defineFrontEnd(
-  (context: FrontEndContext): FrontEnd => {
-    const connections = new ConnectionSet<V2Connection>();
-    return {
-      name: "pow.v2",
-      subprotocols: [V2_SUBPROTOCOL],
-      preference: 0,
-      upgrade(request: Request, _protocol: string, caller: Caller): Response {
-        const upgraded = context.upgradeWebSocket(request, { protocol: V2_SUBPROTOCOL });
-        const connection = new V2Connection(
-          upgraded.socket,
-          context,
-          { ...caller, via: V2_SUBPROTOCOL },
-          () => connections.delete(connection),
-        );
-        connections.add(connection);
-        return upgraded.response;
-      },
-      openapi: { "/": { get: UPGRADE_OPERATION } },
-      close() {
-        connections.close();
-      },
-    };
-  },
-  { config: v2ConfigSection },
-);
+export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
+  const connections = new ConnectionSet<V2Connection>();
+  return {
+    name: "pow.v2",
+    subprotocols: [V2_SUBPROTOCOL],
+    preference: 0,
+    upgrade(request: Request, _protocol: string, caller: Caller): Response {
+      const upgraded = context.upgradeWebSocket(request, { protocol: V2_SUBPROTOCOL });
+      const connection = new V2Connection(
+        upgraded.socket,
+        context,
+        { ...caller, via: V2_SUBPROTOCOL },
+        () => connections.delete(connection),
+      );
+      connections.add(connection);
+      return upgraded.response;
+    },
+    openapi: { "/": { get: UPGRADE_OPERATION } },
+    close() {
+      connections.close();
+    },
+  };
+};
 
-/** An OpenAPI operation object (only the parts merged here). */
-interface Operation {
-  summary?: string;
-  description?: string;
-  tags?: string[];
-  parameters?: ({ name: string } & Record<string, unknown>)[];
-  responses?: Record<string, unknown>;
-}
+nativeWebSocket.config = v2ConfigSection;
 
 /** The OpenAPI description of the `pow.v2` upgrade. */
-const UPGRADE_OPERATION: Operation = {
+const UPGRADE_OPERATION: Record<string, unknown> = {
   summary: "Run processes over WebSocket (pow.v2, the native protocol)",
   description: "Upgrades to a WebSocket with the `pow.v2` subprotocol. Many processes " +
     "per connection on client-chosen channel ids; JSON control messages (`start`, " +
@@ -145,22 +137,11 @@ const UPGRADE_OPERATION: Operation = {
     "header (kind, channel id, offset); credit flow control; sessions that outlive the " +
     "connection and can be reattached from a byte offset. See docs/protocol.md.",
   tags: ["pow.v2 WebSocket"],
-  parameters: [
-    {
-      name: "Upgrade",
-      in: "header",
-      required: true,
-      schema: { type: "string", enum: ["websocket"] },
-    },
-    {
-      name: "Sec-WebSocket-Protocol",
-      in: "header",
-      required: true,
-      description: "Must offer `pow.v2`; may add a `pow.token.<base64url>` entry " +
-        "carrying a bearer token (browsers)",
-      schema: { type: "string", example: "pow.v2" },
-    },
-  ],
+  parameters: upgradeParameters(
+    "Must offer `pow.v2`; may add a `pow.token.<base64url>` entry carrying a bearer token " +
+      "(browsers)",
+    V2_SUBPROTOCOL,
+  ),
   responses: {
     "101": {
       description: "Switching protocols; the server answers " +

@@ -38,18 +38,9 @@ const KEY = "wubsub";
 /** The `wubsub` section: its keys, defaults and reader. */
 export const wubsubConfigSection: ConfigSection<WubsubConfig> = {
   key: KEY,
-  keys: [
-    "enabled",
-    "path",
-    "requestTimeout",
-    "maxPendingPerCaller",
-    "maxPendingPerOwner",
-    "subscriberQueue",
-    "maxChannels",
-    "maxMessage",
-    "register",
-    "allow",
-  ],
+  get keys(): string[] {
+    return [...Object.keys(this.defaults), "allow"];
+  },
   defaults: {
     enabled: true,
     path: "/wubsub",

@@ -11,13 +11,7 @@
 import { isClusterStore } from "../../remote_session.ts";
 import type { Hono } from "hono";
 import { drained, oversize, SOCKET_HIGH_WATER } from "../_kit/mod.ts";
-import {
-  defineFrontEnd,
-  type FrontEnd,
-  type FrontEndContext,
-  type FrontEndFactory,
-  type PowEnv,
-} from "../../front_end.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
 import { wubsubConfigSection } from "./config.ts";
 import type { Caller } from "../../process.ts";
 import { WubsubHub } from "./hub.ts";
@@ -144,6 +138,6 @@ function wubsubFrontEnd(context: FrontEndContext): FrontEnd {
  * @param context The server's shared services.
  * @returns The front end.
  */
-export const wubsub: FrontEndFactory = defineFrontEnd(wubsubFrontEnd, {
-  config: wubsubConfigSection,
-});
+export const wubsub: FrontEndFactory = wubsubFrontEnd;
+
+wubsub.config = wubsubConfigSection;
