@@ -8,7 +8,7 @@
  */
 
 import type { MonoRailParams } from "@pow/protocol";
-import { toProcessInfo } from "./_v2.ts";
+import { toProcessInfo } from "./front_ends/v2/_convert.ts";
 import type { BusEvent, EventBus } from "./bus.ts";
 import { topicMatcher } from "./bus.ts";
 import type { Caller } from "./process.ts";

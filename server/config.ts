@@ -12,6 +12,7 @@ import type { ParamSpec } from "./params.ts";
 import { highestPlaceholder } from "./params.ts";
 import type { CommandProcess, ProcessDefinition } from "./process.ts";
 import { parseDuration, parseSize } from "./units.ts";
+import { frontEnds, type FrontEndSettings } from "./front_ends.ts";
 
 /** Server settings. */
 export interface ServerConfig {
@@ -30,6 +31,12 @@ export interface ServerConfig {
    * guard; `"*"` allows every name).
    */
   hosts: string[];
+  /**
+   * Milliseconds between WebSocket keep-alive pings, for every front end's sockets (a silent peer
+   * is dropped after the next ping; 0: no pings). A front end may read an older key of its own
+   * as this when this is not set (see docs/config.md). @default {54 s}
+   */
+  keepAlive?: number;
   /**
    * Where the server records the process groups it runs, so that the next start after a crash
    * ends what is left (`false`: off). @default {"/tmp/pow-<uid>"}
@@ -54,6 +61,12 @@ export interface LimitsConfig {
    * bytes; a larger one is answered 413. Input bodies are streamed and not limited. @default {1 MiB}
    */
   maxBody: number;
+  /**
+   * The largest WebSocket message a front end accepts, in bytes, where its own section does not
+   * set one (a front end may read an older key of its own as this, see docs/config.md).
+   * @default {1 MiB}
+   */
+  maxMessage: number;
   /**
    * Milliseconds a request body may stall (no bytes arrive) before the request is answered 408;
    * 0: never. @default {30 s}
@@ -93,93 +106,6 @@ export interface SessionsConfig {
   viewers: string[];
 }
 
-/** Settings of the pow-1 front end. */
-export interface Pow1Config {
-  /** Milliseconds a WebSocket client has to send its call. @default {1 s} */
-  callDeadline: number;
-  /** The largest input message accepted, in bytes. @default {1 MiB} */
-  maxMessage: number;
-  /** The largest output frame sent when coalescing, in bytes. @default {64 KiB} */
-  maxFrame: number;
-  /**
-   * Input bytes a pow-1 WebSocket connection may hold for its process (received, not yet taken
-   * by the process). pow-1 has no input flow control and a WebSocket cannot stop reading, so
-   * this buffer absorbs a client that sends faster than the process reads. @default {64 MiB}
-   */
-  maxPendingInput: number;
-  /** Milliseconds between keep-alive pings (a silent peer is dropped after the next). @default {54 s} */
-  keepAlive: number;
-  /** Milliseconds a REST session is kept after its last request. @default {60 s} */
-  restExpiry: number;
-  /** Lines shown in the REST status buffer. @default {1000} */
-  statusLines: number;
-}
-
-/**
- * Settings of the further-link compatibility endpoint: a WebSocket at `path` speaking
- * further-link's JSON protocol, `POST /upload` and `GET /status`.
- */
-export interface FurtherLinkConfig {
-  /** Whether the endpoint is served at all. @default {false} */
-  enabled: boolean;
-  /** The WebSocket path, relative to the base path. @default {"/run"} */
-  path: string;
-  /** Where uploads and code files go; required when enabled. */
-  workDir?: string;
-  /** further-link runner names (`python3`, `shell`, …) mapped to configured process names. @default {{}} */
-  runners: Record<string, string>;
-}
-
-/** Settings of the web console served at `/console/` (see `docs/console.md`). */
-export interface ConsoleConfig {
-  /** Whether the console is served at all. @default {true} */
-  enabled: boolean;
-}
-
-/**
- * Settings of the MonoRail events front end: WebSockets at `<prefix>/<channel>` speaking the
- * MonoRail resource protocol (`docs/events.md`).
- */
-export interface MonoRailConfig {
-  /** Whether the endpoint is served at all. @default {true} */
-  enabled: boolean;
-  /** The path prefix, relative to the base path. @default {"/events"} */
-  prefix: string;
-  /** Events queued per connection before it gets a fresh `list` instead. @default {1024} */
-  queue: number;
-  /** Milliseconds a dropped connection's watches are kept for `init` with its id. @default {60 s} */
-  resume: number;
-  /** Token names or roles that may watch the `server` channel and broadcast. @default {["admin"]} */
-  admins: string[];
-}
-
-/**
- * Settings of the wubsub front end: a WebSocket at `path` speaking wubsub's JSON protocol
- * (channels, pub/sub, restpie requests), and REST publish/subscribe of bus topics below it.
- */
-export interface WubsubConfig {
-  /** Whether the endpoint is served at all. @default {true} */
-  enabled: boolean;
-  /** The WebSocket path, relative to the base path. @default {"/wubsub"} */
-  path: string;
-  /** Milliseconds a request waits for the owner's answer. @default {30 s} */
-  requestTimeout: number;
-  /** Requests one caller (a connection, or a pow identity) may have waiting. @default {64} */
-  maxPendingPerCaller: number;
-  /** Requests one channel owner may have to answer at once. @default {1024} */
-  maxPendingPerOwner: number;
-  /** Published messages queued per subscriber before it is told it missed some. @default {1024} */
-  subscriberQueue: number;
-  /** Channels one connection may own. @default {64} */
-  maxChannels: number;
-  /** The largest message accepted, in bytes. @default {1 MiB} */
-  maxMessage: number;
-  /** Token names or roles that may register channels and provide methods (`"*"`: all). @default {["*"]} */
-  register: string[];
-  /** Token names or roles that may call client-provided methods; unset means everyone. */
-  allow?: string[];
-}
-
 /**
  * Settings of processes provided by `pow.v2` clients (`provide`, see docs/protocol.md).
  */
@@ -210,32 +136,107 @@ export interface ClusterConfig {
   lostAfter: number;
 }
 
-/** The whole configuration. */
-export interface PowConfig {
+/** Milliseconds between WebSocket keep-alive pings when `server.keepAlive` is not set. */
+export const DEFAULT_KEEP_ALIVE = 54_000;
+
+/**
+ * The whole configuration: the host's sections, and one section per front end that has settings
+ * ({@linkcode FrontEndSettings}, declared by the built-in front-end list).
+ */
+export interface PowConfig extends FrontEndSettings {
   /** Cluster mode (absent: one node, everything in memory). */
   cluster?: ClusterConfig;
   /** Server settings. */
   server: ServerConfig;
   /** Session defaults. */
   sessions: SessionsConfig;
-  /** pow-1 settings. */
-  pow1: Pow1Config;
   /** Authentication. */
   auth: AuthConfig;
   /** Limits. */
   limits: LimitsConfig;
-  /** The further-link compatibility endpoint. */
-  furtherLink: FurtherLinkConfig;
-  /** The MonoRail events front end. */
-  monorail: MonoRailConfig;
-  /** The web console. */
-  console: ConsoleConfig;
-  /** The wubsub endpoint. */
-  wubsub: WubsubConfig;
   /** Processes provided by `pow.v2` clients. */
   provide: ProvideConfig;
   /** The processes, by name. */
   processes: Record<string, ProcessDefinition>;
+}
+
+/** A key path in the configuration, e.g. `["processes", "count", "params", 0]`. */
+export type ConfigPath = (string | number)[];
+
+/**
+ * What a front end's section parser gets to read its raw YAML values with: each method returns
+ * `undefined` for a missing value and fails with a {@linkcode ConfigError} naming the path and
+ * line otherwise.
+ */
+export interface ConfigReader {
+  /** Fails at `path` with `problem`. */
+  fail(path: ConfigPath, problem: string): never;
+  /** A mapping, with only `keys` allowed when given. */
+  object(value: unknown, path: ConfigPath, keys?: string[]): Record<string, unknown>;
+  /** A string. */
+  string(value: unknown, path: ConfigPath): string | undefined;
+  /** `true` or `false`. */
+  boolean(value: unknown, path: ConfigPath): boolean | undefined;
+  /** A whole number from `min` to `max`. */
+  integer(value: unknown, path: ConfigPath, min: number, max?: number): number | undefined;
+  /** A list of strings (numbers are read as strings). */
+  stringList(value: unknown, path: ConfigPath): string[] | undefined;
+  /** A duration such as `"30s"`, in milliseconds. */
+  duration(value: unknown, path: ConfigPath): number | undefined;
+  /** A size such as `"64KiB"`, in bytes, at least `min`. */
+  size(value: unknown, path: ConfigPath, min: number): number | undefined;
+  /** A path starting with `/`, returned with a trailing `/`. */
+  basePath(value: unknown, path: ConfigPath): string | undefined;
+}
+
+/**
+ * A front end's own section of the configuration: its key, the keys it allows, its defaults,
+ * and how it is read. Declared by the front end ({@linkcode FrontEndFactory.config}); the
+ * configuration loader knows no section by name.
+ */
+export interface ConfigSection<T = unknown> {
+  /** The top-level key. */
+  readonly key: string;
+  /** The keys allowed in it (others are refused, naming these). */
+  readonly keys: readonly string[];
+  /** The settings when the section is absent. */
+  readonly defaults: T;
+  /**
+   * Reads the section (an empty mapping when absent). Runs after the host's sections and the
+   * processes were read.
+   *
+   * @param section The raw section.
+   * @param reader Reads and checks raw values.
+   * @param context The whole raw document (for settings read under an older key) and the
+   * configuration read so far.
+   * @returns The settings.
+   */
+  parse(
+    section: Record<string, unknown>,
+    reader: ConfigReader,
+    context: { root: Record<string, unknown>; config: PowConfig },
+  ): T;
+}
+
+/**
+ * The sections of the built-in front ends (each once, in the order of the built-in list).
+ *
+ * @returns The sections.
+ */
+export function configSections(): ConfigSection[] {
+  const byKey = new Map<string, ConfigSection>();
+  for (const factory of frontEnds) {
+    if (factory.config && !byKey.has(factory.config.key)) {
+      byKey.set(factory.config.key, factory.config);
+    }
+  }
+  return [...byKey.values()];
+}
+
+function frontEndDefaults(): FrontEndSettings {
+  return Object.fromEntries(
+    configSections().map((section) => [section.key, structuredClone(section.defaults)]),
+  ) as unknown as FrontEndSettings;
 }
 
 /** Options for {@linkcode parseConfig}. */
@@ -287,7 +288,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Path = (string | number)[];
+type Path = ConfigPath;
 
 const PROCESS_KEYS = [
   "description",
@@ -307,7 +308,13 @@ const PARAM_KEYS = ["name", "description", "pattern", "enum", "optional", "varia
 
 /** The defaults of every setting but `processes`. */
 export const DEFAULTS: Omit<PowConfig, "processes"> = {
-  server: { host: "127.0.0.1", port: 8028, basePath: "/", origins: [], hosts: [] },
+  server: {
+    host: "127.0.0.1",
+    port: 8028,
+    basePath: "/",
+    origins: [],
+    hosts: [],
+  },
   sessions: {
     retention: 4 * 1024 * 1024,
     linger: 60_000,
@@ -320,15 +327,6 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     maxParamLength: 4096,
     viewers: [],
   },
-  pow1: {
-    callDeadline: 1000,
-    maxMessage: 1024 * 1024,
-    maxFrame: 64 * 1024,
-    maxPendingInput: 64 * 1024 * 1024,
-    keepAlive: 54_000,
-    restExpiry: 60_000,
-    statusLines: 1000,
-  },
   auth: { tokens: [], anonymous: false, ticketTtl: 30_000, ticketsPerCaller: 100 },
   limits: {
     connections: 10_000,
@@ -337,23 +335,11 @@ export const DEFAULTS: Omit<PowConfig, "processes"> = {
     startsPerMinute: 6000,
     idleTimeout: 0,
     maxBody: 1024 * 1024,
+    maxMessage: 1024 * 1024,
     bodyTimeout: 30_000,
     outputBudget: 1024 * 1024 * 1024,
   },
-  furtherLink: { enabled: false, path: "/run", runners: {} },
-  monorail: { enabled: true, prefix: "/events", queue: 1024, resume: 60_000, admins: ["admin"] },
-  console: { enabled: true },
-  wubsub: {
-    enabled: true,
-    path: "/wubsub",
-    requestTimeout: 30_000,
-    maxPendingPerCaller: 64,
-    maxPendingPerOwner: 1024,
-    subscriberQueue: 1024,
-    maxChannels: 64,
-    maxMessage: 1024 * 1024,
-    register: ["*"],
-  },
+  ...frontEndDefaults(),
   provide: { enabled: true, providers: ["*"], maxPendingCalls: 64, maxProcesses: 64 },
 };
 
@@ -401,16 +387,13 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
   }
   const root = doc.toJS() ?? {};
   const v = new Validator(fail);
+  const sections = configSections();
   v.object(root, [], [
     "server",
     "sessions",
-    "pow1",
     "auth",
     "limits",
-    "furtherLink",
-    "monorail",
-    "console",
-    "wubsub",
+    ...sections.map((section) => section.key),
     "provide",
     "processes",
     "cluster",
@@ -424,6 +407,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "origins",
     "hosts",
     "stateDir",
+    "keepAlive",
   ]);
   const auth = v.section(root, "auth", [
     "tokens",
@@ -438,6 +422,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "startsPerMinute",
     "idleTimeout",
     "maxBody",
+    "maxMessage",
     "bodyTimeout",
     "outputBudget",
   ]);
@@ -453,30 +438,6 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "maxParamLength",
     "viewers",
   ]);
-  const pow1 = v.section(root, "pow1", [
-    "callDeadline",
-    "maxMessage",
-    "maxFrame",
-    "maxPendingInput",
-    "keepAlive",
-    "restExpiry",
-    "statusLines",
-  ]);
-  const furtherLink = v.section(root, "furtherLink", ["enabled", "path", "workDir", "runners"]);
-  const monorail = v.section(root, "monorail", ["enabled", "prefix", "queue", "resume", "admins"]);
-  const consoleSection = v.section(root, "console", ["enabled"]);
-  const wubsub = v.section(root, "wubsub", [
-    "enabled",
-    "path",
-    "requestTimeout",
-    "maxPendingPerCaller",
-    "maxPendingPerOwner",
-    "subscriberQueue",
-    "maxChannels",
-    "maxMessage",
-    "register",
-    "allow",
-  ]);
   const provide = v.section(root, "provide", [
     "enabled",
     "providers",
@@ -485,8 +446,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
     "maxProcesses",
   ]);
   const D = DEFAULTS;
-  const W = (key: string): Path => ["wubsub", key];
-  const P = (key: string): Path => ["provide", key];
+  const P = (key: string): ConfigPath => ["provide", key];
   const config: PowConfig = {
     server: {
       host: v.string(server.host, ["server", "host"]) ?? D.server.host,
@@ -516,6 +476,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       idleTimeout: v.duration(limits.idleTimeout, ["limits", "idleTimeout"]) ??
         D.limits.idleTimeout,
       maxBody: v.size(limits.maxBody, ["limits", "maxBody"], 1) ?? D.limits.maxBody,
+      maxMessage: v.size(limits.maxMessage, ["limits", "maxMessage"], 1) ?? D.limits.maxMessage,
       bodyTimeout: v.duration(limits.bodyTimeout, ["limits", "bodyTimeout"]) ??
         D.limits.bodyTimeout,
       outputBudget: v.size(limits.outputBudget, ["limits", "outputBudget"], 1) ??
@@ -538,51 +499,6 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
         D.sessions.maxParamLength,
       viewers: v.stringList(sessions.viewers, ["sessions", "viewers"]) ?? [],
     },
-    pow1: {
-      callDeadline: v.duration(pow1.callDeadline, ["pow1", "callDeadline"]) ??
-        D.pow1.callDeadline,
-      maxMessage: v.size(pow1.maxMessage, ["pow1", "maxMessage"], 1) ?? D.pow1.maxMessage,
-      maxFrame: v.size(pow1.maxFrame, ["pow1", "maxFrame"], 16) ?? D.pow1.maxFrame,
-      maxPendingInput: v.size(pow1.maxPendingInput, ["pow1", "maxPendingInput"], 1) ??
-        D.pow1.maxPendingInput,
-      keepAlive: v.duration(pow1.keepAlive, ["pow1", "keepAlive"]) ?? D.pow1.keepAlive,
-      restExpiry: v.duration(pow1.restExpiry, ["pow1", "restExpiry"]) ?? D.pow1.restExpiry,
-      statusLines: v.integer(pow1.statusLines, ["pow1", "statusLines"], 1) ??
-        D.pow1.statusLines,
-    },
-    furtherLink: {
-      enabled: v.boolean(furtherLink.enabled, ["furtherLink", "enabled"]) ??
-        D.furtherLink.enabled,
-      path: v.basePath(furtherLink.path, ["furtherLink", "path"])?.replace(/\/$/, "") ??
-        D.furtherLink.path,
-      runners: {},
-    },
-    monorail: {
-      enabled: v.boolean(monorail.enabled, ["monorail", "enabled"]) ?? D.monorail.enabled,
-      prefix: v.basePath(monorail.prefix, ["monorail", "prefix"])?.replace(/\/$/, "") ??
-        D.monorail.prefix,
-      queue: v.integer(monorail.queue, ["monorail", "queue"], 1, 1_000_000) ?? D.monorail.queue,
-      resume: v.duration(monorail.resume, ["monorail", "resume"]) ?? D.monorail.resume,
-      admins: v.stringList(monorail.admins, ["monorail", "admins"]) ?? [...D.monorail.admins],
-    },
-    console: {
-      enabled: v.boolean(consoleSection.enabled, ["console", "enabled"]) ?? D.console.enabled,
-    },
-    wubsub: {
-      enabled: v.boolean(wubsub.enabled, W("enabled")) ?? D.wubsub.enabled,
-      path: v.basePath(wubsub.path, W("path"))?.replace(/\/$/, "") ?? D.wubsub.path,
-      requestTimeout: v.duration(wubsub.requestTimeout, W("requestTimeout")) ??
-        D.wubsub.requestTimeout,
-      maxPendingPerCaller: v.integer(wubsub.maxPendingPerCaller, W("maxPendingPerCaller"), 1) ??
-        D.wubsub.maxPendingPerCaller,
-      maxPendingPerOwner: v.integer(wubsub.maxPendingPerOwner, W("maxPendingPerOwner"), 1) ??
-        D.wubsub.maxPendingPerOwner,
-      subscriberQueue: v.integer(wubsub.subscriberQueue, W("subscriberQueue"), 1) ??
-        D.wubsub.subscriberQueue,
-      maxChannels: v.integer(wubsub.maxChannels, W("maxChannels"), 1) ?? D.wubsub.maxChannels,
-      maxMessage: v.size(wubsub.maxMessage, W("maxMessage"), 64) ?? D.wubsub.maxMessage,
-      register: v.stringList(wubsub.register, W("register")) ?? [...D.wubsub.register],
-    },
     provide: {
       enabled: v.boolean(provide.enabled, P("enabled")) ?? D.provide.enabled,
       providers: v.stringList(provide.providers, P("providers")) ?? [...D.provide.providers],
@@ -592,21 +508,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
         D.provide.maxProcesses,
     },
     processes: {},
-  };
+  } as PowConfig;
   if (provide.allow !== undefined) config.provide.allow = v.stringList(provide.allow, P("allow"));
-  if (wubsub.allow !== undefined) config.wubsub.allow = v.stringList(wubsub.allow, W("allow"));
-  if (config.wubsub.path === "") fail(W("path"), 'must not be "/"');
-  if (config.wubsub.requestTimeout <= 0) fail(W("requestTimeout"), "must be longer than 0");
-  if (furtherLink.workDir !== undefined) {
-    const workDir = v.string(furtherLink.workDir, ["furtherLink", "workDir"]);
-    if (!workDir) fail(["furtherLink", "workDir"], "must name a directory");
-    config.furtherLink.workDir = workDir;
-  }
-  if (config.furtherLink.enabled && config.furtherLink.workDir === undefined) {
-    fail(["furtherLink"], 'missing key "workDir": the directory for uploads and code files');
-  }
-  if (config.furtherLink.path === "") fail(["furtherLink", "path"], 'must not be "/"');
-  if (config.monorail.prefix === "") fail(["monorail", "prefix"], 'must not be "/"');
   if (config.auth.anonymous) {
     const i = config.auth.tokens.findIndex((t) => t.name === "anonymous");
     if (i !== -1) {
@@ -616,6 +519,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
       );
     }
   }
+  const keepAlive = v.duration(server.keepAlive, ["server", "keepAlive"]);
+  if (keepAlive !== undefined) config.server.keepAlive = keepAlive;
   if (server.stateDir !== undefined && server.stateDir !== null) {
     if (server.stateDir === false) config.server.stateDir = false;
     else {
@@ -639,16 +544,11 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Pow
   for (const [name, raw] of Object.entries(processes)) {
     config.processes[name] = parseProcess(v, name, raw, fail);
   }
-  if (furtherLink.runners !== undefined && furtherLink.runners !== null) {
-    const runners = v.object(furtherLink.runners, ["furtherLink", "runners"]);
-    for (const [runner, name] of Object.entries(runners)) {
-      const at = ["furtherLink", "runners", runner];
-      const process = v.string(name, at);
-      if (!process || !Object.hasOwn(config.processes, process)) {
-        fail(at, `names process "${process}", which is not configured`);
-      }
-      config.furtherLink.runners[runner] = process!;
-    }
+  // Each front end's section, once the processes are known (a section may name them).
+  const settings = config as unknown as Record<string, unknown>;
+  for (const section of sections) {
+    const raw = v.section(root, section.key, [...section.keys]);
+    settings[section.key] = section.parse(raw, v, { root, config });
   }
   if (root.cluster !== undefined && root.cluster !== null) {
     const cluster = v.section(root, "cluster", [
@@ -833,7 +733,7 @@ function parseProcess(
   return definition;
 }
 
-class Validator {
+class Validator implements ConfigReader {
   constructor(readonly fail: (path: Path, problem: string) => never) {}
 
   object(value: unknown, path: Path, keys?: string[]): Record<string, unknown> {

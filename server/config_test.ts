@@ -241,6 +241,23 @@ Deno.test("config: the console is on by default and can be turned off", () => {
   );
 });
 
+Deno.test("config: the older pow1 keys still set keep-alive and message limits for every front end", () => {
+  const older = parseConfig("pow1:\n  keepAlive: 10s\n  maxMessage: 4KiB\n  maxFrame: 1KiB\n");
+  assert.deepEqual(
+    [older.server.keepAlive, older.limits.maxMessage, older.v2, older.pow1.maxMessage],
+    [10_000, 4096, { maxMessage: 4096, maxFrame: 1024 }, 4096],
+  );
+  const own = parseConfig(
+    "server: { keepAlive: 20s }\nlimits: { maxMessage: 8KiB }\nv2: { maxMessage: 2KiB }\n" +
+      "pow1: { keepAlive: 10s, maxMessage: 4KiB }\n",
+  );
+  assert.deepEqual(
+    [own.server.keepAlive, own.limits.maxMessage, own.v2.maxMessage, own.pow1.maxMessage],
+    [20_000, 8192, 2048, 4096],
+  );
+  assert.deepEqual(parseConfig("").v2, { maxMessage: 1024 * 1024, maxFrame: 64 * 1024 });
+});
+
 Deno.test("config: the wubsub section has defaults, units and key-path errors", () => {
   assert.deepEqual(parseConfig("").wubsub, DEFAULTS.wubsub);
   const config = parseConfig(

@@ -8,7 +8,7 @@
 
 import type { Hono } from "hono";
 import type { Authenticator } from "./auth.ts";
-import type { PowConfig } from "./config.ts";
+import type { ConfigSection, PowConfig } from "./config.ts";
 import type { Caller } from "./process.ts";
 import type { SessionManager } from "./session_manager.ts";
 
@@ -32,7 +32,7 @@ export interface FrontEndContext {
   /**
    * Upgrades a request to a WebSocket and counts the connection against the connection limits
    * until it closes. Front ends use this instead of `Deno.upgradeWebSocket`. Keep-alive pings
-   * follow `pow1.keepAlive` unless `options.idleTimeout` says otherwise; a request that is not a
+   * follow `server.keepAlive` unless `options.idleTimeout` says otherwise; a request that is not a
    * valid upgrade is answered 400 `invalid WebSocket upgrade: …`.
    */
   upgradeWebSocket(
@@ -57,6 +57,35 @@ export interface FrontEnd {
   /** WebSocket subprotocols this front end accepts, in order of preference. */
   readonly subprotocols?: readonly string[];
   /**
+   * Where its subprotocols rank when a client offers those of several front ends: the lowest
+   * number wins, whatever the order of the offer. @default {100}
+   */
+  readonly preference?: number;
+  /**
+   * Answers a WebSocket upgrade that offers no subprotocol and that no route took. The first
+   * front end in the list that has this answers; without one, the server answers 400 naming
+   * the subprotocols it speaks.
+   *
+   * @param request The upgrade request.
+   * @returns The refusal.
+   */
+  refuseUpgrade?(request: Request): Response;
+  /**
+   * Paths (relative to the base path, without the leading `/`) served without authentication,
+   * such as API documentation. Never WebSocket upgrades.
+   */
+  readonly publicPaths?: RegExp;
+  /**
+   * Where it serves the server's API documentation (relative to the base path): the page
+   * browsers are sent to from the root, and the OpenAPI document.
+   */
+  readonly documentation?: { readonly page: string; readonly openapi: string };
+  /**
+   * A page for people (relative to the base path) that `GET /` sends browsers to, before the
+   * API documentation (the web console declares `console/`).
+   */
+  readonly homePage?: string;
+  /**
    * Accepts a WebSocket upgrade for one of its subprotocols.
    *
    * @param request The upgrade request.
@@ -70,12 +99,6 @@ export interface FrontEnd {
    * path (e.g. `"/new"`); `GET /openapi.json` merges those of every front end.
    */
   readonly openapi?: Record<string, unknown>;
-  /**
-   * Paths this front end serves to anyone, before origin checks and authentication: pages and
-   * assets that reveal no data. Matched against the path relative to the base path, without
-   * its leading slash (e.g. `console/app.js`). WebSocket upgrades are never public.
-   */
-  readonly publicPaths?: RegExp;
   /**
    * `GET` paths (relative to the base path, without the leading `/`) that answer with
    * server-sent events. Browsers cannot set headers on an `EventSource`, so a ticket from
@@ -94,5 +117,37 @@ export interface FrontEnd {
   close?(): Promise<void> | void;
 }
 
-/** Makes a front end from the shared context. */
-export type FrontEndFactory = (context: FrontEndContext) => FrontEnd;
+/** What a front end needs from the machine, for `main.ts permissions` and the startup check. */
+export interface PermissionNeeds {
+  /** Files and directories it reads. */
+  read?: string[];
+  /** Files and directories it writes. */
+  write?: string[];
+}
+
+/**
+ * What a front end declares before any server exists, on its factory (`factory.config = …`):
+ * its settings and permission needs.
+ */
+export interface FrontEndPlugin {
+  /** Its section of the configuration, with defaults (read by `parseConfig`). */
+  config?: ConfigSection;
+  /**
+   * What its configuration needs from the machine beyond what the host needs.
+   *
+   * @param config The configuration.
+   * @returns Files it reads and writes.
+   */
+  permissions?(config: PowConfig): PermissionNeeds;
+}
+
+/** Makes a front end from the shared context; may declare its settings and permissions. */
+export interface FrontEndFactory extends FrontEndPlugin {
+  /**
+   * Makes the front end.
+   *
+   * @param context The server's shared services.
+   * @returns The front end.
+   */
+  (context: FrontEndContext): FrontEnd;
+}

@@ -7,6 +7,7 @@
  */
 
 import type { PowConfig } from "./config.ts";
+import { frontEnds } from "./front_ends.ts";
 import { defaultStateDir } from "./process_ledger.ts";
 import { canEnter } from "./runner.ts";
 
@@ -70,10 +71,10 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
     ),
     "node_modules",
   ];
-  // The further-link endpoint reads and writes its work directory (uploads, code files).
-  const furtherLink = config.furtherLink;
-  const workDir = furtherLink?.enabled ? furtherLink.workDir : undefined;
-  if (workDir) reads.push(workDir);
+  // What each front end needs beyond the host (e.g. a directory it reads and writes).
+  const needs = frontEnds.flatMap((frontEnd) => frontEnd.permissions?.(config) ?? []);
+  const frontEndWrites = [...new Set(needs.flatMap((need) => need.write ?? []))];
+  reads.push(...new Set(needs.flatMap((need) => need.read ?? [])));
   // Running as another user: the config reads the account database, the startup check the
   // server's own uid.
   const commands = Object.values(config.processes).filter((d) => d.kind === "command");
@@ -84,7 +85,7 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
     ? undefined
     : config.server.stateDir ?? defaultStateDir();
   if (stateDir) reads.push("/proc", stateDir);
-  const writes = [...(workDir ? [workDir] : []), ...(stateDir ? [stateDir] : [])];
+  const writes = [...frontEndWrites, ...(stateDir ? [stateDir] : [])];
   const flags = [
     `--allow-net=${host.includes(":") ? `[${host}]` : host}${port ? `:${port}` : ""}`,
     `--allow-read=${reads.join(",")}`,

@@ -16,7 +16,13 @@ import type { BusMessage, EventBus } from "./bus.ts";
 import type { OutputReader, ReaderOptions } from "./output_log.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import type { SharedTickets } from "./auth.ts";
-import type { Session, SessionHandle, SessionResult, SessionState } from "./session.ts";
+import {
+  type Session,
+  type SessionHandle,
+  type SessionResult,
+  type SessionState,
+  untilStarted,
+} from "./session.ts";
 import type { SessionRecord, SessionStore } from "./store.ts";
 
 /** A command for the node that runs a session. */
@@ -305,6 +311,11 @@ export class RemoteSession extends EventTarget implements SessionHandle {
   /** The state, as last announced. */
   get state(): SessionState {
     return this.#record.state;
+  }
+
+  /** Resolves once the session is no longer `starting` (spawned, or ended without a process). */
+  get started(): Promise<void> {
+    return untilStarted(this);
   }
 
   /** The result, once ended. */

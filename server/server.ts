@@ -11,7 +11,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { Authenticator, checkHost, checkOrigin } from "./auth.ts";
-import type { PowConfig } from "./config.ts";
+import { DEFAULT_KEEP_ALIVE, type PowConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import { frontEnds as builtInFrontEnds } from "./front_ends.ts";
 import { createLogger, type Logger, logSessions } from "./log.ts";
@@ -20,6 +20,7 @@ import { closeLedger, defaultStateDir, openLedger } from "./process_ledger.ts";
 import { SessionManager } from "./session_manager.ts";
 import type { SessionStore } from "./store.ts";
 import { isClusterStore } from "./remote_session.ts";
+import { negotiateSubprotocol, TOKEN_SUBPROTOCOL_PREFIX } from "@pow/protocol";
 
 /** Options for {@linkcode createServer}. */
 export interface CreateServerOptions {
@@ -72,16 +73,8 @@ export interface PowServer {
   close(): Promise<void>;
 }
 
-/** Paths (relative to the base path) served without authentication (not WebSocket upgrades). */
-const PUBLIC = /^(|openapi\.json|docs(\/.*)?)$/;
-
-/** Subprotocols in the server's order of preference; others after them. */
-const PREFERENCE = ["pow.v2", "pow-1"];
-
-function preference(protocol: string): number {
-  const index = PREFERENCE.indexOf(protocol);
-  return index === -1 ? PREFERENCE.length : index;
-}
+/** A front end's subprotocol preference when it declares none. */
+const DEFAULT_PREFERENCE = 100;
 
 function text(body: string, status: number): Response {
   return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
@@ -157,7 +150,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     upgradeWebSocket(request, upgradeOptions) {
       // The address is read first: a request's remote address is gone once it is upgraded.
       const address = addressOf(infos.get(request));
-      const keepAlive = config.pow1.keepAlive;
+      const keepAlive = config.server.keepAlive ?? DEFAULT_KEEP_ALIVE;
       let upgraded: Deno.WebSocketUpgrade;
       try {
         upgraded = Deno.upgradeWebSocket(request, {
@@ -186,9 +179,23 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   const routes = new Hono<PowEnv>({ strict: false });
 
   const bySubprotocol = new Map<string, FrontEnd>();
-  for (const frontEnd of frontEnds) {
-    for (const protocol of frontEnd.subprotocols ?? []) bySubprotocol.set(protocol, frontEnd);
+  // The subprotocols spoken, in the server's order of preference (each front end's
+  // `preference`, then the order of the list).
+  const ranked = frontEnds
+    .map((frontEnd, i) => ({ frontEnd, i }))
+    .sort((a, b) =>
+      (a.frontEnd.preference ?? DEFAULT_PREFERENCE) -
+        (b.frontEnd.preference ?? DEFAULT_PREFERENCE) ||
+      a.i - b.i
+    );
+  for (const { frontEnd } of ranked) {
+    for (const protocol of frontEnd.subprotocols ?? []) {
+      if (!bySubprotocol.has(protocol)) bySubprotocol.set(protocol, frontEnd);
+    }
   }
+  const speaks = [...bySubprotocol.keys()];
+  const isPublic = (path: string) =>
+    path === "" || frontEnds.some((frontEnd) => frontEnd.publicPaths?.test(path));
   /**
    * Refuses a request (503 in total, 429 per address) when open WebSockets and requests in
    * progress reach the connection limits.
@@ -228,22 +235,19 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     }
   };
   const relative = (path: string) => path.slice(base.length - 1).replace(/^\//, "");
-  const isPublic = (path: string) =>
-    PUBLIC.test(path) || frontEnds.some((frontEnd) => frontEnd.publicPaths?.test(path));
 
   // The root, unless a front end serves it: browsers go to the web console (or, with the console
   // off, to the API documentation), other clients get a short pointer to both.
-  const hasConsole = config.console.enabled && frontEnds.some((f) => f.name === "console");
-  const hasDocs = frontEnds.some((f) => f.name === "openapi");
   const home = (c: Context<PowEnv>): Response => {
     const root = context.baseUrl(c.req.raw);
-    const webConsole = hasConsole ? new URL("console/", root).href : undefined;
-    const docs = hasDocs ? new URL("docs/", root).href : undefined;
-    const openapi = hasDocs ? new URL("openapi.json", root).href : undefined;
+    const home = frontEnds.find((f) => f.homePage)?.homePage;
+    const webConsole = home ? new URL(home, root).href : undefined;
+    const documented = frontEnds.find((f) => f.documentation)?.documentation;
+    const docs = documented ? new URL(documented.page, root).href : undefined;
+    const openapi = documented ? new URL(documented.openapi, root).href : undefined;
     const accept = c.req.header("accept") ?? "";
     const page = webConsole ?? docs;
     if (page && accept.includes("text/html")) return c.redirect(page, 302);
-    const speaks = [...bySubprotocol.keys()].sort((a, b) => preference(a) - preference(b));
     if (accept.includes("application/json")) {
       const frontEndNames = frontEnds.map((f) => f.name);
       return c.json({
@@ -295,31 +299,34 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     if (caller instanceof Response) return caller;
     c.set("caller", caller);
     if (!upgrade) return await next();
-    // WebSocket upgrades: then the subprotocol.
-    const offered = (c.req.header("sec-websocket-protocol") ?? "")
-      .split(",").map((p) => p.trim()).filter(Boolean);
-    // The server's preference decides (pow.v2 before pow-1), not the order of the offer.
-    const speaks = [...bySubprotocol.keys()].sort((a, b) => preference(a) - preference(b));
-    const protocol = speaks.find((p) => offered.includes(p));
-    const versions = offered.filter((p) => /^pow[.-]/.test(p) && !p.startsWith("pow.token."));
-    if (!protocol && versions.length > 0) {
-      return text(
-        `Unsupported subprotocol "${versions[0]}": this endpoint speaks ${speaks.join(", ")}`,
-        400,
-      );
-    }
+    // WebSocket upgrades: then the subprotocol, chosen by the protocol package's negotiation
+    // (the same code the client uses): the server's preference decides, not the order of the
+    // offer. Entries that are not pow versions (a token, another protocol) do not count.
+    const header = c.req.header("sec-websocket-protocol") ?? "";
+    const versions = header.split(",").map((p) => p.trim())
+      .filter((p) => /^pow[.-]/.test(p) && !p.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
+    const negotiation = negotiateSubprotocol(versions.join(","), { protocols: speaks });
     // The connection limits were checked when the request came in (`handle`): an upgrade was
     // counted as a pending request until now and becomes a connection.
-    if (protocol) return bySubprotocol.get(protocol)!.upgrade!(request, protocol, caller);
+    if (negotiation.ok) {
+      return bySubprotocol.get(negotiation.protocol)!.upgrade!(
+        request,
+        negotiation.protocol,
+        caller,
+      );
+    }
+    if (versions.length > 0) return text(negotiation.body, negotiation.status);
     // A front end serving a fixed path without a subprotocol (further-link) may take it; the
     // base path itself belongs to the subprotocol endpoints.
     if (relative(c.req.path) !== "") {
       await next();
       if (c.res.status !== 404) return;
     }
-    // The original pow-1 server's refusal, kept byte for byte. (Set on the context: a
-    // response returned after `next()` may be ignored once Hono finalized its 404.)
-    c.res = text("client does not support required pow-1 subprotocol", 403);
+    // Refused as the first front end that says how (set on the context: a response returned
+    // after `next()` may be ignored once Hono finalized its 404).
+    const refusing = frontEnds.find((frontEnd) => frontEnd.refuseUpgrade);
+    c.res = refusing?.refuseUpgrade?.(request) ??
+      text(`No subprotocol offered: this endpoint speaks ${speaks.join(", ")}`, 400);
   });
   routes.post("/tickets", async (c) => {
     try {

@@ -83,6 +83,11 @@ export interface SessionHandle extends EventTarget {
   readonly trace: TraceContext | undefined;
   /** The state. */
   readonly state: SessionState;
+  /**
+   * Resolves once the session is no longer `starting`: the process was spawned (it has its
+   * pid) or the session ended without it. Front ends wait on this before they announce a start.
+   */
+  readonly started: Promise<void>;
   /** The result, once ended. */
   readonly outcome: SessionResult | undefined;
   /** Whether it has ended. */
@@ -292,6 +297,11 @@ export class Session extends EventTarget {
   /** The current state. */
   get state(): SessionState {
     return this.#state;
+  }
+
+  /** Resolves once the session is no longer `starting` (spawned, or ended without a process). */
+  get started(): Promise<void> {
+    return untilStarted(this);
   }
 
   /** The result, once ended, else `undefined`. */
@@ -670,6 +680,20 @@ export interface SessionInfo {
   attached: number;
   /** The result, once ended. */
   result: SessionResult | undefined;
+}
+
+/**
+ * Resolves once a session has left the `starting` state (its `state` events tell when).
+ *
+ * @param session A local or remote session.
+ * @returns A promise that resolves when the session is running or has ended.
+ */
+export async function untilStarted(
+  session: EventTarget & { readonly state: SessionState },
+): Promise<void> {
+  while (session.state === "starting") {
+    await new Promise((resolve) => session.addEventListener("state", resolve, { once: true }));
+  }
 }
 
 function message(error: unknown): string {

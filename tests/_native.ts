@@ -24,7 +24,7 @@ import {
   type PowConfig,
 } from "../mod.ts";
 import type { ListeningServer } from "../server/server.ts";
-import { nativeWebSocket } from "../server/native_ws.ts";
+import { nativeWebSocket } from "../server/front_ends/v2/mod.ts";
 
 /**
  * Deterministic pseudo-random bytes (xorshift32), `size` bytes from `seed`, produced in

@@ -8,7 +8,7 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
 import type { FrontEndFactory } from "../server/front_end.ts";
 import { frontEnds } from "../server/front_ends.ts";
-import { nativeWebSocket } from "../server/native_ws.ts";
+import { nativeWebSocket } from "../server/front_ends/v2/mod.ts";
 import { chromium } from "./_chromium.ts";
 import { startServer } from "./_helpers.ts";
 

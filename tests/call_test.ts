@@ -4,7 +4,7 @@
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { defineCommand, hashToken } from "../mod.ts";
 import { frontEnds } from "../server/front_ends.ts";
-import { nativeWebSocket } from "../server/native_ws.ts";
+import { nativeWebSocket } from "../server/front_ends/v2/mod.ts";
 import { PowClient, type SessionInfo } from "../client/mod.ts";
 import { startServer, waitUntil } from "./_helpers.ts";
 import { sessionMembers, waitSessionGone } from "./_proc.ts";

@@ -9,7 +9,7 @@ import { type CloseInfo, PowClient, RemoteError } from "../client/mod.ts";
 import { defineCommand, defineProcess } from "../mod.ts";
 import { frontEnds } from "../server/front_ends.ts";
 import { hashToken } from "../server/auth.ts";
-import { nativeWebSocket } from "../server/native_ws.ts";
+import { nativeWebSocket } from "../server/front_ends/v2/mod.ts";
 import { startServer, withTimeout } from "./_helpers.ts";
 
 const FRONT_ENDS = frontEnds.includes(nativeWebSocket)

@@ -10,7 +10,7 @@
 import { deepStrictEqual, equal, match } from "node:assert/strict";
 import { hashToken } from "../server/auth.ts";
 import { frontEnds } from "../server/front_ends.ts";
-import { nativeWebSocket } from "../server/native_ws.ts";
+import { nativeWebSocket } from "../server/front_ends/v2/mod.ts";
 import { startServer } from "./_helpers.ts";
 
 const NODE = "/usr/bin/node";

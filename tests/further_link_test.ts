@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { createServer, defaultConfig, listen, parseConfig, type PowConfig } from "../mod.ts";
-import { furtherLink } from "../server/further_link.ts";
+import { furtherLink } from "../server/front_ends/further_link/mod.ts";
 import type { ListeningServer } from "../server/server.ts";
 
 const hasPython = await new Deno.Command("python3", { args: ["--version"], stdout: "null" })
@@ -445,7 +445,7 @@ Deno.test("further-link POST /upload refuses url files, path escapes and bad bod
 Deno.test("further-link limits: processes per connection and message size", async () => {
   await using fixture = await start((config) => {
     config.limits.sessionsPerConnection = 2;
-    config.pow1.maxMessage = 4096;
+    config.limits.maxMessage = 4096;
   });
   const client = await connect(fixture.ws);
   for (const id of ["1", "2", "3"]) {

@@ -156,7 +156,8 @@ Deno.test("sessions.max: a start over the total is refused on every front end", 
 });
 
 Deno.test("pow1.maxMessage: a larger message closes pow-1 and pow.v2 with 1009", async () => {
-  await using server = await serve((c) => (c.pow1.maxMessage = 1024));
+  // Read from YAML, `pow1.maxMessage` sets `v2.maxMessage` too (config_test.ts); here, both.
+  await using server = await serve((c) => (c.pow1.maxMessage = c.v2.maxMessage = 1024));
   const big = "x".repeat(2000);
   const viaPow1 = await pow1(server, undefined, { raw: big });
   assert.deepEqual(viaPow1.close, {

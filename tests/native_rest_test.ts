@@ -15,9 +15,9 @@ import {
   listen,
   type PowConfig,
 } from "../mod.ts";
-import { nativeRest } from "../server/native_rest.ts";
+import { nativeRest } from "../server/front_ends/v2/mod.ts";
+import { openApi } from "../server/front_ends/openapi/mod.ts";
 import { waitUntil } from "./_helpers.ts";
-import { openApi } from "../server/openapi.ts";
 import type { ListeningServer } from "../server/server.ts";
 
 const encoder = new TextEncoder();

@@ -416,7 +416,7 @@ Deno.test("pow.v2 answers every bad message with its error code and leaves other
 });
 
 Deno.test("pow.v2 closes the connection with 1009 on a message over the limit", async () => {
-  await using server = await startNativeServer((c) => (c.pow1.maxMessage = 4096));
+  await using server = await startNativeServer((c) => (c.v2.maxMessage = 4096));
   await using client = await V2Client.connect(server.wsUrl);
   assert.deepEqual(client.hello.maxMessageSize, 4096);
   client.send({ type: "ping", ref: "x".repeat(5000) });

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { openApi } from "../server/openapi.ts";
-import { pow1Rest } from "../server/pow1_rest.ts";
-import { pow1WebSocket } from "../server/pow1_ws.ts";
+import { openApi } from "../server/front_ends/openapi/mod.ts";
+import { pow1Rest, pow1WebSocket } from "../server/front_ends/pow1/mod.ts";
 import { startServer } from "./_helpers.ts";
 
 const frontEnds = [pow1WebSocket, pow1Rest, openApi];

@@ -8,8 +8,7 @@
 import { deepStrictEqual, equal, match, notEqual } from "node:assert/strict";
 import { defineCommand } from "../mod.ts";
 import { frontEnds } from "../server/front_ends.ts";
-import { nativeRest } from "../server/native_rest.ts";
-import { nativeWebSocket } from "../server/native_ws.ts";
+import { nativeRest, nativeWebSocket } from "../server/front_ends/v2/mod.ts";
 import { startServer } from "./_helpers.ts";
 
 const root = new URL("..", import.meta.url);

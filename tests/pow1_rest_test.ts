@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { defineProcess } from "../mod.ts";
-import { pow1Rest } from "../server/pow1_rest.ts";
-import { pow1WebSocket } from "../server/pow1_ws.ts";
+import { pow1Rest, pow1WebSocket } from "../server/front_ends/pow1/mod.ts";
 import {
   startServer as startAnyServer,
   type StartServerOptions,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defineProcess, type PowConfig } from "../mod.ts";
-import { pow1WebSocket } from "../server/pow1_ws.ts";
+import { pow1WebSocket } from "../server/front_ends/pow1/mod.ts";
 import {
   processAlive,
   processTree,

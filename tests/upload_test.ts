@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { createServer, listen, parseConfig } from "../mod.ts";
-import { furtherLink } from "../server/further_link.ts";
+import { furtherLink } from "../server/front_ends/further_link/mod.ts";
 
 /** Every path below `root` with its kind, sorted. */
 function tree(root: string, prefix = ""): string[] {

@@ -14,21 +14,21 @@ import { POW1_NO_SUBPROTOCOL_BODY, POW1_SUBPROTOCOL } from "./pow1.ts";
 export type PowSubprotocol = "pow.v2" | "pow-1";
 
 /** Options of {@linkcode negotiateSubprotocol}. */
-export interface NegotiateSubprotocolOptions {
+export interface NegotiateSubprotocolOptions<P extends string = PowSubprotocol> {
   /**
    * The subprotocols this endpoint speaks, most preferred first.
    *
    * @default {["pow.v2", "pow-1"]}
    */
-  protocols?: readonly PowSubprotocol[];
+  protocols?: readonly P[];
 }
 
 /**
  * The outcome of the negotiation: the subprotocol to answer with (and the
  * token offered as a subprotocol entry, if any), or the HTTP refusal.
  */
-export type Negotiation =
-  | { ok: true; protocol: PowSubprotocol; token?: string }
+export type Negotiation<P extends string = PowSubprotocol> =
+  | { ok: true; protocol: P; token?: string }
   | { ok: false; status: 400 | 403; body: string };
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -101,11 +101,11 @@ function decodeToken(encoded: string): string | undefined {
  * });
  * ```
  */
-export function negotiateSubprotocol(
+export function negotiateSubprotocol<P extends string = PowSubprotocol>(
   header: string | null,
-  options: NegotiateSubprotocolOptions = {},
-): Negotiation {
-  const protocols = options.protocols ?? [V2_SUBPROTOCOL, POW1_SUBPROTOCOL];
+  options: NegotiateSubprotocolOptions<P> = {},
+): Negotiation<P> {
+  const protocols: readonly string[] = options.protocols ?? [V2_SUBPROTOCOL, POW1_SUBPROTOCOL];
   const offered = (header ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
   const tokens = offered.filter((s) => s.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
   const versions = offered.filter((s) => !s.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
@@ -123,7 +123,7 @@ export function negotiateSubprotocol(
       };
     }
   }
-  const protocol = protocols.find((p) => versions.includes(p));
+  const protocol = protocols.find((p) => versions.includes(p)) as P | undefined;
   if (protocol !== undefined) {
     return token === undefined ? { ok: true, protocol } : { ok: true, protocol, token };
   }

@@ -259,6 +259,74 @@ export function parsePow1Control(data: Pow1Data): Pow1Control {
   throw new TypeError('Cannot parse pow-1 control message: neither "call" nor "signal"');
 }
 
+const lenientDecoder = new TextDecoder();
+
+/**
+ * Reads a call message as the original pow-1 server does (Go's `encoding/json` into
+ * `{call string; params []string}`): extra keys are ignored, invalid UTF-8 becomes U+FFFD, a
+ * JSON `null` or a missing or `null` `call` is the empty name, a missing or `null` `params`
+ * means none; anything else of the wrong type is a protocol error. Servers read calls with
+ * this; {@linkcode parsePow1Control} is the strict reading a client uses to check its own.
+ *
+ * @param data The frame's bytes (or text).
+ * @returns The call (`params` left out when there are none), or `undefined` when it is a
+ * protocol error.
+ *
+ * @example
+ * ```ts
+ * import { readPow1Call } from "@pow/protocol/pow1";
+ * import { deepStrictEqual, equal } from "node:assert/strict";
+ *
+ * deepStrictEqual(readPow1Call('{"call":"echo","x":1}'), { call: "echo" });
+ * deepStrictEqual(readPow1Call("null"), { call: "" });
+ * equal(readPow1Call('{"call":1}'), undefined);
+ * ```
+ */
+export function readPow1Call(data: Pow1Data): Pow1Call | undefined {
+  let message: unknown;
+  try {
+    message = JSON.parse(typeof data === "string" ? data : lenientDecoder.decode(data));
+  } catch {
+    return undefined;
+  }
+  if (message === null) return { call: "" };
+  if (typeof message !== "object" || Array.isArray(message)) return undefined;
+  const { call, params } = message as Record<string, unknown>;
+  if (call !== undefined && call !== null && typeof call !== "string") return undefined;
+  if (params !== undefined && params !== null) {
+    if (!Array.isArray(params) || params.some((p) => typeof p !== "string")) return undefined;
+    return { call: (call as string | null) ?? "", params: params as string[] };
+  }
+  return { call: (call as string | null) ?? "" };
+}
+
+/**
+ * Reads a signal message as the original pow-1 server does: the `signal` key of any JSON value,
+ * invalid UTF-8 read as U+FFFD.
+ *
+ * @param data The frame's bytes (or text).
+ * @returns `"close"` or `"cancel"`, or `undefined` for anything else (a protocol error).
+ *
+ * @example
+ * ```ts
+ * import { readPow1Signal } from "@pow/protocol/pow1";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(readPow1Signal('{"signal":"close","x":1}'), "close");
+ * equal(readPow1Signal('{"signal":"stop"}'), undefined);
+ * ```
+ */
+export function readPow1Signal(data: Pow1Data): Pow1Signal["signal"] | undefined {
+  let signal: unknown;
+  try {
+    const text = typeof data === "string" ? data : lenientDecoder.decode(data);
+    signal = (JSON.parse(text) as { signal?: unknown } | null)?.signal;
+  } catch {
+    return undefined;
+  }
+  return signal === "close" || signal === "cancel" ? signal : undefined;
+}
+
 /**
  * Parses the result message a pow-1 server sent in a binary frame.
  *

@@ -137,12 +137,16 @@ function serve(c: Context<PowEnv>, asset: Asset, versioned: boolean): Response {
  * @param context The server's shared services (only the config is used).
  * @returns The front end.
  */
+export { type ConsoleConfig, consoleConfigSection } from "./config.ts";
+import { consoleConfigSection } from "./config.ts";
+
 export function webConsole(context: FrontEndContext): FrontEnd {
   if (!context.config.console.enabled) return { name: "console" };
   let assets: Promise<Map<string, Asset>> | undefined;
   const load = () => assets ??= buildAssets();
   return {
     name: "console",
+    homePage: "console/",
     publicPaths: /^console(\/[A-Za-z0-9._-]*)?$/,
     routes(app: Hono<PowEnv>) {
       const handler = async (c: Context<PowEnv>) => {
@@ -160,3 +164,5 @@ export function webConsole(context: FrontEndContext): FrontEnd {
     },
   };
 }
+
+webConsole.config = consoleConfigSection;

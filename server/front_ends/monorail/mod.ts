@@ -29,7 +29,7 @@
  */
 
 import type { Context, Hono } from "hono";
-import type { MonoRailConfig } from "../../config.ts";
+import type { MonoRailConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
 import type { Caller } from "../../process.ts";
 import type { PowServer } from "../../server.ts";
@@ -40,6 +40,8 @@ import { Connection, type ConnectionInfo } from "../../_watch.ts";
 import { SseSocket } from "./sse.ts";
 
 export type { ConnectionInfo } from "../../_watch.ts";
+export { type MonoRailConfig, monorailConfigSection } from "./config.ts";
+import { monorailConfigSection } from "./config.ts";
 export {
   isAdmin,
   RECENT_EVENTS,
@@ -444,3 +446,5 @@ export const monorail: FrontEndFactory = (context: FrontEndContext): MonoRailFro
     },
   };
 };
+
+monorail.config = monorailConfigSection;

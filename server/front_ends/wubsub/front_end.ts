@@ -10,8 +10,9 @@
 
 import { isClusterStore } from "../../remote_session.ts";
 import type { Hono } from "hono";
-import { drained, SOCKET_HIGH_WATER } from "../../_drain.ts";
-import type { FrontEnd, FrontEndContext, PowEnv } from "../../front_end.ts";
+import { drained, oversize, SOCKET_HIGH_WATER } from "../_kit/mod.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
+import { wubsubConfigSection } from "./config.ts";
 import type { Caller } from "../../process.ts";
 import { WubsubHub } from "./hub.ts";
 import type { ServerMessage } from "./messages.ts";
@@ -25,28 +26,8 @@ import { topicRoutes } from "./topics.ts";
  */
 const MAX_BUFFERED = 4 * SOCKET_HIGH_WATER;
 
-const encoder = new TextEncoder();
-
-/**
- * Makes the wubsub front end.
- *
- * @example
- * ```ts
- * import { createServer, defaultConfig } from "../../../mod.ts";
- * import { wubsub } from "./front_end.ts";
- * import assert from "node:assert/strict";
- *
- * const server = createServer(defaultConfig(), { frontEnds: [wubsub] });
- * const response = await server.fetch(new Request("http://localhost/wubsub"));
- * assert.equal(response.status, 426);
- * await response.body?.cancel();
- * await server.close();
- * ```
- *
- * @param context The server's shared services.
- * @returns The front end.
- */
-export function wubsub(context: FrontEndContext): FrontEnd {
+/** Makes the wubsub front end (see {@linkcode wubsub}). */
+function wubsubFrontEnd(context: FrontEndContext): FrontEnd {
   const settings = context.config.wubsub;
   if (!settings.enabled) return { name: "wubsub" };
   const { manager } = context;
@@ -95,11 +76,8 @@ export function wubsub(context: FrontEndContext): FrontEnd {
       const text = typeof event.data === "string"
         ? event.data
         : new TextDecoder().decode(event.data as ArrayBuffer);
-      // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only when it can matter.
-      const bytes = text.length * 3 > settings.maxMessage
-        ? encoder.encode(text).byteLength
-        : text.length;
-      if (bytes > settings.maxMessage) {
+      const bytes = oversize(text, settings.maxMessage);
+      if (bytes !== undefined) {
         peer.send({
           type: "error",
           data:
@@ -140,3 +118,26 @@ export function wubsub(context: FrontEndContext): FrontEnd {
     },
   };
 }
+
+/**
+ * Makes the wubsub front end.
+ *
+ * @example
+ * ```ts
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { wubsub } from "./front_end.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const server = createServer(defaultConfig(), { frontEnds: [wubsub] });
+ * const response = await server.fetch(new Request("http://localhost/wubsub"));
+ * assert.equal(response.status, 426);
+ * await response.body?.cancel();
+ * await server.close();
+ * ```
+ *
+ * @param context The server's shared services.
+ * @returns The front end.
+ */
+export const wubsub: FrontEndFactory = wubsubFrontEnd;
+
+wubsub.config = wubsubConfigSection;

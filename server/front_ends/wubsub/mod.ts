@@ -26,3 +26,4 @@ export * from "./messages.ts";
 export { wubsubPaths } from "./openapi.ts";
 export { providedProcess, type ProvidedProcessOptions, requestData } from "./provided.ts";
 export { topicRoutes, type TopicRoutesOptions } from "./topics.ts";
+export { type WubsubConfig, wubsubConfigSection } from "./config.ts";

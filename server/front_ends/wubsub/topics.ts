@@ -16,6 +16,7 @@ import type { EventBus } from "../../bus.ts";
 import { checkTopic, topicMatcher } from "../../bus.ts";
 import type { PowEnv } from "../../front_end.ts";
 import type { WubsubHub } from "./hub.ts";
+import { sseComment, sseEvent, sseResponse } from "../_kit/mod.ts";
 
 /** Options for {@linkcode topicRoutes}. */
 export interface TopicRoutesOptions {
@@ -28,8 +29,6 @@ export interface TopicRoutesOptions {
   /** Events queued per SSE subscriber before it is told it missed some. @default {1024} */
   queue?: number;
 }
-
-const encoder = new TextEncoder();
 
 function problem(c: Context<PowEnv>, status: 400 | 403 | 413, text: string): Response {
   return c.text(text, status, { "content-type": "text/plain; charset=utf-8" });
@@ -115,32 +114,22 @@ export function topicRoutes(app: Hono<PowEnv>, prefix: string, options: TopicRou
     const last = c.req.header("last-event-id")?.trim();
     const after = last && /^\d+$/.test(last) ? Number(last) : undefined;
     const subscription = bus.subscribe(pattern, { after, queue: options.queue ?? 1024 });
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        // A comment first, so that clients see the stream open before any event.
-        controller.enqueue(encoder.encode(": subscribed\n\n"));
-      },
-      async pull(controller) {
+    return sseResponse({
+      // A comment first, so that clients see the stream open before any event.
+      start: sseComment("subscribed"),
+      async pull() {
         const { value, done } = await subscription.next();
-        if (done) return controller.close();
+        if (done) return { text: "", done: true };
         if (value.type === "gap") {
           const data = JSON.stringify({ missed: value.missed, reason: value.reason });
-          controller.enqueue(encoder.encode(`event: gap\ndata: ${data}\n\n`));
-          return;
+          return { text: sseEvent({ event: "gap", data }) };
         }
         const event = value.event;
         const data = JSON.stringify({ topic: event.topic.slice(6), data: event.data });
-        controller.enqueue(encoder.encode(`id: ${event.id}\nevent: message\ndata: ${data}\n\n`));
+        return { text: sseEvent({ id: String(event.id), event: "message", data }) };
       },
       cancel() {
         subscription.close();
-      },
-    }, { highWaterMark: 0 });
-    return new Response(body, {
-      headers: {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache",
-        "x-accel-buffering": "no",
       },
     });
   });

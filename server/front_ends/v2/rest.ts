@@ -12,12 +12,32 @@
 
 import type { Context, Hono } from "hono";
 import { type ErrorCode, type SessionInfo, validateClientMessage } from "@pow/protocol";
-import { BodyError, pipeBody, readBody, stdinWindow } from "./_body.ts";
-import { applySignal, listSessions, toProcessInfo, toProcessResult, toSessionInfo } from "./_v2.ts";
-import { CallError, CapacityError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
-import type { OutputChunk, OutputReader, OutputStream } from "./output_log.ts";
-import { Session, type SessionHandle } from "./session.ts";
+import {
+  BodyError,
+  callErrorStatus,
+  coalesce,
+  concat,
+  incompleteTail,
+  pathParameter,
+  pipeBody,
+  readBody,
+  sseComment,
+  sseEvent,
+  sseResponse,
+  stdinWindow,
+} from "../_kit/mod.ts";
+import {
+  applySignal,
+  listProcessInfos,
+  listSessionInfos,
+  toProcessResult,
+  toSessionInfo,
+} from "./_convert.ts";
+import { CallError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
+import { v2ConfigSection } from "./config.ts";
+import type { OutputChunk, OutputReader, OutputStream } from "../../output_log.ts";
+import { Session, type SessionHandle } from "../../session.ts";
 
 /** The path prefix of every route, relative to the base path. */
 export const NATIVE_REST_PREFIX = "/api/v2";
@@ -105,56 +125,6 @@ function encodeData(bytes: Uint8Array): { data: string; encoding?: "base64" } {
   }
 }
 
-/**
- * How many bytes at the end of `bytes` are the start of a UTF-8 character that is not complete
- * yet (0 to 3).
- */
-function incompleteTail(bytes: Uint8Array): number {
-  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
-    const byte = bytes[bytes.length - back];
-    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back
-    // Only 0xC2 to 0xF4 start a character of several bytes; anything else is no start.
-    const needed = byte > 0xf4 ? 0 : byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc2 ? 2 : 0;
-    return needed > back ? back : 0;
-  }
-  return 0;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-/** Merges adjacent chunks of one stream (up to `max` bytes each), keeping their order. */
-function coalesce(chunks: OutputChunk[], max: number): OutputChunk[] {
-  const out: OutputChunk[] = [];
-  let parts: Uint8Array[] = [];
-  let first: OutputChunk | undefined;
-  let size = 0;
-  const flush = () => {
-    if (first) out.push({ stream: first.stream, offset: first.offset, data: concat(parts) });
-    parts = [];
-    first = undefined;
-    size = 0;
-  };
-  for (const chunk of chunks) {
-    const contiguous = first && first.stream === chunk.stream &&
-      first.offset + size === chunk.offset && size + chunk.data.length <= max;
-    if (!contiguous) flush();
-    first ??= chunk;
-    parts.push(chunk.data);
-    size += chunk.data.length;
-  }
-  flush();
-  return out;
-}
-
 function parseStream(value: string | undefined): OutputStream | undefined {
   if (value === undefined || value === "" || value === "both") return undefined;
   if (value === "stdout" || value === "stderr") return value;
@@ -221,11 +191,6 @@ async function readNow(session: SessionHandle, offset: number, max: number, text
   }
 }
 
-/** Formats one server-sent event. */
-function sseEvent(event: string, id: string, data: unknown): string {
-  return `event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
 /**
  * The body of `GET sessions/{id}/events`: server-sent events from `offset`, pulled only as fast
  * as the client reads them (a client that stops reading holds the process back through the
@@ -235,8 +200,7 @@ function eventStream(
   session: SessionHandle,
   offset: number,
   stream: OutputStream | undefined,
-): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
+): Response {
   const reader = openReader(session, offset);
   const detach = session.attach();
   let skipped = 0;
@@ -249,7 +213,8 @@ function eventStream(
   };
   const output = (chunk: OutputChunk) => {
     const end = chunk.offset + chunk.data.length;
-    return sseEvent(chunk.stream, String(end), { offset: chunk.offset, ...encodeData(chunk.data) });
+    const data = JSON.stringify({ offset: chunk.offset, ...encodeData(chunk.data) });
+    return sseEvent({ event: chunk.stream, id: String(end), data });
   };
   const flushCarry = () => {
     if (!carry) return "";
@@ -286,8 +251,8 @@ function eventStream(
     return text;
   };
 
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  return sseResponse({
+    async pull() {
       while (!done) {
         const abort = new AbortController();
         const timer = setTimeout(() => abort.abort(), carry ? UTF8_WAIT : KEEP_ALIVE);
@@ -297,45 +262,40 @@ function eventStream(
         } finally {
           clearTimeout(timer);
         }
-        if (done) return;
+        if (done) break;
         let text = "";
         if (reader.skipped > skipped) {
           text += flushCarry();
           const resumed = chunks?.[0]?.offset ?? reader.offset;
-          text += sseEvent("gap", String(resumed), {
-            offset: resumed,
-            skipped: reader.skipped - skipped,
-          });
+          const data = JSON.stringify({ offset: resumed, skipped: reader.skipped - skipped });
+          text += sseEvent({ event: "gap", id: String(resumed), data });
           skipped = reader.skipped;
         }
         if (chunks === null) {
           text += flushCarry();
           const result = await session.result;
-          text += sseEvent("exit", "exit", {
+          const data = JSON.stringify({
             offset: session.log.end,
             result: toProcessResult(result),
           });
-          controller.enqueue(encoder.encode(text));
-          controller.close();
+          text += sseEvent({ event: "exit", id: "exit", data });
           finish();
-          return;
+          return { text, done: true };
         }
         if (chunks.length === 0) {
           // Idle: a held-back character is sent as it is, else a keep-alive comment.
-          text += carry ? flushCarry() : ": keep-alive\n\n";
+          text += carry ? flushCarry() : sseComment("keep-alive");
         } else {
           text += events(chunks);
         }
-        if (text) {
-          controller.enqueue(encoder.encode(text));
-          return;
-        }
+        if (text) return { text };
       }
+      return { text: "" };
     },
     cancel() {
       finish();
     },
-  }, { highWaterMark: 0 });
+  });
 }
 
 /**
@@ -343,8 +303,8 @@ function eventStream(
  *
  * @example Start a process and read its output over REST
  * ```ts
- * import { createServer, defaultConfig } from "../mod.ts";
- * import { nativeRest } from "./native_rest.ts";
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { nativeRest } from "./rest.ts";
  * import assert from "node:assert/strict";
  *
  * const server = createServer(defaultConfig(), { frontEnds: [nativeRest] });
@@ -370,9 +330,13 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
   const { manager, config } = context;
 
   const fail = (c: Context<PowEnv>, error: unknown): Response => {
-    if (error instanceof RestFailure || error instanceof CallError) {
+    if (error instanceof CallError) {
       const body: RestError = { code: error.code, message: error.message };
-      return c.json(body, error instanceof CapacityError ? 503 : STATUS[error.code] ?? 400);
+      return c.json(body, callErrorStatus(error));
+    }
+    if (error instanceof RestFailure) {
+      const body: RestError = { code: error.code, message: error.message };
+      return c.json(body, STATUS[error.code] ?? 400);
     }
     if (error instanceof BodyError) {
       const code = error.status === 400 ? "bad_message" : "limit_reached";
@@ -436,15 +400,12 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
         `${p}/processes`,
         handle((c) => {
           const caller = c.get("caller");
-          const processes = Object.entries(manager.processes)
-            .filter(([, definition]) => manager.allowed(definition, caller))
-            .map(([name, definition]) => toProcessInfo(name, definition));
-          return c.json({ processes });
+          return c.json({ processes: listProcessInfos(manager, caller) });
         }),
       );
       app.get(
         `${p}/sessions`,
-        handle(async (c) => c.json({ sessions: await listSessions(manager, c.get("caller")) })),
+        handle(async (c) => c.json({ sessions: await listSessionInfos(manager, c.get("caller")) })),
       );
       app.post(
         `${p}/sessions`,
@@ -458,9 +419,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
             trace: traceOf(start, c.req.raw.headers),
           });
           // Answer once spawned (or failed), so that the answer has the pid.
-          while (session.state === "starting") {
-            await new Promise((r) => session.addEventListener("state", r, { once: true }));
-          }
+          await session.started;
           c.header("location", `sessions/${session.id}`);
           return c.json(toSessionInfo(session), 201);
         }),
@@ -532,13 +491,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
             ? parseOffset(lastEventId, "Last-Event-ID")
             : parseOffset(c.req.query("offset") ?? "0", "offset");
           const stream = parseStream(c.req.query("stream"));
-          return new Response(eventStream(session, offset, stream), {
-            headers: {
-              "content-type": "text/event-stream; charset=utf-8",
-              "cache-control": "no-cache",
-              "x-accel-buffering": "no",
-            },
-          });
+          return eventStream(session, offset, stream);
         }),
       );
       app.post(
@@ -604,6 +557,8 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
   };
 };
 
+nativeRest.config = v2ConfigSection;
+
 function restPaths(): Record<string, unknown> {
   const p = NATIVE_REST_PREFIX;
   const tags = ["pow.v2 REST"];
@@ -622,13 +577,7 @@ function restPaths(): Record<string, unknown> {
   const error = (description: string) => json(description, errorSchema);
   const noContent = { description: "Done" };
   const unknownSession = error("`unknown_session`: no such session of the caller");
-  const idParam = {
-    name: "id",
-    in: "path",
-    required: true,
-    description: "The session id",
-    schema: { type: "string" },
-  };
+  const idParam = pathParameter("id", "The session id");
   const query = (name: string, description: string, schema: unknown) => ({
     name,
     in: "query",

@@ -16,16 +16,25 @@
 
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { Context, Hono } from "hono";
-import type { FurtherLinkConfig } from "./config.ts";
-import { drained } from "./_drain.ts";
-import { BodyError, readBody } from "./_body.ts";
+import { type FurtherLinkConfig, furtherLinkConfigSection } from "./config.ts";
+import {
+  BodyError,
+  callErrorDetail,
+  ConnectionSet,
+  jsonBody,
+  oversize,
+  pumpOutput,
+  readBody,
+  StreamDecoders,
+  textResponse,
+} from "../_kit/mod.ts";
 import { checkNoSymlink, describeFsError, makeDirectory, undo, writeWhole } from "./_safe_path.ts";
-import { CallError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
-import type { OutputReader } from "./output_log.ts";
-import type { Caller } from "./process.ts";
-import type { Session, SessionResult } from "./session.ts";
-import type { SessionManager } from "./session_manager.ts";
+import { CallError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
+import type { OutputReader } from "../../output_log.ts";
+import type { Caller } from "../../process.ts";
+import type { Session, SessionResult } from "../../session.ts";
+import type { SessionManager } from "../../session_manager.ts";
 
 /** Send-buffer bytes above which a connection stops reading its sessions' output. */
 const HIGH_WATER = 1024 * 1024;
@@ -83,7 +92,7 @@ const SIGNAL_NUMBERS: Record<string, number> = {
  *
  * @example
  * ```ts
- * import { furtherLinkExitCode } from "./further_link.ts";
+ * import { furtherLinkExitCode } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(furtherLinkExitCode({ status: "fulfilled", value: null, exitCode: 0 }), 0);
@@ -113,7 +122,7 @@ export function furtherLinkExitCode(result: SessionResult): number {
  *
  * @example
  * ```ts
- * import { resolveWithin } from "./further_link.ts";
+ * import { resolveWithin } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(resolveWithin("/srv/further", "demo/run.py"), "/srv/further/demo/run.py");
@@ -159,11 +168,9 @@ interface Entry {
   file?: string;
 }
 
-const encoder = new TextEncoder();
-
 /** Per-connection limits. */
 interface ConnectionLimits {
-  /** The largest message accepted, in bytes (`pow1.maxMessage`). */
+  /** The largest message accepted, in bytes (`limits.maxMessage`). */
   maxMessage: number;
   /** Processes one connection may run at once (`limits.sessionsPerConnection`). */
   maxProcesses: number;
@@ -198,6 +205,11 @@ class Connection {
     socket.addEventListener("close", () => this.close());
   }
 
+  /** Server shutdown: the same as {@linkcode Connection.close}. */
+  abort(): void {
+    this.close();
+  }
+
   /** Cancels every process of the connection (further-link processes end with their socket). */
   close(): void {
     if (this.#closed) return;
@@ -225,12 +237,7 @@ class Connection {
   }
 
   #onMessage(raw: unknown): void {
-    const size = typeof raw === "string"
-      ? (raw.length * 3 <= this.#limits.maxMessage ? raw.length : encoder.encode(raw).length)
-      : raw instanceof ArrayBuffer
-      ? raw.byteLength
-      : 0;
-    if (size > this.#limits.maxMessage) {
+    if (oversize(raw, this.#limits.maxMessage) !== undefined) {
       this.#socket.close(1009, "message too big");
       return;
     }
@@ -311,9 +318,7 @@ class Connection {
     });
     entry.session = session;
     entry.detach = session.attach();
-    while (session.state === "starting") {
-      await new Promise((resolve) => session.addEventListener("state", resolve, { once: true }));
-    }
+    await session.started;
     const outcome = session.outcome;
     if (outcome?.status === "rejected" && outcome.kind === "spawn") {
       entry.detach();
@@ -350,19 +355,16 @@ class Connection {
   async #pump(entry: Entry, session: Session): Promise<void> {
     const reader = session.reader();
     entry.reader = reader;
-    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    const decoders = new StreamDecoders();
     try {
-      while (true) {
-        await this.#drained();
-        const chunks = await reader.read({ maxBytes: READ_SIZE });
-        if (chunks === null) break;
+      await pumpOutput(this.#socket, session, reader, (chunks) => {
         for (const chunk of chunks) {
-          const output = decoders[chunk.stream].decode(chunk.data, { stream: true });
+          const output = decoders.decode(chunk.stream, chunk.data);
           if (output) this.#send(chunk.stream, entry.id, { output });
         }
-      }
+      }, { maxBytes: READ_SIZE, highWater: HIGH_WATER });
       for (const stream of ["stdout", "stderr"] as const) {
-        const output = decoders[stream].decode();
+        const output = decoders.end(stream);
         if (output) this.#send(stream, entry.id, { output });
       }
       const result = await session.result;
@@ -373,11 +375,6 @@ class Connection {
       entry.detach?.();
       if (entry.file) await Deno.remove(entry.file).catch(() => {});
     }
-  }
-
-  /** Waits while the socket's send buffer is above the high-water mark. */
-  #drained(): Promise<void> {
-    return drained(this.#socket, HIGH_WATER);
   }
 
   #control(
@@ -451,7 +448,7 @@ function parseMessage(raw: unknown): ClientMessage | string {
 
 function messageOf(error: unknown): string {
   if (error instanceof CallError) {
-    return error.message.replace(/^Cannot start process "[^"]*": /, "");
+    return callErrorDetail(error);
   }
   // An OS error's message names the server's absolute path: say what happened instead.
   if (error instanceof Error && "code" in error) return describeFsError(error);
@@ -490,8 +487,8 @@ function parseUpload(value: unknown): Upload | string {
  *
  * @example Off unless the config turns it on
  * ```ts
- * import { createServer, defaultConfig } from "../mod.ts";
- * import { furtherLink } from "./further_link.ts";
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { furtherLink } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * const server = createServer(defaultConfig(), { frontEnds: [furtherLink] });
@@ -506,7 +503,7 @@ function parseUpload(value: unknown): Upload | string {
  */
 export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
   const settings = context.config.furtherLink;
-  const connections = new Set<Connection>();
+  const connections = new ConnectionSet<Connection>();
   if (!settings.enabled) return { name: "further-link" };
 
   const text = (c: Context<PowEnv>, body: string, status: 200 | 400 | 408 | 413 | 426 | 500) =>
@@ -529,12 +526,11 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
           c.get("caller"),
           pty,
           {
-            maxMessage: context.config.pow1.maxMessage,
+            maxMessage: context.config.limits.maxMessage,
             maxProcesses: context.config.limits.sessionsPerConnection,
           },
         );
-        connections.add(connection);
-        socket.addEventListener("close", () => connections.delete(connection), { once: true });
+        connections.add(connection, socket);
         return response;
       });
       app.get("/status", (c) => text(c, "OK", 200));
@@ -591,18 +587,21 @@ export const furtherLink: FrontEndFactory = (context: FrontEndContext): FrontEnd
     },
     openapi: furtherLinkPaths(settings.path),
     close(): void {
-      for (const connection of connections) connection.close();
-      connections.clear();
+      connections.close();
     },
   };
 };
 
+furtherLink.config = furtherLinkConfigSection;
+// It reads and writes its work directory (uploads, code files).
+furtherLink.permissions = (config) => {
+  const workDir = config.furtherLink.enabled ? config.furtherLink.workDir : undefined;
+  return workDir ? { read: [workDir], write: [workDir] } : {};
+};
+
 function furtherLinkPaths(path: string): Record<string, unknown> {
   const tags = ["further-link"];
-  const plain = (description: string, example: string) => ({
-    description,
-    content: { "text/plain": { schema: { type: "string", examples: [example] } } },
-  });
+  const plain = textResponse;
   return {
     [path]: {
       get: {
@@ -632,29 +631,22 @@ function furtherLinkPaths(path: string): Record<string, unknown> {
       post: {
         summary: "Upload text files into a directory of the work directory",
         tags,
-        requestBody: {
-          required: true,
-          content: {
-            "application/json": {
-              schema: {
+        requestBody: jsonBody({
+          type: "object",
+          required: ["name", "files"],
+          properties: {
+            name: { type: "string", description: "The directory, inside the work directory" },
+            files: {
+              type: "object",
+              description: "Files by path inside the directory",
+              additionalProperties: {
                 type: "object",
-                required: ["name", "files"],
-                properties: {
-                  name: { type: "string", description: "The directory, inside the work directory" },
-                  files: {
-                    type: "object",
-                    description: "Files by path inside the directory",
-                    additionalProperties: {
-                      type: "object",
-                      required: ["type", "content"],
-                      properties: { type: { const: "text" }, content: { type: "string" } },
-                    },
-                  },
-                },
+                required: ["type", "content"],
+                properties: { type: { const: "text" }, content: { type: "string" } },
               },
             },
           },
-        },
+        }),
         responses: {
           "200": plain("The files were written", "OK"),
           "400": plain(

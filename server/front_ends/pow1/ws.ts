@@ -19,25 +19,29 @@
  */
 
 import { setImmediate } from "node:timers";
-import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
 import {
-  POW1_REASON_AUTHORIZATION_DENIED,
-  POW1_REASON_INVALID_ARGS,
-  POW1_REASON_PROCESS_ERROR_PREFIX,
+  POW1_NO_SUBPROTOCOL_BODY,
   POW1_REASON_PROTOCOL_ERROR,
   POW1_REASON_TIMEOUT,
-  POW1_REASON_UNKNOWN_ERROR_PREFIX,
-  POW1_REASON_UNKNOWN_PROCESS,
+  POW1_SUBPROTOCOL,
   type Pow1Result,
+  readPow1Call,
+  readPow1Signal,
 } from "@pow/protocol";
-import { CallError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
-import type { Caller } from "./process.ts";
-import type { Session, SessionResult } from "./session.ts";
-import type { OutputReader } from "./output_log.ts";
-
-/** The pow-1 subprotocol name. */
-export const POW1_SUBPROTOCOL = "pow-1";
+import {
+  ConnectionSet,
+  oversize,
+  pumpOutput,
+  StreamDecoders,
+  upgradeParameters,
+} from "../_kit/mod.ts";
+import { CallError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
+import { pow1ConfigSection } from "./config.ts";
+import type { Caller } from "../../process.ts";
+import type { Session } from "../../session.ts";
+import type { OutputReader } from "../../output_log.ts";
+import { pow1CallErrorReason, pow1Result } from "./_results.ts";
 
 /**
  * Milliseconds the client must have been silent before the server sends its close frame
@@ -48,112 +52,13 @@ export const CLOSE_QUIET_MS = 100;
 /** The longest the close frame is held back for a client that keeps sending. */
 export const CLOSE_WAIT_MAX_MS = 2000;
 
-/** The pow-1 result frame, with its keys in the original order. */
-export type { Pow1Result };
-
-/**
- * Maps a session's result to the pow-1 result frame.
- *
- * @example
- * ```ts
- * import { pow1Result } from "./pow1_ws.ts";
- * import assert from "node:assert/strict";
- *
- * assert.deepEqual(
- *   pow1Result({ status: "rejected", reason: "exit status 3", kind: "error" }),
- *   { status: "rejected", reason: "process returned error: exit status 3" },
- * );
- * ```
- *
- * @param result How the session ended.
- * @returns The frame's content.
- */
-export function pow1Result(result: SessionResult): Pow1Result {
-  if (result.status === "fulfilled") return { status: "fulfilled", value: result.value ?? null };
-  const prefix = result.kind === "crash"
-    ? POW1_REASON_UNKNOWN_ERROR_PREFIX
-    : POW1_REASON_PROCESS_ERROR_PREFIX;
-  return { status: "rejected", reason: prefix + result.reason };
-}
-
-/**
- * The pow-1 reason text for a call that could not start.
- *
- * `limit_reached` (too many sessions, or the server is shutting down) has no counterpart in
- * the original; it reads `failed to get process: limit reached`.
- *
- * @example
- * ```ts
- * import { pow1CallErrorReason } from "./pow1_ws.ts";
- * import { CallError } from "./errors.ts";
- * import assert from "node:assert/strict";
- *
- * assert.equal(
- *   pow1CallErrorReason(new CallError("unknown_process", "no such process")),
- *   "failed to get process: unknown process",
- * );
- * ```
- *
- * @param error Why the call failed.
- * @returns The reason text.
- */
-export function pow1CallErrorReason(error: CallError): string {
-  switch (error.code) {
-    case "unknown_process":
-      return POW1_REASON_UNKNOWN_PROCESS;
-    case "bad_params":
-      return POW1_REASON_INVALID_ARGS;
-    case "not_allowed":
-      return POW1_REASON_AUTHORIZATION_DENIED;
-    case "limit_reached":
-      return "failed to get process: limit reached";
-  }
-}
-
 /** The most input bytes handed to a session in one write: what a Linux pipe holds. */
 export const INPUT_PIECE = 64 * 1024;
 
 /** The reason sent for malformed control frames. */
 export const PROTOCOL_ERROR: string = POW1_REASON_PROTOCOL_ERROR;
 
-/**
- * Parses a pow-1 call message as the original does (Go's `encoding/json` into
- * `{call string; params []string}`): extra keys are ignored, a missing or `null` `params` means
- * no params, anything else of the wrong type is a protocol error.
- *
- * @example
- * ```ts
- * import { parsePow1Call } from "./pow1_ws.ts";
- * import assert from "node:assert/strict";
- *
- * assert.deepEqual(parsePow1Call('{"call":"echo"}'), { call: "echo", params: null });
- * assert.equal(parsePow1Call('{"call":1}'), undefined);
- * ```
- *
- * @param text The JSON text.
- * @returns The call, or `undefined` when it is malformed.
- */
-export function parsePow1Call(
-  text: string,
-): { call: string; params: string[] | null } | undefined {
-  let message: unknown;
-  try {
-    message = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (message === null) return { call: "", params: null };
-  if (typeof message !== "object" || Array.isArray(message)) return undefined;
-  const { call, params } = message as Record<string, unknown>;
-  if (call !== undefined && call !== null && typeof call !== "string") return undefined;
-  if (params !== undefined && params !== null) {
-    if (!Array.isArray(params) || params.some((p) => typeof p !== "string")) return undefined;
-  }
-  return { call: (call as string | null) ?? "", params: (params as string[] | undefined) ?? null };
-}
-
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * The pow-1 WebSocket front end: accepts upgrades offering the `pow-1` subprotocol on any path
@@ -161,8 +66,8 @@ const decoder = new TextDecoder();
  *
  * @example Run `echo` over a real WebSocket
  * ```ts
- * import { createServer, defaultConfig, listen } from "../mod.ts";
- * import { pow1WebSocket } from "./pow1_ws.ts";
+ * import { createServer, defaultConfig, listen } from "../../../mod.ts";
+ * import { pow1WebSocket } from "./ws.ts";
  * import assert from "node:assert/strict";
  *
  * const config = defaultConfig();
@@ -190,10 +95,18 @@ const decoder = new TextDecoder();
  * @returns The front end.
  */
 export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
-  const connections = new Set<Pow1Connection>();
+  const connections = new ConnectionSet<Pow1Connection>();
   return {
     name: "pow-1",
+    // The original pow-1 server's refusal of an upgrade without its subprotocol, byte for byte.
+    refuseUpgrade: () =>
+      new Response(POW1_NO_SUBPROTOCOL_BODY, {
+        status: 403,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      }),
     subprotocols: [POW1_SUBPROTOCOL],
+    // After pow.v2 (0) when a client offers both.
+    preference: 1,
     upgrade(request: Request, _protocol: string, caller: Caller): Response {
       const upgraded = context.upgradeWebSocket(request, { protocol: POW1_SUBPROTOCOL });
       connections.add(new Pow1Connection(upgraded.socket, context, caller, connections));
@@ -210,21 +123,7 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
             '`{"signal":"cancel"}` cancels. The server ends with one binary result frame ' +
             "and a close frame 1000. See docs/pow1.md.",
           tags: ["pow-1 WebSocket"],
-          parameters: [
-            {
-              name: "Upgrade",
-              in: "header",
-              required: true,
-              schema: { type: "string", enum: ["websocket"] },
-            },
-            {
-              name: "Sec-WebSocket-Protocol",
-              in: "header",
-              required: true,
-              description: "Must offer `pow-1`",
-              schema: { type: "string", example: "pow-1" },
-            },
-          ],
+          parameters: upgradeParameters("Must offer `pow-1`", POW1_SUBPROTOCOL),
           responses: {
             "101": {
               description:
@@ -237,7 +136,7 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
                 "text/plain": {
                   schema: {
                     type: "string",
-                    example: "client does not support required pow-1 subprotocol",
+                    example: POW1_NO_SUBPROTOCOL_BODY,
                   },
                 },
               },
@@ -247,10 +146,12 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
       },
     },
     close() {
-      for (const connection of connections) connection.abort();
+      connections.close();
     },
   };
 };
+
+pow1WebSocket.config = pow1ConfigSection;
 
 /**
  * One pow-1 WebSocket connection.
@@ -266,7 +167,7 @@ class Pow1Connection {
   /** The authenticated caller, without `via` (added when the call starts). */
   #caller: Caller;
   /** The front end's open connections; this one leaves it when closed. */
-  #connections: Set<Pow1Connection>;
+  #connections: ConnectionSet<Pow1Connection>;
   #phase: "waiting" | "running" | "ending" | "closed" = "waiting";
   #session: Session | undefined;
   #detach: (() => void) | undefined;
@@ -288,7 +189,7 @@ class Pow1Connection {
     socket: WebSocket,
     context: FrontEndContext,
     caller: Caller,
-    connections: Set<Pow1Connection>,
+    connections: ConnectionSet<Pow1Connection>,
   ) {
     this.#socket = socket;
     this.#context = context;
@@ -329,16 +230,14 @@ class Pow1Connection {
   #message(data: unknown): void {
     this.#lastFrameAt = Date.now();
     if (this.#phase === "ending" || this.#phase === "closed") return;
-    const isText = typeof data === "string";
-    const size = isText ? utf8Length(data) : (data as ArrayBuffer).byteLength;
     const max = this.#context.config.pow1.maxMessage;
-    if (size > max) {
+    const size = oversize(data, max);
+    if (size !== undefined) {
       return this.#fail(1009, `message too big: ${size} bytes, the limit is ${max}`);
     }
-    if (isText) return this.#text(data, size);
-    const text = decoder.decode(data as ArrayBuffer);
-    if (this.#phase === "waiting") return this.#call(text);
-    this.#signal(text);
+    if (typeof data === "string") return this.#text(data);
+    if (this.#phase === "waiting") return this.#call(data as ArrayBuffer);
+    this.#signal(data as ArrayBuffer);
   }
 
   /**
@@ -346,17 +245,18 @@ class Pow1Connection {
    * stop reading, so input that arrives faster than the process takes it waits here, up to
    * `pow1.maxPendingInput` bytes. See {@linkcode Pow1Connection.#flush} for how it is written.
    */
-  #text(text: string, size: number): void {
+  #text(text: string): void {
     if (this.#phase !== "waiting" && (this.#inputClosed || !this.#session)) return;
     const limit = this.#context.config.pow1.maxPendingInput;
-    if (this.#queued + size > limit) {
+    const bytes = encoder.encode(text);
+    if (this.#queued + bytes.byteLength > limit) {
       if (this.#phase === "waiting") {
         return this.#fail(1008, `too much input before the call: more than ${limit} bytes`);
       }
       return this.#overflow(limit);
     }
-    this.#queued += size;
-    this.#queue.push(encoder.encode(text));
+    this.#queued += bytes.byteLength;
+    this.#queue.push(bytes);
     if (this.#phase === "running") this.#flush();
   }
 
@@ -439,13 +339,13 @@ class Pow1Connection {
     else session.closeInput();
   }
 
-  #call(text: string): void {
+  #call(data: ArrayBuffer): void {
     clearTimeout(this.#timer);
-    const call = parsePow1Call(text);
+    const call = readPow1Call(data);
     if (!call) return this.#finish({ status: "rejected", reason: PROTOCOL_ERROR });
     let session: Session;
     try {
-      session = this.#context.manager.start(call.call, call.params, {
+      session = this.#context.manager.start(call.call, call.params ?? null, {
         caller: { ...this.#caller, via: "pow-1" },
       });
     } catch (error) {
@@ -461,14 +361,9 @@ class Pow1Connection {
     this.#pump(session);
   }
 
-  #signal(text: string): void {
+  #signal(data: ArrayBuffer): void {
     const session = this.#session!;
-    let signal: unknown;
-    try {
-      signal = (JSON.parse(text) as { signal?: unknown } | null)?.signal;
-    } catch {
-      signal = undefined;
-    }
+    const signal = readPow1Signal(data);
     if (signal === "close" || (signal === "cancel" && this.#cancels > 0)) {
       this.#closeInput(session);
       if (signal === "cancel") this.#cancels++;
@@ -483,50 +378,34 @@ class Pow1Connection {
   async #pump(session: Session): Promise<void> {
     const socket = this.#socket;
     const maxFrame = this.#context.config.pow1.maxFrame;
-    // Frames queued beyond this mean the client is behind: small writes are coalesced.
-    const backedUp = maxFrame * 4;
     const reader = this.#reader = session.reader();
-    // A decoder per stream, made when the stream first has output (stderr often has none).
-    const decoders: { stdout?: TextDecoder; stderr?: TextDecoder } = {};
-    const decode = (stream: "stdout" | "stderr", data: Uint8Array) =>
-      (decoders[stream] ??= new TextDecoder()).decode(data, { stream: true });
+    const decoders = new StreamDecoders();
     const send = (text: string) => {
       if (text) socket.send(text);
     };
+    let ended: boolean;
     try {
-      while (true) {
-        await drained(socket, SOCKET_HIGH_WATER);
-        if (this.#phase !== "running" || socket.readyState !== WebSocket.OPEN) return;
-        if (
-          socket.bufferedAmount > backedUp && !session.log.closed &&
-          session.log.end - reader.offset < maxFrame
-        ) {
-          // Backed up with less than a frame waiting: let output collect while the queue
-          // drains, so that many small writes go out as one frame instead of many.
-          await drained(socket, backedUp);
-          if (this.#phase !== "running" || socket.readyState !== WebSocket.OPEN) return;
-        }
-        const backlog = socket.bufferedAmount > 0;
-        const chunks = await reader.read({ maxBytes: maxFrame });
-        if (chunks === null) break;
-        if (this.#phase !== "running" || socket.readyState !== WebSocket.OPEN) return;
+      ended = await pumpOutput(socket, session, reader, (chunks, backlog) => {
         if (backlog) {
+          // The client is behind: what was read goes out as one frame.
           let text = "";
-          for (const chunk of chunks) {
-            text += decode(chunk.stream, chunk.data);
-          }
+          for (const chunk of chunks) text += decoders.decode(chunk.stream, chunk.data);
           send(text);
         } else {
-          for (const chunk of chunks) {
-            send(decode(chunk.stream, chunk.data));
-          }
+          for (const chunk of chunks) send(decoders.decode(chunk.stream, chunk.data));
         }
-      }
+      }, {
+        maxBytes: maxFrame,
+        // Frames queued beyond this mean the client is behind: small writes are coalesced.
+        backedUp: maxFrame * 4,
+        live: () => this.#phase === "running" && socket.readyState === WebSocket.OPEN,
+      });
       // An incomplete character at the very end becomes U+FFFD.
-      send((decoders.stdout?.decode() ?? "") + (decoders.stderr?.decode() ?? ""));
+      if (ended) send(decoders.end("stdout") + decoders.end("stderr"));
     } finally {
       reader.close();
     }
+    if (!ended) return;
     const result = await session.result;
     if (this.#phase === "running") this.#finish(pow1Result(result));
   }
@@ -595,23 +474,4 @@ class Pow1Connection {
     this.#detach?.();
     this.#detach = undefined;
   }
-}
-
-function utf8Length(text: string): number {
-  // Cheap bounds first: every UTF-16 code unit is 1 to 3 UTF-8 bytes.
-  if (text.length * 3 <= 1024) return encoder.encode(text).length;
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
 }

@@ -7,11 +7,12 @@
  */
 
 import type { ParamInfo, ProcessInfo, ProcessResult, SessionInfo, SignalName } from "@pow/protocol";
-import type { ProcessDefinition } from "./process.ts";
-import type { SessionHandle, SessionResult } from "./session.ts";
-import type { SessionManager } from "./session_manager.ts";
-import type { SessionRecord } from "./store.ts";
-import type { Caller } from "./process.ts";
+import type { ProcessDefinition } from "../../process.ts";
+import type { SessionHandle, SessionResult } from "../../session.ts";
+import type { SessionManager } from "../../session_manager.ts";
+import type { SessionRecord } from "../../store.ts";
+import type { Caller } from "../../process.ts";
+import { allowedProcesses, listSessions } from "../_kit/mod.ts";
 
 /** The server name and version announced in `hello`. */
 export const SERVER_NAME = "pow/0.1.0";
@@ -21,7 +22,7 @@ export const SERVER_NAME = "pow/0.1.0";
  *
  * @example
  * ```ts
- * import { toProcessResult } from "./_v2.ts";
+ * import { toProcessResult } from "./_convert.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(
@@ -103,13 +104,21 @@ export function recordToSessionInfo(record: SessionRecord): SessionInfo {
  * @param caller Who is asking.
  * @returns Their descriptions, oldest first.
  */
-export async function listSessions(
-  manager: SessionManager,
-  caller: Caller,
-): Promise<SessionInfo[]> {
-  if (manager.node === undefined) return manager.list(caller).map(toSessionInfo);
-  const local = new Map(manager.list(caller).map((s) => [s.id, toSessionInfo(s)]));
-  return (await manager.listAll(caller)).map((r) => local.get(r.id) ?? recordToSessionInfo(r));
+export function listSessionInfos(manager: SessionManager, caller: Caller): Promise<SessionInfo[]> {
+  return listSessions(manager, caller, { local: toSessionInfo, stored: recordToSessionInfo });
+}
+
+/**
+ * Lists the processes a caller may start.
+ *
+ * @param manager The session manager.
+ * @param caller Who is asking.
+ * @returns Their descriptions, in catalogue order.
+ */
+export function listProcessInfos(manager: SessionManager, caller: Caller): ProcessInfo[] {
+  return allowedProcesses(manager, caller).map(([name, definition]) =>
+    toProcessInfo(name, definition)
+  );
 }
 
 /**
@@ -117,8 +126,8 @@ export async function listSessions(
  *
  * @example
  * ```ts
- * import { toProcessInfo } from "./_v2.ts";
- * import { defineCommand } from "./process.ts";
+ * import { toProcessInfo } from "./_convert.ts";
+ * import { defineCommand } from "../../process.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(

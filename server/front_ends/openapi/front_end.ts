@@ -9,7 +9,7 @@
  */
 
 import type { Context, Hono } from "hono";
-import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
 
 /** Options for {@linkcode openApiDocument}. */
 export interface OpenApiDocumentOptions {
@@ -36,7 +36,7 @@ export interface OpenApiDocument {
  *
  * @example
  * ```ts
- * import { openApiDocument } from "./openapi.ts";
+ * import { openApiDocument } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * const doc = openApiDocument([
@@ -59,9 +59,18 @@ export function openApiDocument(
   options: OpenApiDocumentOptions = {},
 ): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const frontEnd of frontEnds) {
+  // Front ends whose subprotocols the server prefers come first: where two describe the same
+  // operation (WebSocket upgrades on one path), theirs leads the merged description.
+  const ordered = [...frontEnds].sort((a, b) => (a.preference ?? 100) - (b.preference ?? 100));
+  for (const frontEnd of ordered) {
     for (const [path, item] of Object.entries(frontEnd.openapi ?? {})) {
-      paths[path] = { ...paths[path], ...(item as Record<string, unknown>) };
+      const merged: Record<string, unknown> = { ...paths[path] };
+      for (const [method, operation] of Object.entries(item as Record<string, unknown>)) {
+        merged[method] = merged[method]
+          ? mergeOperations(merged[method] as Operation, operation as Operation)
+          : operation;
+      }
+      paths[path] = merged;
     }
   }
   return {
@@ -75,6 +84,36 @@ export function openApiDocument(
     },
     servers: [{ url: typeof serverUrl === "string" ? serverUrl : serverUrl.href }],
     paths,
+  };
+}
+
+/** An OpenAPI operation object (only the parts merged here). */
+interface Operation {
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  parameters?: ({ name: string; description?: string } & Record<string, unknown>)[];
+  responses?: Record<string, unknown>;
+}
+
+/** Two front ends' descriptions of one operation (e.g. upgrades to either subprotocol). */
+function mergeOperations(first: Operation, second: Operation): Operation {
+  const either = (a?: string, b?: string) => a && b && a !== b ? `${a}; or: ${b}` : a ?? b;
+  const parameters = [...(first.parameters ?? [])].map((p) => {
+    const other = second.parameters?.find((q) => q.name === p.name);
+    return other ? { ...p, description: either(p.description, other.description) } : p;
+  });
+  for (const q of second.parameters ?? []) {
+    if (!parameters.some((p) => p.name === q.name)) parameters.push(q);
+  }
+  return {
+    ...second,
+    ...first,
+    summary: either(first.summary, second.summary),
+    description: [first.description, second.description].filter(Boolean).join("\n\n"),
+    tags: [...new Set([...(first.tags ?? []), ...(second.tags ?? [])])],
+    parameters,
+    responses: { ...second.responses, ...first.responses },
   };
 }
 
@@ -144,8 +183,8 @@ function readAsset(name: string): Promise<Uint8Array> {
  *
  * @example
  * ```ts
- * import { createServer, defaultConfig } from "../mod.ts";
- * import { openApi } from "./openapi.ts";
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { openApi } from "./front_end.ts";
  * import assert from "node:assert/strict";
  *
  * const server = createServer(defaultConfig(), { frontEnds: [openApi] });
@@ -166,6 +205,8 @@ export const openApi: FrontEndFactory = (context: FrontEndContext): FrontEnd => 
   };
   return {
     name: "openapi",
+    publicPaths: /^(openapi\.json|docs(\/.*)?)$/,
+    documentation: { page: "docs/", openapi: "openapi.json" },
     routes(app: Hono<PowEnv>): void {
       app.get("/openapi.json", (c) => {
         return c.json(openApiDocument(context.frontEnds, context.config.server.basePath));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { drained, drainWaiters } from "./_drain.ts";
+import { drained, drainWaiters } from "./drain.ts";
 
 /** A stand-in for a WebSocket whose queue the test empties by hand. */
 function fakeSocket(bufferedAmount: number) {

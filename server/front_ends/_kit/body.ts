@@ -88,7 +88,7 @@ function tooLarge(limit: number): BodyError {
  *
  * @example Refuse a body over the limit
  * ```ts
- * import { BodyError, readBody } from "./_body.ts";
+ * import { BodyError, readBody } from "./body.ts";
  * import assert from "node:assert/strict";
  *
  * const request = new Request("http://localhost/", { method: "POST", body: "x".repeat(20) });
@@ -167,7 +167,7 @@ export function stdinWindow(maxPendingInput: number): number {
  *
  * @example Copy a body
  * ```ts
- * import { pipeBody } from "./_body.ts";
+ * import { pipeBody } from "./body.ts";
  * import assert from "node:assert/strict";
  *
  * const got: number[] = [];

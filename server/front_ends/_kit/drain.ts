@@ -54,7 +54,7 @@ let idleDelay = 1;
  *
  * @example
  * ```ts
- * import { drained } from "./_drain.ts";
+ * import { drained } from "./drain.ts";
  *
  * const socket = { readyState: WebSocket.OPEN, bufferedAmount: 0 } as WebSocket;
  * await drained(socket, 1024); // nothing queued: resolves at once

@@ -8,13 +8,24 @@
  */
 
 import type { Context, Hono } from "hono";
-import { BodyError, pipeBody, readBody, stdinWindow } from "./_body.ts";
-import { CallError, CapacityError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
-import type { OutputChunk, OutputReader } from "./output_log.ts";
-import type { Caller } from "./process.ts";
-import type { Session } from "./session.ts";
-import { parsePow1Call, pow1CallErrorReason, type Pow1Result, pow1Result } from "./pow1_ws.ts";
+import {
+  BodyError,
+  callErrorStatus,
+  jsonBody,
+  pathParameter,
+  pipeBody,
+  readBody,
+  stdinWindow,
+  textResponse,
+} from "../_kit/mod.ts";
+import { CallError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
+import { pow1ConfigSection } from "./config.ts";
+import type { OutputChunk, OutputReader } from "../../output_log.ts";
+import type { Caller } from "../../process.ts";
+import type { Session } from "../../session.ts";
+import { type Pow1Result, readPow1Call } from "@pow/protocol";
+import { pow1CallErrorReason, pow1Result } from "./_results.ts";
 
 /** The body of `GET /status/{id}`. */
 export interface Pow1Status {
@@ -96,8 +107,8 @@ class StatusBuffer {
  *
  * @example Run `echo` over REST
  * ```ts
- * import { createServer, defaultConfig } from "../mod.ts";
- * import { pow1Rest } from "./pow1_rest.ts";
+ * import { createServer, defaultConfig } from "../../../mod.ts";
+ * import { pow1Rest } from "./rest.ts";
  * import assert from "node:assert/strict";
  *
  * const server = createServer(defaultConfig(), { frontEnds: [pow1Rest] });
@@ -156,7 +167,7 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
           if (!(error instanceof BodyError)) throw error;
           return text(c, error.message, error.status);
         }
-        const call = parsePow1Call(body);
+        const call = readPow1Call(body);
         if (!call) return text(c, "failed to decode call message", 400);
         const options = {
           caller: { ...caller, via: "pow-1-rest" } as Caller,
@@ -165,13 +176,13 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
         let session: Session;
         let callError: string | undefined;
         try {
-          session = manager.start(call.call, call.params, options);
+          session = manager.start(call.call, call.params ?? null, options);
         } catch (error) {
           if (!(error instanceof CallError)) throw error;
           callError = pow1CallErrorReason(error);
           // A call refused by a limit gets no id: it must not hold a session either.
           if (error.code === "limit_reached") {
-            return text(c, callError, error instanceof CapacityError ? 503 : 429);
+            return text(c, callError, callErrorStatus(error) as 429 | 503);
           }
           try {
             // Listings (pow.v2 `sessions`, `GET /api/v2/sessions`) carry names of 1 to 256
@@ -179,13 +190,13 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
             const name = call.call.slice(0, 256) || "-";
             // A call refused before it was counted (unknown process, params, permission) still
             // counts against `startsPerMinute`: failed calls hold an id too.
-            session = manager.rejected(name, call.params, options, error.message, "spawn", {
+            session = manager.rejected(name, call.params ?? null, options, error.message, "spawn", {
               countStart: true,
             });
           } catch (limit) {
             // Even failed calls hold an id for a while: refuse once a limit is reached.
             if (!(limit instanceof CallError)) throw limit;
-            return text(c, pow1CallErrorReason(limit), limit instanceof CapacityError ? 503 : 429);
+            return text(c, pow1CallErrorReason(limit), callErrorStatus(limit) as 429 | 503);
           }
         }
         buffers.set(session.id, new StatusBuffer(session, config.pow1.statusLines, callError));
@@ -234,18 +245,11 @@ export const pow1Rest: FrontEndFactory = (context: FrontEndContext): FrontEnd =>
   };
 };
 
+pow1Rest.config = pow1ConfigSection;
+
 function restPaths(): Record<string, unknown> {
-  const plain = (description: string, example: string) => ({
-    description,
-    content: { "text/plain": { schema: { type: "string", examples: [example] } } },
-  });
-  const idParam = {
-    name: "id",
-    in: "path",
-    required: true,
-    description: "The session id returned by `POST /new`",
-    schema: { type: "string" },
-  };
+  const plain = textResponse;
+  const idParam = pathParameter("id", "The session id returned by `POST /new`");
   const notFound = plain("No session with this id (or it expired)", "process not found");
   const result = {
     oneOf: [
@@ -279,25 +283,18 @@ function restPaths(): Record<string, unknown> {
           "start (unknown process, invalid params, not allowed) still gets an id; its status " +
           "is rejected.",
         tags,
-        requestBody: {
-          required: true,
-          content: {
-            "application/json": {
-              schema: {
-                type: "object",
-                required: ["call"],
-                properties: {
-                  call: { type: "string", examples: ["echo"] },
-                  params: {
-                    type: ["array", "null"],
-                    items: { type: "string" },
-                    description: "The params; missing or null means none",
-                  },
-                },
-              },
+        requestBody: jsonBody({
+          type: "object",
+          required: ["call"],
+          properties: {
+            call: { type: "string", examples: ["echo"] },
+            params: {
+              type: ["array", "null"],
+              items: { type: "string" },
+              description: "The params; missing or null means none",
             },
           },
-        },
+        }),
         responses: {
           "200": {
             description: "The session id",

@@ -31,35 +31,51 @@ import {
   V2_SUBPROTOCOL,
   type WatchMessage,
 } from "@pow/protocol";
-import { drained, SOCKET_HIGH_WATER } from "./_drain.ts";
-import { applySignal, listSessions, SERVER_NAME, toProcessInfo, toProcessResult } from "./_v2.ts";
-import { Connection as WatchConnection, type ConnectionHost, type RailSocket } from "./_watch.ts";
-import { ChannelError, openChannel } from "./_watch_channels.ts";
-import { newSessionId } from "./session_manager.ts";
-import { CallError } from "./errors.ts";
-import type { FrontEnd, FrontEndContext, FrontEndFactory } from "./front_end.ts";
-import type { OutputChunk, OutputReader } from "./output_log.ts";
-import type { Caller } from "./process.ts";
-import { ProviderConnection } from "./provider.ts";
-import type { Session, SessionHandle } from "./session.ts";
-
-const encoder = new TextEncoder();
+import {
+  coalesce,
+  ConnectionSet,
+  drained,
+  oversize,
+  SOCKET_HIGH_WATER,
+  upgradeParameters,
+} from "../_kit/mod.ts";
+import {
+  applySignal,
+  listProcessInfos,
+  listSessionInfos,
+  SERVER_NAME,
+  toProcessResult,
+} from "./_convert.ts";
+import { CallError } from "../../errors.ts";
+import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
+import { v2ConfigSection } from "./config.ts";
+import type { OutputChunk, OutputReader } from "../../output_log.ts";
+import type { Caller } from "../../process.ts";
+import type { Session, SessionHandle } from "../../session.ts";
+import {
+  Connection as WatchConnection,
+  type ConnectionHost,
+  type RailSocket,
+} from "../../_watch.ts";
+import { ChannelError, openChannel } from "../../_watch_channels.ts";
+import { newSessionId } from "../../session_manager.ts";
+import { ProviderConnection } from "../../provider.ts";
 
 /**
  * The `pow.v2` WebSocket front end: accepts upgrades offering `pow.v2` under the base path.
  *
  * Settings it uses: `limits.sessionsPerConnection` (announced as `maxChannels`),
  * `limits.idleTimeout` (a connection without channels or messages for that long is closed with
- * 4000), `pow1.keepAlive` (WebSocket pings), `pow1.maxMessage` (`maxMessageSize`),
- * `pow1.maxFrame` (the largest output payload per data frame),
+ * 4000), `server.keepAlive` (WebSocket pings), `v2.maxMessage` (`maxMessageSize`),
+ * `v2.maxFrame` (the largest output payload per data frame),
  * `sessions.linger` (`lingerMs`), `sessions.maxPendingInput` (caps `stdinCredit`, and the output
  * credit of a provider) and the `provide` section (processes provided by clients, handled by
  * {@linkcode ProviderConnection} in `provider.ts`).
  *
  * @example Run `echo` over a real WebSocket
  * ```ts
- * import { createServer, defaultConfig, listen } from "../mod.ts";
- * import { nativeWebSocket } from "./native_ws.ts";
+ * import { createServer, defaultConfig, listen } from "../../../mod.ts";
+ * import { nativeWebSocket } from "./ws.ts";
  * import { decodeDataFrame, encodeMessage, parseServerMessage } from "@pow/protocol";
  * import assert from "node:assert/strict";
  *
@@ -97,11 +113,12 @@ const encoder = new TextEncoder();
  * @returns The front end.
  */
 export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
-  const connections = new Set<V2Connection>();
+  const connections = new ConnectionSet<V2Connection>();
   const reserved = new Set(Object.keys(context.config.processes));
   return {
     name: "pow.v2",
     subprotocols: [V2_SUBPROTOCOL],
+    preference: 0,
     upgrade(request: Request, _protocol: string, caller: Caller): Response {
       const upgraded = context.upgradeWebSocket(request, { protocol: V2_SUBPROTOCOL });
       const connection = new V2Connection(
@@ -114,31 +131,17 @@ export const nativeWebSocket: FrontEndFactory = (context: FrontEndContext): Fron
       connections.add(connection);
       return upgraded.response;
     },
-    get openapi(): Record<string, unknown> {
-      // pow-1 upgrades on the same path: describe both in one operation (one GET per path).
-      const other = context.frontEnds.find((f) => f.name !== "pow.v2" && f.openapi?.["/"]);
-      const theirs = (other?.openapi?.["/"] as { get?: Operation } | undefined)?.get;
-      return {
-        "/": { get: theirs ? mergeOperations(UPGRADE_OPERATION, theirs) : UPGRADE_OPERATION },
-      };
-    },
+    openapi: { "/": { get: UPGRADE_OPERATION } },
     close() {
-      for (const connection of [...connections]) connection.abort();
+      connections.close();
     },
   };
 };
 
-/** An OpenAPI operation object (only the parts merged here). */
-interface Operation {
-  summary?: string;
-  description?: string;
-  tags?: string[];
-  parameters?: ({ name: string } & Record<string, unknown>)[];
-  responses?: Record<string, unknown>;
-}
+nativeWebSocket.config = v2ConfigSection;
 
 /** The OpenAPI description of the `pow.v2` upgrade. */
-const UPGRADE_OPERATION: Operation = {
+const UPGRADE_OPERATION: Record<string, unknown> = {
   summary: "Run processes over WebSocket (pow.v2, the native protocol)",
   description: "Upgrades to a WebSocket with the `pow.v2` subprotocol. Many processes " +
     "per connection on client-chosen channel ids; JSON control messages (`start`, " +
@@ -148,22 +151,11 @@ const UPGRADE_OPERATION: Operation = {
     "the connection and can be reattached from a byte offset; processes provided by clients " +
     "(`provide`, then `serve` for each call). See docs/protocol.md.",
   tags: ["pow.v2 WebSocket"],
-  parameters: [
-    {
-      name: "Upgrade",
-      in: "header",
-      required: true,
-      schema: { type: "string", enum: ["websocket"] },
-    },
-    {
-      name: "Sec-WebSocket-Protocol",
-      in: "header",
-      required: true,
-      description: "Must offer `pow.v2`; may add a `pow.token.<base64url>` entry " +
-        "carrying a bearer token (browsers)",
-      schema: { type: "string", example: "pow.v2" },
-    },
-  ],
+  parameters: upgradeParameters(
+    "Must offer `pow.v2`; may add a `pow.token.<base64url>` entry carrying a bearer token " +
+      "(browsers)",
+    V2_SUBPROTOCOL,
+  ),
   responses: {
     "101": {
       description: "Switching protocols; the server answers " +
@@ -176,24 +168,6 @@ const UPGRADE_OPERATION: Operation = {
     "401": { description: "Missing or invalid token" },
   },
 };
-
-function mergeOperations(ours: Operation, theirs: Operation): Operation {
-  return {
-    summary: "Run processes over WebSocket (pow.v2, or pow-1)",
-    description: `${ours.description}\n\n${theirs.description ?? ""}`.trim(),
-    tags: [...new Set([...(ours.tags ?? []), ...(theirs.tags ?? [])])],
-    parameters: (ours.parameters ?? []).map((p) =>
-      p.name === "Sec-WebSocket-Protocol"
-        ? {
-          ...p,
-          description: "Offer `pow.v2` (preferred) or `pow-1`; `pow.v2` may be " +
-            "accompanied by a `pow.token.<base64url>` entry carrying a bearer token (browsers)",
-        }
-        : p
-    ),
-    responses: { ...theirs.responses, ...ours.responses },
-  };
-}
 
 /** One bound channel: a viewer of one session on one connection. */
 interface Channel {
@@ -301,7 +275,7 @@ class V2Connection {
     this.#caller = caller;
     this.#onDone = onDone;
     const { config } = context;
-    this.#maxMessageSize = config.pow1.maxMessage;
+    this.#maxMessageSize = config.v2.maxMessage;
     this.#stdinCredit = Math.min(DEFAULT_STDIN_CREDIT, config.sessions.maxPendingInput);
     this.#maxChannels = config.limits.sessionsPerConnection;
     this.#provider = new ProviderConnection({
@@ -346,11 +320,10 @@ class V2Connection {
   #message(data: unknown): void {
     if (this.#closed) return;
     this.#armIdle();
+    if (oversize(data, this.#maxMessageSize) !== undefined) {
+      return this.#close(1009, MESSAGE_TOO_BIG_REASON);
+    }
     if (typeof data === "string") {
-      // A UTF-16 code unit is at most 3 UTF-8 bytes: only measure when it could matter.
-      if (data.length * 3 > this.#maxMessageSize && utf8Length(data) > this.#maxMessageSize) {
-        return this.#close(1009, MESSAGE_TOO_BIG_REASON);
-      }
       const parsed = parseClientMessage(data);
       if (!parsed.ok) return this.#error(parsed.error);
       try {
@@ -383,7 +356,7 @@ class V2Connection {
       case "attach":
         return this.#attach(message);
       case "list":
-        return void listSessions(this.#context.manager, this.#caller).then(
+        return void listSessionInfos(this.#context.manager, this.#caller).then(
           (sessions) => this.#send({ type: "sessions", ref: message.ref, sessions }),
           (error) =>
             this.#error({
@@ -397,9 +370,7 @@ class V2Connection {
         return this.#send({
           type: "processes",
           ref: message.ref,
-          processes: Object.entries(manager.processes)
-            .filter(([, definition]) => manager.allowed(definition, this.#caller))
-            .map(([name, definition]) => toProcessInfo(name, definition)),
+          processes: listProcessInfos(manager, this.#caller),
         });
       }
       case "ping":
@@ -548,9 +519,7 @@ class V2Connection {
     }
     const channel = this.#bind(id, session, 0, message.credit);
     // `started` says the process was spawned (it carries the pid): wait for that.
-    while (session.state === "starting") {
-      await new Promise((resolve) => session.addEventListener("state", resolve, { once: true }));
-    }
+    await session.started;
     this.#announce(channel, {
       type: "started",
       id,
@@ -787,7 +756,7 @@ class V2Connection {
   async #pump(channel: Channel): Promise<void> {
     const { session, reader } = channel;
     const maxFrame = Math.min(
-      this.#context.config.pow1.maxFrame,
+      this.#context.config.v2.maxFrame,
       this.#maxMessageSize - DATA_FRAME_HEADER_SIZE,
     );
     const ended = session.result.then(() => {});
@@ -847,28 +816,11 @@ class V2Connection {
       });
       channel.reportedSkipped = skipped;
     }
-    let i = 0;
-    while (i < chunks.length) {
-      let j = i + 1;
-      let size = chunks[i].data.byteLength;
-      while (j < chunks.length && chunks[j].stream === chunks[i].stream) {
-        size += chunks[j].data.byteLength;
-        j++;
-      }
-      let data = chunks[i].data;
-      if (j - i > 1) {
-        data = new Uint8Array(size);
-        let at = 0;
-        for (let k = i; k < j; k++) {
-          data.set(chunks[k].data, at);
-          at += chunks[k].data.byteLength;
-        }
-      }
-      channel.credit -= size;
+    for (const run of coalesce(chunks)) {
+      channel.credit -= run.data.byteLength;
       this.#sendBinary(
-        encodeDataFrame({ kind: chunks[i].stream, id: channel.id, offset: chunks[i].offset, data }),
+        encodeDataFrame({ kind: run.stream, id: channel.id, offset: run.offset, data: run.data }),
       );
-      i = j;
     }
   }
 
@@ -955,8 +907,4 @@ class V2Connection {
     this.#watches.clear();
     this.#onDone();
   }
-}
-
-function utf8Length(text: string): number {
-  return encoder.encode(text).byteLength;
 }

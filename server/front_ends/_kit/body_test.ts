@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BodyError, pipeBody, readBody, stdinWindow } from "./_body.ts";
+import { BodyError, pipeBody, readBody, stdinWindow } from "./body.ts";
 
 function post(body: BodyInit, headers?: HeadersInit): Request {
   return new Request("http://localhost/", { method: "POST", body, headers });

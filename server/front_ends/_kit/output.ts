@@ -1,0 +1,140 @@
+/**
+ * Output chunks as front ends send them: merged into fewer, larger pieces, decoded as text per
+ * stream without splitting a character.
+ *
+ * @module
+ */
+
+import type { OutputChunk, OutputStream } from "../../output_log.ts";
+
+/**
+ * Joins byte arrays into one (the array itself when there is one).
+ *
+ * @example
+ * ```ts
+ * import { concat } from "./output.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(concat([new Uint8Array([1]), new Uint8Array([2, 3])]), new Uint8Array([1, 2, 3]));
+ * ```
+ *
+ * @param parts The arrays.
+ * @returns Their bytes in order.
+ */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * Merges adjacent chunks of one stream (up to `max` bytes each), keeping their order.
+ *
+ * @example
+ * ```ts
+ * import { coalesce } from "./output.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const a = { stream: "stdout" as const, offset: 0, data: new Uint8Array([1]) };
+ * const b = { stream: "stdout" as const, offset: 1, data: new Uint8Array([2]) };
+ * assert.deepEqual(coalesce([a, b]), [{ stream: "stdout", offset: 0, data: new Uint8Array([1, 2]) }]);
+ * ```
+ *
+ * @param chunks Chunks in log order.
+ * @param max The largest merged chunk, in bytes. @default {Infinity}
+ * @returns The merged chunks.
+ */
+export function coalesce(chunks: OutputChunk[], max: number = Infinity): OutputChunk[] {
+  const out: OutputChunk[] = [];
+  let parts: Uint8Array[] = [];
+  let first: OutputChunk | undefined;
+  let size = 0;
+  const flush = () => {
+    if (first) out.push({ stream: first.stream, offset: first.offset, data: concat(parts) });
+    parts = [];
+    first = undefined;
+    size = 0;
+  };
+  for (const chunk of chunks) {
+    const contiguous = first && first.stream === chunk.stream &&
+      first.offset + size === chunk.offset && size + chunk.data.length <= max;
+    if (!contiguous) flush();
+    first ??= chunk;
+    parts.push(chunk.data);
+    size += chunk.data.length;
+  }
+  flush();
+  return out;
+}
+
+/**
+ * How many bytes at the end of `bytes` are the start of a UTF-8 character that is not complete
+ * yet (0 to 3).
+ *
+ * @example
+ * ```ts
+ * import { incompleteTail } from "./output.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(incompleteTail(new Uint8Array([0x61, 0xe2, 0x82])), 2);
+ * ```
+ *
+ * @param bytes The bytes.
+ * @returns The length of the incomplete character at the end.
+ */
+export function incompleteTail(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back];
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    // Only 0xC2 to 0xF4 start a character of several bytes; anything else is no start.
+    const needed = byte > 0xf4 ? 0 : byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc2 ? 2 : 0;
+    return needed > back ? back : 0;
+  }
+  return 0;
+}
+
+/**
+ * A text decoder per output stream, made when the stream first has output (stderr often has
+ * none): a character split between two chunks of a stream is decoded whole; invalid UTF-8
+ * becomes U+FFFD.
+ *
+ * @example
+ * ```ts
+ * import { StreamDecoders } from "./output.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const decoders = new StreamDecoders();
+ * assert.equal(decoders.decode("stdout", new Uint8Array([0x68, 0xc3])), "h");
+ * assert.equal(decoders.decode("stdout", new Uint8Array([0xa9])), "é");
+ * assert.equal(decoders.end("stdout"), "");
+ * ```
+ */
+export class StreamDecoders {
+  #decoders: { stdout?: TextDecoder; stderr?: TextDecoder } = {};
+
+  /**
+   * Decodes the next bytes of a stream.
+   *
+   * @param stream The stream.
+   * @param data Its next bytes.
+   * @returns The text of the complete characters.
+   */
+  decode(stream: OutputStream, data: Uint8Array): string {
+    return (this.#decoders[stream] ??= new TextDecoder()).decode(data, { stream: true });
+  }
+
+  /**
+   * Ends a stream: an incomplete character at its very end becomes U+FFFD.
+   *
+   * @param stream The stream.
+   * @returns What was held back.
+   */
+  end(stream: OutputStream): string {
+    return this.#decoders[stream]?.decode() ?? "";
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The output pump of a WebSocket front end: reads a session's output as fast as the socket
+ * drains, and lets small writes collect into larger frames while the client is behind.
+ *
+ * @module
+ */
+
+import type { OutputChunk, OutputReader } from "../../output_log.ts";
+import type { SessionHandle } from "../../session.ts";
+import { drained, SOCKET_HIGH_WATER } from "./drain.ts";
+
+/** Options for {@linkcode pumpOutput}. */
+export interface PumpOutputOptions {
+  /** The most bytes read (and sent) at once. */
+  maxBytes: number;
+  /** Bytes queued on the socket above which the pump waits. @default {SOCKET_HIGH_WATER} */
+  highWater?: number;
+  /**
+   * Bytes queued above which the client counts as behind: then, with less than `maxBytes` of
+   * output waiting, the pump lets output collect until the queue falls to this mark, so that
+   * many small writes go out as one frame. @default {no coalescing wait}
+   */
+  backedUp?: number;
+  /** Whether to go on; checked after every wait. @default {always} */
+  live?: () => boolean;
+}
+
+/**
+ * Sends what was read. `backlog` is true when the socket still had bytes queued before the
+ * read: the client is behind, so the chunks are best sent as one frame.
+ */
+export type PumpSend = (chunks: OutputChunk[], backlog: boolean) => void;
+
+/**
+ * Pumps a session's output from `reader` to `send`, waiting for `socket` to drain in between.
+ *
+ * @example
+ * ```ts ignore
+ * const ended = await pumpOutput(socket, session, session.reader(), (chunks) => {
+ *   for (const chunk of chunks) socket.send(chunk.data);
+ * }, { maxBytes: 64 * 1024 });
+ * ```
+ *
+ * @param socket The WebSocket the output goes to (for its send queue).
+ * @param session The session.
+ * @param reader A reader on the session's output.
+ * @param send Sends chunks.
+ * @param options Sizes and when to stop.
+ * @returns `true` once all output was sent, `false` when `live()` said to stop.
+ */
+export async function pumpOutput(
+  socket: WebSocket,
+  session: SessionHandle,
+  reader: OutputReader,
+  send: PumpSend,
+  options: PumpOutputOptions,
+): Promise<boolean> {
+  const { maxBytes, highWater = SOCKET_HIGH_WATER, backedUp, live = () => true } = options;
+  while (true) {
+    await drained(socket, highWater);
+    if (!live()) return false;
+    if (
+      backedUp !== undefined && socket.bufferedAmount > backedUp && !session.log.closed &&
+      session.log.end - reader.offset < maxBytes
+    ) {
+      // Backed up with less than a frame waiting: let output collect while the queue drains.
+      await drained(socket, backedUp);
+      if (!live()) return false;
+    }
+    const backlog = socket.bufferedAmount > 0;
+    const chunks = await reader.read({ maxBytes });
+    if (chunks === null) return true;
+    if (!live()) return false;
+    send(chunks, backlog);
+  }
+}
