@@ -187,8 +187,15 @@ export function topicMatcher(pattern: string): (topic: string) => boolean {
   };
 }
 
-class MemorySubscription<T> implements Subscription<T> {
+/**
+ * A subscription with the bus's queue policy: a bounded queue whose overflow is reported as a
+ * gap on the next read. Buses deliver to it with `push`; other bus implementations (Redis)
+ * build on it.
+ */
+export class QueuedSubscription<T> implements Subscription<T> {
+  /** The pattern it follows. */
   readonly pattern: string;
+  /** Whether a topic matches the pattern. */
   readonly matches: (topic: string) => boolean;
   #queue: BusMessage<T>[] = [];
   #max: number;
@@ -197,6 +204,13 @@ class MemorySubscription<T> implements Subscription<T> {
   #closed = false;
   #onClose: () => void;
 
+  /**
+   * Makes a subscription.
+   *
+   * @param pattern The pattern it follows.
+   * @param max Messages queued before it overflows.
+   * @param onClose Called once when it closes.
+   */
   constructor(pattern: string, max: number, onClose: () => void) {
     this.pattern = pattern;
     this.matches = topicMatcher(pattern);
@@ -204,10 +218,16 @@ class MemorySubscription<T> implements Subscription<T> {
     this.#onClose = onClose;
   }
 
+  /** Messages queued and not yet read. */
   get pending(): number {
     return this.#queue.length;
   }
 
+  /**
+   * Delivers a message: to a waiting read, into the queue, or (when full) into the gap count.
+   *
+   * @param message The message.
+   */
   push(message: BusMessage<T>): void {
     if (this.#closed) return;
     if (this.#waiting) {
@@ -229,6 +249,7 @@ class MemorySubscription<T> implements Subscription<T> {
     this.#queue.push(message);
   }
 
+  /** Reads the next message (a gap first, after an overflow). */
   next(): Promise<IteratorResult<BusMessage<T>>> {
     if (this.#missed > 0) {
       const missed = this.#missed;
@@ -241,11 +262,13 @@ class MemorySubscription<T> implements Subscription<T> {
     return new Promise((resolve) => this.#waiting = resolve);
   }
 
+  /** Ends the subscription (a `for await` loop that breaks). */
   return(): Promise<IteratorResult<BusMessage<T>>> {
     this.close();
     return Promise.resolve({ value: undefined, done: true });
   }
 
+  /** Ends the subscription: a pending read resolves as done. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -256,6 +279,7 @@ class MemorySubscription<T> implements Subscription<T> {
     resolve?.({ value: undefined, done: true });
   }
 
+  /** The subscription itself. */
   [Symbol.asyncIterator](): AsyncIterableIterator<BusMessage<T>> {
     return this;
   }
@@ -279,7 +303,7 @@ class MemorySubscription<T> implements Subscription<T> {
  * ```
  */
 export class MemoryEventBus implements EventBus {
-  #subscriptions = new Set<MemorySubscription<unknown>>();
+  #subscriptions = new Set<QueuedSubscription<unknown>>();
   #history: BusEvent[] = [];
   #historyStart = 0;
   #historyMax: number;
@@ -337,10 +361,10 @@ export class MemoryEventBus implements EventBus {
     if (!Number.isInteger(max) || max < 1) {
       throw new RangeError(`Invalid queue size ${max}: expected a whole number of at least 1`);
     }
-    const subscription: MemorySubscription<T> = new MemorySubscription<T>(
+    const subscription: QueuedSubscription<T> = new QueuedSubscription<T>(
       pattern,
       max,
-      () => this.#subscriptions.delete(subscription as MemorySubscription<unknown>),
+      () => this.#subscriptions.delete(subscription as QueuedSubscription<unknown>),
     );
     if (options.after !== undefined) {
       const held = this.#history.length - this.#historyStart;
@@ -355,7 +379,7 @@ export class MemoryEventBus implements EventBus {
         }
       }
     }
-    this.#subscriptions.add(subscription as MemorySubscription<unknown>);
+    this.#subscriptions.add(subscription as QueuedSubscription<unknown>);
     if (options.signal) {
       if (options.signal.aborted) subscription.close();
       else options.signal.addEventListener("abort", () => subscription.close(), { once: true });

@@ -32,12 +32,11 @@ import { Buffer } from "node:buffer";
 import { Redis } from "ioredis";
 import {
   type BusEvent,
-  type BusMessage,
   checkTopic,
   type EventBus,
+  QueuedSubscription,
   type SubscribeOptions,
   type Subscription,
-  topicMatcher,
 } from "./bus.ts";
 import {
   MemoryOutputLog,
@@ -104,31 +103,12 @@ function offsetOf(id: string): number {
   return Number(id.slice(0, id.indexOf("-")));
 }
 
-/** A local subscription fed by the store's stream reader. */
-class FanOutSubscription<T> implements Subscription<T> {
-  readonly pattern: string;
-  readonly matches: (topic: string) => boolean;
-  #queue: BusMessage<T>[] = [];
-  #max: number;
-  #missed = 0;
-  #waiting: ((r: IteratorResult<BusMessage<T>>) => void) | undefined;
-  #closed = false;
-  #onClose: () => void;
+/** A local subscription fed by the store's stream reader, in the bus's one order. */
+class FanOutSubscription<T> extends QueuedSubscription<T> {
   /** While replaying history, live events wait here. */
   replaying: BusEvent<T>[] | undefined;
   /** The last event id delivered (live events at or below it are dropped). */
   delivered = 0;
-
-  constructor(pattern: string, max: number, onClose: () => void) {
-    this.pattern = pattern;
-    this.matches = topicMatcher(pattern);
-    this.#max = max;
-    this.#onClose = onClose;
-  }
-
-  get pending(): number {
-    return this.#queue.length;
-  }
 
   live(event: BusEvent<T>): void {
     if (this.replaying) this.replaying.push(event);
@@ -139,54 +119,6 @@ class FanOutSubscription<T> implements Subscription<T> {
     if (event.id <= this.delivered) return;
     this.delivered = event.id;
     this.push({ type: "event", event });
-  }
-
-  push(message: BusMessage<T>): void {
-    if (this.#closed) return;
-    if (this.#waiting) {
-      const resolve = this.#waiting;
-      this.#waiting = undefined;
-      resolve({ value: message, done: false });
-      return;
-    }
-    if (this.#queue.length >= this.#max) {
-      const events = this.#queue.reduce((n, m) => n + (m.type === "event" ? 1 : m.missed), 0);
-      this.#missed += events + (message.type === "event" ? 1 : message.missed);
-      this.#queue = [];
-      return;
-    }
-    this.#queue.push(message);
-  }
-
-  next(): Promise<IteratorResult<BusMessage<T>>> {
-    if (this.#missed > 0) {
-      const missed = this.#missed;
-      this.#missed = 0;
-      return Promise.resolve({ value: { type: "gap", missed, reason: "overflow" }, done: false });
-    }
-    const message = this.#queue.shift();
-    if (message) return Promise.resolve({ value: message, done: false });
-    if (this.#closed) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => this.#waiting = resolve);
-  }
-
-  return(): Promise<IteratorResult<BusMessage<T>>> {
-    this.close();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue = [];
-    this.#onClose();
-    const resolve = this.#waiting;
-    this.#waiting = undefined;
-    resolve?.({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<BusMessage<T>> {
-    return this;
   }
 }
 
