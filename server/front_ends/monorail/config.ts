@@ -31,16 +31,16 @@ export const monorailConfigSection: ConfigSection<MonoRailConfig> = {
   keys: ["enabled", "prefix", "queue", "resume", "admins"],
   defaults: { enabled: true, prefix: "/events", queue: 1024, resume: 60_000, admins: ["admin"] },
   parse(section, v): MonoRailConfig {
-    const D = monorailConfigSection.defaults;
-    const M = (key: string): ConfigPath => [KEY, key];
-    const settings: MonoRailConfig = {
-      enabled: v.boolean(section.enabled, M("enabled")) ?? D.enabled,
-      prefix: v.basePath(section.prefix, M("prefix"))?.replace(/\/$/, "") ?? D.prefix,
-      queue: v.integer(section.queue, M("queue"), 1, 1_000_000) ?? D.queue,
-      resume: v.duration(section.resume, M("resume")) ?? D.resume,
-      admins: v.stringList(section.admins, M("admins")) ?? [...D.admins],
+    const at = (key: keyof MonoRailConfig): ConfigPath => [KEY, key];
+    const prefix = v.basePath(section.prefix, at("prefix"))?.replace(/\/$/, "");
+    if (prefix === "") v.fail(at("prefix"), 'must not be "/"');
+    const d = monorailConfigSection.defaults;
+    return {
+      prefix: prefix ?? d.prefix,
+      enabled: v.boolean(section.enabled, at("enabled")) ?? d.enabled,
+      queue: v.integer(section.queue, at("queue"), 1, 1_000_000) ?? d.queue,
+      resume: v.duration(section.resume, at("resume")) ?? d.resume,
+      admins: v.stringList(section.admins, at("admins")) ?? [...d.admins],
     };
-    if (settings.prefix === "") v.fail(M("prefix"), 'must not be "/"');
-    return settings;
   },
 };
