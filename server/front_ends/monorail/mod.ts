@@ -35,11 +35,11 @@ import type { Caller } from "../../process.ts";
 import type { PowServer } from "../../server.ts";
 import type { Subscription } from "../../bus.ts";
 import { newSessionId } from "../../session_manager.ts";
-import { type Channel, ChannelError, isAdmin, openChannel } from "../../_watch_channels.ts";
-import { Connection, type ConnectionInfo } from "../../_watch.ts";
+import { type Channel, ChannelError, isAdmin, openChannel } from "../_kit/watch_channels.ts";
+import { Connection, type ConnectionInfo } from "../_kit/watch.ts";
 import { SseSocket } from "./sse.ts";
 
-export type { ConnectionInfo } from "../../_watch.ts";
+export type { ConnectionInfo } from "../_kit/watch.ts";
 export { type MonoRailConfig, monorailConfigSection } from "./config.ts";
 import { monorailConfigSection } from "./config.ts";
 export {
@@ -47,7 +47,7 @@ export {
   RECENT_EVENTS,
   type ServerLogItem,
   type TopicItem,
-} from "../../_watch_channels.ts";
+} from "../_kit/watch_channels.ts";
 
 /**
  * The bus topic that broadcasts to MonoRail connections: publish

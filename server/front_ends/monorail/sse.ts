@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { RailSocket } from "../../_watch.ts";
+import type { RailSocket } from "../_kit/watch.ts";
 
 /** Milliseconds between keep-alive comments on an idle stream. */
 const KEEP_ALIVE = 15_000;

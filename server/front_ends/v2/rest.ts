@@ -32,7 +32,7 @@ import {
   listSessionInfos,
   toProcessResult,
   toSessionInfo,
-} from "./_convert.ts";
+} from "../_kit/convert.ts";
 import { CallError } from "../../errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "../../front_end.ts";
 import { v2ConfigSection } from "./config.ts";

@@ -45,7 +45,7 @@ import {
   listSessionInfos,
   SERVER_NAME,
   toProcessResult,
-} from "./_convert.ts";
+} from "../_kit/convert.ts";
 import { CallError } from "../../errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
 import { v2ConfigSection } from "./config.ts";
@@ -56,8 +56,8 @@ import {
   Connection as WatchConnection,
   type ConnectionHost,
   type RailSocket,
-} from "../../_watch.ts";
-import { ChannelError, openChannel } from "../../_watch_channels.ts";
+} from "../_kit/watch.ts";
+import { ChannelError, openChannel } from "../_kit/watch_channels.ts";
 import { newSessionId } from "../../session_manager.ts";
 import { ProviderConnection } from "../../provider.ts";
 

@@ -24,14 +24,14 @@
 
 import type { MonoRailParams, MonoRailRequest } from "@pow/protocol";
 import { parseMonoRailRequest } from "@pow/protocol";
-import { drained } from "./front_ends/_kit/drain.ts";
-import type { BusMessage, Subscription } from "./bus.ts";
-import type { OutputReader } from "./output_log.ts";
-import type { Caller } from "./process.ts";
-import type { Session } from "./session.ts";
-import type { SessionManager } from "./session_manager.ts";
-import { toProcessResult } from "./front_ends/v2/_convert.ts";
-import { type BusChannel, type Channel, ChannelError } from "./_watch_channels.ts";
+import { drained } from "./drain.ts";
+import type { BusMessage, Subscription } from "../../bus.ts";
+import type { OutputReader } from "../../output_log.ts";
+import type { Caller } from "../../process.ts";
+import type { Session } from "../../session.ts";
+import type { SessionManager } from "../../session_manager.ts";
+import { toProcessResult } from "./convert.ts";
+import { type BusChannel, type Channel, ChannelError } from "./watch_channels.ts";
 
 /** Send-buffer bytes above which a connection stops reading events. */
 const HIGH_WATER = 1024 * 1024;

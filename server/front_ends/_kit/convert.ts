@@ -12,7 +12,7 @@ import type { SessionHandle, SessionResult } from "../../session.ts";
 import type { SessionManager } from "../../session_manager.ts";
 import type { SessionRecord } from "../../store.ts";
 import type { Caller } from "../../process.ts";
-import { allowedProcesses, listSessions } from "../_kit/mod.ts";
+import { allowedProcesses, listSessions } from "./listing.ts";
 
 /** The server name and version announced in `hello`. */
 export const SERVER_NAME = "pow/0.1.0";
@@ -22,7 +22,7 @@ export const SERVER_NAME = "pow/0.1.0";
  *
  * @example
  * ```ts
- * import { toProcessResult } from "./_convert.ts";
+ * import { toProcessResult } from "./convert.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(
@@ -126,7 +126,7 @@ export function listProcessInfos(manager: SessionManager, caller: Caller): Proce
  *
  * @example
  * ```ts
- * import { toProcessInfo } from "./_convert.ts";
+ * import { toProcessInfo } from "./convert.ts";
  * import { defineCommand } from "../../process.ts";
  * import assert from "node:assert/strict";
  *

@@ -8,12 +8,12 @@
  */
 
 import type { MonoRailParams } from "@pow/protocol";
-import { toProcessInfo } from "./front_ends/v2/_convert.ts";
-import type { BusEvent, EventBus } from "./bus.ts";
-import { topicMatcher } from "./bus.ts";
-import type { Caller } from "./process.ts";
-import { type SessionEvent, type SessionManager, sessionRecord } from "./session_manager.ts";
-import { SERVER_LOG_TOPIC } from "./server_log.ts";
+import { toProcessInfo } from "./convert.ts";
+import type { BusEvent, EventBus } from "../../bus.ts";
+import { topicMatcher } from "../../bus.ts";
+import type { Caller } from "../../process.ts";
+import { type SessionEvent, type SessionManager, sessionRecord } from "../../session_manager.ts";
+import { SERVER_LOG_TOPIC } from "../../server_log.ts";
 
 /** A request the channel cannot serve: sent back as an `error` message. */
 export class ChannelError extends Error {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { defineProcess } from "./process.ts";
-import { SessionManager, sessionRecord } from "./session_manager.ts";
-import { type BusChannel, ChannelError, openChannel } from "./_watch_channels.ts";
+import { defineProcess } from "../../process.ts";
+import { SessionManager, sessionRecord } from "../../session_manager.ts";
+import { type BusChannel, ChannelError, openChannel } from "./watch_channels.ts";
 
 function setup(viewers: string[] = []) {
   const manager = new SessionManager({
