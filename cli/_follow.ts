@@ -21,44 +21,8 @@ import {
   type RemoteProcess,
   SessionLostError,
 } from "../client/mod.ts";
+import { signalNumber } from "../client/protocol/mod.ts";
 import { EXIT_CONNECTION, EXIT_PIPE } from "./_common.ts";
-
-/** Linux signal numbers, for the 128 + N exit code. */
-export const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGIOT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-  SIGSTKFLT: 16,
-  SIGCHLD: 17,
-  SIGCONT: 18,
-  SIGSTOP: 19,
-  SIGTSTP: 20,
-  SIGTTIN: 21,
-  SIGTTOU: 22,
-  SIGURG: 23,
-  SIGXCPU: 24,
-  SIGXFSZ: 25,
-  SIGVTALRM: 26,
-  SIGPROF: 27,
-  SIGWINCH: 28,
-  SIGIO: 29,
-  SIGPOLL: 29,
-  SIGPWR: 30,
-  SIGSYS: 31,
-};
 
 /**
  * The local exit code of a remote result.
@@ -69,10 +33,7 @@ export const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
 export function exitCodeOf(result: ProcessResult): number {
   if (result.exitCode !== undefined) return result.exitCode;
   if (result.signal !== undefined) {
-    const realtime = /^SIGRTMIN\+(\d+)$/.exec(result.signal);
-    const numeric = /^(?:SIG)?(\d+)$/.exec(result.signal);
-    const n = SIGNAL_NUMBERS[result.signal] ??
-      (realtime ? 34 + Number(realtime[1]) : numeric ? Number(numeric[1]) : undefined);
+    const n = signalNumber(result.signal);
     return n === undefined ? 1 : 128 + n;
   }
   return result.status === "fulfilled" ? 0 : 1;

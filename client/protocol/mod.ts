@@ -34,3 +34,4 @@
 export * from "./v2.ts";
 export * from "./pow1.ts";
 export * from "./monorail.ts";
+export * from "./signals.ts";

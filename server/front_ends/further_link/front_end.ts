@@ -17,6 +17,7 @@
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { Context, Hono } from "hono";
 import { type FurtherLinkConfig, furtherLinkConfigSection } from "./config.ts";
+import { SIGNAL_NUMBERS, signalNumber } from "@pow/protocol";
 import {
   BodyError,
   callErrorDetail,
@@ -50,40 +51,6 @@ const EXTENSIONS: Record<string, string> = {
   node: ".js",
   deno: ".ts",
 };
-/** Linux signal numbers, for exit codes like Python asyncio's (SIGTERM → -15). */
-const SIGNAL_NUMBERS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-  SIGSTKFLT: 16,
-  SIGCHLD: 17,
-  SIGCONT: 18,
-  SIGSTOP: 19,
-  SIGTSTP: 20,
-  SIGTTIN: 21,
-  SIGTTOU: 22,
-  SIGURG: 23,
-  SIGXCPU: 24,
-  SIGXFSZ: 25,
-  SIGVTALRM: 26,
-  SIGPROF: 27,
-  SIGWINCH: 28,
-  SIGIO: 29,
-  SIGPWR: 30,
-  SIGSYS: 31,
-};
 
 /**
  * The further-link exit code of a session result: the exit code of a program that exited, the
@@ -109,9 +76,8 @@ export function furtherLinkExitCode(result: SessionResult): number {
   if (result.exitCode !== undefined) return result.exitCode;
   if (result.status === "fulfilled") return 0;
   if (result.signal !== undefined) {
-    const number = SIGNAL_NUMBERS[result.signal] ??
-      Number(/^signal (\d+)$/.exec(result.signal)?.[1] ?? NaN);
-    if (Number.isInteger(number)) return -number;
+    const number = signalNumber(result.signal);
+    if (number !== undefined) return -number;
   }
   return result.kind === "cancelled" ? -SIGNAL_NUMBERS.SIGTERM : 1;
 }
