@@ -43,6 +43,24 @@ processes:
   return file;
 }
 
+/** A test cluster: a real `redis-server` and `main.ts` nodes on it, stopped by `close()`. */
+async function startCluster(names: string[], extra = "") {
+  const redis = await startRedis();
+  const dir = await Deno.makeTempDir();
+  const nodes = await Promise.all(
+    names.map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n, extra))),
+  );
+  return {
+    redis,
+    nodes,
+    async close() {
+      await Promise.allSettled(nodes.map((node) => node.stop()));
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
 async function collect(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
@@ -53,11 +71,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const redis = await startRedis();
-    const dir = await Deno.makeTempDir();
-    const [a, b, c] = await Promise.all(
-      ["a", "b", "c"].map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n))),
-    );
+    const cluster = await startCluster(["a", "b", "c"]);
+    const { redis } = cluster;
+    const [a, b, c] = cluster.nodes;
     const clientA = new PowClient(a.wsUrl.href);
     const clientB = new PowClient(b.wsUrl.href);
     const clientC = new PowClient(c.wsUrl.href);
@@ -129,9 +145,7 @@ Deno.test({
       );
     } finally {
       await Promise.allSettled([clientA.close(), clientB.close(), clientC.close()]);
-      await Promise.allSettled([a.stop(), b.stop(), c.stop()]);
-      await redis.stop();
-      await Deno.remove(dir, { recursive: true });
+      await cluster.close();
     }
   },
 });
@@ -152,11 +166,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const redis = await startRedis();
-    const dir = await Deno.makeTempDir();
-    const [a, b] = await Promise.all(
-      ["a", "b"].map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n))),
-    );
+    const cluster = await startCluster(["a", "b"]);
+    const { redis } = cluster;
+    const [a, b] = cluster.nodes;
     const clientA = new PowClient(a.wsUrl.href);
     const clientB = new PowClient(b.wsUrl.href);
     try {
@@ -184,9 +196,7 @@ Deno.test({
       assert.equal(await collect(again.stdout), expected);
     } finally {
       await Promise.allSettled([clientA.close(), clientB.close()]);
-      await Promise.allSettled([a.stop(), b.stop()]);
-      await redis.stop();
-      await Deno.remove(dir, { recursive: true });
+      await cluster.close();
     }
   },
 });
@@ -197,14 +207,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const redis = await startRedis();
-    const dir = await Deno.makeTempDir();
     const auth = `auth:\n  tokens:\n    - { name: alice, hash: "${hashToken("s3cret")}" }\n`;
-    const [a, b, c] = await Promise.all(
-      ["a", "b", "c"].map(async (n) =>
-        startServerProcess(await nodeConfig(dir, redis.url, n, auth))
-      ),
-    );
+    const cluster = await startCluster(["a", "b", "c"], auth);
+    const [a, b, c] = cluster.nodes;
     try {
       const issued = await fetch(new URL("tickets", a.url), {
         method: "POST",
@@ -230,9 +235,7 @@ Deno.test({
       assert.equal(reuse.status, 401);
       await reuse.body?.cancel();
     } finally {
-      await Promise.allSettled([a.stop(), b.stop(), c.stop()]);
-      await redis.stop();
-      await Deno.remove(dir, { recursive: true });
+      await cluster.close();
     }
   },
 });
@@ -280,11 +283,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const redis = await startRedis();
-    const dir = await Deno.makeTempDir();
-    const [a, b, c] = await Promise.all(
-      ["a", "b", "c"].map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n))),
-    );
+    const cluster = await startCluster(["a", "b", "c"]);
+    const [a, b, c] = cluster.nodes;
     const owner = new Wub(a.wsUrl);
     const subscriber = new Wub(b.wsUrl);
     const caller = new Wub(c.wsUrl);
@@ -365,9 +365,7 @@ Deno.test({
         rival.close(),
         clientC.close(),
       ]);
-      await Promise.allSettled([a.stop(), b.stop(), c.stop()]);
-      await redis.stop();
-      await Deno.remove(dir, { recursive: true });
+      await cluster.close();
     }
   },
 });
@@ -378,11 +376,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const redis = await startRedis();
-    const dir = await Deno.makeTempDir();
-    const [a, b] = await Promise.all(
-      ["a", "b"].map(async (n) => startServerProcess(await nodeConfig(dir, redis.url, n))),
-    );
+    const cluster = await startCluster(["a", "b"]);
+    const [a, b] = cluster.nodes;
     const clientA = new PowClient(a.wsUrl.href);
     const ws = new WebSocket(new URL("events/sessions", b.wsUrl));
     // deno-lint-ignore no-explicit-any
@@ -424,9 +419,7 @@ Deno.test({
     } finally {
       ws.close();
       await clientA.close().catch(() => {});
-      await Promise.allSettled([a.stop(), b.stop()]);
-      await redis.stop();
-      await Deno.remove(dir, { recursive: true });
+      await cluster.close();
     }
   },
 });
