@@ -48,6 +48,13 @@ export interface OptionSpec {
   short?: string;
 }
 
+/** The options every command that talks to a server takes: `--url`, `--token`, `--help`. */
+export const SERVER_OPTIONS: Readonly<Record<"url" | "token" | "help", OptionSpec>> = {
+  url: { type: "string" },
+  token: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
 /** What {@linkcode parseCommandLine} found. */
 export interface ParsedCommandLine {
   /** Option values by name. */

@@ -16,6 +16,7 @@ import {
   connect,
   EXIT_USAGE,
   parseCommandLine,
+  SERVER_OPTIONS,
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
@@ -50,12 +51,10 @@ Exit codes: as for call; 1 when there is no such session.
 export async function attachCommand(args: string[]): Promise<number> {
   try {
     const { values, positionals } = parseCommandLine(args, {
-      url: { type: "string" },
-      token: { type: "string" },
+      ...SERVER_OPTIONS,
       offset: { type: "string" },
       "reconnect-timeout": { type: "string" },
       "no-result": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     });
     if (values.help) {
       console.log(ATTACH_HELP);

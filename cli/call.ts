@@ -21,6 +21,7 @@ import {
   EXIT_PIPE,
   EXIT_USAGE,
   parseCommandLine,
+  SERVER_OPTIONS,
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
@@ -59,12 +60,10 @@ server could not be reached, is not a pow server, stayed away longer than
 `;
 
 const OPTIONS = {
-  url: { type: "string" },
-  token: { type: "string" },
+  ...SERVER_OPTIONS,
   pty: { type: "boolean" },
   "no-result": { type: "boolean" },
   "reconnect-timeout": { type: "string" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 /**

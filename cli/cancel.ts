@@ -16,6 +16,7 @@ import {
   EXIT_CONNECTION,
   EXIT_USAGE,
   parseCommandLine,
+  SERVER_OPTIONS,
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
@@ -39,9 +40,7 @@ session; 69 when the server could not be reached; 77 when it wants a (valid) tok
 export async function cancelCommand(args: string[]): Promise<number> {
   try {
     const { values, positionals } = parseCommandLine(args, {
-      url: { type: "string" },
-      token: { type: "string" },
-      help: { type: "boolean", short: "h" },
+      ...SERVER_OPTIONS,
     });
     if (values.help) {
       console.log(CANCEL_HELP);

@@ -19,6 +19,7 @@ import {
   EXIT_CONNECTION,
   EXIT_USAGE,
   parseCommandLine,
+  SERVER_OPTIONS,
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
@@ -42,10 +43,8 @@ export async function listCommand(args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseCommandLine(args, {
-      url: { type: "string" },
-      token: { type: "string" },
+      ...SERVER_OPTIONS,
       json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     });
   } catch (error) {
     console.error(`pow list: ${(error as Error).message}\nRun "list --help" for usage.`);

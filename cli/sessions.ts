@@ -16,6 +16,7 @@ import {
   EXIT_CONNECTION,
   EXIT_USAGE,
   parseCommandLine,
+  SERVER_OPTIONS,
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
@@ -40,10 +41,8 @@ Exit codes: 0; 69 when the server could not be reached; 77 when it wants a (vali
 export async function sessionsCommand(args: string[]): Promise<number> {
   try {
     const { values } = parseCommandLine(args, {
-      url: { type: "string" },
-      token: { type: "string" },
+      ...SERVER_OPTIONS,
       json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     });
     if (values.help) {
       console.log(SESSIONS_HELP);
