@@ -404,12 +404,27 @@ class Mirror {
   }
 }
 
-/** Reads a session's output stream on Redis. */
+/**
+ * Reads a session's output stream on Redis.
+ *
+ * A fetch takes whole entries (up to 1 MiB each, up to 1,000 at a time) into a buffer that
+ * reads then hand out up to their `maxBytes`. Two positions are kept apart: `offset` is where
+ * the caller stands (the next byte a read returns, as the {@linkcode OutputReader} contract
+ * says: front ends compare it with the end of the log to know whether everything was sent),
+ * and the fetch position is where the buffer ends (where the next fetch reads from). Bytes
+ * missing from the stream (trimmed, or lost while Redis was away) count as `skipped` when the
+ * caller passes over them, not when they are fetched.
+ */
 class RedisReader implements OutputReader {
   #redis: RedisClient;
   #key: string;
   #blockMs: number;
+  /** The next byte a read returns. */
   #offset: number;
+  /** Where the next fetch reads from: the end of what was fetched (`#offset` plus the buffer). */
+  #fetched: number;
+  /** The end offset of the stream's end entry, once fetched. */
+  #endAt: number | undefined;
   #skipped = 0;
   #buffer: OutputChunk[] = [];
   #ended = false;
@@ -422,6 +437,7 @@ class RedisReader implements OutputReader {
     this.#redis = redis;
     this.#key = key;
     this.#offset = offset;
+    this.#fetched = offset;
     this.#blockMs = blockMs;
   }
 
@@ -444,20 +460,26 @@ class RedisReader implements OutputReader {
       const offset = offsetOf(decoder.decode(rawId as Uint8Array));
       const f = fields(list);
       if (f.has("e")) {
-        if (offset > this.#offset) this.#skipped += offset - this.#offset;
-        this.#offset = Math.max(this.#offset, offset);
+        this.#fetched = Math.max(this.#fetched, offset);
+        this.#endAt = this.#fetched;
         this.#ended = true;
         return;
       }
       let data = f.get("d")!;
-      if (offset + data.length <= this.#offset) continue;
-      if (offset > this.#offset) this.#skipped += offset - this.#offset;
-      const start = Math.max(offset, this.#offset);
+      if (offset + data.length <= this.#fetched) continue;
+      const start = Math.max(offset, this.#fetched);
       data = data.subarray(start - offset);
       const stream = decoder.decode(f.get("s")!) as OutputStream;
       this.#buffer.push({ stream, offset: start, data });
-      this.#offset = start + data.length;
+      this.#fetched = start + data.length;
     }
+  }
+
+  /** Passes over bytes missing before `offset` (counted as skipped). */
+  #skipTo(offset: number): void {
+    if (offset <= this.#offset) return;
+    this.#skipped += offset - this.#offset;
+    this.#offset = offset;
   }
 
   /** One fetch from Redis: the first reads what is there, later ones wait for more. */
@@ -467,14 +489,14 @@ class RedisReader implements OutputReader {
         // The chunk that holds the start offset, then everything after it.
         const before = await this.#redis.xrevrangeBuffer(
           this.#key,
-          `${this.#offset}-1`,
+          `${this.#fetched}-1`,
           "-",
           "COUNT",
           1,
         );
         const after = await this.#redis.xrangeBuffer(
           this.#key,
-          `(${this.#offset}-1`,
+          `(${this.#fetched}-1`,
           "+",
           "COUNT",
           1000,
@@ -497,19 +519,19 @@ class RedisReader implements OutputReader {
           this.#blockMs,
           "STREAMS",
           this.#key,
-          // Every entry id is `<offset>-1`: the next chunk starts where this reader stands.
-          `${this.#offset}-0`,
+          // Every entry id is `<offset>-1`: the next chunk starts where the fetched bytes end.
+          `${this.#fetched}-0`,
         ),
         this.#blockMs + 2000,
       ) as unknown as [string, [unknown, unknown[]][]][] | null;
       for (const [, entries] of result ?? []) {
         const first = entries[0];
-        if (first && offsetOf(decoder.decode(first[0] as Uint8Array)) > this.#offset) {
+        if (first && offsetOf(decoder.decode(first[0] as Uint8Array)) > this.#fetched) {
           // A gap: after a resync the stream was written anew with other entry boundaries, and
           // the bytes at this reader's offset may sit inside an entry that starts before it.
           const covering = await this.#redis.xrevrangeBuffer(
             this.#key,
-            `${this.#offset}-1`,
+            `${this.#fetched}-1`,
             "-",
             "COUNT",
             1,
@@ -546,6 +568,7 @@ class RedisReader implements OutputReader {
     }
     if (this.#buffer.length === 0) {
       if (!this.#ended && !this.#closed) return [];
+      if (this.#endAt !== undefined) this.#skipTo(this.#endAt);
       this.close();
       return null;
     }
@@ -556,25 +579,27 @@ class RedisReader implements OutputReader {
     const out: OutputChunk[] = [];
     let bytes = 0;
     while (this.#buffer.length > 0 && bytes < maxBytes) {
-      const chunk = this.#buffer[0];
+      let chunk = this.#buffer[0];
+      // A hole ends the read: what comes after it is returned (and counted) on its own.
+      if (out.length > 0 && chunk.offset !== this.#offset) break;
       if (bytes + chunk.data.length <= maxBytes) {
-        out.push(this.#buffer.shift()!);
-        bytes += chunk.data.length;
+        this.#buffer.shift();
       } else {
         const room = maxBytes - bytes;
-        out.push({
-          stream: chunk.stream,
-          offset: chunk.offset,
-          data: chunk.data.subarray(0, room),
-        });
         this.#buffer[0] = {
           stream: chunk.stream,
           offset: chunk.offset + room,
           data: chunk.data.subarray(room),
         };
-        bytes = maxBytes;
+        chunk = { stream: chunk.stream, offset: chunk.offset, data: chunk.data.subarray(0, room) };
       }
+      this.#skipTo(chunk.offset);
+      out.push(chunk);
+      bytes += chunk.data.length;
+      this.#offset = chunk.offset + chunk.data.length;
     }
+    // Bytes missing at the end of the stream are passed over once everything before them is.
+    if (this.#buffer.length === 0 && this.#endAt !== undefined) this.#skipTo(this.#endAt);
     return out;
   }
 

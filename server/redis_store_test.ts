@@ -96,6 +96,64 @@ if (hasRedis) {
     await b.close();
   });
 
+  Deno.test("redis store: a remote reader's offset is the next byte it returns, not what it fetched", async () => {
+    redis ??= await startRedis();
+    const a = await RedisSessionStore.connect({ url: redis.url, prefix: "o", node: "a" });
+    const b = await RedisSessionStore.connect({ url: redis.url, prefix: "o", node: "b" });
+    const log = a.createLog("s", { retention: 1 << 20 });
+    const expected = new Uint8Array(300_000).map((_, i) => (i * 31 + (i >> 8)) & 255);
+    for (let i = 0; i < 3; i++) {
+      await log.append("stdout", expected.slice(i * 100_000, (i + 1) * 100_000));
+    }
+    log.close();
+    // Small reads, as a front end makes with a small credit window: whatever a fetch brought
+    // in, the cursor says what was handed out (a front end ends the output once it reaches the
+    // log's end: a cursor ahead of the bytes returned cut the output short).
+    const reader = b.remoteReader("s", { offset: 0 });
+    const got: number[] = [];
+    for (;;) {
+      const chunks = await reader.read({ maxBytes: 4096 });
+      if (chunks === null) break;
+      for (const chunk of chunks) {
+        assert.equal(chunk.offset, got.length);
+        got.push(...chunk.data);
+      }
+      assert.equal(reader.offset, got.length);
+    }
+    assert.equal(reader.skipped, 0);
+    assert.equal(got.length, expected.length);
+    assert.deepEqual(new Uint8Array(got), expected);
+    await a.delete("s");
+    await a.close();
+    await b.close();
+  });
+
+  Deno.test("redis store: a remote reader counts missing bytes as skipped when it passes them", async () => {
+    redis ??= await startRedis();
+    const b = await RedisSessionStore.connect({ url: redis.url, prefix: "g", node: "b" });
+    // A stream with holes (as trimming or a lost node leave it): 0..10, 20..30, end at 40.
+    await redis.cli("XADD", "g:log:s", "0-1", "s", "stdout", "d", "0123456789");
+    await redis.cli("XADD", "g:log:s", "20-1", "s", "stderr", "d", "abcdefghij");
+    await redis.cli("XADD", "g:log:s", "40-1", "e", "1");
+    const reader = b.remoteReader("s", { offset: 0 });
+    const steps: [number, number, number, string][] = [];
+    for (;;) {
+      const chunks = await reader.read({ maxBytes: 6 });
+      if (chunks === null) break;
+      const text = chunks.map((c) => new TextDecoder().decode(c.data)).join("");
+      steps.push([chunks[0].offset, reader.offset, reader.skipped, text]);
+    }
+    assert.deepEqual(steps, [
+      [0, 6, 0, "012345"],
+      [6, 10, 0, "6789"],
+      [20, 26, 10, "abcdef"],
+      [26, 40, 20, "ghij"],
+    ]);
+    assert.equal(reader.offset, 40);
+    assert.equal(reader.skipped, 20);
+    await b.close();
+  });
+
   Deno.test({
     name: "redis store: stop the test Redis",
     fn: async () => {

@@ -202,6 +202,51 @@ Deno.test({
 });
 
 Deno.test({
+  name: "cluster: an ended session read on another node with a small credit window: every byte",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const cluster = await startCluster(["a", "b"]);
+    const { redis } = cluster;
+    const [a, b] = cluster.nodes;
+    const clientA = new PowClient(a.wsUrl.href);
+    const clientB = new PowClient(b.wsUrl.href);
+    try {
+      const n = 100_000;
+      const expected = Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
+      const producer = clientA.start("seq", [String(n)]);
+      const { session } = await producer.started;
+      assert.equal(await collect(producer.stdout), expected);
+      assert.equal((await producer.result).status, "fulfilled");
+      // The session has ended and its whole output is in Redis (the end entry is there): a
+      // reader on B fetches all of it at once, while the client's window is one frame.
+      await waitUntil(
+        async () =>
+          (await redis.cli("XREVRANGE", `pow:log:${session}`, "+", "-", "COUNT", "1"))
+            .split("\n")[1] === "e",
+        20_000,
+        "the end of the output in Redis",
+      );
+      await waitUntil(
+        async () => (await redis.cli("HGET", "pow:sessions", session)).includes('"result"'),
+        20_000,
+        "the ended record in Redis",
+      );
+      const reader = clientB.attach(session, { offset: 0, credit: 64 * 1024 });
+      const text = await collect(reader.stdout);
+      assert.equal(reader.skipped, 0);
+      assert.equal(text.length, expected.length);
+      assert.equal(text, expected);
+      assert.equal((await reader.result).status, "fulfilled");
+    } finally {
+      await Promise.allSettled([clientA.close(), clientB.close()]);
+      await cluster.close();
+    }
+  },
+});
+
+Deno.test({
   name: "cluster: a ticket issued by one node opens a WebSocket on another, once",
   ignore: !hasRedis,
   sanitizeResources: false,
