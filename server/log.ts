@@ -79,10 +79,54 @@ export interface LoggerOptions {
 
 const encoder = new TextEncoder();
 
+/** Lines logged and not yet written to stderr. */
+let pending = "";
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+/** Lines are written at most this long after they were logged. */
+const FLUSH_DELAY_MS = 5;
+/** Pending text beyond which lines are written at once. */
+const FLUSH_BYTES = 64 * 1024;
+
+/**
+ * Writes what was logged to stderr. Lines are collected and written together, a few
+ * milliseconds after the first of them (one system call for the `session started` and
+ * `session ended` lines of many quick calls, none on a call's own path); {@linkcode
+ * flushLog} writes them at once, and so does the end of the process (its `unload` event, or
+ * an uncaught error). Warnings and errors are written at once.
+ */
 function writeStderr(line: string): void {
-  const bytes = encoder.encode(`${line}\n`);
+  pending += `${line}\n`;
+  if (pending.length >= FLUSH_BYTES) return flushLog();
+  if (flushTimer === undefined) {
+    flushTimer = setTimeout(flushLog, FLUSH_DELAY_MS);
+    Deno.unrefTimer(flushTimer);
+    if (!unloadListening) {
+      unloadListening = true;
+      // Written before the process ends: normally, by `Deno.exit`, or by an uncaught error.
+      for (const type of ["unload", "error", "unhandledrejection"]) {
+        globalThis.addEventListener(type, flushLog);
+      }
+    }
+  }
+}
+let unloadListening = false;
+
+/**
+ * Writes the log lines still waiting to stderr (lines are otherwise written a few milliseconds
+ * after they are logged). Call it before `Deno.exit`.
+ */
+export function flushLog(): void {
+  clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (pending === "") return;
+  const bytes = encoder.encode(pending);
+  pending = "";
   let written = 0;
-  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+  try {
+    while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+  } catch {
+    // stderr is closed: nowhere to log
+  }
 }
 
 function textValue(value: string | number | boolean | null | readonly string[]): string {
@@ -135,6 +179,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         if (value !== undefined && !(key in record)) record[key] = value;
       }
       write(JSON.stringify(record));
+      if (at !== "debug" && at !== "info" && write === writeStderr) flushLog();
       return;
     }
     let line = `${time} ${at.toUpperCase()} ${message}`;
@@ -142,6 +187,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       if (value !== undefined) line += ` ${key}=${textValue(value)}`;
     }
     write(line);
+    if (at !== "debug" && at !== "info" && write === writeStderr) flushLog();
   };
   return {
     level,
