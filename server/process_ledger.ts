@@ -9,8 +9,9 @@
  *   reaches it and everything it started that stayed in the group.
  * - The ledger is an append-only file, `<stateDir>/<pid>.ledger`: a header
  *   `pow-ledger <pid> <start time> <boot id>` and then `+<pgid> <start time>` when a group is
- *   started and `-<pgid>` when it has ended. One short write per spawn and per exit, no
- *   rewrite of the whole file; it is compacted when it grows past its live entries.
+ *   started and `-<pgid>` when it has ended. Lines are appended in batches (one short write
+ *   for what started and ended in {@linkcode LEDGER_DELAY_MS}), never a rewrite of the whole
+ *   file; it is compacted when it grows past its live entries.
  * - At start, {@linkcode sweepLedgers} reads every ledger in the directory. A ledger whose
  *   server is still running (same pid and the same start time in `/proc/<pid>/stat`) is left
  *   alone; one written before the last boot is deleted. For a dead server's groups still
@@ -24,10 +25,11 @@
  *   writable cgroup, which typical container and desktop setups do not give.
  *
  * What remains possible: a descendant that calls `setsid` itself leaves the group and is not
- * swept, and a process started in the instant between spawn and the ledger write is missed
- * (the write waits for an asynchronous read of the leader's start time, about a millisecond:
- * a synchronous read held up the whole server while the child was being exec'd, see
- * docs/benchmarks.md).
+ * swept, and a group started less than {@linkcode LEDGER_DELAY_MS} before a crash is missed:
+ * groups are written in batches that long after their spawn, so that a quick command costs
+ * no ledger work at all (reading the leader's start time right after a spawn waits while the
+ * child execs, 0.6–0.9 ms measured, and a write per spawn and per exit cost more than the rest
+ * of the bookkeeping; see docs/benchmarks.md).
  *
  * @module
  */
@@ -311,6 +313,26 @@ export class ProcessLedger {
     if (this.#lines > 1024 && this.#lines > 4 * this.#live.size) this.#compact();
   }
 
+  /**
+   * Records groups that started and groups that ended, in one write.
+   *
+   * @param added The groups started, each with its leader's start time (`""` when unknown).
+   * @param removed The groups that ended.
+   */
+  update(added: readonly [number, string][], removed: readonly number[]): void {
+    let text = "";
+    for (const [pgid, start] of added) {
+      this.#live.set(pgid, start);
+      text += `+${pgid} ${start}\n`;
+    }
+    for (const pgid of removed) {
+      if (this.#live.delete(pgid)) text += `-${pgid}\n`;
+    }
+    if (text === "") return;
+    this.#write(text, added.length + removed.length);
+    if (this.#lines > 1024 && this.#lines > 4 * this.#live.size) this.#compact();
+  }
+
   /** Closes and deletes the ledger (on a clean shutdown, once every group has ended). */
   close(): void {
     try {
@@ -327,10 +349,12 @@ export class ProcessLedger {
     }
   }
 
-  #write(line: string): void {
+  #write(text: string, lines = 1): void {
     try {
-      this.#file.writeSync(this.#encoder.encode(line));
-      this.#lines++;
+      const bytes = this.#encoder.encode(text);
+      let written = 0;
+      while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
+      this.#lines += lines;
     } catch {
       // A full disk must not stop sessions; the next restart sweeps what was recorded.
     }
@@ -372,34 +396,77 @@ export function openLedger(dir: string): SweepReport | undefined {
 export function closeLedger(): void {
   if (users > 0) users--;
   if (users > 0 || !current) return;
+  flushGroups();
   current.close();
   current = undefined;
 }
 
 /**
- * Records a process group in the open ledger, if any.
+ * Milliseconds between a spawn and the ledger write that records its group. Groups are written
+ * in batches: a quick command that ends within this time costs the ledger nothing (no read of
+ * `/proc`, no write), and many starts share one write.
+ */
+export const LEDGER_DELAY_MS = 10;
+
+interface PendingGroup {
+  pgid: number;
+  /** Written to the ledger. */
+  added: boolean;
+  /** Its end was reported. */
+  ended: boolean;
+}
+
+let pendingAdds: PendingGroup[] = [];
+let pendingRemoves: number[] = [];
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+function scheduleFlush(): void {
+  if (flushTimer !== undefined) return;
+  flushTimer = setTimeout(flushGroups, LEDGER_DELAY_MS);
+  Deno.unrefTimer(flushTimer);
+}
+
+/**
+ * Writes the groups recorded and ended since the last write to the open ledger: a group still
+ * running is added with its leader's start time (read now, after its program was exec'd, when
+ * the read is quick), a group that ended before it was written is left out.
+ */
+export function flushGroups(): void {
+  clearTimeout(flushTimer);
+  flushTimer = undefined;
+  const adds = pendingAdds;
+  const removes = pendingRemoves;
+  pendingAdds = [];
+  pendingRemoves = [];
+  const ledger = current;
+  if (!ledger) return;
+  const added: [number, string][] = [];
+  for (const group of adds) {
+    if (group.ended) continue;
+    group.added = true;
+    added.push([group.pgid, processStartTime(group.pgid) ?? ""]);
+  }
+  ledger.update(added, removes);
+}
+
+/**
+ * Records a process group in the open ledger, if any. The record is written within
+ * {@linkcode LEDGER_DELAY_MS} (see {@linkcode flushGroups}).
  *
  * @param pgid The group id.
  * @returns A function that records its end.
  */
 export function recordGroup(pgid: number): () => void {
-  const ledger = current;
-  if (!ledger) return () => {};
-  // The start time is read off the event loop: right after a spawn through setsid(1), reading
-  // `/proc/<pid>/stat` waits while the child execs its program (0.6–0.9 ms measured, every
-  // call), and a synchronous read would hold up the server for that long.
-  let ended = false;
-  let added = false;
-  Deno.readTextFile(`/proc/${pgid}/stat`).then(
-    (text) => text.slice(text.lastIndexOf(")") + 2).split(" ")[19] ?? "",
-    () => "",
-  ).then((start) => {
-    if (ended) return;
-    ledger.add(pgid, start);
-    added = true;
-  });
+  if (!current) return () => {};
+  const group: PendingGroup = { pgid, added: false, ended: false };
+  pendingAdds.push(group);
+  scheduleFlush();
   return () => {
-    ended = true;
-    if (added) ledger.remove(pgid);
+    if (group.ended) return;
+    group.ended = true;
+    if (group.added) {
+      pendingRemoves.push(pgid);
+      scheduleFlush();
+    }
   };
 }

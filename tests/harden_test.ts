@@ -396,6 +396,12 @@ processes:
     }
     // Each session is a shell with two sleeps: wait until all nine processes run.
     await waitUntil(() => pgids.every((pgid) => sessionMembers(pgid).length === 3));
+    // And until the ledger lists the three groups (it is written in batches after a spawn).
+    await waitUntil(() => {
+      const ledger = [...Deno.readDirSync(`${dir}/state`)].find((e) => e.name.endsWith(".ledger"));
+      const text = ledger ? Deno.readTextFileSync(`${dir}/state/${ledger.name}`) : "";
+      return pgids.every((pgid) => text.includes(`\n+${pgid} `));
+    });
     first.child.kill("SIGKILL");
     await first.child.status;
     await first.lines.cancel();
