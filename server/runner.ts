@@ -5,6 +5,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import type { EventBus } from "./bus.ts";
 import { recordGroup } from "./process_ledger.ts";
 import type { OutputStream } from "./output_log.ts";
@@ -120,11 +121,17 @@ export function childEnv(
  * @returns Whether any process received it.
  */
 export function killGroup(pgid: number, signal: Deno.Signal): boolean {
+  // A group that is gone is the usual case after an exit: its error needs no stack trace,
+  // which is most of what an exception costs in a busy server.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     Deno.kill(-pgid, signal);
     return true;
   } catch {
     return false;
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
@@ -274,6 +281,7 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
 
   const stopPumps = new AbortController();
   const pumpOptions = { signal: stopPumps.signal };
+  let pumped = false;
   const pumps = Promise.all([
     pumpOutput(
       child.stdout,
@@ -288,7 +296,9 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
       MIN_READ_SIZE,
       pumpOptions,
     ),
-  ]);
+  ]).then(() => {
+    pumped = true;
+  });
 
   const exited = (async (): Promise<ExitInfo> => {
     const status = await child.status;
@@ -298,17 +308,20 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     }
     // Members of the group that outlive the leader would keep the pipes open: end them.
     leader = true; // the child has been reaped: never signal its pid alone again
-    // A descendant that called setsid is out of reach of group signals and may hold the pipes:
-    // once the group had its grace, stop reading pipes that stay empty, and end the session.
-    const grace = setTimeout(() => stopPumps.abort(), options.killGrace + PIPE_GRACE);
-    if (killGroup(pid, "SIGTERM")) {
-      const timer = setTimeout(() => killGroup(pid, "SIGKILL"), options.killGrace);
+    // Usually the pipes have ended with the program: no timers then (a quick call's path).
+    if (!pumped) await Promise.race([pumps, nextTurn()]);
+    const others = killGroup(pid, "SIGTERM");
+    if (others || !pumped) {
+      // A descendant that called setsid is out of reach of group signals and may hold the
+      // pipes: once the group had its grace, stop reading pipes that stay empty, and end.
+      const grace = setTimeout(() => stopPumps.abort(), options.killGrace + PIPE_GRACE);
+      const timer = others
+        ? setTimeout(() => killGroup(pid, "SIGKILL"), options.killGrace)
+        : undefined;
       await pumps;
       clearTimeout(timer);
-    } else {
-      await pumps;
+      clearTimeout(grace);
     }
-    clearTimeout(grace);
     ended();
     return status.signal ? { signal: status.signal } : { code: status.code };
   })();
@@ -324,6 +337,11 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     kill: (signal) => void signalGroup(signal),
     exited,
   };
+}
+
+/** Resolves on the next event-loop turn (after pending I/O callbacks). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Options for {@linkcode pumpOutput}. */
