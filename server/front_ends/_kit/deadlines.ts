@@ -38,11 +38,16 @@ export interface DeadlinesOptions {
  * import assert from "node:assert/strict";
  *
  * const expired: string[] = [];
- * const deadlines = new Deadlines<string>(10, (name) => expired.push(name));
+ * const { promise, resolve } = Promise.withResolvers<void>();
+ * const deadlines = new Deadlines<string>(10, (name) => {
+ *   expired.push(name);
+ *   if (name === "c") resolve();
+ * });
  * deadlines.add("a");
  * deadlines.add("b").cancel();
- * await new Promise((resolve) => setTimeout(resolve, 50));
- * assert.deepEqual(expired, ["a"]);
+ * deadlines.add("c");
+ * await promise;
+ * assert.deepEqual(expired, ["a", "c"]);
  * ```
  */
 export class Deadlines<T> {
@@ -88,7 +93,7 @@ export class Deadlines<T> {
     return entry;
   }
 
-  /** Stops the timer; no deadline set so far expires. */
+  /** Stops the timer (call it when the owner closes); no deadline set so far expires. */
   clear(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -98,8 +103,6 @@ export class Deadlines<T> {
 
   #schedule(at: number): void {
     this.#timer = setTimeout(this.#fire, Math.max(0, at - this.#now()));
-    // A deadline never keeps the process alive on its own.
-    Deno.unrefTimer(this.#timer);
   }
 
   #fire = (): void => {

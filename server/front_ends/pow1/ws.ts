@@ -30,6 +30,8 @@ import {
 } from "@pow/protocol";
 import {
   ConnectionSet,
+  type Deadline,
+  Deadlines,
   oversize,
   pumpOutput,
   StreamDecoders,
@@ -96,6 +98,10 @@ const encoder = new TextEncoder();
  */
 export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontEnd => {
   const connections = new ConnectionSet<Pow1Connection>();
+  const deadlines = new Deadlines<Pow1Connection>(
+    context.config.pow1.callDeadline,
+    (connection) => connection.deadlinePassed(),
+  );
   return {
     name: "pow-1",
     // The original pow-1 server's refusal of an upgrade without its subprotocol, byte for byte.
@@ -109,7 +115,9 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
     preference: 1,
     upgrade(request: Request, _protocol: string, caller: Caller): Response {
       const upgraded = context.upgradeWebSocket(request, { protocol: POW1_SUBPROTOCOL });
-      connections.add(new Pow1Connection(upgraded.socket, context, caller, connections));
+      connections.add(
+        new Pow1Connection(upgraded.socket, context, caller, connections, deadlines),
+      );
       return upgraded.response;
     },
     openapi: {
@@ -146,6 +154,7 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
       },
     },
     close() {
+      deadlines.clear();
       connections.close();
     },
   };
@@ -158,8 +167,9 @@ pow1WebSocket.config = pow1ConfigSection;
  *
  * Most connections of a busy server may be idle (no call yet), so what one holds before its
  * call is kept small: the connection is its socket's event listener itself (no closures per
- * connection), the call-deadline timer calls a shared function, and the caller with `via` and
- * the output decoders are made only when needed.
+ * connection), the call deadline is an entry in the front end's one queue of deadlines (no
+ * timer of its own), and the caller with `via` and the output decoders are made only when
+ * needed.
  */
 class Pow1Connection {
   #socket: WebSocket;
@@ -183,6 +193,7 @@ class Pow1Connection {
   #inputClosed = false;
   #cancels = 0;
   #lastFrameAt = Date.now();
+  #deadline: Deadline | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -190,6 +201,7 @@ class Pow1Connection {
     context: FrontEndContext,
     caller: Caller,
     connections: ConnectionSet<Pow1Connection>,
+    deadlines: Deadlines<Pow1Connection>,
   ) {
     this.#socket = socket;
     this.#context = context;
@@ -200,13 +212,13 @@ class Pow1Connection {
     socket.addEventListener("message", this);
     socket.addEventListener("close", this);
     socket.addEventListener("error", this);
-    this.#timer = setTimeout(Pow1Connection.#deadline, context.config.pow1.callDeadline, this);
+    this.#deadline = deadlines.add(this);
   }
 
   /** The call deadline passed. */
-  static #deadline(connection: Pow1Connection): void {
-    if (connection.#phase === "waiting") {
-      connection.#finish({ status: "rejected", reason: POW1_REASON_TIMEOUT });
+  deadlinePassed(): void {
+    if (this.#phase === "waiting") {
+      this.#finish({ status: "rejected", reason: POW1_REASON_TIMEOUT });
     }
   }
 
@@ -340,7 +352,7 @@ class Pow1Connection {
   }
 
   #call(data: ArrayBuffer): void {
-    clearTimeout(this.#timer);
+    this.#deadline?.cancel();
     const call = readPow1Call(data);
     if (!call) return this.#finish({ status: "rejected", reason: PROTOCOL_ERROR });
     let session: Session;
@@ -413,7 +425,7 @@ class Pow1Connection {
   #finish(result: Pow1Result): void {
     if (this.#phase === "ending" || this.#phase === "closed") return;
     this.#phase = "ending";
-    clearTimeout(this.#timer);
+    this.#deadline?.cancel();
     this.#release();
     try {
       this.#socket.send(encoder.encode(JSON.stringify(result)));
@@ -440,7 +452,8 @@ class Pow1Connection {
       }
       this.#timer = setTimeout(tick, CLOSE_QUIET_MS - quiet);
     };
-    this.#timer = setTimeout(tick, 0);
+    // The first check waits out the quiet time the client still needs (a later task at least).
+    this.#timer = setTimeout(tick, Math.max(0, CLOSE_QUIET_MS - (started - this.#lastFrameAt)));
   }
 
   #fail(code: number, reason: string): void {
@@ -457,6 +470,7 @@ class Pow1Connection {
     if (this.#phase === "closed") return;
     const wasRunning = this.#phase === "running";
     this.#phase = "closed";
+    this.#deadline?.cancel();
     clearTimeout(this.#timer);
     this.#queue = [];
     this.#queued = 0;
