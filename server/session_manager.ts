@@ -133,7 +133,15 @@ export class SessionManager {
   /** Nodes this node has seen without a heartbeat, and since when. */
   #missingSince = new Map<string, number>();
   #closing = false;
-  #starts = new Map<string, number[]>();
+  /** Per caller: start times of the last minute, oldest first, from `head` on. */
+  #starts = new Map<string, { times: number[]; head: number }>();
+  /** Sessions in the registry per caller. */
+  #perCaller = new Map<string, number>();
+  /** Sessions in the registry that have not ended: their output may still grow. */
+  #live = new Set<Session>();
+  /** Output bytes that ended sessions in the registry held when they ended, by session. */
+  #endedHeld = new Map<Session, number>();
+  #endedBytes = 0;
 
   /**
    * Creates a manager and starts its reaper.
@@ -148,6 +156,7 @@ export class SessionManager {
     for (const type of ["created", "state", "removed"]) {
       this.registry.addEventListener(type, (event) => {
         const { session } = (event as CustomEvent<RegistryEventDetail>).detail;
+        this.#account(type, session);
         const record = sessionRecord(session, this.node);
         const stored = type === "removed" ? this.store.delete(session.id) : this.store.put(record);
         // Recorded first, then announced: a watcher that reads the store sees the event's state.
@@ -503,6 +512,38 @@ export class SessionManager {
     }
   }
 
+  /**
+   * Keeps the counts the limits are checked against as the registry changes, so that a start
+   * never scans every session (a busy server keeps thousands of ended ones while they linger).
+   */
+  #account(type: string, session: Session): void {
+    const id = session.caller.id;
+    if (type === "created") {
+      this.#perCaller.set(id, (this.#perCaller.get(id) ?? 0) + 1);
+      if (session.ended) this.#ended(session);
+      else this.#live.add(session);
+    } else if (type === "state") {
+      if (session.ended && this.#live.delete(session)) this.#ended(session);
+    } else if (type === "removed") {
+      const left = (this.#perCaller.get(id) ?? 1) - 1;
+      if (left > 0) this.#perCaller.set(id, left);
+      else this.#perCaller.delete(id);
+      this.#live.delete(session);
+      const held = this.#endedHeld.get(session);
+      if (held !== undefined) {
+        this.#endedHeld.delete(session);
+        this.#endedBytes -= held;
+      }
+    }
+  }
+
+  #ended(session: Session): void {
+    // An ended session's log no longer grows: what it holds is counted once.
+    const held = session.log.end - session.log.start;
+    this.#endedHeld.set(session, held);
+    this.#endedBytes += held;
+  }
+
   /** Refuses a session over `maxSessions` in total or `maxPerCaller` for the caller. */
   #checkCapacity(name: string, caller: Caller): void {
     const maxSessions = this.#options.maxSessions ?? 1000;
@@ -513,27 +554,23 @@ export class SessionManager {
       );
     }
     const perCaller = this.#options.maxPerCaller ?? Infinity;
-    if (perCaller === Infinity) return;
-    let count = 0;
-    for (const session of this.registry.values()) {
-      if (session.caller.id === caller.id && ++count >= perCaller) {
-        throw new CallError(
-          "limit_reached",
-          `Cannot start process "${name}": caller "${caller.id}" already has ${perCaller} sessions alive`,
-        );
-      }
+    if ((this.#perCaller.get(caller.id) ?? 0) >= perCaller) {
+      throw new CallError(
+        "limit_reached",
+        `Cannot start process "${name}": caller "${caller.id}" already has ${perCaller} sessions alive`,
+      );
     }
   }
 
   /**
    * Output bytes all sessions hold in memory now: what their logs retain (unread, held and
-   * kept for late readers).
+   * kept for late readers). Sessions that ended count with what they held when they ended.
    *
    * @returns The bytes.
    */
   outputBytes(): number {
-    let bytes = 0;
-    for (const session of this.registry.values()) bytes += session.log.end - session.log.start;
+    let bytes = this.#endedBytes;
+    for (const session of this.#live) bytes += session.log.end - session.log.start;
     return bytes;
   }
 
@@ -553,16 +590,21 @@ export class SessionManager {
     const limit = this.#options.startsPerMinute ?? Infinity;
     if (limit === Infinity) return;
     const now = Date.now();
-    const recent = (this.#starts.get(caller.id) ?? []).filter((t) => now - t < 60_000);
-    if (recent.length >= limit) {
-      this.#starts.set(caller.id, recent);
+    let window = this.#starts.get(caller.id);
+    if (!window) this.#starts.set(caller.id, window = { times: [], head: 0 });
+    const { times } = window;
+    while (window.head < times.length && now - times[window.head] >= 60_000) window.head++;
+    if (window.head > 1024 && window.head * 2 > times.length) {
+      times.splice(0, window.head);
+      window.head = 0;
+    }
+    if (times.length - window.head >= limit) {
       throw new CallError(
         "limit_reached",
         `Cannot start process "${name}": caller "${caller.id}" already started ${limit} processes in the last minute`,
       );
     }
-    recent.push(now);
-    this.#starts.set(caller.id, recent);
+    times.push(now);
   }
 
   #sessionOptions(

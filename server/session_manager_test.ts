@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { SessionManager } from "./session_manager.ts";
+import { defineProcess } from "./process.ts";
+import { CallError } from "./errors.ts";
+
+const processes = {
+  write: defineProcess({
+    params: [{ name: "bytes", pattern: "[0-9]+" }],
+    async run({ params, stdout }) {
+      const writer = stdout.getWriter();
+      await writer.write(new Uint8Array(Number(params[0])));
+      writer.releaseLock();
+    },
+  }),
+  wait: defineProcess({
+    async run({ signal, stdout }) {
+      const writer = stdout.getWriter();
+      await writer.write(new Uint8Array(100));
+      await new Promise((resolve) => signal.addEventListener("abort", resolve));
+    },
+  }),
+};
+
+/** What the counts must equal: every session of the registry, summed now. */
+function scanned(m: SessionManager): number {
+  let bytes = 0;
+  for (const session of m.registry.values()) bytes += session.log.end - session.log.start;
+  return bytes;
+}
+
+Deno.test("outputBytes and the per-caller count follow sessions as they start, end and go", async () => {
+  const m = new SessionManager({ processes, maxPerCaller: 3, retention: 1 << 20 });
+  try {
+    const a = { id: "a" };
+    const ended = [
+      m.start("write", ["1000"], { caller: a }),
+      m.start("write", ["20"], { caller: a }),
+    ];
+    await Promise.all(ended.map((s) => s.result));
+    const live = m.start("wait", [], { caller: a });
+    await live.started;
+    const reader = live.reader();
+    await reader.read();
+    reader.close();
+    assert.equal(m.outputBytes(), scanned(m));
+    assert.equal(m.outputBytes(), 1120);
+    // Three sessions for "a": a fourth is refused, another caller is not.
+    assert.throws(
+      () => m.start("write", ["1"], { caller: a }),
+      (e: unknown) =>
+        e instanceof CallError && /caller "a" already has 3 sessions alive/.test(e.message),
+    );
+    const b = m.start("write", ["5"], { caller: { id: "b" } });
+    await b.result;
+    // One of "a"'s sessions goes: "a" may start again, and its bytes no longer count.
+    m.registry.delete(ended[0].id);
+    assert.equal(m.outputBytes(), scanned(m));
+    assert.equal(m.outputBytes(), 125);
+    const again = m.start("write", ["1"], { caller: a });
+    await again.result;
+    live.cancel();
+    await live.result;
+    assert.equal(m.outputBytes(), scanned(m));
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("startsPerMinute: a window per caller, by the clock", () => {
+  const m = new SessionManager({ processes, startsPerMinute: 2, maxSessions: 100 });
+  const real = Date.now;
+  let now = 1_000_000;
+  Date.now = () => now;
+  try {
+    const a = { id: "a" };
+    m.start("write", ["1"], { caller: a });
+    now += 30_000;
+    m.start("write", ["1"], { caller: a });
+    assert.throws(() => m.start("write", ["1"], { caller: a }), /already started 2 processes/);
+    m.start("write", ["1"], { caller: { id: "b" } });
+    now += 30_000; // the first start is a minute old now
+    m.start("write", ["1"], { caller: a });
+    assert.throws(() => m.start("write", ["1"], { caller: a }), /already started 2 processes/);
+  } finally {
+    Date.now = real;
+  }
+  return m.close();
+});
