@@ -410,22 +410,24 @@ function validateWith<T>(json: unknown, parsers: Parsers<T>): ParseResult<T> {
       error: { code: "bad_message", message: "Cannot parse message: not a JSON object" },
     };
   }
-  const echo = defined({
-    id: isChannelId(json.id) ? json.id : undefined,
-    ref: isRef(json.ref) ? json.ref : undefined,
-  });
+  // The id and ref of a bad message, echoed in its error (only built for an error).
+  const echo = () =>
+    defined({
+      id: isChannelId(json.id) ? json.id : undefined,
+      ref: isRef(json.ref) ? json.ref : undefined,
+    });
   const type = json.type;
   if (typeof type !== "string") {
     const what = type === undefined ? "is missing" : "is not a string";
     return {
       ok: false,
-      error: { code: "bad_message", message: `Cannot parse message: "type" ${what}`, ...echo },
+      error: { code: "bad_message", message: `Cannot parse message: "type" ${what}`, ...echo() },
     };
   }
   if (!Object.hasOwn(parsers, type)) {
     return {
       ok: false,
-      error: { code: "unknown_type", message: `Unknown message type "${type}"`, ...echo },
+      error: { code: "unknown_type", message: `Unknown message type "${type}"`, ...echo() },
     };
   }
   try {
@@ -434,7 +436,7 @@ function validateWith<T>(json: unknown, parsers: Parsers<T>): ParseResult<T> {
     if (!(e instanceof Invalid)) throw e;
     return {
       ok: false,
-      error: { code: e.code, message: `Cannot parse "${type}" message: ${e.message}`, ...echo },
+      error: { code: e.code, message: `Cannot parse "${type}" message: ${e.message}`, ...echo() },
     };
   }
 }
