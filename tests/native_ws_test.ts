@@ -496,3 +496,20 @@ Deno.test("pow.v2 closes a connection idle past limits.idleTimeout with 4000, no
   busy.send({ type: "signal", id: 1, signal: "kill" });
   await busy.exit(1);
 });
+
+Deno.test("pow.v2 keeps a connection that sends messages open past limits.idleTimeout, and closes it once idle", async () => {
+  await using server = await startNativeServer((c) => (c.limits.idleTimeout = 300));
+  await using client = await V2Client.connect(server.wsUrl);
+  // Messages every 100 ms for 700 ms: each one postpones the idle close.
+  for (let i = 0; i < 7; i++) {
+    await sleep(100);
+    await client.request({ type: "ping" });
+  }
+  // A channel keeps it open; once the channel ends, the connection is idle again.
+  await client.start(1, "sleep", ["0.5"]);
+  await client.exit(1);
+  const ended = performance.now();
+  assert.equal(client.ws.readyState, WebSocket.OPEN);
+  assert.deepEqual(await client.closed, { code: 4000, reason: "idle timeout" });
+  assert(performance.now() - ended >= 250, "closed 300 ms after the channel ended");
+});

@@ -260,6 +260,8 @@ class V2Connection {
   #stdinCredit: number;
   #maxChannels: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the connection last had a message or became idle (`performance.now()`). */
+  #idleSince = 0;
   /** The processes this connection provides and the calls it serves (`provide`). */
   #provider: ProviderConnection;
 
@@ -495,7 +497,6 @@ class V2Connection {
     };
     const connection = new WatchConnection(socket, message.channel, channel, this.#caller, host);
     this.#watches.set(watch, connection);
-    clearTimeout(this.#idleTimer);
     socket.request(JSON.stringify({ handler: "watch", params: message.params ?? {} }));
   }
 
@@ -874,16 +875,33 @@ class V2Connection {
   // -------------------------------------------------------------------------
   // Lifetime
 
-  /** Closes the connection after `limits.idleTimeout` without channels or messages. */
+  /**
+   * Closes the connection after `limits.idleTimeout` without channels or messages. Called on
+   * every message and whenever the connection may have become idle: it only notes the time, and
+   * arms a timer if none is running (no timer per message); the timer checks when it fires.
+   */
   #armIdle(): void {
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#idleSince = performance.now();
+    if (this.#idleTimer !== undefined || this.#closed || this.#busy) return;
     const idle = this.#context.config.limits.idleTimeout;
-    if (
-      this.#closed || idle <= 0 || this.#channels.size > 0 || this.#provider.active ||
-      this.#watches.size > 0
-    ) return;
-    this.#idleTimer = setTimeout(() => this.#close(4000, "idle timeout"), idle);
+    if (idle > 0) this.#idleTimer = setTimeout(() => this.#idleCheck(), idle);
+  }
+
+  #idleCheck(): void {
+    this.#idleTimer = undefined;
+    // A busy connection is checked again once it may be idle (the next `#armIdle`).
+    if (this.#closed || this.#busy) return;
+    const left = this.#idleSince + this.#context.config.limits.idleTimeout - performance.now();
+    if (left > 0) {
+      this.#idleTimer = setTimeout(() => this.#idleCheck(), Math.ceil(left));
+      return;
+    }
+    this.#close(4000, "idle timeout");
+  }
+
+  /** Whether the connection has channels, provided processes or watches (never idle then). */
+  get #busy(): boolean {
+    return this.#channels.size > 0 || this.#provider.active || this.#watches.size > 0;
   }
 
   #close(code: number, reason: string): void {
