@@ -169,6 +169,21 @@ const UPGRADE_OPERATION: Record<string, unknown> = {
   },
 };
 
+/**
+ * How many microtask turns a function process gets to end before its start is announced. A quick
+ * call ends within a few (`ticker 1` takes 6: a write through its stdout stream, then the
+ * return): its `started`, output and `exit` then go out together, without the output pump. A
+ * process that takes longer delays its `started` by at most these turns, a few microseconds,
+ * and no more than that: no timer, no wait for I/O. (The socket writes of a turn go out only
+ * after it anyway.)
+ */
+const QUICK_TURNS = 64;
+
+/** Waits up to {@linkcode QUICK_TURNS} microtask turns for the session to end. */
+async function quickEnd(session: SessionHandle): Promise<void> {
+  for (let turn = 0; turn < QUICK_TURNS && !session.ended; turn++) await undefined;
+}
+
 /** One bound channel: a viewer of one session on one connection. */
 interface Channel {
   readonly id: number;
@@ -519,8 +534,11 @@ class V2Connection {
       return this.#error({ code: error.code, message: error.message, id, ref });
     }
     const channel = this.#bind(id, session, 0, message.credit);
-    // `started` says the process was spawned (it carries the pid): wait for that.
-    await session.started;
+    // `started` says the process was spawned (it carries the pid): wait for that. A function
+    // process is running at once; a quick one ends within this event-loop turn, and then its
+    // `started`, output and `exit` go out together, without an output pump.
+    if (session.state === "starting") await session.started;
+    if (!session.ended && session.definition.kind === "function") await quickEnd(session);
     this.#announce(channel, {
       type: "started",
       id,
@@ -733,7 +751,7 @@ class V2Connection {
     this.#send(message);
     for (const text of channel.backlog) this.#sendText(text);
     channel.backlog = [];
-    if (channel.closed) return;
+    if (channel.closed || this.#finish(channel)) return;
     this.#pump(channel).catch((error) => {
       console.error(`pow.v2: output of channel ${channel.id} failed:`, error);
       if (!channel.closed) {
@@ -754,12 +772,46 @@ class V2Connection {
     this.#armIdle();
   }
 
-  async #pump(channel: Channel): Promise<void> {
-    const { session, reader } = channel;
-    const maxFrame = Math.min(
+  /** The largest output payload of one data frame. */
+  get #maxFrame(): number {
+    return Math.min(
       this.#context.config.v2.maxFrame,
       this.#maxMessageSize - DATA_FRAME_HEADER_SIZE,
     );
+  }
+
+  /**
+   * Finishes a channel whose session has already ended in one go, without the output pump: sends
+   * what the credit allows of the output and, if that was all of it, `exit`.
+   *
+   * @returns `true` when the channel is done, `false` when the pump must take over.
+   */
+  #finish(channel: Channel): boolean {
+    const { session, reader } = channel;
+    const result = session.outcome;
+    if (result === undefined || !session.log.closed) return false;
+    const maxFrame = this.#maxFrame;
+    while (channel.credit > 0 && reader.offset < session.log.end) {
+      if (this.#socket.bufferedAmount > SOCKET_HIGH_WATER) return false;
+      const chunks = reader.readAvailable(Math.min(channel.credit, maxFrame));
+      if (chunks.length === 0) break;
+      this.#output(channel, chunks);
+    }
+    if (reader.offset < session.log.end) return false;
+    this.#unbind(channel);
+    this.#send({
+      type: "exit",
+      id: channel.id,
+      session: session.id,
+      offset: session.log.end,
+      result: toProcessResult(result),
+    });
+    return true;
+  }
+
+  async #pump(channel: Channel): Promise<void> {
+    const { session, reader } = channel;
+    const maxFrame = this.#maxFrame;
     const ended = session.result.then(() => {});
     while (!channel.closed) {
       if (channel.credit <= 0) {
