@@ -574,6 +574,11 @@ export type ServerMessage =
  * ```
  */
 export function encodeMessage(message: ClientMessage | ServerMessage): string {
+  // Most messages are written with `type` first: then they need no copy.
+  for (const key in message) {
+    if (key === "type") return JSON.stringify(message);
+    break;
+  }
   const { type, ...fields } = message;
   return JSON.stringify({ type, ...fields });
 }
