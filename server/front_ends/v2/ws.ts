@@ -19,6 +19,7 @@ import {
   DEFAULT_CREDIT,
   DEFAULT_STDIN_CREDIT,
   encodeDataFrame,
+  encodeInlineOutput,
   encodeMessage,
   type ErrorCode,
   type ErrorInfo,
@@ -172,7 +173,7 @@ const UPGRADE_OPERATION: Record<string, unknown> = {
 /**
  * How many microtask turns a function process gets to end before its start is announced. A quick
  * call ends within a few (`ticker 1` takes 6: a write through its stdout stream, then the
- * return): its `started`, output and `exit` then go out together, without the output pump. A
+ * return): its `started`, output and `exit` then go out together, or as one inline `exit`. A
  * process that takes longer delays its `started` by at most these turns, a few microseconds,
  * and no more than that: no timer, no wait for I/O. (The socket writes of a turn go out only
  * after it anyway.)
@@ -318,6 +319,7 @@ class V2Connection {
         stdinCredit: this.#stdinCredit,
         lingerMs: config.sessions.linger,
         maxChannels: this.#maxChannels,
+        inline: true,
       });
       this.#armIdle();
     };
@@ -539,6 +541,7 @@ class V2Connection {
     // `started`, output and `exit` go out together, without an output pump.
     if (session.state === "starting") await session.started;
     if (!session.ended && session.definition.kind === "function") await quickEnd(session);
+    if (message.inline && this.#inline(channel, ref)) return;
     this.#announce(channel, {
       type: "started",
       id,
@@ -547,6 +550,39 @@ class V2Connection {
       pid: session.pid,
       pty: session.pty,
     });
+  }
+
+  /**
+   * Answers a `start` with `inline: true` by one `exit` carrying `started`'s fields and the
+   * output, when the session has ended, nothing waits to be sent on the channel and the whole
+   * output fits its credit and one data frame.
+   *
+   * @returns Whether it did.
+   */
+  #inline(channel: Channel, ref: Ref | undefined): boolean {
+    const { session, reader } = channel;
+    const result = session.outcome;
+    const { log } = session;
+    if (
+      result === undefined || !log.closed || channel.closed || channel.backlog.length > 0 ||
+      log.start > 0 || reader.offset > 0 || log.end > Math.min(channel.credit, this.#maxFrame)
+    ) return false;
+    // All of it: the log still holds it from offset 0, and it fits.
+    const chunks = reader.readAvailable();
+    channel.announced = true;
+    this.#unbind(channel);
+    this.#send({
+      type: "exit",
+      id: channel.id,
+      ref,
+      session: session.id,
+      pid: session.pid,
+      pty: session.pty,
+      offset: log.end,
+      output: encodeInlineOutput(coalesce(chunks)),
+      result: toProcessResult(result),
+    });
+    return true;
   }
 
   #attach(message: Extract<ClientMessage, { type: "attach" }>): void {
