@@ -28,6 +28,11 @@ export interface ChannelOptions {
   onData?: (data: Uint8Array, offset: number) => void;
   /** The initial output credit; more is granted as output arrives. @default {4194304} */
   credit?: number;
+  /**
+   * Ask for the one-message answer to a quick call (`inline: true` on `start`): an `exit` that
+   * carries `started`'s fields and the output. @default {false}
+   */
+  inline?: boolean;
 }
 
 /** One channel: a session bound to an id on a connection. */
@@ -80,6 +85,17 @@ export class Channel {
       case "attached":
         return this.#bound.resolve(message);
       case "exit":
+        if (Array.isArray(message.output)) {
+          // An inline exit: `started`, the output and `exit` in one message.
+          this.#bound.resolve(message);
+          let offset = 0;
+          for (const run of message.output as { data: string }[]) {
+            const data = Uint8Array.fromBase64(run.data);
+            this.received += data.length;
+            this.#options.onData?.(data, offset);
+            offset += data.length;
+          }
+        }
         return this.#exited.resolve(message as unknown as NativeExit);
       case "credit":
         this.stdinCredit += message.bytes as number;
@@ -198,6 +214,7 @@ export class NativeConnection {
       name,
       params,
       credit: options.credit ?? 4 * 1024 * 1024,
+      ...(options.inline ? { inline: true } : {}),
     });
     return channel;
   }

@@ -657,6 +657,7 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
       params: [],
       expect: "hello\n",
       value: null,
+      inline: false,
     },
     {
       label: "pow.v2 TypeScript function (`ticker 1`) on an open connection",
@@ -665,6 +666,19 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
       params: ["1"],
       expect: "tick 1\n",
       value: 1,
+      inline: false,
+    },
+    {
+      // The same call, answered by one inline `exit` instead of `started`, a data frame and
+      // `exit` (docs/protocol.md, "Inline answers to quick calls"); the row above is unchanged.
+      label: "pow.v2 TypeScript function (`ticker 1`) on an open connection, one-message answer " +
+        "(`start` with `inline: true`)",
+      server: ctx.powDemo,
+      name: "ticker",
+      params: ["1"],
+      expect: "tick 1\n",
+      value: 1,
+      inline: true,
     },
   ];
   const pingLabel = "pow.v2 `ping` → `pong` round trip on an open connection (demo server)";
@@ -711,6 +725,7 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
             const t0 = performance.now();
             const channel = conn.start(c.name, c.params, {
               onData: (d) => (text += decoder.decode(d)),
+              inline: c.inline,
             });
             const exit = await within(channel.exited, 10_000, "pow.v2 exit");
             const ms = performance.now() - t0;
@@ -718,7 +733,8 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
             const bad = resultCheck(exit.result) ||
               (text === c.expect && value === c.value
                 ? ""
-                : `got ${JSON.stringify(text)} → ${value}`);
+                : `got ${JSON.stringify(text)} → ${value}`) ||
+              (c.inline && !("output" in exit) ? "answered by three messages, not inline" : "");
             return { ms, error: bad || undefined };
           });
         } finally {

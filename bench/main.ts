@@ -184,6 +184,8 @@ export function targets(rows: Row[], smoke: boolean): Target[] {
     const label of [
       "pow-1 TypeScript function (`ticker 1`), connection per call",
       "pow.v2 TypeScript function (`ticker 1`) on an open connection",
+      "pow.v2 TypeScript function (`ticker 1`) on an open connection, one-message answer " +
+      "(`start` with `inline: true`)",
     ]
   ) {
     const row = r(label);

@@ -148,6 +148,8 @@ export class ChannelCore {
         credit: this.#window,
         traceparent: o.traceparent,
         tracestate: o.tracestate,
+        // A quick call may be answered by one inline `exit` (servers that predate it ignore this).
+        inline: true,
       };
     }
     return {

@@ -9,9 +9,11 @@ import { deferred } from "./_deferred.ts";
 import {
   type ClientMessage,
   decodeDataFrame,
+  decodeInlineOutput,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_STDIN_CREDIT,
   encodeMessage,
+  type ExitMessage,
   type HelloMessage,
   MAX_CHANNEL_ID,
   parseServerMessage,
@@ -19,6 +21,7 @@ import {
   type Ref,
   type ServerMessage,
   type SessionInfo,
+  type StartedMessage,
   V2_SUBPROTOCOL,
 } from "./protocol/mod.ts";
 import type { BackoffOptions } from "./backoff.ts";
@@ -509,6 +512,7 @@ export class PowClient implements AsyncDisposable {
         this.#channels.get(message.id)?.gap(message.offset, message.skipped);
         return;
       case "exit":
+        if (message.output !== undefined) return this.#inlineExit(message);
         this.#channels.get(message.id)?.exit(message);
         return;
     }
@@ -535,6 +539,22 @@ export class PowClient implements AsyncDisposable {
       if (channel !== undefined) channel.error(message);
       else this.#connection.reportReadError(new RemoteError(message.code, message.message));
     }
+  }
+
+  /** An inline `exit`: the answer to `start`, the whole output and the end, in one message. */
+  #inlineExit(message: ExitMessage): void {
+    const { id, ref, session, pid, pty = false } = message;
+    const pending = ref === undefined ? undefined : this.#pending.get(ref);
+    if (pending !== undefined) this.#pending.delete(ref as Ref);
+    const started: StartedMessage = { type: "started", id, ref, session, pid, pty };
+    const channel = this.#channels.get(id);
+    channel?.bound(started);
+    pending?.resolve(started);
+    if (channel === undefined) return;
+    for (const chunk of decodeInlineOutput(message)) {
+      channel.data(chunk.stream, chunk.offset, chunk.data);
+    }
+    channel.exit(message);
   }
 
   #badMessage(detail: string): void {

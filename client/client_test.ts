@@ -109,6 +109,39 @@ Deno.test("concurrent processes on one connection get their own output and resul
   await client.close();
 });
 
+Deno.test("start asks for an inline answer, and one inline exit gives started, output and result", async () => {
+  const starts: ClientMessage[] = [];
+  const { client } = setup((socket, m) => {
+    if (m.type !== "start") return;
+    starts.push(m);
+    socket.sendMessage({
+      type: "exit",
+      id: m.id,
+      ref: m.ref,
+      session: `s${m.id}`,
+      pid: 42,
+      pty: false,
+      offset: 9,
+      output: [{ stream: "stdout", data: "dGljayAxCg==" }, { stream: "stderr", data: "aGk=" }],
+      result: { status: "fulfilled", value: 1 },
+    });
+  });
+  const proc = client.start("ticker", ["1"]);
+  const out = await proc.output();
+  equal(new TextDecoder().decode(out.stdout), "tick 1\n");
+  equal(new TextDecoder().decode(out.stderr), "hi");
+  deepStrictEqual(out.result, { status: "fulfilled", value: 1 });
+  const started = await proc.started;
+  equal(started.session, "s1");
+  equal(proc.pid, 42);
+  equal(starts.length, 1);
+  equal((starts[0] as { inline?: boolean }).inline, true);
+  // The channel id is free again.
+  const again = client.start("ticker", ["1"]);
+  deepStrictEqual((await again.output()).result, { status: "fulfilled", value: 1 });
+  await client.close();
+});
+
 Deno.test("a refused start rejects result and started with the server's error", async () => {
   const { client } = setup((socket, m) => {
     if (m.type === "start") {

@@ -25,6 +25,7 @@ Deno.test("pow.v2 sends hello first with the server's limits", async () => {
     stdinCredit: MiB,
     lingerMs: 1234,
     maxChannels: 7,
+    inline: true,
   });
   assert.deepEqual(await client.request({ type: "ping" }), { type: "pong", ref: "r1" });
 });
@@ -495,4 +496,159 @@ Deno.test("pow.v2 closes a connection idle past limits.idleTimeout with 4000, no
   assert.equal(busy.ws.readyState, WebSocket.OPEN);
   busy.send({ type: "signal", id: 1, signal: "kill" });
   await busy.exit(1);
+});
+
+Deno.test("pow.v2 keeps a connection that sends messages open past limits.idleTimeout, and closes it once idle", async () => {
+  await using server = await startNativeServer((c) => (c.limits.idleTimeout = 300));
+  await using client = await V2Client.connect(server.wsUrl);
+  // Messages every 100 ms for 700 ms: each one postpones the idle close.
+  for (let i = 0; i < 7; i++) {
+    await sleep(100);
+    await client.request({ type: "ping" });
+  }
+  // A channel keeps it open; once the channel ends, the connection is idle again.
+  await client.start(1, "sleep", ["0.5"]);
+  await client.exit(1);
+  const ended = performance.now();
+  assert.equal(client.ws.readyState, WebSocket.OPEN);
+  assert.deepEqual(await client.closed, { code: 4000, reason: "idle timeout" });
+  assert(performance.now() - ended >= 250, "closed 300 ms after the channel ended");
+});
+
+/** A raw `pow.v2` connection that records every message as it came: text, or frame bytes. */
+async function rawConnection(url: string) {
+  const ws = new WebSocket(url, ["pow.v2"]);
+  ws.binaryType = "arraybuffer";
+  const received: (string | Uint8Array)[] = [];
+  let wake = () => {};
+  ws.onmessage = ({ data }) => {
+    received.push(typeof data === "string" ? data : new Uint8Array(data));
+    wake();
+  };
+  const until = async (n: number) => {
+    while (received.length < n) await new Promise<void>((resolve) => (wake = resolve));
+    return received.splice(0, n);
+  };
+  await until(1); // hello
+  return {
+    send: (message: Record<string, unknown>) => ws.send(JSON.stringify(message)),
+    until,
+    /** Sends `ping` and returns everything received before its `pong`. */
+    async before(ref: string) {
+      ws.send(JSON.stringify({ type: "ping", ref }));
+      const pong = `{"type":"pong","ref":"${ref}"}`;
+      while (!received.includes(pong)) await new Promise<void>((resolve) => (wake = resolve));
+      return received.splice(0, received.indexOf(pong) + 1).slice(0, -1);
+    },
+    async close() {
+      const closed = new Promise((resolve) => (ws.onclose = resolve));
+      ws.close();
+      await closed;
+    },
+  };
+}
+
+const dataFrame = (id: number, offset: number, text: string) => [
+  1,
+  ...[24, 16, 8, 0].map((shift) => (id >>> shift) & 0xff),
+  ...[0, 0, 0, 0, 0, 0, 0, offset],
+  ...new TextEncoder().encode(text),
+];
+
+Deno.test("pow.v2 answers a quick call with started, a data frame and exit, byte for byte as before", async () => {
+  await using server = await startNativeServer();
+  const raw = await rawConnection(server.wsUrl);
+  raw.send({ type: "start", id: 1, ref: "a", name: "ticker", params: ["1"] });
+  const [started, frame, exit] = await raw.until(3);
+  const session = JSON.parse(started as string).session;
+  assert.equal(started, `{"type":"started","id":1,"ref":"a","session":"${session}","pty":false}`);
+  assert.deepEqual([...frame as Uint8Array], dataFrame(1, 0, "tick 1\n"));
+  assert.equal(
+    exit,
+    `{"type":"exit","id":1,"session":"${session}","offset":7,"result":{"status":"fulfilled","value":1}}`,
+  );
+  // `inline: false` is the same.
+  raw.send({ type: "start", id: 2, name: "ticker", params: ["1"], inline: false });
+  const three = await raw.before("p");
+  assert.deepEqual(three.map((m) => typeof m === "string" ? JSON.parse(m).type : "data"), [
+    "started",
+    "data",
+    "exit",
+  ]);
+  await raw.close();
+});
+
+Deno.test("pow.v2 answers a quick call with inline: true by one exit with the output, else as usual", async () => {
+  await using server = await startNativeServer();
+  const raw = await rawConnection(server.wsUrl);
+  raw.send({ type: "start", id: 1, ref: "a", name: "ticker", params: ["1"], inline: true });
+  const [exit] = await raw.before("p1");
+  const session = JSON.parse(exit as string).session;
+  assert.equal(
+    exit,
+    `{"type":"exit","id":1,"ref":"a","session":"${session}","pty":false,"offset":7,` +
+      `"output":[{"stream":"stdout","data":"dGljayAxCg=="}],"result":{"status":"fulfilled","value":1}}`,
+  );
+  // Without output: an empty list.
+  raw.send({ type: "start", id: 1, name: "ticker", params: ["0"], inline: true });
+  const [empty] = await raw.before("p2");
+  assert.deepEqual(JSON.parse(empty as string).output, []);
+  assert.equal(JSON.parse(empty as string).offset, 0);
+
+  // Output beyond the credit: the usual answer, the output as credit allows.
+  raw.send({ type: "start", id: 2, name: "ticker", params: ["1"], inline: true, credit: 4 });
+  const [started, first] = await raw.until(2);
+  assert.equal(JSON.parse(started as string).type, "started");
+  assert.deepEqual([...first as Uint8Array], dataFrame(2, 0, "tick"));
+  raw.send({ type: "credit", id: 2, bytes: 3 });
+  const [rest, end] = await raw.until(2);
+  assert.deepEqual([...rest as Uint8Array], dataFrame(2, 4, " 1\n"));
+  assert.equal(JSON.parse(end as string).type, "exit");
+  assert.equal(JSON.parse(end as string).output, undefined);
+
+  // A process that does not end at once, and a command: the usual answer.
+  raw.send({ type: "start", id: 3, name: "ticker", params: ["2", "20"], inline: true });
+  raw.send({ type: "start", id: 4, name: "both", inline: true });
+  const all = [];
+  while (all.filter((m) => m.type === "exit").length < 2) {
+    const [m] = await raw.until(1);
+    if (typeof m === "string") all.push(JSON.parse(m)); // (data frames are skipped)
+  }
+  assert(all.some((m) => m.type === "started" && m.id === 3));
+  assert(all.some((m) => m.type === "started" && m.id === 4 && m.pid > 0));
+  assert.deepEqual(
+    all.filter((m) => m.type === "exit").map((m) => [m.id, "output" in m]).sort(),
+    [[3, false], [4, false]],
+  );
+  await raw.close();
+});
+
+Deno.test("pow.v2 refuses a start whose inline is not a boolean, with the id and ref", async () => {
+  await using server = await startNativeServer();
+  await using client = await V2Client.connect(server.wsUrl);
+  for (const inline of ["yes", 1, null, {}]) {
+    const answer = await client.request({
+      type: "start",
+      id: 1,
+      name: "ticker",
+      params: ["1"],
+      inline,
+    });
+    assert.deepEqual(answer, {
+      type: "error",
+      id: 1,
+      ref: answer.type === "error" ? answer.ref : "",
+      code: "bad_message",
+      message: 'Cannot parse "start" message: "inline" is not a boolean',
+    });
+  }
+  // The id was never bound: it is free for a good start.
+  const exit = await client.request({
+    type: "start",
+    id: 1,
+    name: "ticker",
+    params: ["1"],
+    inline: true,
+  });
+  assert(exit.type === "exit" && exit.output?.length === 1 && exit.pty === false);
 });

@@ -154,6 +154,9 @@ export function nested<T>(path: string, fn: () => T): T {
 /** Copies the entries whose value is not `undefined`. */
 export function defined<T extends object>(value: T): T {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = v;
+  for (const k in value) {
+    const v = value[k];
+    if (v !== undefined) out[k] = v;
+  }
   return out as T;
 }

@@ -83,6 +83,11 @@ export interface StartMessage {
   traceparent?: string;
   /** W3C trace context `tracestate`, only with `traceparent`. */
   tracestate?: string;
+  /**
+   * Accept the one-message answer to a quick call: an `exit` with `started`'s fields and the
+   * output inline, instead of `started`, data frames and `exit` (see {@linkcode ExitMessage}).
+   */
+  inline?: boolean;
 }
 
 /** Binds channel `id` to an existing session; answered by `attached` or `error`. */
@@ -278,6 +283,8 @@ export interface HelloMessage {
   lingerMs: number;
   /** The most channels one connection may have bound at once. */
   maxChannels: number;
+  /** The server may answer `start` with `inline: true` by one inline `exit` (see `ExitMessage`). */
+  inline?: boolean;
 }
 
 /** Answers `start`: the session exists and is bound to channel `id`. */
@@ -356,18 +363,43 @@ export interface GapMessage {
   skipped: number;
 }
 
-/** The session ended and all its output was sent; channel `id` is free again. */
+/**
+ * The session ended and all its output was sent; channel `id` is free again.
+ *
+ * An **inline** `exit` (it has `output`) answers a `start` that asked for it with `inline: true`
+ * when the session ended before `started` went out: it takes the place of `started`, the data
+ * frames and `exit`, and also carries `started`'s `ref`, `pid` and `pty`.
+ */
 export interface ExitMessage {
   /** Always `"exit"`. */
   type: "exit";
   /** The channel, unbound by this message. */
   id: ChannelId;
+  /** Inline only: the `ref` of the `start` message. */
+  ref?: Ref;
   /** The server session id. */
   session: string;
+  /** Inline only: the operating system process id, where there was one. */
+  pid?: number;
+  /** Inline only (and then always present): whether the process ran in a pseudo terminal. */
+  pty?: boolean;
   /** The total output length: the offset after the last output byte. */
   offset: number;
+  /**
+   * Inline only: the whole output, from offset 0, as runs of one stream each; their lengths add
+   * up to `offset`.
+   */
+  output?: InlineOutput[];
   /** How the session ended. */
   result: ProcessResult;
+}
+
+/** One run of output in an inline `exit`. */
+export interface InlineOutput {
+  /** The stream. */
+  stream: "stdout" | "stderr";
+  /** The bytes, base64 (standard alphabet, padded). */
+  data: string;
 }
 
 /** A session as listed by `sessions`. */
@@ -574,6 +606,11 @@ export type ServerMessage =
  * ```
  */
 export function encodeMessage(message: ClientMessage | ServerMessage): string {
+  // Most messages are written with `type` first: then they need no copy.
+  for (const key in message) {
+    if (key === "type") return JSON.stringify(message);
+    break;
+  }
   const { type, ...fields } = message;
   return JSON.stringify({ type, ...fields });
 }

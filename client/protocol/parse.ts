@@ -26,6 +26,7 @@ import type {
   SessionInfo,
 } from "./messages.ts";
 import type { MonoRailResponse } from "./monorail.ts";
+import { base64Length } from "./inline.ts";
 import {
   bool,
   defined,
@@ -156,6 +157,7 @@ const CLIENT_PARSERS: Parsers<ClientMessage> = {
       credit: optInt(o, "credit", 0),
       traceparent: parent,
       tracestate: state,
+      inline: optBool(o, "inline"),
     });
   },
   attach: (o) =>
@@ -289,16 +291,20 @@ function processInfo(o: Obj, path: string): ProcessInfo {
     }));
 }
 
+const OUTPUT_STREAMS = ["stdout", "stderr"] as const;
+
 const SERVER_PARSERS: Parsers<ServerMessage> = {
-  hello: (o) => ({
-    type: "hello" as const,
-    protocol: oneOf(o, "protocol", [V2_SUBPROTOCOL] as const),
-    server: str(o, "server", 256),
-    maxMessageSize: int(o, "maxMessageSize", 1),
-    stdinCredit: int(o, "stdinCredit", 0),
-    lingerMs: int(o, "lingerMs", 0),
-    maxChannels: int(o, "maxChannels", 1, MAX_CHANNEL_ID),
-  }),
+  hello: (o) =>
+    defined({
+      type: "hello" as const,
+      protocol: oneOf(o, "protocol", [V2_SUBPROTOCOL] as const),
+      server: str(o, "server", 256),
+      maxMessageSize: int(o, "maxMessageSize", 1),
+      stdinCredit: int(o, "stdinCredit", 0),
+      lingerMs: int(o, "lingerMs", 0),
+      maxChannels: int(o, "maxChannels", 1, MAX_CHANNEL_ID),
+      inline: optBool(o, "inline"),
+    }),
   started: (o) =>
     defined({
       type: "started" as const,
@@ -337,13 +343,44 @@ const SERVER_PARSERS: Parsers<ServerMessage> = {
     offset: int(o, "offset", 0),
     skipped: int(o, "skipped", 1),
   }),
-  exit: (o) => ({
-    type: "exit" as const,
-    id: id(o),
-    session: session(o),
-    offset: int(o, "offset", 0),
-    result: resultField(o),
-  }),
+  exit(o) {
+    const exit = {
+      type: "exit" as const,
+      id: id(o),
+      session: session(o),
+      offset: int(o, "offset", 0),
+      result: resultField(o),
+    };
+    if (!Object.hasOwn(o, "output")) return exit;
+    // An inline exit: `started`'s fields and the whole output.
+    let length = 0;
+    const output = objArray(o, "output", (run, path) =>
+      nested(path, () => {
+        const stream = oneOf(run, "stream", OUTPUT_STREAMS);
+        const data = str(run, "data", Infinity);
+        const n = base64Length(data);
+        if (n < 0) throw new Invalid("bad_message", '"data" is not base64');
+        length += n;
+        return { stream, data };
+      }));
+    if (length !== exit.offset) {
+      throw new Invalid(
+        "bad_message",
+        `"output" has ${length} bytes but "offset" is ${exit.offset}`,
+      );
+    }
+    return defined({
+      type: "exit" as const,
+      id: exit.id,
+      ref: ref(o),
+      session: exit.session,
+      pid: optInt(o, "pid", 0),
+      pty: bool(o, "pty"),
+      offset: exit.offset,
+      output,
+      result: exit.result,
+    });
+  },
   sessions: (o) =>
     defined({
       type: "sessions" as const,
@@ -410,22 +447,24 @@ function validateWith<T>(json: unknown, parsers: Parsers<T>): ParseResult<T> {
       error: { code: "bad_message", message: "Cannot parse message: not a JSON object" },
     };
   }
-  const echo = defined({
-    id: isChannelId(json.id) ? json.id : undefined,
-    ref: isRef(json.ref) ? json.ref : undefined,
-  });
+  // The id and ref of a bad message, echoed in its error (only built for an error).
+  const echo = () =>
+    defined({
+      id: isChannelId(json.id) ? json.id : undefined,
+      ref: isRef(json.ref) ? json.ref : undefined,
+    });
   const type = json.type;
   if (typeof type !== "string") {
     const what = type === undefined ? "is missing" : "is not a string";
     return {
       ok: false,
-      error: { code: "bad_message", message: `Cannot parse message: "type" ${what}`, ...echo },
+      error: { code: "bad_message", message: `Cannot parse message: "type" ${what}`, ...echo() },
     };
   }
   if (!Object.hasOwn(parsers, type)) {
     return {
       ok: false,
-      error: { code: "unknown_type", message: `Unknown message type "${type}"`, ...echo },
+      error: { code: "unknown_type", message: `Unknown message type "${type}"`, ...echo() },
     };
   }
   try {
@@ -434,7 +473,7 @@ function validateWith<T>(json: unknown, parsers: Parsers<T>): ParseResult<T> {
     if (!(e instanceof Invalid)) throw e;
     return {
       ok: false,
-      error: { code: e.code, message: `Cannot parse "${type}" message: ${e.message}`, ...echo },
+      error: { code: e.code, message: `Cannot parse "${type}" message: ${e.message}`, ...echo() },
     };
   }
 }

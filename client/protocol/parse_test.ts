@@ -6,6 +6,8 @@ import { parseClientMessage, parseServerMessage, toErrorMessage } from "./parse.
 
 const CLIENT_MESSAGES: ClientMessage[] = [
   { type: "start", id: 1, name: "echo", params: [] },
+  { type: "start", id: 1, name: "echo", params: [], inline: true },
+  { type: "start", id: 1, name: "echo", params: [], inline: false },
   {
     type: "start",
     id: 4294967295,
@@ -63,6 +65,36 @@ const SERVER_MESSAGES: ServerMessage[] = [
     stdinCredit: 1048576,
     lingerMs: 300000,
     maxChannels: 64,
+  },
+  {
+    type: "hello",
+    protocol: "pow.v2",
+    server: "pow/0.1.0",
+    maxMessageSize: 1048576,
+    stdinCredit: 1048576,
+    lingerMs: 300000,
+    maxChannels: 64,
+    inline: true,
+  },
+  {
+    type: "exit",
+    id: 3,
+    ref: "r-3",
+    session: "abc",
+    pty: false,
+    offset: 9,
+    output: [{ stream: "stdout", data: "dGljayAxCg==" }, { stream: "stderr", data: "aGk=" }],
+    result: { status: "fulfilled", value: 1 },
+  },
+  {
+    type: "exit",
+    id: 3,
+    session: "abc",
+    pid: 12,
+    pty: true,
+    offset: 0,
+    output: [],
+    result: { status: "rejected", reason: "boom", kind: "error" },
   },
   { type: "started", id: 1, ref: "r-1", session: "abc", pid: 4242, pty: false },
   { type: "started", id: 1, session: "abc", pty: true },
@@ -189,6 +221,13 @@ type Case = [string, string, string, number?, (string | number)?];
 
 const BAD_CLIENT: Case[] = [
   ["{", "bad_json", "Cannot parse message: invalid JSON"],
+  [
+    '{"type":"start","id":1,"ref":"r","name":"x","inline":"true"}',
+    "bad_message",
+    'Cannot parse "start" message: "inline" is not a boolean',
+    1,
+    "r",
+  ],
   ["", "bad_json", "Cannot parse message: invalid JSON"],
   ["[1]", "bad_message", "Cannot parse message: not a JSON object"],
   ["null", "bad_message", "Cannot parse message: not a JSON object"],
@@ -361,8 +400,45 @@ Deno.test("every bad client message is answered with its exact code, message, id
   }
 });
 
+const INLINE = '{"type":"exit","id":3,"session":"abc","pty":false,"result":{"status":"fulfilled"}';
+
 const BAD_SERVER: Case[] = [
   ["{", "bad_json", "Cannot parse message: invalid JSON"],
+  [
+    `${INLINE},"offset":1,"output":[{"stream":"stdout","data":"a"}]}`,
+    "bad_message",
+    'Cannot parse "exit" message: "output[0].data" is not base64',
+    3,
+  ],
+  [
+    `${INLINE},"offset":1,"output":[{"stream":"stdout","data":"aGk="}]}`,
+    "bad_message",
+    'Cannot parse "exit" message: "output" has 2 bytes but "offset" is 1',
+    3,
+  ],
+  [
+    `${INLINE},"offset":2,"output":[{"stream":"stdin","data":"aGk="}]}`,
+    "bad_message",
+    'Cannot parse "exit" message: "output[0].stream" must be one of "stdout", "stderr"',
+    3,
+  ],
+  [
+    `${INLINE},"offset":0,"output":{}}`,
+    "bad_message",
+    'Cannot parse "exit" message: "output" is not an array',
+    3,
+  ],
+  [
+    '{"type":"exit","id":3,"session":"abc","offset":0,"output":[],"result":{"status":"fulfilled"}}',
+    "bad_message",
+    'Cannot parse "exit" message: "pty" is missing',
+    3,
+  ],
+  [
+    '{"type":"hello","protocol":"pow.v2","server":"x","maxMessageSize":1,"stdinCredit":0,"lingerMs":0,"maxChannels":1,"inline":"yes"}',
+    "bad_message",
+    'Cannot parse "hello" message: "inline" is not a boolean',
+  ],
   ['{"type":"start","id":1,"name":"x"}', "unknown_type", 'Unknown message type "start"', 1],
   [
     '{"type":"hello","protocol":"pow.v3","server":"x","maxMessageSize":1,"stdinCredit":0,"lingerMs":0,"maxChannels":1}',

@@ -37,3 +37,4 @@ export * from "./parse.ts";
 export * from "./frames.ts";
 export * from "./close_codes.ts";
 export * from "./handshake.ts";
+export * from "./inline.ts";

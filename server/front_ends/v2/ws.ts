@@ -19,6 +19,7 @@ import {
   DEFAULT_CREDIT,
   DEFAULT_STDIN_CREDIT,
   encodeDataFrame,
+  encodeInlineOutput,
   encodeMessage,
   type ErrorCode,
   type ErrorInfo,
@@ -169,6 +170,21 @@ const UPGRADE_OPERATION: Record<string, unknown> = {
   },
 };
 
+/**
+ * How many microtask turns a function process gets to end before its start is announced. A quick
+ * call ends within a few (`ticker 1` takes 6: a write through its stdout stream, then the
+ * return): its `started`, output and `exit` then go out together, or as one inline `exit`. A
+ * process that takes longer delays its `started` by at most these turns, a few microseconds,
+ * and no more than that: no timer, no wait for I/O. (The socket writes of a turn go out only
+ * after it anyway.)
+ */
+const QUICK_TURNS = 64;
+
+/** Waits up to {@linkcode QUICK_TURNS} microtask turns for the session to end. */
+async function quickEnd(session: SessionHandle): Promise<void> {
+  for (let turn = 0; turn < QUICK_TURNS && !session.ended; turn++) await undefined;
+}
+
 /** One bound channel: a viewer of one session on one connection. */
 interface Channel {
   readonly id: number;
@@ -260,6 +276,8 @@ class V2Connection {
   #stdinCredit: number;
   #maxChannels: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the connection last had a message or became idle (`performance.now()`). */
+  #idleSince = 0;
   /** The processes this connection provides and the calls it serves (`provide`). */
   #provider: ProviderConnection;
 
@@ -301,6 +319,7 @@ class V2Connection {
         stdinCredit: this.#stdinCredit,
         lingerMs: config.sessions.linger,
         maxChannels: this.#maxChannels,
+        inline: true,
       });
       this.#armIdle();
     };
@@ -495,7 +514,6 @@ class V2Connection {
     };
     const connection = new WatchConnection(socket, message.channel, channel, this.#caller, host);
     this.#watches.set(watch, connection);
-    clearTimeout(this.#idleTimer);
     socket.request(JSON.stringify({ handler: "watch", params: message.params ?? {} }));
   }
 
@@ -518,8 +536,12 @@ class V2Connection {
       return this.#error({ code: error.code, message: error.message, id, ref });
     }
     const channel = this.#bind(id, session, 0, message.credit);
-    // `started` says the process was spawned (it carries the pid): wait for that.
-    await session.started;
+    // `started` says the process was spawned (it carries the pid): wait for that. A function
+    // process is running at once; a quick one ends within this event-loop turn, and then its
+    // `started`, output and `exit` go out together, without an output pump.
+    if (session.state === "starting") await session.started;
+    if (!session.ended && session.definition.kind === "function") await quickEnd(session);
+    if (message.inline && this.#inline(channel, ref)) return;
     this.#announce(channel, {
       type: "started",
       id,
@@ -528,6 +550,39 @@ class V2Connection {
       pid: session.pid,
       pty: session.pty,
     });
+  }
+
+  /**
+   * Answers a `start` with `inline: true` by one `exit` carrying `started`'s fields and the
+   * output, when the session has ended, nothing waits to be sent on the channel and the whole
+   * output fits its credit and one data frame.
+   *
+   * @returns Whether it did.
+   */
+  #inline(channel: Channel, ref: Ref | undefined): boolean {
+    const { session, reader } = channel;
+    const result = session.outcome;
+    const { log } = session;
+    if (
+      result === undefined || !log.closed || channel.closed || channel.backlog.length > 0 ||
+      log.start > 0 || reader.offset > 0 || log.end > Math.min(channel.credit, this.#maxFrame)
+    ) return false;
+    // All of it: the log still holds it from offset 0, and it fits.
+    const chunks = reader.readAvailable();
+    channel.announced = true;
+    this.#unbind(channel);
+    this.#send({
+      type: "exit",
+      id: channel.id,
+      ref,
+      session: session.id,
+      pid: session.pid,
+      pty: session.pty,
+      offset: log.end,
+      output: encodeInlineOutput(coalesce(chunks)),
+      result: toProcessResult(result),
+    });
+    return true;
   }
 
   #attach(message: Extract<ClientMessage, { type: "attach" }>): void {
@@ -732,7 +787,7 @@ class V2Connection {
     this.#send(message);
     for (const text of channel.backlog) this.#sendText(text);
     channel.backlog = [];
-    if (channel.closed) return;
+    if (channel.closed || this.#finish(channel)) return;
     this.#pump(channel).catch((error) => {
       console.error(`pow.v2: output of channel ${channel.id} failed:`, error);
       if (!channel.closed) {
@@ -753,12 +808,46 @@ class V2Connection {
     this.#armIdle();
   }
 
-  async #pump(channel: Channel): Promise<void> {
-    const { session, reader } = channel;
-    const maxFrame = Math.min(
+  /** The largest output payload of one data frame. */
+  get #maxFrame(): number {
+    return Math.min(
       this.#context.config.v2.maxFrame,
       this.#maxMessageSize - DATA_FRAME_HEADER_SIZE,
     );
+  }
+
+  /**
+   * Finishes a channel whose session has already ended in one go, without the output pump: sends
+   * what the credit allows of the output and, if that was all of it, `exit`.
+   *
+   * @returns `true` when the channel is done, `false` when the pump must take over.
+   */
+  #finish(channel: Channel): boolean {
+    const { session, reader } = channel;
+    const result = session.outcome;
+    if (result === undefined || !session.log.closed) return false;
+    const maxFrame = this.#maxFrame;
+    while (channel.credit > 0 && reader.offset < session.log.end) {
+      if (this.#socket.bufferedAmount > SOCKET_HIGH_WATER) return false;
+      const chunks = reader.readAvailable(Math.min(channel.credit, maxFrame));
+      if (chunks.length === 0) break;
+      this.#output(channel, chunks);
+    }
+    if (reader.offset < session.log.end) return false;
+    this.#unbind(channel);
+    this.#send({
+      type: "exit",
+      id: channel.id,
+      session: session.id,
+      offset: session.log.end,
+      result: toProcessResult(result),
+    });
+    return true;
+  }
+
+  async #pump(channel: Channel): Promise<void> {
+    const { session, reader } = channel;
+    const maxFrame = this.#maxFrame;
     const ended = session.result.then(() => {});
     while (!channel.closed) {
       if (channel.credit <= 0) {
@@ -874,16 +963,33 @@ class V2Connection {
   // -------------------------------------------------------------------------
   // Lifetime
 
-  /** Closes the connection after `limits.idleTimeout` without channels or messages. */
+  /**
+   * Closes the connection after `limits.idleTimeout` without channels or messages. Called on
+   * every message and whenever the connection may have become idle: it only notes the time, and
+   * arms a timer if none is running (no timer per message); the timer checks when it fires.
+   */
   #armIdle(): void {
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#idleSince = performance.now();
+    if (this.#idleTimer !== undefined || this.#closed || this.#busy) return;
     const idle = this.#context.config.limits.idleTimeout;
-    if (
-      this.#closed || idle <= 0 || this.#channels.size > 0 || this.#provider.active ||
-      this.#watches.size > 0
-    ) return;
-    this.#idleTimer = setTimeout(() => this.#close(4000, "idle timeout"), idle);
+    if (idle > 0) this.#idleTimer = setTimeout(() => this.#idleCheck(), idle);
+  }
+
+  #idleCheck(): void {
+    this.#idleTimer = undefined;
+    // A busy connection is checked again once it may be idle (the next `#armIdle`).
+    if (this.#closed || this.#busy) return;
+    const left = this.#idleSince + this.#context.config.limits.idleTimeout - performance.now();
+    if (left > 0) {
+      this.#idleTimer = setTimeout(() => this.#idleCheck(), Math.ceil(left));
+      return;
+    }
+    this.#close(4000, "idle timeout");
+  }
+
+  /** Whether the connection has channels, provided processes or watches (never idle then). */
+  get #busy(): boolean {
+    return this.#channels.size > 0 || this.#provider.active || this.#watches.size > 0;
   }
 
   #close(code: number, reason: string): void {
