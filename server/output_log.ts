@@ -27,6 +27,74 @@ export interface OutputChunk {
   readonly data: Uint8Array;
 }
 
+/**
+ * Bytes of scratch space a writer may leave in front of a chunk's data (see
+ * {@linkcode withHeadroom}): room for a front end's frame header, so that it can send a chunk as
+ * one frame without copying it (a pow.v2 data frame header is 13 bytes).
+ */
+export const OUTPUT_HEADROOM = 16;
+
+/** Buffers whose first {@linkcode OUTPUT_HEADROOM} bytes are scratch space, not data. */
+const headroomBuffers = new WeakSet<ArrayBufferLike>();
+
+/**
+ * Marks `data` as having {@linkcode OUTPUT_HEADROOM} bytes of scratch space in front of it. It
+ * must start exactly that far into its buffer, and nothing may ever read those bytes as data:
+ * a front end writes its frame header there immediately before a send that copies the frame
+ * (WebSocket `send` copies synchronously), so readers of the same chunk can take turns.
+ *
+ * @param data A view that starts {@linkcode OUTPUT_HEADROOM} bytes into its buffer.
+ * @returns `data`.
+ *
+ * @example
+ * ```ts
+ * import { headroom, OUTPUT_HEADROOM, withHeadroom } from "./output_log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const buffer = new ArrayBuffer(OUTPUT_HEADROOM + 5);
+ * const data = withHeadroom(new Uint8Array(buffer, OUTPUT_HEADROOM, 5));
+ * assert.equal(headroom(data), OUTPUT_HEADROOM);
+ * assert.equal(headroom(data.subarray(1)), 0); // inside the data: no scratch in front
+ * assert.equal(headroom(new Uint8Array(5)), 0);
+ * ```
+ */
+export function withHeadroom<T extends Uint8Array>(data: T): T {
+  if (data.byteOffset !== OUTPUT_HEADROOM) {
+    throw new RangeError(
+      `Invalid headroom: data starts at byte ${data.byteOffset}, expected ${OUTPUT_HEADROOM}`,
+    );
+  }
+  headroomBuffers.add(data.buffer);
+  return data;
+}
+
+/**
+ * Copies bytes into a new array with {@linkcode OUTPUT_HEADROOM} bytes of scratch space in
+ * front.
+ *
+ * @param bytes The bytes.
+ * @returns A copy, marked with {@linkcode withHeadroom}.
+ */
+export function copyWithHeadroom(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const data = new Uint8Array(new ArrayBuffer(OUTPUT_HEADROOM + bytes.byteLength), OUTPUT_HEADROOM);
+  data.set(bytes);
+  return withHeadroom(data);
+}
+
+/**
+ * How many bytes in front of `data` are scratch space a frame header may be written to:
+ * {@linkcode OUTPUT_HEADROOM} when `data` starts where a writer marked with
+ * {@linkcode withHeadroom} (a chunk, or the first part of a split one), else 0.
+ *
+ * @param data A chunk's bytes.
+ * @returns The scratch bytes in front of it.
+ */
+export function headroom(data: Uint8Array): number {
+  return data.byteOffset === OUTPUT_HEADROOM && headroomBuffers.has(data.buffer)
+    ? OUTPUT_HEADROOM
+    : 0;
+}
+
 /** Options for {@linkcode OutputLog.reader}. */
 export interface ReaderOptions {
   /** The offset to start reading at. @default {0} */

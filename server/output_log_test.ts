@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { MemoryOutputLog } from "./output_log.ts";
+import {
+  copyWithHeadroom,
+  headroom,
+  MemoryOutputLog,
+  OUTPUT_HEADROOM,
+  withHeadroom,
+} from "./output_log.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (chunks: { data: Uint8Array }[] | null) =>
@@ -134,4 +140,23 @@ Deno.test("output log hold never passes the cursor and never moves back", async 
   reader.hold(2);
   reader.hold(1);
   assert.equal(reader.held, 2);
+});
+
+Deno.test("a chunk with headroom keeps it for its first part only; copies get their own", async () => {
+  const log = new MemoryOutputLog();
+  const data = withHeadroom(new Uint8Array(new ArrayBuffer(OUTPUT_HEADROOM + 8), OUTPUT_HEADROOM));
+  data.set([1, 2, 3, 4, 5, 6, 7, 8]);
+  await log.append("stdout", data);
+  await log.append("stdout", copyWithHeadroom(new Uint8Array([9])));
+  log.close();
+  const reader = log.reader();
+  const [first] = reader.readAvailable(3);
+  assert.equal(headroom(first.data), OUTPUT_HEADROOM);
+  const rest = reader.readAvailable();
+  assert.deepEqual(rest.map((c) => [c.offset, [...c.data]]), [[3, [4, 5, 6, 7, 8]], [8, [9]]]);
+  // The rest of a split chunk has data, not scratch, in front of it.
+  assert.equal(headroom(rest[0].data), 0);
+  assert.equal(headroom(rest[1].data), OUTPUT_HEADROOM);
+  assert.equal(headroom(new Uint8Array(OUTPUT_HEADROOM + 1).subarray(OUTPUT_HEADROOM)), 0);
+  assert.throws(() => withHeadroom(new Uint8Array(4)), RangeError);
 });

@@ -7,7 +7,12 @@
 
 import type { EventBus } from "./bus.ts";
 import { recordGroup } from "./process_ledger.ts";
-import type { OutputStream } from "./output_log.ts";
+import {
+  copyWithHeadroom,
+  OUTPUT_HEADROOM,
+  type OutputStream,
+  withHeadroom,
+} from "./output_log.ts";
 import type { Caller, CommandProcess, FunctionProcess } from "./process.ts";
 import { expandTemplate } from "./params.ts";
 
@@ -379,7 +384,10 @@ export async function pumpOutput(
   const stop = Symbol("stop");
   try {
     while (true) {
-      const read = reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
+      // Read behind OUTPUT_HEADROOM spare bytes: a front end can put its frame header there.
+      const read = reader.read(
+        new Uint8Array(buffer ?? new ArrayBuffer(OUTPUT_HEADROOM + size), OUTPUT_HEADROOM, size),
+      );
       let outcome: ReadableStreamReadResult<Uint8Array> | typeof stop;
       if (!signal) {
         outcome = await read;
@@ -415,10 +423,10 @@ export async function pumpOutput(
       const n = value.byteLength;
       let chunk: Uint8Array;
       if (n * 4 >= size * 3) {
-        chunk = value;
+        chunk = withHeadroom(value);
         buffer = undefined;
       } else {
-        chunk = value.slice();
+        chunk = copyWithHeadroom(value);
         buffer = value.buffer as ArrayBuffer;
       }
       const next = n === size

@@ -18,7 +18,6 @@ import {
   decodeDataFrame,
   DEFAULT_CREDIT,
   DEFAULT_STDIN_CREDIT,
-  encodeDataFrame,
   encodeMessage,
   type ErrorCode,
   type ErrorInfo,
@@ -30,12 +29,13 @@ import {
   toErrorMessage,
   V2_SUBPROTOCOL,
   type WatchMessage,
+  writeDataFrameHeader,
 } from "@pow/protocol";
 import {
-  coalesce,
   ConnectionSet,
   drained,
   oversize,
+  runs,
   SOCKET_HIGH_WATER,
   upgradeParameters,
 } from "../_kit/mod.ts";
@@ -49,7 +49,7 @@ import {
 import { CallError } from "../../errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
 import { v2ConfigSection } from "./config.ts";
-import type { OutputChunk, OutputReader } from "../../output_log.ts";
+import { headroom, type OutputChunk, type OutputReader } from "../../output_log.ts";
 import type { Caller } from "../../process.ts";
 import type { Session, SessionHandle } from "../../session.ts";
 import {
@@ -816,11 +816,29 @@ class V2Connection {
       });
       channel.reportedSkipped = skipped;
     }
-    for (const run of coalesce(chunks)) {
-      channel.credit -= run.data.byteLength;
-      this.#sendBinary(
-        encodeDataFrame({ kind: run.stream, id: channel.id, offset: run.offset, data: run.data }),
-      );
+    for (const run of runs(chunks)) {
+      const first = run[0];
+      const header = { kind: first.stream, id: channel.id, offset: first.offset };
+      let frame: Uint8Array<ArrayBuffer>;
+      if (run.length === 1 && headroom(first.data) >= DATA_FRAME_HEADER_SIZE) {
+        // The runner left room in front of the bytes: the header goes there, no copy. `send`
+        // copies the frame before it returns, so other readers of the chunk can do the same.
+        const { buffer, byteOffset, byteLength } = first.data;
+        const start = byteOffset - DATA_FRAME_HEADER_SIZE;
+        frame = new Uint8Array(buffer as ArrayBuffer, start, DATA_FRAME_HEADER_SIZE + byteLength);
+      } else {
+        let size = 0;
+        for (const chunk of run) size += chunk.data.byteLength;
+        frame = new Uint8Array(DATA_FRAME_HEADER_SIZE + size);
+        let at = DATA_FRAME_HEADER_SIZE;
+        for (const chunk of run) {
+          frame.set(chunk.data, at);
+          at += chunk.data.byteLength;
+        }
+      }
+      writeDataFrameHeader(frame, header);
+      channel.credit -= frame.byteLength - DATA_FRAME_HEADER_SIZE;
+      this.#sendBinary(frame);
     }
   }
 
