@@ -382,6 +382,13 @@ export async function pumpOutput(
   let buffer: ArrayBuffer | undefined;
   const { signal } = options;
   const stop = Symbol("stop");
+  // Until told to stop, a read is a plain await: an abort cancels the read that is waiting
+  // (the pipe is empty then). No promise or listener per read.
+  let waiting = false;
+  const onAbort = () => {
+    if (waiting) reader.cancel().catch(() => {});
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
     while (true) {
       // Read behind OUTPUT_HEADROOM spare bytes: a front end can put its frame header there.
@@ -389,20 +396,12 @@ export async function pumpOutput(
         new Uint8Array(buffer ?? new ArrayBuffer(OUTPUT_HEADROOM + size), OUTPUT_HEADROOM, size),
       );
       let outcome: ReadableStreamReadResult<Uint8Array> | typeof stop;
-      if (!signal) {
-        outcome = await read;
-      } else if (!signal.aborted) {
-        // A promise per read, dropped after it: racing every read against one long-lived
-        // pending promise would keep every result (each chunk) reachable from its reactions.
-        let onAbort = () => {};
-        const stopped = new Promise<typeof stop>((resolve) => {
-          onAbort = () => resolve(stop);
-          signal.addEventListener("abort", onAbort, { once: true });
-        });
+      if (!signal?.aborted) {
+        waiting = true;
         try {
-          outcome = await Promise.race([read, stopped]);
+          outcome = await read;
         } finally {
-          signal.removeEventListener("abort", onAbort);
+          waiting = false;
         }
       } else {
         // Told to stop: take what the pipe still holds, stop once it stays empty a moment.
@@ -414,7 +413,6 @@ export async function pumpOutput(
         clearTimeout(timer);
       }
       if (outcome === stop) {
-        if (!signal!.aborted) continue;
         await reader.cancel().catch(() => {});
         break;
       }
@@ -443,6 +441,8 @@ export async function pumpOutput(
   } catch {
     // The sink was closed (the session ended early): stop reading and let the pipe go.
     await reader.cancel().catch(() => {});
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
 }
 

@@ -773,14 +773,16 @@ class V2Connection {
       }
       await this.#drained();
       if (channel.closed) return;
-      const abort = new AbortController();
-      channel.wake = () => abort.abort();
-      const chunks = await reader.read({
-        maxBytes: Math.min(channel.credit, maxFrame),
-        signal: abort.signal,
-      });
-      channel.wake = undefined;
-      if (channel.closed) return;
+      const maxBytes = Math.min(channel.credit, maxFrame);
+      // Output already waiting needs no wait that credit or an unbind could interrupt.
+      let chunks: OutputChunk[] | null = reader.readAvailable(maxBytes);
+      if (chunks.length === 0) {
+        const abort = new AbortController();
+        channel.wake = () => abort.abort();
+        chunks = await reader.read({ maxBytes, signal: abort.signal });
+        channel.wake = undefined;
+        if (channel.closed) return;
+      }
       if (chunks === null) break;
       this.#output(channel, chunks);
     }
