@@ -95,6 +95,77 @@ export function headroom(data: Uint8Array): number {
     : 0;
 }
 
+/** The size of the read buffers that are reused: {@linkcode OUTPUT_HEADROOM} plus 64 KiB. */
+export const POOLED_READ_SIZE = 64 * 1024;
+
+/** The most evicted read buffers kept for reuse, for the whole process (4 MiB). */
+const POOL_MAX = 64;
+
+/** Evicted read buffers that nobody references any more, ready for the next pipe read. */
+const pool: ArrayBuffer[] = [];
+
+/**
+ * Chunks handed out from each poolable buffer and not released yet (`Infinity` once handed
+ * out by {@linkcode OutputLog.retained}, which has no release).
+ */
+const lent = new WeakMap<ArrayBufferLike, number>();
+
+/** Poolable buffers the log has evicted while some of their chunks were still lent. */
+const evictedLent = new WeakSet<ArrayBufferLike>();
+
+/** Whether `data` is a view of a read buffer that may be reused (any part of it). */
+function poolable(data: Uint8Array): boolean {
+  return data.buffer.byteLength === OUTPUT_HEADROOM + POOLED_READ_SIZE &&
+    headroomBuffers.has(data.buffer);
+}
+
+function lend(data: Uint8Array, count: number): void {
+  if (poolable(data)) lent.set(data.buffer, (lent.get(data.buffer) ?? 0) + count);
+}
+
+/** What is in {@linkcode pool}: a buffer is never in it twice. */
+const pooled = new WeakSet<ArrayBufferLike>();
+
+function recycle(buffer: ArrayBufferLike): void {
+  if (
+    pool.length < POOL_MAX && buffer instanceof ArrayBuffer && !buffer.detached &&
+    !pooled.has(buffer)
+  ) {
+    pooled.add(buffer);
+    pool.push(buffer);
+  }
+}
+
+/**
+ * An ArrayBuffer of {@linkcode OUTPUT_HEADROOM} + {@linkcode POOLED_READ_SIZE} bytes for a pipe
+ * read: one that held output the log evicted and nobody references any more, or a new one. A
+ * BYOB read transfers the buffer, which detaches this object and every view of it, so even a
+ * view someone kept against the rules could not see the new bytes.
+ *
+ * @returns The buffer.
+ *
+ * @example
+ * ```ts
+ * import { OUTPUT_HEADROOM, POOLED_READ_SIZE, takeReadBuffer } from "./output_log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(takeReadBuffer().byteLength, OUTPUT_HEADROOM + POOLED_READ_SIZE);
+ * ```
+ */
+export function takeReadBuffer(): ArrayBuffer {
+  while (pool.length > 0) {
+    const buffer = pool.pop()!;
+    pooled.delete(buffer);
+    if (!buffer.detached) return buffer;
+  }
+  return new ArrayBuffer(OUTPUT_HEADROOM + POOLED_READ_SIZE);
+}
+
+/** Read buffers waiting for reuse (for tests and diagnostics). */
+export function pooledReadBuffers(): number {
+  return pool.length;
+}
+
 /** Options for {@linkcode OutputLog.reader}. */
 export interface ReaderOptions {
   /** The offset to start reading at. @default {0} */
@@ -136,6 +207,14 @@ export interface OutputReader {
   readonly held: number;
   /** Detaches the reader so it no longer holds back the writer. */
   close(): void;
+  /**
+   * Declares that the caller keeps no reference to these chunks' bytes (it sent or decoded
+   * them, and a WebSocket `send` copies): once the log has evicted a chunk and every reader
+   * that got it released it, its buffer may be reused for later output (see
+   * {@linkcode takeReadBuffer}). Chunks that are never released are never reused. Optional:
+   * a log that does not pool buffers need not implement it.
+   */
+  release?(chunks: OutputChunk[]): void;
 }
 
 /**
@@ -280,7 +359,9 @@ export class MemoryOutputLog implements OutputLog {
 
   /** All retained chunks, oldest first. */
   retained(): OutputChunk[] {
-    return this.#chunks.slice(this.#head);
+    const chunks = this.#chunks.slice(this.#head);
+    for (const chunk of chunks) lend(chunk.data, Infinity);
+    return chunks;
   }
 
   /** @internal Returns chunks from `offset` up to `maxBytes`, splitting at the edges. */
@@ -298,6 +379,7 @@ export class MemoryOutputLog implements OutputLog {
         at = offset;
       }
       if (data.length > budget) data = data.subarray(0, budget);
+      lend(data, 1);
       out.push(data === chunk.data ? chunk : { stream: chunk.stream, offset: at, data });
       budget -= data.length;
     }
@@ -350,6 +432,11 @@ export class MemoryOutputLog implements OutputLog {
       // chunks (64 MiB of 64 KiB pipe reads) would stay in memory beyond `retention`.
       this.#chunks[this.#head++] = { stream: first.stream, offset: first.offset, data: EMPTY };
       this.#start = firstEnd;
+      if (poolable(first.data)) {
+        // Nobody holds its bytes: reuse the buffer; else once the last reader releases them.
+        if ((lent.get(first.data.buffer) ?? 0) === 0) recycle(first.data.buffer);
+        else evictedLent.add(first.data.buffer);
+      }
     }
     if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);
@@ -453,5 +540,22 @@ class MemoryReader implements OutputReader {
     this.#closed = true;
     this.#log._remove(this);
     this.wake();
+  }
+
+  release(chunks: OutputChunk[]): void {
+    for (const { data } of chunks) {
+      if (!poolable(data)) continue;
+      const { buffer } = data;
+      const count = (lent.get(buffer) ?? 0) - 1;
+      if (count > 0) {
+        lent.set(buffer, count);
+        continue;
+      }
+      lent.delete(buffer);
+      if (evictedLent.has(buffer)) {
+        evictedLent.delete(buffer);
+        recycle(buffer);
+      }
+    }
   }
 }

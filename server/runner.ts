@@ -11,6 +11,8 @@ import {
   copyWithHeadroom,
   OUTPUT_HEADROOM,
   type OutputStream,
+  POOLED_READ_SIZE,
+  takeReadBuffer,
   withHeadroom,
 } from "./output_log.ts";
 import type { Caller, CommandProcess, FunctionProcess } from "./process.ts";
@@ -354,7 +356,7 @@ export const MIN_READ_SIZE = 1024;
 /** The first read from a child's stdout. */
 export const START_READ_SIZE = 4 * 1024;
 /** The largest read from a child's pipe (a Linux pipe holds 64 KiB by default). */
-export const MAX_READ_SIZE = 64 * 1024;
+export const MAX_READ_SIZE = POOLED_READ_SIZE;
 
 /**
  * Reads a child's pipe into `write` until it ends, with a buffer that adapts to the process.
@@ -392,9 +394,11 @@ export async function pumpOutput(
   try {
     while (true) {
       // Read behind OUTPUT_HEADROOM spare bytes: a front end can put its frame header there.
-      const read = reader.read(
-        new Uint8Array(buffer ?? new ArrayBuffer(OUTPUT_HEADROOM + size), OUTPUT_HEADROOM, size),
-      );
+      // Full-size buffers come from the output log's pool of evicted ones when it has some.
+      buffer ??= size === POOLED_READ_SIZE
+        ? takeReadBuffer()
+        : new ArrayBuffer(OUTPUT_HEADROOM + size);
+      const read = reader.read(new Uint8Array(buffer, OUTPUT_HEADROOM, size));
       let outcome: ReadableStreamReadResult<Uint8Array> | typeof stop;
       if (!signal?.aborted) {
         waiting = true;

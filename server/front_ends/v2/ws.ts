@@ -842,6 +842,8 @@ class V2Connection {
       channel.credit -= frame.byteLength - DATA_FRAME_HEADER_SIZE;
       this.#sendBinary(frame);
     }
+    // Sent (`send` copied every frame): the log may reuse the buffers once it evicts them.
+    channel.reader.release?.(chunks);
   }
 
   /** Waits while the socket has more than {@linkcode SOCKET_HIGH_WATER} bytes queued. */
