@@ -34,8 +34,27 @@ export interface OutputChunk {
  */
 export const OUTPUT_HEADROOM = 16;
 
-/** Buffers whose first {@linkcode OUTPUT_HEADROOM} bytes are scratch space, not data. */
-const headroomBuffers = new WeakSet<ArrayBufferLike>();
+/**
+ * What the log knows about a buffer whose first {@linkcode OUTPUT_HEADROOM} bytes are scratch
+ * space, kept on the buffer itself (under a private symbol: cheaper than weak collections, which
+ * this path would consult about a dozen times per 64 KiB).
+ */
+interface BufferState {
+  /** Chunks handed out from the buffer and not released (`Infinity`: never reused). */
+  lent: number;
+  /** Whether the log evicted it while some of it was still lent. */
+  evicted: boolean;
+  /** Whether it is in the pool of buffers ready for reuse. */
+  pooled: boolean;
+}
+
+const STATE = Symbol("pow.outputBuffer");
+
+type Marked = ArrayBufferLike & { [STATE]?: BufferState };
+
+function stateOf(buffer: ArrayBufferLike): BufferState | undefined {
+  return (buffer as Marked)[STATE];
+}
 
 /**
  * Marks `data` as having {@linkcode OUTPUT_HEADROOM} bytes of scratch space in front of it. It
@@ -64,7 +83,7 @@ export function withHeadroom<T extends Uint8Array>(data: T): T {
       `Invalid headroom: data starts at byte ${data.byteOffset}, expected ${OUTPUT_HEADROOM}`,
     );
   }
-  headroomBuffers.add(data.buffer);
+  (data.buffer as Marked)[STATE] ??= { lent: 0, evicted: false, pooled: false };
   return data;
 }
 
@@ -90,7 +109,7 @@ export function copyWithHeadroom(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
  * @returns The scratch bytes in front of it.
  */
 export function headroom(data: Uint8Array): number {
-  return data.byteOffset === OUTPUT_HEADROOM && headroomBuffers.has(data.buffer)
+  return data.byteOffset === OUTPUT_HEADROOM && stateOf(data.buffer) !== undefined
     ? OUTPUT_HEADROOM
     : 0;
 }
@@ -104,34 +123,23 @@ const POOL_MAX = 64;
 /** Evicted read buffers that nobody references any more, ready for the next pipe read. */
 const pool: ArrayBuffer[] = [];
 
-/**
- * Chunks handed out from each poolable buffer and not released yet (`Infinity` once handed
- * out by {@linkcode OutputLog.retained}, which has no release).
- */
-const lent = new WeakMap<ArrayBufferLike, number>();
-
-/** Poolable buffers the log has evicted while some of their chunks were still lent. */
-const evictedLent = new WeakSet<ArrayBufferLike>();
-
-/** Whether `data` is a view of a read buffer that may be reused (any part of it). */
-function poolable(data: Uint8Array): boolean {
-  return data.buffer.byteLength === OUTPUT_HEADROOM + POOLED_READ_SIZE &&
-    headroomBuffers.has(data.buffer);
+/** The state of the read buffer `data` views (any part of it), if it may be reused. */
+function poolable(data: Uint8Array): BufferState | undefined {
+  const { buffer } = data;
+  return buffer.byteLength === OUTPUT_HEADROOM + POOLED_READ_SIZE ? stateOf(buffer) : undefined;
 }
 
 function lend(data: Uint8Array, count: number): void {
-  if (poolable(data)) lent.set(data.buffer, (lent.get(data.buffer) ?? 0) + count);
+  const state = poolable(data);
+  if (state) state.lent += count;
 }
 
-/** What is in {@linkcode pool}: a buffer is never in it twice. */
-const pooled = new WeakSet<ArrayBufferLike>();
-
-function recycle(buffer: ArrayBufferLike): void {
+function recycle(buffer: ArrayBufferLike, state: BufferState): void {
+  // Never twice in the pool (`pooled`), never a buffer a read has taken since (`detached`).
   if (
-    pool.length < POOL_MAX && buffer instanceof ArrayBuffer && !buffer.detached &&
-    !pooled.has(buffer)
+    pool.length < POOL_MAX && buffer instanceof ArrayBuffer && !buffer.detached && !state.pooled
   ) {
-    pooled.add(buffer);
+    state.pooled = true;
     pool.push(buffer);
   }
 }
@@ -155,7 +163,7 @@ function recycle(buffer: ArrayBufferLike): void {
 export function takeReadBuffer(): ArrayBuffer {
   while (pool.length > 0) {
     const buffer = pool.pop()!;
-    pooled.delete(buffer);
+    stateOf(buffer)!.pooled = false;
     if (!buffer.detached) return buffer;
   }
   return new ArrayBuffer(OUTPUT_HEADROOM + POOLED_READ_SIZE);
@@ -432,10 +440,11 @@ export class MemoryOutputLog implements OutputLog {
       // chunks (64 MiB of 64 KiB pipe reads) would stay in memory beyond `retention`.
       this.#chunks[this.#head++] = { stream: first.stream, offset: first.offset, data: EMPTY };
       this.#start = firstEnd;
-      if (poolable(first.data)) {
+      const state = poolable(first.data);
+      if (state) {
         // Nobody holds its bytes: reuse the buffer; else once the last reader releases them.
-        if ((lent.get(first.data.buffer) ?? 0) === 0) recycle(first.data.buffer);
-        else evictedLent.add(first.data.buffer);
+        if (state.lent === 0) recycle(first.data.buffer, state);
+        else state.evicted = true;
       }
     }
     if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
@@ -544,17 +553,12 @@ class MemoryReader implements OutputReader {
 
   release(chunks: OutputChunk[]): void {
     for (const { data } of chunks) {
-      if (!poolable(data)) continue;
-      const { buffer } = data;
-      const count = (lent.get(buffer) ?? 0) - 1;
-      if (count > 0) {
-        lent.set(buffer, count);
-        continue;
-      }
-      lent.delete(buffer);
-      if (evictedLent.has(buffer)) {
-        evictedLent.delete(buffer);
-        recycle(buffer);
+      const state = poolable(data);
+      if (!state || state.lent <= 0) continue;
+      state.lent -= 1;
+      if (state.lent === 0 && state.evicted) {
+        state.evicted = false;
+        recycle(data.buffer, state);
       }
     }
   }
