@@ -27,6 +27,153 @@ export interface OutputChunk {
   readonly data: Uint8Array;
 }
 
+/**
+ * Bytes of scratch space a writer may leave in front of a chunk's data (see
+ * {@linkcode withHeadroom}): room for a front end's frame header, so that it can send a chunk as
+ * one frame without copying it (a pow.v2 data frame header is 13 bytes).
+ */
+export const OUTPUT_HEADROOM = 16;
+
+/**
+ * What the log knows about a buffer whose first {@linkcode OUTPUT_HEADROOM} bytes are scratch
+ * space, kept on the buffer itself (under a private symbol: cheaper than weak collections, which
+ * this path would consult about a dozen times per 64 KiB).
+ */
+interface BufferState {
+  /** Chunks handed out from the buffer and not released (`Infinity`: never reused). */
+  lent: number;
+  /** Whether the log evicted it while some of it was still lent. */
+  evicted: boolean;
+  /** Whether it is in the pool of buffers ready for reuse. */
+  pooled: boolean;
+}
+
+const STATE = Symbol("pow.outputBuffer");
+
+type Marked = ArrayBufferLike & { [STATE]?: BufferState };
+
+function stateOf(buffer: ArrayBufferLike): BufferState | undefined {
+  return (buffer as Marked)[STATE];
+}
+
+/**
+ * Marks `data` as having {@linkcode OUTPUT_HEADROOM} bytes of scratch space in front of it. It
+ * must start exactly that far into its buffer, and nothing may ever read those bytes as data:
+ * a front end writes its frame header there immediately before a send that copies the frame
+ * (WebSocket `send` copies synchronously), so readers of the same chunk can take turns.
+ *
+ * @param data A view that starts {@linkcode OUTPUT_HEADROOM} bytes into its buffer.
+ * @returns `data`.
+ *
+ * @example
+ * ```ts
+ * import { headroom, OUTPUT_HEADROOM, withHeadroom } from "./output_log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const buffer = new ArrayBuffer(OUTPUT_HEADROOM + 5);
+ * const data = withHeadroom(new Uint8Array(buffer, OUTPUT_HEADROOM, 5));
+ * assert.equal(headroom(data), OUTPUT_HEADROOM);
+ * assert.equal(headroom(data.subarray(1)), 0); // inside the data: no scratch in front
+ * assert.equal(headroom(new Uint8Array(5)), 0);
+ * ```
+ */
+export function withHeadroom<T extends Uint8Array>(data: T): T {
+  if (data.byteOffset !== OUTPUT_HEADROOM) {
+    throw new RangeError(
+      `Invalid headroom: data starts at byte ${data.byteOffset}, expected ${OUTPUT_HEADROOM}`,
+    );
+  }
+  (data.buffer as Marked)[STATE] ??= { lent: 0, evicted: false, pooled: false };
+  return data;
+}
+
+/**
+ * Copies bytes into a new array with {@linkcode OUTPUT_HEADROOM} bytes of scratch space in
+ * front.
+ *
+ * @param bytes The bytes.
+ * @returns A copy, marked with {@linkcode withHeadroom}.
+ */
+export function copyWithHeadroom(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const data = new Uint8Array(new ArrayBuffer(OUTPUT_HEADROOM + bytes.byteLength), OUTPUT_HEADROOM);
+  data.set(bytes);
+  return withHeadroom(data);
+}
+
+/**
+ * How many bytes in front of `data` are scratch space a frame header may be written to:
+ * {@linkcode OUTPUT_HEADROOM} when `data` starts where a writer marked with
+ * {@linkcode withHeadroom} (a chunk, or the first part of a split one), else 0.
+ *
+ * @param data A chunk's bytes.
+ * @returns The scratch bytes in front of it.
+ */
+export function headroom(data: Uint8Array): number {
+  return data.byteOffset === OUTPUT_HEADROOM && stateOf(data.buffer) !== undefined
+    ? OUTPUT_HEADROOM
+    : 0;
+}
+
+/** The size of the read buffers that are reused: {@linkcode OUTPUT_HEADROOM} plus 64 KiB. */
+export const POOLED_READ_SIZE = 64 * 1024;
+
+/** The most evicted read buffers kept for reuse, for the whole process (4 MiB). */
+const POOL_MAX = 64;
+
+/** Evicted read buffers that nobody references any more, ready for the next pipe read. */
+const pool: ArrayBuffer[] = [];
+
+/** The state of the read buffer `data` views (any part of it), if it may be reused. */
+function poolable(data: Uint8Array): BufferState | undefined {
+  const { buffer } = data;
+  return buffer.byteLength === OUTPUT_HEADROOM + POOLED_READ_SIZE ? stateOf(buffer) : undefined;
+}
+
+function lend(data: Uint8Array, count: number): void {
+  const state = poolable(data);
+  if (state) state.lent += count;
+}
+
+function recycle(buffer: ArrayBufferLike, state: BufferState): void {
+  // Never twice in the pool (`pooled`), never a buffer a read has taken since (`detached`).
+  if (
+    pool.length < POOL_MAX && buffer instanceof ArrayBuffer && !buffer.detached && !state.pooled
+  ) {
+    state.pooled = true;
+    pool.push(buffer);
+  }
+}
+
+/**
+ * An ArrayBuffer of {@linkcode OUTPUT_HEADROOM} + {@linkcode POOLED_READ_SIZE} bytes for a pipe
+ * read: one that held output the log evicted and nobody references any more, or a new one. A
+ * BYOB read transfers the buffer, which detaches this object and every view of it, so even a
+ * view someone kept against the rules could not see the new bytes.
+ *
+ * @returns The buffer.
+ *
+ * @example
+ * ```ts
+ * import { OUTPUT_HEADROOM, POOLED_READ_SIZE, takeReadBuffer } from "./output_log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(takeReadBuffer().byteLength, OUTPUT_HEADROOM + POOLED_READ_SIZE);
+ * ```
+ */
+export function takeReadBuffer(): ArrayBuffer {
+  while (pool.length > 0) {
+    const buffer = pool.pop()!;
+    stateOf(buffer)!.pooled = false;
+    if (!buffer.detached) return buffer;
+  }
+  return new ArrayBuffer(OUTPUT_HEADROOM + POOLED_READ_SIZE);
+}
+
+/** Read buffers waiting for reuse (for tests and diagnostics). */
+export function pooledReadBuffers(): number {
+  return pool.length;
+}
+
 /** Options for {@linkcode OutputLog.reader}. */
 export interface ReaderOptions {
   /** The offset to start reading at. @default {0} */
@@ -68,6 +215,14 @@ export interface OutputReader {
   readonly held: number;
   /** Detaches the reader so it no longer holds back the writer. */
   close(): void;
+  /**
+   * Declares that the caller keeps no reference to these chunks' bytes (it sent or decoded
+   * them, and a WebSocket `send` copies): once the log has evicted a chunk and every reader
+   * that got it released it, its buffer may be reused for later output (see
+   * {@linkcode takeReadBuffer}). Chunks that are never released are never reused. Optional:
+   * a log that does not pool buffers need not implement it.
+   */
+  release?(chunks: OutputChunk[]): void;
 }
 
 /**
@@ -212,7 +367,9 @@ export class MemoryOutputLog implements OutputLog {
 
   /** All retained chunks, oldest first. */
   retained(): OutputChunk[] {
-    return this.#chunks.slice(this.#head);
+    const chunks = this.#chunks.slice(this.#head);
+    for (const chunk of chunks) lend(chunk.data, Infinity);
+    return chunks;
   }
 
   /** @internal Returns chunks from `offset` up to `maxBytes`, splitting at the edges. */
@@ -230,6 +387,7 @@ export class MemoryOutputLog implements OutputLog {
         at = offset;
       }
       if (data.length > budget) data = data.subarray(0, budget);
+      lend(data, 1);
       out.push(data === chunk.data ? chunk : { stream: chunk.stream, offset: at, data });
       budget -= data.length;
     }
@@ -282,6 +440,12 @@ export class MemoryOutputLog implements OutputLog {
       // chunks (64 MiB of 64 KiB pipe reads) would stay in memory beyond `retention`.
       this.#chunks[this.#head++] = { stream: first.stream, offset: first.offset, data: EMPTY };
       this.#start = firstEnd;
+      const state = poolable(first.data);
+      if (state) {
+        // Nobody holds its bytes: reuse the buffer; else once the last reader releases them.
+        if (state.lent === 0) recycle(first.data.buffer, state);
+        else state.evicted = true;
+      }
     }
     if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);
@@ -385,5 +549,17 @@ class MemoryReader implements OutputReader {
     this.#closed = true;
     this.#log._remove(this);
     this.wake();
+  }
+
+  release(chunks: OutputChunk[]): void {
+    for (const { data } of chunks) {
+      const state = poolable(data);
+      if (!state || state.lent <= 0) continue;
+      state.lent -= 1;
+      if (state.lent === 0 && state.evicted) {
+        state.evicted = false;
+        recycle(data.buffer, state);
+      }
+    }
   }
 }

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { MemoryOutputLog } from "./output_log.ts";
+import {
+  copyWithHeadroom,
+  headroom,
+  MemoryOutputLog,
+  OUTPUT_HEADROOM,
+  POOLED_READ_SIZE,
+  pooledReadBuffers,
+  takeReadBuffer,
+  withHeadroom,
+} from "./output_log.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (chunks: { data: Uint8Array }[] | null) =>
@@ -134,4 +143,127 @@ Deno.test("output log hold never passes the cursor and never moves back", async 
   reader.hold(2);
   reader.hold(1);
   assert.equal(reader.held, 2);
+});
+
+Deno.test("a chunk with headroom keeps it for its first part only; copies get their own", async () => {
+  const log = new MemoryOutputLog();
+  const data = withHeadroom(new Uint8Array(new ArrayBuffer(OUTPUT_HEADROOM + 8), OUTPUT_HEADROOM));
+  data.set([1, 2, 3, 4, 5, 6, 7, 8]);
+  await log.append("stdout", data);
+  await log.append("stdout", copyWithHeadroom(new Uint8Array([9])));
+  log.close();
+  const reader = log.reader();
+  const [first] = reader.readAvailable(3);
+  assert.equal(headroom(first.data), OUTPUT_HEADROOM);
+  const rest = reader.readAvailable();
+  assert.deepEqual(rest.map((c) => [c.offset, [...c.data]]), [[3, [4, 5, 6, 7, 8]], [8, [9]]]);
+  // The rest of a split chunk has data, not scratch, in front of it.
+  assert.equal(headroom(rest[0].data), 0);
+  assert.equal(headroom(rest[1].data), OUTPUT_HEADROOM);
+  assert.equal(headroom(new Uint8Array(OUTPUT_HEADROOM + 1).subarray(OUTPUT_HEADROOM)), 0);
+  assert.throws(() => withHeadroom(new Uint8Array(4)), RangeError);
+});
+
+/** A chunk as the runner reads it into a full-size (poolable) buffer. */
+function readChunk(fill: number, size = POOLED_READ_SIZE): Uint8Array {
+  const buffer = new ArrayBuffer(OUTPUT_HEADROOM + POOLED_READ_SIZE);
+  return withHeadroom(new Uint8Array(buffer, OUTPUT_HEADROOM, size).fill(fill));
+}
+
+/** Empties the process-wide pool so that a test sees only its own buffers. */
+function drainPool(): void {
+  while (pooledReadBuffers() > 0) takeReadBuffer();
+}
+
+Deno.test("an evicted read buffer that every reader released is reused; a held one is not", async () => {
+  drainPool();
+  const log = new MemoryOutputLog({ retention: 1 });
+  const reader = log.reader();
+  const a = readChunk(1);
+  await log.append("stdout", a);
+  const got = await reader.read();
+  assert.equal(got?.[0].data, a);
+  // Read but not released: appending more evicts `a`, but its buffer is not reused.
+  await log.append("stdout", readChunk(2));
+  assert.equal(log.start, POOLED_READ_SIZE);
+  assert.equal(pooledReadBuffers(), 0);
+  // Released after its eviction: now it is.
+  reader.release!(got!);
+  assert.equal(pooledReadBuffers(), 1);
+  assert.equal(takeReadBuffer(), a.buffer);
+  // Evicted as it was read (retention 1), then released: reused at the release.
+  const second = await reader.read();
+  assert.equal(pooledReadBuffers(), 0);
+  reader.release!(second!);
+  assert.equal(pooledReadBuffers(), 1);
+  drainPool();
+  // Released before its eviction: reused at the eviction.
+  const roomy = new MemoryOutputLog({ retention: POOLED_READ_SIZE });
+  const roomyReader = roomy.reader();
+  await roomy.append("stdout", readChunk(3));
+  roomyReader.release!(roomyReader.readAvailable());
+  assert.equal(pooledReadBuffers(), 0);
+  await roomy.append("stdout", readChunk(4));
+  assert.equal(roomy.start, POOLED_READ_SIZE);
+  assert.equal(pooledReadBuffers(), 1);
+  drainPool();
+});
+
+Deno.test("a read buffer is not reused while any part of it is lent, nor after retained()", async () => {
+  drainPool();
+  const log = new MemoryOutputLog({ retention: 1 });
+  const reader = log.reader();
+  await log.append("stdout", readChunk(1, 10));
+  // The first part goes out and comes back; the rest (no headroom in front) is still lent.
+  const first = reader.readAvailable(4);
+  reader.release!(first);
+  const rest = reader.readAvailable();
+  assert.equal(headroom(rest[0].data), 0);
+  await log.append("stdout", readChunk(2, 10));
+  assert.equal(log.start, 10);
+  assert.equal(pooledReadBuffers(), 0);
+  reader.release!(rest);
+  assert.equal(pooledReadBuffers(), 1);
+  drainPool();
+  // Chunks handed out by retained() have no release: never reused.
+  const other = new MemoryOutputLog({ retention: 1 });
+  const otherReader = other.reader();
+  await other.append("stdout", readChunk(3, 10));
+  other.retained();
+  otherReader.release!(otherReader.readAvailable());
+  await other.append("stdout", readChunk(4, 10));
+  assert.equal(other.start, 10);
+  assert.equal(pooledReadBuffers(), 0);
+  // Buffers of another size (small reads are copied) are never pooled.
+  const small = new MemoryOutputLog({ retention: 1 });
+  const smallReader = small.reader();
+  await small.append("stdout", copyWithHeadroom(new Uint8Array(10)));
+  smallReader.release!(smallReader.readAvailable());
+  await small.append("stdout", copyWithHeadroom(new Uint8Array(10)));
+  assert.equal(pooledReadBuffers(), 0);
+});
+
+Deno.test("reading into a reused buffer detaches every old view of it", async () => {
+  drainPool();
+  const log = new MemoryOutputLog({ retention: 1 });
+  const reader = log.reader();
+  await log.append("stdout", readChunk(1));
+  const [kept] = reader.readAvailable();
+  reader.release!([kept]); // against the rules: the caller keeps `kept`
+  await log.append("stdout", readChunk(2));
+  const buffer = takeReadBuffer();
+  assert.equal(buffer, kept.data.buffer);
+  const stream = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      controller.byobRequest!.view!.set([9]);
+      controller.byobRequest!.respond(1);
+    },
+  });
+  const byob = stream.getReader({ mode: "byob" });
+  const { value } = await byob.read(new Uint8Array(buffer, OUTPUT_HEADROOM, POOLED_READ_SIZE));
+  assert.equal(value![0], 9);
+  // The stale view sees no bytes at all, never the new ones.
+  assert.equal(kept.data.byteLength, 0);
+  await byob.cancel();
 });

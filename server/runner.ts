@@ -8,7 +8,14 @@
 import { setImmediate } from "node:timers";
 import type { EventBus } from "./bus.ts";
 import { recordGroup } from "./process_ledger.ts";
-import type { OutputStream } from "./output_log.ts";
+import {
+  copyWithHeadroom,
+  OUTPUT_HEADROOM,
+  type OutputStream,
+  POOLED_READ_SIZE,
+  takeReadBuffer,
+  withHeadroom,
+} from "./output_log.ts";
 import type { Caller, CommandProcess, FunctionProcess } from "./process.ts";
 import { expandTemplate } from "./params.ts";
 
@@ -367,7 +374,7 @@ export const MIN_READ_SIZE = 1024;
 /** The first read from a child's stdout. */
 export const START_READ_SIZE = 4 * 1024;
 /** The largest read from a child's pipe (a Linux pipe holds 64 KiB by default). */
-export const MAX_READ_SIZE = 64 * 1024;
+export const MAX_READ_SIZE = POOLED_READ_SIZE;
 
 /**
  * Reads a child's pipe into `write` until it ends, with a buffer that adapts to the process.
@@ -395,24 +402,28 @@ export async function pumpOutput(
   let buffer: ArrayBuffer | undefined;
   const { signal } = options;
   const stop = Symbol("stop");
+  // Until told to stop, a read is a plain await: an abort cancels the read that is waiting
+  // (the pipe is empty then). No promise or listener per read.
+  let waiting = false;
+  const onAbort = () => {
+    if (waiting) reader.cancel().catch(() => {});
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
     while (true) {
-      const read = reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
+      // Read behind OUTPUT_HEADROOM spare bytes: a front end can put its frame header there.
+      // Full-size buffers come from the output log's pool of evicted ones when it has some.
+      buffer ??= size === POOLED_READ_SIZE
+        ? takeReadBuffer()
+        : new ArrayBuffer(OUTPUT_HEADROOM + size);
+      const read = reader.read(new Uint8Array(buffer, OUTPUT_HEADROOM, size));
       let outcome: ReadableStreamReadResult<Uint8Array> | typeof stop;
-      if (!signal) {
-        outcome = await read;
-      } else if (!signal.aborted) {
-        // A promise per read, dropped after it: racing every read against one long-lived
-        // pending promise would keep every result (each chunk) reachable from its reactions.
-        let onAbort = () => {};
-        const stopped = new Promise<typeof stop>((resolve) => {
-          onAbort = () => resolve(stop);
-          signal.addEventListener("abort", onAbort, { once: true });
-        });
+      if (!signal?.aborted) {
+        waiting = true;
         try {
-          outcome = await Promise.race([read, stopped]);
+          outcome = await read;
         } finally {
-          signal.removeEventListener("abort", onAbort);
+          waiting = false;
         }
       } else {
         // Told to stop: take what the pipe still holds, stop once it stays empty a moment.
@@ -424,7 +435,6 @@ export async function pumpOutput(
         clearTimeout(timer);
       }
       if (outcome === stop) {
-        if (!signal!.aborted) continue;
         await reader.cancel().catch(() => {});
         break;
       }
@@ -433,10 +443,10 @@ export async function pumpOutput(
       const n = value.byteLength;
       let chunk: Uint8Array;
       if (n * 4 >= size * 3) {
-        chunk = value;
+        chunk = withHeadroom(value);
         buffer = undefined;
       } else {
-        chunk = value.slice();
+        chunk = copyWithHeadroom(value);
         buffer = value.buffer as ArrayBuffer;
       }
       const next = n === size
@@ -453,6 +463,8 @@ export async function pumpOutput(
   } catch {
     // The sink was closed (the session ended early): stop reading and let the pipe go.
     await reader.cancel().catch(() => {});
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { pumpOutput, type RunOptions, spawnMode, startCommand } from "./runner.ts";
 import { defineCommand } from "./process.ts";
+import { headroom, OUTPUT_HEADROOM } from "./output_log.ts";
 
 function options(output: string[] = []): RunOptions {
   const decoder = new TextDecoder();
@@ -83,7 +84,12 @@ Deno.test("runner reads a pipe with a buffer that grows when reads fill it; smal
   // Reads start at 4 KiB and double while they fill the buffer: each piece is one read.
   assert.deepEqual(chunks.map((c) => c.byteLength), sizes);
   assert.deepEqual(chunks, pieces);
-  // Small reads are copied into arrays of their own size: they do not pin the read buffer.
-  for (const chunk of chunks.slice(-5)) assert.equal(chunk.buffer.byteLength, chunk.byteLength);
+  // Small reads are copied into arrays of their own size (plus the headroom): they do not pin
+  // the read buffer.
+  for (const chunk of chunks.slice(-5)) {
+    assert.equal(chunk.buffer.byteLength, OUTPUT_HEADROOM + chunk.byteLength);
+  }
   assert.equal(chunks.at(-1)![0], 10);
+  // Every chunk, read in place or copied, has scratch space in front for a frame header.
+  for (const chunk of chunks) assert.equal(headroom(chunk), OUTPUT_HEADROOM);
 });

@@ -84,7 +84,39 @@ export interface DecodeDataFrameOptions {
  * ```
  */
 export function encodeDataFrame(frame: DataFrame): Uint8Array<ArrayBuffer> {
-  const { kind, id, offset, data } = frame;
+  const bytes = new Uint8Array(DATA_FRAME_HEADER_SIZE + frame.data.byteLength);
+  writeDataFrameHeader(bytes, frame);
+  bytes.set(frame.data, DATA_FRAME_HEADER_SIZE);
+  return bytes;
+}
+
+/**
+ * Writes the 13-byte header of a data frame into `target[0..13)`, leaving the rest of `target`
+ * alone: a sender that reads data into a buffer with 13 bytes free in front of it can build the
+ * frame in place, without copying the data ({@linkcode encodeDataFrame} is this plus a copy).
+ *
+ * @param target Where the header goes (at least 13 bytes).
+ * @param frame The frame's kind, channel id and offset.
+ * @throws {RangeError} If the id or offset is out of range, or `target` is too short.
+ * @throws {TypeError} If the kind is unknown.
+ *
+ * @example
+ * ```ts
+ * import { DATA_FRAME_HEADER_SIZE, encodeDataFrame, writeDataFrameHeader } from "@pow/protocol";
+ * import { deepStrictEqual } from "node:assert/strict";
+ *
+ * const data = new TextEncoder().encode("hi");
+ * const buffer = new Uint8Array(DATA_FRAME_HEADER_SIZE + data.length);
+ * buffer.set(data, DATA_FRAME_HEADER_SIZE); // e.g. read there from a pipe
+ * writeDataFrameHeader(buffer, { kind: "stdout", id: 1, offset: 300 });
+ * deepStrictEqual(buffer, encodeDataFrame({ kind: "stdout", id: 1, offset: 300, data }));
+ * ```
+ */
+export function writeDataFrameHeader(
+  target: Uint8Array,
+  frame: Pick<DataFrame, "kind" | "id" | "offset">,
+): void {
+  const { kind, id, offset } = frame;
   if (!Object.hasOwn(FRAME_KINDS, kind)) {
     throw new TypeError(`Cannot encode data frame: unknown kind "${kind}"`);
   }
@@ -99,14 +131,16 @@ export function encodeDataFrame(frame: DataFrame): Uint8Array<ArrayBuffer> {
       `Cannot encode data frame: offset ${offset} is not an integer from 0 to 2^53 - 1`,
     );
   }
-  const bytes = new Uint8Array(DATA_FRAME_HEADER_SIZE + data.byteLength);
-  const view = new DataView(bytes.buffer);
+  if (target.byteLength < DATA_FRAME_HEADER_SIZE) {
+    throw new RangeError(
+      `Cannot encode data frame: the header needs ${DATA_FRAME_HEADER_SIZE} bytes, got ${target.byteLength}`,
+    );
+  }
+  const view = new DataView(target.buffer, target.byteOffset, DATA_FRAME_HEADER_SIZE);
   view.setUint8(0, FRAME_KINDS[kind]);
   view.setUint32(1, id);
   view.setUint32(5, append ? 0xffffffff : Math.floor(offset / TWO_32));
   view.setUint32(9, append ? 0xffffffff : offset % TWO_32);
-  bytes.set(data, DATA_FRAME_HEADER_SIZE);
-  return bytes;
 }
 
 function fail(message: string, id?: number): ParseResult<DataFrame> {

@@ -1,7 +1,7 @@
 // Copyright the pow authors. MIT license.
 import { deepStrictEqual, equal, throws } from "node:assert/strict";
-import { APPEND_OFFSET, MAX_OFFSET } from "./constants.ts";
-import { decodeDataFrame, encodeDataFrame } from "./frames.ts";
+import { APPEND_OFFSET, DATA_FRAME_HEADER_SIZE, MAX_OFFSET } from "./constants.ts";
+import { decodeDataFrame, encodeDataFrame, writeDataFrameHeader } from "./frames.ts";
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
@@ -130,4 +130,45 @@ Deno.test("encoding rejects out-of-range ids and offsets and unknown kinds", () 
     () => encodeDataFrame({ kind: "stdlog", id: 1, offset: 0, data }),
     { name: "TypeError", message: 'Cannot encode data frame: unknown kind "stdlog"' },
   );
+});
+
+Deno.test("a frame built in a buffer with the header space reserved is byte-identical", () => {
+  const cases = [
+    { kind: "stdout" as const, id: 1, offset: 0 },
+    { kind: "stderr" as const, id: 7, offset: 300 },
+    { kind: "stdout" as const, id: 2 ** 32 - 1, offset: MAX_OFFSET },
+    { kind: "stdout" as const, id: 65_536, offset: 2 ** 32 + 5 },
+    { kind: "stdin" as const, id: 3, offset: APPEND_OFFSET },
+  ];
+  for (const header of cases) {
+    for (const size of [0, 1, 13, 65_536]) {
+      const data = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 255);
+      // A read buffer: junk in front, the header space, the data, more junk behind.
+      const buffer = new Uint8Array(5 + DATA_FRAME_HEADER_SIZE + size + 3).fill(0xee);
+      buffer.set(data, 5 + DATA_FRAME_HEADER_SIZE);
+      const frame = buffer.subarray(5, 5 + DATA_FRAME_HEADER_SIZE + size);
+      writeDataFrameHeader(frame, header);
+      deepStrictEqual(frame, encodeDataFrame({ ...header, data }));
+      deepStrictEqual([...buffer.subarray(0, 5)], [0xee, 0xee, 0xee, 0xee, 0xee]);
+      deepStrictEqual([...buffer.subarray(buffer.length - 3)], [0xee, 0xee, 0xee]);
+      const decoded = decodeDataFrame(frame);
+      deepStrictEqual(decoded, { ok: true, value: { ...header, data: frame.subarray(13) } });
+    }
+  }
+});
+
+Deno.test("writing a header checks the kind, id, offset and the room for it", () => {
+  const target = new Uint8Array(DATA_FRAME_HEADER_SIZE);
+  throws(() => writeDataFrameHeader(target, { kind: "stdout", id: 0, offset: 0 }), {
+    name: "RangeError",
+    message: "Cannot encode data frame: id 0 is not an integer from 1 to 4294967295",
+  });
+  throws(() => writeDataFrameHeader(target, { kind: "stdout", id: 1, offset: APPEND_OFFSET }), {
+    name: "RangeError",
+  });
+  throws(() => writeDataFrameHeader(target.subarray(1), { kind: "stdout", id: 1, offset: 0 }), {
+    name: "RangeError",
+    message: "Cannot encode data frame: the header needs 13 bytes, got 12",
+  });
+  deepStrictEqual([...target], new Array(13).fill(0));
 });

@@ -33,6 +33,46 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /**
+ * Groups adjacent chunks of one stream into runs (of at most `max` bytes each, unless a single
+ * chunk is larger), keeping their order and without copying: a front end can then send each run
+ * as one frame, built with a single copy (or none, for a run of one chunk).
+ *
+ * @example
+ * ```ts
+ * import { runs } from "./output.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const a = { stream: "stdout" as const, offset: 0, data: new Uint8Array([1]) };
+ * const b = { stream: "stdout" as const, offset: 1, data: new Uint8Array([2]) };
+ * const c = { stream: "stderr" as const, offset: 2, data: new Uint8Array([3]) };
+ * assert.deepEqual(runs([a, b, c]), [[a, b], [c]]);
+ * ```
+ *
+ * @param chunks Chunks in log order.
+ * @param max The most bytes in a run. @default {Infinity}
+ * @returns The runs.
+ */
+export function runs(chunks: OutputChunk[], max: number = Infinity): OutputChunk[][] {
+  const out: OutputChunk[][] = [];
+  let run: OutputChunk[] = [];
+  let size = 0;
+  for (const chunk of chunks) {
+    const first = run[0];
+    const contiguous = first !== undefined && first.stream === chunk.stream &&
+      first.offset + size === chunk.offset && size + chunk.data.length <= max;
+    if (!contiguous && run.length > 0) {
+      out.push(run);
+      run = [];
+      size = 0;
+    }
+    run.push(chunk);
+    size += chunk.data.length;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
+}
+
+/**
  * Merges adjacent chunks of one stream (up to `max` bytes each), keeping their order.
  *
  * @example
@@ -50,26 +90,11 @@ export function concat(parts: Uint8Array[]): Uint8Array {
  * @returns The merged chunks.
  */
 export function coalesce(chunks: OutputChunk[], max: number = Infinity): OutputChunk[] {
-  const out: OutputChunk[] = [];
-  let parts: Uint8Array[] = [];
-  let first: OutputChunk | undefined;
-  let size = 0;
-  const flush = () => {
-    if (first) out.push({ stream: first.stream, offset: first.offset, data: concat(parts) });
-    parts = [];
-    first = undefined;
-    size = 0;
-  };
-  for (const chunk of chunks) {
-    const contiguous = first && first.stream === chunk.stream &&
-      first.offset + size === chunk.offset && size + chunk.data.length <= max;
-    if (!contiguous) flush();
-    first ??= chunk;
-    parts.push(chunk.data);
-    size += chunk.data.length;
-  }
-  flush();
-  return out;
+  return runs(chunks, max).map((run) => {
+    const first = run[0];
+    if (run.length === 1) return first;
+    return { stream: first.stream, offset: first.offset, data: concat(run.map((c) => c.data)) };
+  });
 }
 
 /**

@@ -406,6 +406,8 @@ class Pow1Connection {
         } else {
           for (const chunk of chunks) send(decoders.decode(chunk.stream, chunk.data));
         }
+        // Decoded (and sent): the log may reuse the buffers once it evicts them.
+        reader.release?.(chunks);
       }, {
         maxBytes: maxFrame,
         // Frames queued beyond this mean the client is behind: small writes are coalesced.

@@ -18,7 +18,6 @@ import {
   decodeDataFrame,
   DEFAULT_CREDIT,
   DEFAULT_STDIN_CREDIT,
-  encodeDataFrame,
   encodeInlineOutput,
   encodeMessage,
   type ErrorCode,
@@ -31,12 +30,13 @@ import {
   toErrorMessage,
   V2_SUBPROTOCOL,
   type WatchMessage,
+  writeDataFrameHeader,
 } from "@pow/protocol";
 import {
-  coalesce,
   ConnectionSet,
   drained,
   oversize,
+  runs,
   SOCKET_HIGH_WATER,
   upgradeParameters,
 } from "../_kit/mod.ts";
@@ -50,7 +50,7 @@ import {
 import { CallError } from "../../errors.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end.ts";
 import { v2ConfigSection } from "./config.ts";
-import type { OutputChunk, OutputReader } from "../../output_log.ts";
+import { headroom, type OutputChunk, type OutputReader } from "../../output_log.ts";
 import type { Caller } from "../../process.ts";
 import type { Session, SessionHandle } from "../../session.ts";
 import {
@@ -862,14 +862,16 @@ class V2Connection {
       }
       await this.#drained();
       if (channel.closed) return;
-      const abort = new AbortController();
-      channel.wake = () => abort.abort();
-      const chunks = await reader.read({
-        maxBytes: Math.min(channel.credit, maxFrame),
-        signal: abort.signal,
-      });
-      channel.wake = undefined;
-      if (channel.closed) return;
+      const maxBytes = Math.min(channel.credit, maxFrame);
+      // Output already waiting needs no wait that credit or an unbind could interrupt.
+      let chunks: OutputChunk[] | null = reader.readAvailable(maxBytes);
+      if (chunks.length === 0) {
+        const abort = new AbortController();
+        channel.wake = () => abort.abort();
+        chunks = await reader.read({ maxBytes, signal: abort.signal });
+        channel.wake = undefined;
+        if (channel.closed) return;
+      }
       if (chunks === null) break;
       this.#output(channel, chunks);
     }
@@ -905,12 +907,32 @@ class V2Connection {
       });
       channel.reportedSkipped = skipped;
     }
-    for (const run of coalesce(chunks)) {
-      channel.credit -= run.data.byteLength;
-      this.#sendBinary(
-        encodeDataFrame({ kind: run.stream, id: channel.id, offset: run.offset, data: run.data }),
-      );
+    for (const run of runs(chunks)) {
+      const first = run[0];
+      const header = { kind: first.stream, id: channel.id, offset: first.offset };
+      let frame: Uint8Array<ArrayBuffer>;
+      if (run.length === 1 && headroom(first.data) >= DATA_FRAME_HEADER_SIZE) {
+        // The runner left room in front of the bytes: the header goes there, no copy. `send`
+        // copies the frame before it returns, so other readers of the chunk can do the same.
+        const { buffer, byteOffset, byteLength } = first.data;
+        const start = byteOffset - DATA_FRAME_HEADER_SIZE;
+        frame = new Uint8Array(buffer as ArrayBuffer, start, DATA_FRAME_HEADER_SIZE + byteLength);
+      } else {
+        let size = 0;
+        for (const chunk of run) size += chunk.data.byteLength;
+        frame = new Uint8Array(DATA_FRAME_HEADER_SIZE + size);
+        let at = DATA_FRAME_HEADER_SIZE;
+        for (const chunk of run) {
+          frame.set(chunk.data, at);
+          at += chunk.data.byteLength;
+        }
+      }
+      writeDataFrameHeader(frame, header);
+      channel.credit -= frame.byteLength - DATA_FRAME_HEADER_SIZE;
+      this.#sendBinary(frame);
     }
+    // Sent (`send` copied every frame): the log may reuse the buffers once it evicts them.
+    channel.reader.release?.(chunks);
   }
 
   /** Waits while the socket has more than {@linkcode SOCKET_HIGH_WATER} bytes queued. */
