@@ -33,6 +33,7 @@ import {
   writeDataFrameHeader,
 } from "@pow/protocol";
 import {
+  coalesce,
   ConnectionSet,
   drained,
   oversize,
