@@ -7,6 +7,10 @@ import {
   recordGroup,
 } from "./process_ledger.ts";
 
+function sleeper(): Deno.ChildProcess {
+  return new Deno.Command("sleep", { args: ["30"], stdout: "null", stderr: "null" }).spawn();
+}
+
 function ledgerText(dir: string): string {
   const file = [...Deno.readDirSync(dir)].find((e) => e.name === `${Deno.pid}.ledger`);
   return file ? Deno.readTextFileSync(`${dir}/${file.name}`) : "";
@@ -15,8 +19,7 @@ function ledgerText(dir: string): string {
 Deno.test("recordGroup: groups are written in batches, with their start time; a quick one never", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pow-ledger-" });
   openLedger(dir);
-  const child = new Deno.Command("sleep", { args: ["30"], stdout: "null", stderr: "null" })
-    .spawn();
+  const child = sleeper();
   try {
     const ended = recordGroup(child.pid);
     const quick = recordGroup(2147483001); // no such process: ends before the batch is written
@@ -43,8 +46,7 @@ Deno.test("recordGroup: groups are written in batches, with their start time; a 
 Deno.test("recordGroup: the batch is written by itself soon after the spawn", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pow-ledger-" });
   openLedger(dir);
-  const child = new Deno.Command("sleep", { args: ["30"], stdout: "null", stderr: "null" })
-    .spawn();
+  const child = sleeper();
   try {
     const ended = recordGroup(child.pid);
     while (!ledgerText(dir).includes(`+${child.pid} `)) {

@@ -53,7 +53,7 @@ import type { FrontEnd, FrontEndContext, FrontEndFactory } from "../../front_end
 import { v2ConfigSection } from "./config.ts";
 import { headroom, type OutputChunk, type OutputReader } from "../../output_log.ts";
 import type { Caller } from "../../process.ts";
-import type { Session, SessionHandle } from "../../session.ts";
+import type { Session, SessionHandle, SessionResult } from "../../session.ts";
 import {
   Connection as WatchConnection,
   type ConnectionHost,
@@ -835,15 +835,20 @@ class V2Connection {
       this.#output(channel, chunks);
     }
     if (reader.offset < session.log.end) return false;
+    this.#exit(channel, result);
+    return true;
+  }
+
+  /** Unbinds a channel whose output was all sent and sends its `exit`. */
+  #exit(channel: Channel, result: SessionResult): void {
     this.#unbind(channel);
     this.#send({
       type: "exit",
       id: channel.id,
-      session: session.id,
-      offset: session.log.end,
+      session: channel.session.id,
+      offset: channel.session.log.end,
       result: toProcessResult(result),
     });
-    return true;
   }
 
   async #pump(channel: Channel): Promise<void> {
@@ -879,14 +884,7 @@ class V2Connection {
     if (channel.closed) return;
     const result = await session.result;
     if (channel.closed) return;
-    this.#unbind(channel);
-    this.#send({
-      type: "exit",
-      id: channel.id,
-      session: session.id,
-      offset: session.log.end,
-      result: toProcessResult(result),
-    });
+    this.#exit(channel, result);
   }
 
   /** Sends chunks as data frames, one per run of the same stream (coalesced). */
