@@ -376,40 +376,23 @@ export async function pumpOutput(
   let size = Math.min(Math.max(initial, MIN_READ_SIZE), MAX_READ_SIZE);
   let buffer: ArrayBuffer | undefined;
   const { signal } = options;
-  const stop = Symbol("stop");
+  // Once told to stop, a read that is pending is cancelled at once, and every later read (what
+  // the pipe still holds) gets PIPE_IDLE_AFTER_STOP to complete. One listener and at most one
+  // timer per pump, not a promise per read: a quiet process keeps only its pending read.
+  let reading = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cancel = () => void reader.cancel().catch(() => {});
+  const onAbort = () => {
+    if (reading) cancel();
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
     while (true) {
-      const read = reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
-      let outcome: ReadableStreamReadResult<Uint8Array> | typeof stop;
-      if (!signal) {
-        outcome = await read;
-      } else if (!signal.aborted) {
-        // A promise per read, dropped after it: racing every read against one long-lived
-        // pending promise would keep every result (each chunk) reachable from its reactions.
-        let onAbort = () => {};
-        const stopped = new Promise<typeof stop>((resolve) => {
-          onAbort = () => resolve(stop);
-          signal.addEventListener("abort", onAbort, { once: true });
-        });
-        try {
-          outcome = await Promise.race([read, stopped]);
-        } finally {
-          signal.removeEventListener("abort", onAbort);
-        }
-      } else {
-        // Told to stop: take what the pipe still holds, stop once it stays empty a moment.
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const idle = new Promise<typeof stop>((resolve) => {
-          timer = setTimeout(() => resolve(stop), PIPE_IDLE_AFTER_STOP);
-        });
-        outcome = await Promise.race([read, idle]);
-        clearTimeout(timer);
-      }
-      if (outcome === stop) {
-        if (!signal!.aborted) continue;
-        await reader.cancel().catch(() => {});
-        break;
-      }
+      if (signal?.aborted) timer = setTimeout(cancel, PIPE_IDLE_AFTER_STOP);
+      reading = true;
+      const outcome = await reader.read(new Uint8Array(buffer ?? new ArrayBuffer(size)));
+      reading = false;
+      clearTimeout(timer);
       const { value, done } = outcome;
       if (done || value === undefined) break;
       const n = value.byteLength;
@@ -435,6 +418,9 @@ export async function pumpOutput(
   } catch {
     // The sink was closed (the session ended early): stop reading and let the pipe go.
     await reader.cancel().catch(() => {});
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
   }
 }
 
