@@ -345,7 +345,7 @@ const PIPE_IDLE_AFTER_STOP = 50;
 export const PIPE_GRACE = 1000;
 
 /** The smallest read from a child's pipe: what a quiet process holds per stream. */
-export const MIN_READ_SIZE = 1024;
+export const MIN_READ_SIZE = 256;
 /** The first read from a child's stdout. */
 export const START_READ_SIZE = 4 * 1024;
 /** The largest read from a child's pipe (a Linux pipe holds 64 KiB by default). */
@@ -356,7 +356,7 @@ export const MAX_READ_SIZE = 64 * 1024;
  *
  * A pending read holds its buffer for as long as the process is quiet, so reads start at
  * `initial` ({@linkcode START_READ_SIZE} unless told), double (up to {@linkcode MAX_READ_SIZE}) each time a read fills
- * the buffer, and halve each time a read uses less than a quarter of it. Reads that use most of
+ * the buffer, and shrink each time a read uses less than a quarter of it (see `shrunk`). Reads that use most of
  * the buffer are handed on as they are; smaller ones are copied into an array of their own size
  * (the output log keeps chunks, so a small chunk must not pin a large buffer) and the buffer is
  * used again for the next read.
@@ -407,7 +407,7 @@ export async function pumpOutput(
       const next = n === size
         ? Math.min(size * 2, MAX_READ_SIZE)
         : n * 4 < size
-        ? Math.max(size / 2, MIN_READ_SIZE)
+        ? shrunk(size, n)
         : size;
       if (next !== size) {
         size = next;
@@ -422,6 +422,17 @@ export async function pumpOutput(
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * The read size after a read of `n` bytes that used less than a quarter of `size`: halved as
+ * often as that read would still have used less than a quarter (at least once), so a process
+ * that printed a line and went quiet holds the smallest buffer from its second read on.
+ */
+function shrunk(size: number, n: number): number {
+  let next = size / 2;
+  while (next > MIN_READ_SIZE && n * 4 < next) next /= 2;
+  return Math.max(next, MIN_READ_SIZE);
 }
 
 /** The util-linux program that starts a program in a new session. */
