@@ -153,12 +153,23 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
 
 pow1WebSocket.config = pow1ConfigSection;
 
+/** No input yet: the queue of a connection before its first input (never added to). */
+const NO_INPUT: Uint8Array[] = [];
+
+/** Connections that wait for their call with the same deadline length, oldest first. */
+interface WaitList {
+  readonly ms: number;
+  head: Pow1Connection | undefined;
+  tail: Pow1Connection | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
 /**
  * One pow-1 WebSocket connection.
  *
  * Most connections of a busy server may be idle (no call yet), so what one holds before its
  * call is kept small: the connection is its socket's event listener itself (no closures per
- * connection), the call-deadline timer calls a shared function, and the caller with `via` and
+ * connection), waiting connections share one call-deadline timer, and the caller with `via` and
  * the output decoders are made only when needed.
  */
 class Pow1Connection {
@@ -172,8 +183,8 @@ class Pow1Connection {
   #session: Session | undefined;
   #detach: (() => void) | undefined;
   #reader: OutputReader | undefined;
-  /** Input received and not yet handed to the session, in order. */
-  #queue: Uint8Array[] = [];
+  /** Input received and not yet handed to the session, in order (shared and empty until some). */
+  #queue: Uint8Array[] = NO_INPUT;
   /** Its size in bytes, with the piece being written. */
   #queued = 0;
   /** A write to the session is in flight: later input waits in the queue. */
@@ -183,7 +194,14 @@ class Pow1Connection {
   #inputClosed = false;
   #cancels = 0;
   #lastFrameAt = Date.now();
+  /** The close-quiet timer, once the result is out. */
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** While the connection waits for its call: the list it waits in, its neighbours there. */
+  #waiting: WaitList | undefined;
+  #prev: Pow1Connection | undefined;
+  #next: Pow1Connection | undefined;
+  /** When the call deadline passes (`performance.now()` milliseconds). */
+  #deadlineAt = 0;
 
   constructor(
     socket: WebSocket,
@@ -200,14 +218,65 @@ class Pow1Connection {
     socket.addEventListener("message", this);
     socket.addEventListener("close", this);
     socket.addEventListener("error", this);
-    this.#timer = setTimeout(Pow1Connection.#deadline, context.config.pow1.callDeadline, this);
+    this.#wait(context.config.pow1.callDeadline);
   }
 
-  /** The call deadline passed. */
-  static #deadline(connection: Pow1Connection): void {
-    if (connection.#phase === "waiting") {
-      connection.#finish({ status: "rejected", reason: POW1_REASON_TIMEOUT });
+  /**
+   * Connections waiting for their call, by deadline length (one unless a reload changed it).
+   * A timer per connection costs ~0.5 KiB of heap; instead each list is in deadline order
+   * (its members arrived in order and wait equally long) and has one timer, for its oldest.
+   */
+  static #waitLists = new Map<number, WaitList>();
+
+  /** Joins the list of connections that must call within `ms`. */
+  #wait(ms: number): void {
+    let list = Pow1Connection.#waitLists.get(ms);
+    if (list === undefined) {
+      list = { ms, head: undefined, tail: undefined, timer: undefined };
+      Pow1Connection.#waitLists.set(ms, list);
     }
+    this.#deadlineAt = performance.now() + ms;
+    this.#waiting = list;
+    this.#prev = list.tail;
+    if (list.tail) list.tail.#next = this;
+    else list.head = this;
+    list.tail = this;
+    if (list.timer === undefined) Pow1Connection.#arm(list);
+  }
+
+  /** Leaves its wait list (the call came, or the connection ended). */
+  #unwait(): void {
+    const list = this.#waiting;
+    if (list === undefined) return;
+    this.#waiting = undefined;
+    if (this.#prev) this.#prev.#next = this.#next;
+    else list.head = this.#next;
+    if (this.#next) this.#next.#prev = this.#prev;
+    else list.tail = this.#prev;
+    this.#prev = this.#next = undefined;
+    if (list.head === undefined) {
+      clearTimeout(list.timer);
+      Pow1Connection.#waitLists.delete(list.ms);
+    }
+  }
+
+  static #arm(list: WaitList): void {
+    const delay = Math.max(0, list.head!.#deadlineAt - performance.now());
+    list.timer = setTimeout(Pow1Connection.#expire, delay, list);
+  }
+
+  /** A list's timer fired: every connection whose call deadline passed is rejected. */
+  static #expire(list: WaitList): void {
+    list.timer = undefined;
+    const now = performance.now();
+    while (list.head !== undefined && list.head.#deadlineAt <= now) {
+      const connection = list.head;
+      connection.#unwait();
+      if (connection.#phase === "waiting") {
+        connection.#finish({ status: "rejected", reason: POW1_REASON_TIMEOUT });
+      }
+    }
+    if (list.head !== undefined) Pow1Connection.#arm(list);
   }
 
   /** The socket's events (the connection is its own listener). */
@@ -256,6 +325,7 @@ class Pow1Connection {
       return this.#overflow(limit);
     }
     this.#queued += bytes.byteLength;
+    if (this.#queue === NO_INPUT) this.#queue = [];
     this.#queue.push(bytes);
     if (this.#phase === "running") this.#flush();
   }
@@ -323,7 +393,7 @@ class Pow1Connection {
   #overflow(limit: number): void {
     const session = this.#session!;
     this.#inputClosed = true;
-    this.#queue = [];
+    this.#queue = NO_INPUT;
     this.#queued = 0;
     if (!session.ended) {
       session.cancel(
@@ -340,7 +410,7 @@ class Pow1Connection {
   }
 
   #call(data: ArrayBuffer): void {
-    clearTimeout(this.#timer);
+    this.#unwait();
     const call = readPow1Call(data);
     if (!call) return this.#finish({ status: "rejected", reason: PROTOCOL_ERROR });
     let session: Session;
@@ -413,6 +483,7 @@ class Pow1Connection {
   #finish(result: Pow1Result): void {
     if (this.#phase === "ending" || this.#phase === "closed") return;
     this.#phase = "ending";
+    this.#unwait();
     clearTimeout(this.#timer);
     this.#release();
     try {
@@ -457,8 +528,9 @@ class Pow1Connection {
     if (this.#phase === "closed") return;
     const wasRunning = this.#phase === "running";
     this.#phase = "closed";
+    this.#unwait();
     clearTimeout(this.#timer);
-    this.#queue = [];
+    this.#queue = NO_INPUT;
     this.#queued = 0;
     const session = this.#session;
     if (wasRunning && session && !session.ended) {
