@@ -214,10 +214,10 @@ class Pow1Connection {
     this.#caller = caller;
     this.#connections = connections;
     socket.binaryType = "arraybuffer";
-    // An error event needs a listener too (it is followed by the close event).
+    // No error listener: an error event is always followed by the close event, and one nobody
+    // listens to is dropped (Deno 2.9: no uncaught error); a listener costs ~0.2 KiB per socket.
     socket.addEventListener("message", this);
     socket.addEventListener("close", this);
-    socket.addEventListener("error", this);
     this.#wait(context.config.pow1.callDeadline);
   }
 
