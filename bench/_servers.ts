@@ -32,18 +32,45 @@ export interface StartPowOptions {
   script?: string;
   /** Milliseconds to wait for the `Listening on` line. @default {30000} */
   timeout?: number;
+  /**
+   * V8 flags for the server (`deno run --v8-flags=…`), e.g. `--max-semi-space-size=2`; `""`
+   * for none. @default {the bench's `--pow-v8-flags`, else none}
+   */
+  v8Flags?: string;
+}
+
+let defaultV8Flags = "";
+
+/**
+ * Sets the V8 flags of every pow server started without its own (the bench's `--pow-v8-flags`).
+ *
+ * @param flags Comma-separated V8 flags, or `""` for none.
+ */
+export function setDefaultPowV8Flags(flags: string): void {
+  defaultV8Flags = flags;
 }
 
 /**
- * Starts `deno run -A main.ts [--config FILE] --port 0` and waits for its `Listening on` line.
+ * The V8 flags `deno task start` gives the server (from `deno.json`), or `""`.
+ *
+ * @returns The flags, as `--v8-flags=` takes them.
+ */
+export async function startTaskV8Flags(): Promise<string> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", REPO)));
+  return String(config.tasks?.start ?? "").match(/--v8-flags=(\S+)/)?.[1] ?? "";
+}
+
+/**
+ * Starts `deno run -A [--v8-flags=…] main.ts [--config FILE] --port 0` and waits for its
+ * `Listening on` line.
  *
  * @param options The config.
  * @returns The running server.
  */
 export async function startPow(options: StartPowOptions = {}): Promise<ServerProcess> {
-  const args = options.script
-    ? ["run", "-A", options.script]
-    : ["run", "-A", "main.ts", "--port", "0"];
+  const v8Flags = options.v8Flags ?? defaultV8Flags;
+  const args = ["run", "-A", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : [])];
+  args.push(...(options.script ? [options.script] : ["main.ts", "--port", "0"]));
   if (options.config) args.push("--config", options.config);
   const child = new Deno.Command(Deno.execPath(), {
     args,

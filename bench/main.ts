@@ -25,7 +25,12 @@ import {
   type Target,
   targetsTable,
 } from "./_report.ts";
-import { type ServerProcess, startPow, websocketdVersion } from "./_servers.ts";
+import {
+  type ServerProcess,
+  setDefaultPowV8Flags,
+  startPow,
+  websocketdVersion,
+} from "./_servers.ts";
 import { capture, fileLimit, hashFile, raiseFileLimit } from "./_util.ts";
 import { watchers } from "./_watchers.ts";
 import {
@@ -197,17 +202,21 @@ export function targets(rows: Row[], smoke: boolean): Target[] {
     });
   }
 
-  const scaleRow = rows.find((x) =>
+  // The server as `deno run -A main.ts` runs it, and with the V8 flags of `deno task start`.
+  const scaleRows = rows.filter((x) =>
     x.workload.startsWith("5.") && x.label.includes("idle connections (no call")
   );
-  const peak = scaleRow?.value !== undefined && scaleRow.ok
-    ? scaleRow.value * 1024 * 1024
-    : undefined;
-  out.push({
-    target: "1,000 live processes and 10,000 idle connections with server RSS ≤ 300 MB",
-    measured: peak === undefined ? "" : `${num(peak / 1e6)} MB (${scaleRow!.label})`,
-    verdict: verdict(peak === undefined ? undefined : peak <= 300e6, notMeasured(scaleRow)),
-  });
+  for (const [i, scaleRow] of (scaleRows.length ? scaleRows : [undefined]).entries()) {
+    const peak = scaleRow?.value !== undefined && scaleRow.ok
+      ? scaleRow.value * 1024 * 1024
+      : undefined;
+    out.push({
+      target: "1,000 live processes and 10,000 idle connections with server RSS ≤ 300 MB" +
+        (i > 0 ? " (V8 flags of `deno task start`)" : ""),
+      measured: peak === undefined ? "" : `${num(peak / 1e6)} MB (${scaleRow!.label})`,
+      verdict: verdict(peak === undefined ? undefined : peak <= 300e6, notMeasured(scaleRow)),
+    });
+  }
 
   const fan = rows.find((x) => x.workload.startsWith("6.") && x.subject === "pow.v2");
   const fanMeasured = fan?.value !== undefined && fan.ok;
@@ -348,8 +357,11 @@ if (import.meta.main) {
       websocketd: { type: "string" },
       json: { type: "string" },
       render: { type: "string" },
+      "pow-v8-flags": { type: "string" },
     },
   });
+  // For A/B runs: every pow server (and the floor servers) with these V8 flags.
+  if (values["pow-v8-flags"] !== undefined) setDefaultPowV8Flags(values["pow-v8-flags"]);
   if (values.render) {
     // Re-render a report saved with --json (e.g. after a change to the tables).
     const saved = JSON.parse(await Deno.readTextFile(values.render));

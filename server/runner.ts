@@ -370,7 +370,7 @@ const PIPE_IDLE_AFTER_STOP = 50;
 export const PIPE_GRACE = 1000;
 
 /** The smallest read from a child's pipe: what a quiet process holds per stream. */
-export const MIN_READ_SIZE = 1024;
+export const MIN_READ_SIZE = 256;
 /** The first read from a child's stdout. */
 export const START_READ_SIZE = 4 * 1024;
 /** The largest read from a child's pipe (a Linux pipe holds 64 KiB by default). */
@@ -381,7 +381,7 @@ export const MAX_READ_SIZE = POOLED_READ_SIZE;
  *
  * A pending read holds its buffer for as long as the process is quiet, so reads start at
  * `initial` ({@linkcode START_READ_SIZE} unless told), double (up to {@linkcode MAX_READ_SIZE}) each time a read fills
- * the buffer, and halve each time a read uses less than a quarter of it. Reads that use most of
+ * the buffer, and shrink each time a read uses less than a quarter of it (see `shrunk`). Reads that use most of
  * the buffer are handed on as they are; smaller ones are copied into an array of their own size
  * (the output log keeps chunks, so a small chunk must not pin a large buffer) and the buffer is
  * used again for the next read.
@@ -401,12 +401,14 @@ export async function pumpOutput(
   let size = Math.min(Math.max(initial, MIN_READ_SIZE), MAX_READ_SIZE);
   let buffer: ArrayBuffer | undefined;
   const { signal } = options;
-  const stop = Symbol("stop");
-  // Until told to stop, a read is a plain await: an abort cancels the read that is waiting
-  // (the pipe is empty then). No promise or listener per read.
-  let waiting = false;
+  // Once told to stop, a read that is pending is cancelled at once, and every later read (what
+  // the pipe still holds) gets PIPE_IDLE_AFTER_STOP to complete. One listener and at most one
+  // timer per pump, not a promise per read: a quiet process keeps only its pending read.
+  let reading = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cancel = () => void reader.cancel().catch(() => {});
   const onAbort = () => {
-    if (waiting) reader.cancel().catch(() => {});
+    if (reading) cancel();
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -416,28 +418,11 @@ export async function pumpOutput(
       buffer ??= size === POOLED_READ_SIZE
         ? takeReadBuffer()
         : new ArrayBuffer(OUTPUT_HEADROOM + size);
-      const read = reader.read(new Uint8Array(buffer, OUTPUT_HEADROOM, size));
-      let outcome: ReadableStreamReadResult<Uint8Array> | typeof stop;
-      if (!signal?.aborted) {
-        waiting = true;
-        try {
-          outcome = await read;
-        } finally {
-          waiting = false;
-        }
-      } else {
-        // Told to stop: take what the pipe still holds, stop once it stays empty a moment.
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const idle = new Promise<typeof stop>((resolve) => {
-          timer = setTimeout(() => resolve(stop), PIPE_IDLE_AFTER_STOP);
-        });
-        outcome = await Promise.race([read, idle]);
-        clearTimeout(timer);
-      }
-      if (outcome === stop) {
-        await reader.cancel().catch(() => {});
-        break;
-      }
+      if (signal?.aborted) timer = setTimeout(cancel, PIPE_IDLE_AFTER_STOP);
+      reading = true;
+      const outcome = await reader.read(new Uint8Array(buffer, OUTPUT_HEADROOM, size));
+      reading = false;
+      clearTimeout(timer);
       const { value, done } = outcome;
       if (done || value === undefined) break;
       const n = value.byteLength;
@@ -452,7 +437,7 @@ export async function pumpOutput(
       const next = n === size
         ? Math.min(size * 2, MAX_READ_SIZE)
         : n * 4 < size
-        ? Math.max(size / 2, MIN_READ_SIZE)
+        ? shrunk(size, n)
         : size;
       if (next !== size) {
         size = next;
@@ -464,8 +449,20 @@ export async function pumpOutput(
     // The sink was closed (the session ended early): stop reading and let the pipe go.
     await reader.cancel().catch(() => {});
   } finally {
+    clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * The read size after a read of `n` bytes that used less than a quarter of `size`: halved as
+ * often as that read would still have used less than a quarter (at least once), so a process
+ * that printed a line and went quiet holds the smallest buffer from its second read on.
+ */
+function shrunk(size: number, n: number): number {
+  let next = size / 2;
+  while (next > MIN_READ_SIZE && n * 4 < next) next /= 2;
+  return Math.max(next, MIN_READ_SIZE);
 }
 
 /** The util-linux program that starts a program in a new session. */

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { pumpOutput, type RunOptions, spawnMode, startCommand } from "./runner.ts";
+import {
+  MIN_READ_SIZE,
+  pumpOutput,
+  type RunOptions,
+  spawnMode,
+  START_READ_SIZE,
+  startCommand,
+} from "./runner.ts";
 import { defineCommand } from "./process.ts";
 import { headroom, OUTPUT_HEADROOM } from "./output_log.ts";
 
@@ -92,4 +99,40 @@ Deno.test("runner reads a pipe with a buffer that grows when reads fill it; smal
   assert.equal(chunks.at(-1)![0], 10);
   // Every chunk, read in place or copied, has scratch space in front for a frame header.
   for (const chunk of chunks) assert.equal(headroom(chunk), OUTPUT_HEADROOM);
+});
+
+Deno.test("runner: after a small read a quiet pipe's pending read holds the smallest buffer", async () => {
+  const offered: number[] = [];
+  const pieces = [new Uint8Array(10), new Uint8Array(10), new Uint8Array(3000)];
+  let i = 0;
+  const stream = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      offered.push(view.byteLength);
+      if (i === pieces.length) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      const n = Math.min(pieces[i].byteLength, view.byteLength);
+      pieces[i] = pieces[i].subarray(n);
+      if (pieces[i].byteLength === 0) i++;
+      request.respond(n);
+    },
+  });
+  const got: number[] = [];
+  await pumpOutput(stream, (data) => {
+    got.push(data.byteLength);
+    return Promise.resolve();
+  });
+  // 4 KiB first; a 10-byte read shrinks it to the smallest at once; full reads double it.
+  assert.deepEqual(offered.slice(0, 4), [
+    START_READ_SIZE,
+    MIN_READ_SIZE,
+    MIN_READ_SIZE,
+    MIN_READ_SIZE * 2,
+  ]);
+  assert.equal(got.reduce((a, b) => a + b, 0), 3020);
 });

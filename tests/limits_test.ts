@@ -246,6 +246,29 @@ Deno.test("pow1.callDeadline: a pow-1 client that sends no call is rejected with
   assert.equal(silent.close.code, 1000);
 });
 
+Deno.test("pow1.callDeadline: each of several waiting pow-1 clients gets its own deadline; one that calls in time is served", async () => {
+  await using server = await serve((c) => (c.pow1.callDeadline = 300));
+  const timed = async (call: unknown, after: number) => {
+    await new Promise((resolve) => setTimeout(resolve, after));
+    const opened = performance.now();
+    // The caller's input (sent before its call) ends its shell.
+    const outcome = await pow1(server, call, call ? { raw: "exit 0\n" } : {});
+    return { ...outcome, waited: performance.now() - opened };
+  };
+  const [first, second, caller, third] = await Promise.all([
+    timed(undefined, 0),
+    timed(undefined, 100),
+    timed({ call: "sh", params: [] }, 50),
+    timed(undefined, 200),
+  ]);
+  for (const silent of [first, second, third]) {
+    assert.deepEqual(silent.result, { status: "rejected", reason: "timeout expired" });
+    assert.ok(silent.waited >= 290, `rejected after ${silent.waited} ms, before its 300 ms`);
+    assert.ok(silent.waited < 2000, `rejected after ${silent.waited} ms`);
+  }
+  assert.equal((caller.result as { status: string }).status, "fulfilled");
+});
+
 Deno.test("processes.*.timeout: a process past its timeout is ended and says so", async () => {
   await using server = await serve();
   const reason = "process timed out after 300ms";

@@ -486,3 +486,41 @@ Deno.test("pow-1 input beyond pow1.maxPendingInput ends the call with input over
     ),
   ]);
 });
+
+Deno.test("pow-1 a client that breaks the WebSocket protocol mid-call: the process is cancelled", async () => {
+  await using server = await startServer();
+  const conn = await Deno.connect({ hostname: server.url.hostname, port: Number(server.url.port) });
+  try {
+    const { Connection_: _, ...headers } = HANDSHAKE;
+    const request = [
+      `GET ${server.wsUrl.pathname} HTTP/1.1`,
+      `Host: ${server.url.host}`,
+      ...Object.entries({ ...headers, "Sec-WebSocket-Protocol": "pow-1" }).map(([k, v]) =>
+        `${k}: ${v}`
+      ),
+      "",
+      "",
+    ].join("\r\n");
+    await conn.write(new TextEncoder().encode(request));
+    const buffer = new Uint8Array(4096);
+    const n = (await conn.read(buffer)) ?? 0;
+    assert.match(new TextDecoder().decode(buffer.subarray(0, n)), /^HTTP\/1\.1 101/);
+    // A masked binary frame with the call, as a browser would send it.
+    const call = new TextEncoder().encode(JSON.stringify({ call: "cat", params: [] }));
+    const mask = [1, 2, 3, 4];
+    const frame = [0x82, 0x80 | call.length, ...mask, ...call.map((b, i) => b ^ mask[i % 4])];
+    await conn.write(new Uint8Array(frame));
+    await waitUntil(
+      () => server.running.server.manager.list({ id: "anonymous" }).length === 1,
+      5000,
+      "the cat session",
+    );
+    const [session] = server.running.server.manager.list({ id: "anonymous" });
+    // A frame with a reserved opcode: the server's socket errors, then closes.
+    await conn.write(new Uint8Array([0x83, 0x80, 0, 0, 0, 0]));
+    const result = await session.result;
+    assert.equal(result.status, "rejected");
+  } finally {
+    conn.close();
+  }
+});

@@ -8,7 +8,6 @@
  * - {@linkcode oversize} and {@linkcode utf8Length}: the one message-size check.
  * - {@linkcode callErrorStatus}: the one table from a refused start to an HTTP status.
  * - {@linkcode ConnectionSet}: open connections, all ended at shutdown.
- * - {@linkcode Deadlines}: call deadlines and idle timeouts, one timer for all connections.
  * - {@linkcode allowedProcesses} and {@linkcode listSessions}: the listings.
  * - {@linkcode sseResponse} and {@linkcode sseEvent}: server-sent events.
  * - {@linkcode readBody} and {@linkcode pipeBody}: request bodies with limits and timeouts.
@@ -22,7 +21,6 @@
 export * from "./body.ts";
 export * from "./call_errors.ts";
 export * from "./connections.ts";
-export * from "./deadlines.ts";
 export * from "./drain.ts";
 export * from "./listing.ts";
 export * from "./openapi.ts";

@@ -7,8 +7,9 @@
  * only serves the files, all from this server (no CDN): the page, its script and styles, the
  * client bundle and xterm.js from the `@xterm/xterm` and `@xterm/addon-fit` npm packages.
  *
- * Every file is a text import, so it is part of the module graph: `deno run -A main.ts` on a fresh
- * clone and a `deno compile`d binary serve the same bytes, with no build step and no file reads.
+ * Every file is a text import (in `files.ts`, loaded on the first request for a console file), so
+ * it is part of the module graph: `deno run -A main.ts` on a fresh clone and a `deno compile`d
+ * binary serve the same bytes, with no build step and no file reads.
  *
  * Caching: every response has a strong `ETag` (SHA-256 of the bytes) and answers a matching
  * `If-None-Match` with 304. The page links its assets with `?v=<hash>`; such a URL never changes
@@ -20,26 +21,9 @@
 
 import type { Context, Hono } from "hono";
 import type { FrontEnd, FrontEndContext, PowEnv } from "../../front_end.ts";
-import indexHtml from "./index.html" with { type: "text" };
-import appJs from "./app.js" with { type: "text" };
-import styleCss from "./style.css" with { type: "text" };
-import powClientJs from "./pow-client.js" with { type: "text" };
-import xtermJs from "@xterm/xterm/lib/xterm.mjs" with { type: "text" };
-import xtermCss from "@xterm/xterm/css/xterm.css" with { type: "text" };
-import fitJs from "@xterm/addon-fit/lib/addon-fit.mjs" with { type: "text" };
 
 const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
-
-/** The files under `/console/`, by name: content and type. */
-const FILES: Record<string, { text: string; type: string }> = {
-  "app.js": { text: appJs, type: JS },
-  "style.css": { text: styleCss, type: CSS },
-  "pow-client.js": { text: powClientJs, type: JS },
-  "xterm.mjs": { text: withoutSourceMap(xtermJs), type: JS },
-  "xterm.css": { text: xtermCss, type: CSS },
-  "addon-fit.mjs": { text: withoutSourceMap(fitJs), type: JS },
-};
 
 /** A file ready to serve. */
 interface Asset {
@@ -67,8 +51,22 @@ async function asset(text: string, type: string): Promise<Asset> {
 }
 
 async function buildAssets(): Promise<Map<string, Asset>> {
+  // The files (about 0.5 MB of text) are loaded with the first request for one of them: a
+  // server nobody opens the console of does not hold them, nor their module sources.
+  const { indexHtml, appJs, styleCss, powClientJs, xtermJs, xtermCss, fitJs } = await import(
+    "./files.ts"
+  );
+  /** The files under `/console/`, by name: content and type. */
+  const files: Record<string, { text: string; type: string }> = {
+    "app.js": { text: appJs, type: JS },
+    "style.css": { text: styleCss, type: CSS },
+    "pow-client.js": { text: powClientJs, type: JS },
+    "xterm.mjs": { text: withoutSourceMap(xtermJs), type: JS },
+    "xterm.css": { text: xtermCss, type: CSS },
+    "addon-fit.mjs": { text: withoutSourceMap(fitJs), type: JS },
+  };
   const assets = new Map<string, Asset>();
-  for (const [name, file] of Object.entries(FILES)) {
+  for (const [name, file] of Object.entries(files)) {
     assets.set(name, await asset(file.text, file.type));
   }
   // The page names every asset by its content hash, so browsers may cache those for good.
