@@ -374,7 +374,7 @@ export const MIN_READ_SIZE = 256;
 /** The first read from a child's stdout. */
 export const START_READ_SIZE = 4 * 1024;
 /** The largest read from a child's pipe (a Linux pipe holds 64 KiB by default). */
-export const MAX_READ_SIZE = POOLED_READ_SIZE;
+export const MAX_READ_SIZE: number = POOLED_READ_SIZE;
 
 /**
  * Reads a child's pipe into `write` until it ends, with a buffer that adapts to the process.
