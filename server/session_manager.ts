@@ -676,10 +676,27 @@ export function sessionRecord(session: Session, node?: string): SessionRecord {
  */
 export function newSessionId(): string {
   for (;;) {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    const id = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-      .replace(/=+$/, "");
+    // 16 random bytes as 22 base64url characters (the last one carries 2 bits).
+    if (randomAt + 16 > random.length) {
+      crypto.getRandomValues(random);
+      randomAt = 0;
+    }
+    let id = "";
+    for (let i = 0; i < 15; i += 3) {
+      const n = (random[randomAt + i] << 16) | (random[randomAt + i + 1] << 8) |
+        random[randomAt + i + 2];
+      id += BASE64URL[n >> 18] + BASE64URL[(n >> 12) & 63] + BASE64URL[(n >> 6) & 63] +
+        BASE64URL[n & 63];
+    }
+    const last = random[randomAt + 15];
+    id += BASE64URL[last >> 2] + BASE64URL[(last & 3) << 4];
+    randomAt += 16; // each random byte is used once
     // Never one that starts with "-": on a command line it would read as an option.
     if (id[0] !== "-") return id;
   }
 }
+
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/** Random bytes for ids, drawn from the system's generator 4 KiB at a time. */
+const random = new Uint8Array(4096);
+let randomAt = random.length;

@@ -438,8 +438,15 @@ Deno.test("session write after the end says why: input closed by the client, or 
 Deno.test("session ids are 22 URL-safe characters and never start with a dash", async () => {
   const { newSessionId } = await import("./session_manager.ts");
   // 1 in 64 raw ids would start with "-": 4,000 ids would hold ~60 of them.
+  const ids = new Set<string>();
   for (let i = 0; i < 4000; i++) {
     const id = newSessionId();
     if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/.test(id)) throw new Error(`bad session id ${id}`);
+    // Exactly 16 bytes in base64url: the last character carries 2 bits.
+    const bytes = Uint8Array.fromBase64(id, { alphabet: "base64url" });
+    assert.equal(bytes.length, 16);
+    assert.equal(bytes.toBase64({ alphabet: "base64url", omitPadding: true }), id);
+    ids.add(id);
   }
+  assert.equal(ids.size, 4000);
 });
