@@ -163,7 +163,7 @@ export class Authenticator {
     info?: Deno.ServeHandlerInfo,
     options: AuthenticateOptions = {},
   ): Promise<Caller | Response> {
-    const ticket = new URL(request.url).searchParams.get("ticket");
+    const ticket = ticketOf(request.url);
     if (ticket === null || !this.#shared || !options.ticket) {
       return this.authenticate(request, info, options);
     }
@@ -230,7 +230,7 @@ export class Authenticator {
     options: AuthenticateOptions = {},
   ): Caller | Response {
     const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined;
-    const ticket = new URL(request.url).searchParams.get("ticket");
+    const ticket = ticketOf(request.url);
     if (ticket !== null) {
       const now = options.now ?? Date.now();
       this.#sweep(now);
@@ -369,11 +369,17 @@ export function checkOrigin(request: Request, allowed: readonly string[]): Respo
  */
 export function checkHost(request: Request, allowed: readonly string[]): Response | undefined {
   const header = request.headers.get("host") ?? new URL(request.url).host;
-  let hostname: string;
-  try {
-    hostname = new URL(`http://${header}`).hostname;
-  } catch {
-    hostname = header.toLowerCase();
+  let hostname = hostnames.get(header);
+  if (hostname === undefined) {
+    try {
+      hostname = new URL(`http://${header}`).hostname;
+    } catch {
+      hostname = header.toLowerCase();
+    }
+    // Clients send the same few Host values: each is parsed once (a URL parse per request
+    // otherwise), and the cache stays small whatever strangers send.
+    if (hostnames.size >= 256) hostnames.clear();
+    hostnames.set(header, hostname);
   }
   if (
     hostname === "localhost" || hostname.endsWith(".localhost") ||
@@ -417,4 +423,15 @@ function unauthorized(problem: string): Response {
       "www-authenticate": 'Bearer realm="pow"',
     },
   });
+}
+
+/** Host header values and their host names, for {@linkcode checkHost}. */
+const hostnames = new Map<string, string>();
+
+/**
+ * The `ticket` query parameter of a request URL, without parsing a URL that has no query (most
+ * requests, every plain WebSocket upgrade).
+ */
+function ticketOf(url: string): string | null {
+  return url.includes("?") ? new URL(url).searchParams.get("ticket") : null;
 }

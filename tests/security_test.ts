@@ -573,6 +573,37 @@ Deno.test("an anonymous server refuses requests for other host names (DNS rebind
   for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `pow.internal:${port}`]) {
     assert.match(await get(host), /^HTTP\/1\.1 404 /, host);
   }
+  // Host names are remembered once parsed: a stranger's flood of names changes no answer.
+  for (let i = 0; i < 300; i++) await get(`flood${i}.evil.example`);
+  assert.match(await get(`REBIND.evil.example:${port}`), /^HTTP\/1\.1 403 /);
+  assert.match(await get(`POW.internal:${port}`), /^HTTP\/1\.1 404 /);
+  assert.match(await get(`pow.internal:${port}`), /^HTTP\/1\.1 404 /);
+});
+
+Deno.test("a ticket is read from the query wherever it is, percent-encoded name included", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.auth.tokens = [{ name: "alice", hash: hashToken("secret") }];
+    },
+  });
+  const issued = await (await fetch(new URL("tickets", server.url), {
+    method: "POST",
+    headers: { authorization: "Bearer secret" },
+  })).json();
+  // `%74icket` is `ticket`: the query is parsed as a URL parser does, not searched as text.
+  const ws = new WebSocket(`${server.wsUrl.href}?x=1&%74icket=${issued.ticket}`, ["pow.v2"]);
+  const opened = await new Promise<boolean>((resolve) => {
+    ws.onopen = () => resolve(true);
+    ws.onerror = () => resolve(false);
+  });
+  ws.close();
+  assert.equal(opened, true);
+  // Used up: the same ticket again is refused.
+  const again = await rawRequest(new URL(`?%74icket=${issued.ticket}`, server.url), {
+    ...HANDSHAKE,
+    "Sec-WebSocket-Protocol": "pow.v2",
+  });
+  assert.deepEqual([again.status, again.body], [401, "invalid or expired ticket"]);
 });
 
 Deno.test("a malformed WebSocket upgrade gets 400 on every WebSocket front end", async () => {
