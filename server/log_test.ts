@@ -94,3 +94,45 @@ Deno.test("logSessions: a spawn failure is a warning, a refused call recorded by
     ["info", "session refused", undefined],
   ]);
 });
+
+Deno.test("stderr lines are batched and still all written when the process ends, exits or crashes", async () => {
+  const logModule = new URL("./log.ts", import.meta.url).href;
+  for (
+    const end of ["", "Deno.exit(3);", "throw new Error('boom');", "await new Promise(() => {});"]
+  ) {
+    const script = `
+      import { createLogger, flushLog } from "${logModule}";
+      const log = createLogger();
+      log.info("first", { n: 1 });
+      log.info("second", { n: 2 });
+      ${end.startsWith("await") ? "log.warn('third'); console.log('ready');" : ""}
+      ${end}`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=ts", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let stderr: string;
+    if (end.startsWith("await")) {
+      // Still running: info lines come within the batch delay; a warning is written at once.
+      const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!/INFO second n=2/.test(text) || !/WARN third/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      child.kill("SIGKILL");
+      await child.status;
+      await reader.cancel();
+      await child.stdout.cancel();
+      stderr = text;
+    } else {
+      const out = await child.output();
+      stderr = new TextDecoder().decode(out.stderr);
+    }
+    assert.match(stderr, /INFO first n=1\n.*INFO second n=2\n/s, `${end}: ${stderr}`);
+    // Written together, in order, once each.
+    assert.equal(stderr.match(/INFO first/g)?.length, 1);
+  }
+});
