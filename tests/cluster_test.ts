@@ -159,92 +159,94 @@ function follow(stream: ReadableStream<Uint8Array>) {
   return state;
 }
 
-Deno.test({
-  name:
-    "cluster: Redis stopped and restarted mid-session: the node serves on, nothing retained is lost",
-  ignore: !hasRedis,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const cluster = await startCluster(["a", "b"]);
-    const { redis } = cluster;
-    const [a, b] = cluster.nodes;
-    const clientA = new PowClient(a.wsUrl.href);
-    const clientB = new PowClient(b.wsUrl.href);
-    try {
-      const n = 60;
-      const expected = Array.from({ length: n }, (_, i) => `tick ${i + 1}\n`).join("");
-      const producer = clientA.start("ticks", [String(n)]);
-      const { session } = await producer.started;
-      const onA = follow(producer.stdout);
-      const viewer = clientB.attach(session);
-      const onB = follow(viewer.stdout);
-      await waitUntil(() => onB.text.includes("tick 5\n"), 20_000, "tick 5 on node b");
-      await redis.stop();
-      // Node A goes on serving its own session while Redis is away.
-      const before = onA.text.length;
-      await waitUntil(() => onA.text.length > before + 40, 20_000, "output on node a");
-      await redis.restart();
-      await onA.done;
-      assert.equal(onA.text, expected);
-      assert.equal((await producer.result).status, "fulfilled");
-      // The viewer on B resumes and gets every byte; so does a fresh attach from offset 0.
-      await onB.done;
-      assert.equal(onB.text, expected);
-      assert.equal((await viewer.result).status, "fulfilled");
-      const again = clientB.attach(session, { offset: 0 });
-      assert.equal(await collect(again.stdout), expected);
-    } finally {
-      await Promise.allSettled([clientA.close(), clientB.close()]);
-      await cluster.close();
-    }
-  },
-});
+/** A test on two nodes, `a` and `b`, with a client on each. */
+function twoNodeTest(
+  name: string,
+  fn: (nodes: {
+    redis: Awaited<ReturnType<typeof startCluster>>["redis"];
+    clientA: PowClient;
+    clientB: PowClient;
+  }) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: !hasRedis,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const cluster = await startCluster(["a", "b"]);
+      const [a, b] = cluster.nodes;
+      const clientA = new PowClient(a.wsUrl.href);
+      const clientB = new PowClient(b.wsUrl.href);
+      try {
+        await fn({ redis: cluster.redis, clientA, clientB });
+      } finally {
+        await Promise.allSettled([clientA.close(), clientB.close()]);
+        await cluster.close();
+      }
+    },
+  });
+}
 
-Deno.test({
-  name: "cluster: an ended session read on another node with a small credit window: every byte",
-  ignore: !hasRedis,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const cluster = await startCluster(["a", "b"]);
-    const { redis } = cluster;
-    const [a, b] = cluster.nodes;
-    const clientA = new PowClient(a.wsUrl.href);
-    const clientB = new PowClient(b.wsUrl.href);
-    try {
-      const n = 100_000;
-      const expected = Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
-      const producer = clientA.start("seq", [String(n)]);
-      const { session } = await producer.started;
-      assert.equal(await collect(producer.stdout), expected);
-      assert.equal((await producer.result).status, "fulfilled");
-      // The session has ended and its whole output is in Redis (the end entry is there): a
-      // reader on B fetches all of it at once, while the client's window is one frame.
-      await waitUntil(
-        async () =>
-          (await redis.cli("XREVRANGE", `pow:log:${session}`, "+", "-", "COUNT", "1"))
-            .split("\n")[1] === "e",
-        20_000,
-        "the end of the output in Redis",
-      );
-      await waitUntil(
-        async () => (await redis.cli("HGET", "pow:sessions", session)).includes('"result"'),
-        20_000,
-        "the ended record in Redis",
-      );
-      const reader = clientB.attach(session, { offset: 0, credit: 64 * 1024 });
-      const text = await collect(reader.stdout);
-      assert.equal(reader.skipped, 0);
-      assert.equal(text.length, expected.length);
-      assert.equal(text, expected);
-      assert.equal((await reader.result).status, "fulfilled");
-    } finally {
-      await Promise.allSettled([clientA.close(), clientB.close()]);
-      await cluster.close();
-    }
+twoNodeTest(
+  "cluster: Redis stopped and restarted mid-session: the node serves on, nothing retained is lost",
+  async ({ redis, clientA, clientB }) => {
+    const n = 60;
+    const expected = Array.from({ length: n }, (_, i) => `tick ${i + 1}\n`).join("");
+    const producer = clientA.start("ticks", [String(n)]);
+    const { session } = await producer.started;
+    const onA = follow(producer.stdout);
+    const viewer = clientB.attach(session);
+    const onB = follow(viewer.stdout);
+    await waitUntil(() => onB.text.includes("tick 5\n"), 20_000, "tick 5 on node b");
+    await redis.stop();
+    // Node A goes on serving its own session while Redis is away.
+    const before = onA.text.length;
+    await waitUntil(() => onA.text.length > before + 40, 20_000, "output on node a");
+    await redis.restart();
+    await onA.done;
+    assert.equal(onA.text, expected);
+    assert.equal((await producer.result).status, "fulfilled");
+    // The viewer on B resumes and gets every byte; so does a fresh attach from offset 0.
+    await onB.done;
+    assert.equal(onB.text, expected);
+    assert.equal((await viewer.result).status, "fulfilled");
+    const again = clientB.attach(session, { offset: 0 });
+    assert.equal(await collect(again.stdout), expected);
   },
-});
+);
+
+twoNodeTest(
+  "cluster: an ended session read on another node with a small credit window: every byte",
+  async ({ redis, clientA, clientB }) => {
+    const n = 100_000;
+    const expected = Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
+    const producer = clientA.start("seq", [String(n)]);
+    const { session } = await producer.started;
+    assert.equal(await collect(producer.stdout), expected);
+    assert.equal((await producer.result).status, "fulfilled");
+    // The session has ended and its whole output is in Redis (the end entry is there): a
+    // reader on B fetches all of it at once, while the client's window is one frame.
+    await waitUntil(
+      async () =>
+        (await redis.cli("XREVRANGE", `pow:log:${session}`, "+", "-", "COUNT", "1"))
+          .split("\n")[1] === "e",
+      20_000,
+      "the end of the output in Redis",
+    );
+    await waitUntil(
+      async () => (await redis.cli("HGET", "pow:sessions", session)).includes('"result"'),
+      20_000,
+      "the ended record in Redis",
+    );
+    const reader = clientB.attach(session, { offset: 0, credit: 64 * 1024 });
+    const text = await collect(reader.stdout);
+    assert.equal(reader.skipped, 0);
+    assert.equal(text.length, expected.length);
+    assert.equal(text, expected);
+    assert.equal((await reader.result).status, "fulfilled");
+  },
+);
 
 Deno.test({
   name: "cluster: a ticket issued by one node opens a WebSocket on another, once",
