@@ -313,3 +313,62 @@ export async function rawRequest(
     conn.close();
   }
 }
+
+/** A server started as a subprocess, once it printed its `Listening on URL` line. */
+export interface ServerProcess {
+  /** Where it listens. */
+  url: URL;
+  /** Stops it with SIGTERM; resolves with its exit code, the rest of stdout and stderr. */
+  stop(): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/**
+ * Starts a server command (`main.ts` through Deno, or a compiled binary) and waits for the
+ * `Listening on URL` line that is its stdout's first.
+ *
+ * @param command The program.
+ * @param args Its arguments.
+ * @param cwd Where it runs.
+ * @returns The running server.
+ * @throws {Error} When the first line is something else; with its exit code and output.
+ */
+export async function startServerProcess(
+  command: string,
+  args: string[],
+  cwd?: string,
+): Promise<ServerProcess> {
+  const child = new Deno.Command(command, {
+    args,
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let stdout = "";
+  while (!stdout.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += value;
+  }
+  const match = /^Listening on (\S+)\n$/.exec(stdout);
+  if (!match) {
+    const { code } = await child.status;
+    throw new Error(`no Listening line (exit ${code}): ${stdout}${await stderr}`);
+  }
+  return {
+    url: new URL(match[1]),
+    async stop() {
+      child.kill("SIGTERM");
+      const { code } = await child.status;
+      let rest = "";
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        rest += value;
+      }
+      return { code, stdout: stdout + rest, stderr: await stderr };
+    },
+  };
+}

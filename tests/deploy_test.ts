@@ -5,42 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { hashToken, loadConfig } from "../mod.ts";
+import { startServerProcess } from "./_helpers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const MAIN = `${root}main.ts`;
 const EXAMPLE = `${root}examples/pow.yaml`;
 
-/** Starts a server command and reads its `Listening on` line. */
-async function start(command: string, args: string[]) {
-  const child = new Deno.Command(command, {
-    args,
-    cwd: root,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let stdout = "";
-  while (!stdout.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += value;
-  }
-  const match = /^Listening on (\S+)\n$/.exec(stdout);
-  if (!match) {
-    const { code } = await child.status;
-    throw new Error(`no Listening line (exit ${code}): ${stdout}${await stderr}`);
-  }
-  return {
-    url: new URL(match[1]),
-    async stop() {
-      child.kill("SIGTERM");
-      const { code } = await child.status;
-      await reader.cancel();
-      return { code, stderr: await stderr };
-    },
-  };
+/** Starts a server command in the repository's root. */
+function start(command: string, args: string[]) {
+  return startServerProcess(command, args, root);
 }
 
 /** Runs a process over the native REST API and returns its final SessionInfo with output. */

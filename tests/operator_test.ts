@@ -4,46 +4,13 @@
  * exist. Every test runs `main.ts` as documented (`deno run -A main.ts …`) or a real server.
  */
 import assert from "node:assert/strict";
-import { rawRequest, startServer } from "./_helpers.ts";
+import { rawRequest, startServer, startServerProcess } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** A `main.ts` server started as a subprocess, its stdout's first line read. */
-async function serve(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let stdout = "";
-  while (!stdout.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += value;
-  }
-  const match = /^Listening on (\S+)\n$/.exec(stdout);
-  if (!match) {
-    const status = await child.status;
-    throw new Error(`no Listening line (exit ${status.code}): ${stdout}${await stderr}`);
-  }
-  const url = new URL(match[1]);
-  return {
-    url,
-    /** Stops the server with SIGTERM; resolves with its exit code, stdout and stderr. */
-    async stop() {
-      child.kill("SIGTERM");
-      const { code } = await child.status;
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        stdout += value;
-      }
-      return { code, stdout, stderr: await stderr };
-    },
-  };
+function serve(args: string[]) {
+  return startServerProcess(Deno.execPath(), ["run", "-A", MAIN, ...args]);
 }
 
 /**
