@@ -15,6 +15,16 @@ const processes = () => ({
   sleep: defineCommand(["sleep", "{1}"], { params: [{ name: "s", pattern: "[0-9]+" }] }),
 });
 
+/** Redis, and nodes `a` and `b`: a session manager each on its own store. */
+async function twoNodes(cluster?: { heartbeat: number; lostAfter: number }) {
+  const redis = await startRedis();
+  const storeA = await RedisSessionStore.connect({ url: redis.url, node: "a", blockMs: 100 });
+  const storeB = await RedisSessionStore.connect({ url: redis.url, node: "b", blockMs: 100 });
+  const a = new SessionManager({ processes: processes(), store: storeA, cluster });
+  const b = new SessionManager({ processes: processes(), store: storeB, cluster });
+  return { redis, storeA, storeB, a, b };
+}
+
 async function readAll(reader: { read(): Promise<{ data: Uint8Array }[] | null> }) {
   const parts: Uint8Array[] = [];
   for (;;) {
@@ -29,11 +39,7 @@ Deno.test({
   name: "cluster: a session on node A is attached, fed and awaited from node B",
   ignore: !hasRedis,
   fn: async () => {
-    const redis = await startRedis();
-    const storeA = await RedisSessionStore.connect({ url: redis.url, node: "a", blockMs: 100 });
-    const storeB = await RedisSessionStore.connect({ url: redis.url, node: "b", blockMs: 100 });
-    const a = new SessionManager({ processes: processes(), store: storeA });
-    const b = new SessionManager({ processes: processes(), store: storeB });
+    const { redis, storeA, storeB, a, b } = await twoNodes();
     const caller = { id: "alice" };
     try {
       // Output written on A, read byte for byte on B from offset 0 and from the middle.
@@ -87,12 +93,7 @@ Deno.test({
   name: "cluster: sessions of a node that stops beating are reported lost on the others",
   ignore: !hasRedis,
   fn: async () => {
-    const redis = await startRedis();
-    const storeA = await RedisSessionStore.connect({ url: redis.url, node: "a", blockMs: 100 });
-    const storeB = await RedisSessionStore.connect({ url: redis.url, node: "b", blockMs: 100 });
-    const timing = { heartbeat: 50, lostAfter: 300 };
-    const a = new SessionManager({ processes: processes(), store: storeA, cluster: timing });
-    const b = new SessionManager({ processes: processes(), store: storeB, cluster: timing });
+    const { redis, storeA, storeB, a, b } = await twoNodes({ heartbeat: 50, lostAfter: 300 });
     const caller = { id: "alice" };
     try {
       const sleep = a.start("sleep", ["60"], { caller });
@@ -122,11 +123,7 @@ Deno.test({
   name: "cluster: with Redis gone, commands to a remote session fail with a clear error",
   ignore: !hasRedis,
   fn: async () => {
-    const redis = await startRedis();
-    const storeA = await RedisSessionStore.connect({ url: redis.url, node: "a", blockMs: 100 });
-    const storeB = await RedisSessionStore.connect({ url: redis.url, node: "b", blockMs: 100 });
-    const a = new SessionManager({ processes: processes(), store: storeA });
-    const b = new SessionManager({ processes: processes(), store: storeB });
+    const { redis, storeA, storeB, a, b } = await twoNodes();
     const caller = { id: "alice" };
     try {
       const cat = a.start("cat", [], { caller });
