@@ -328,18 +328,19 @@ export interface ServerProcess {
  *
  * @param command The program.
  * @param args Its arguments.
- * @param cwd Where it runs.
+ * @param options Where it runs, and variables added to its environment.
  * @returns The running server.
  * @throws {Error} When the first line is something else; with its exit code and output.
  */
 export async function startServerProcess(
   command: string,
   args: string[],
-  cwd?: string,
+  options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<ServerProcess> {
   const child = new Deno.Command(command, {
     args,
-    cwd,
+    cwd: options.cwd,
+    env: options.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -13,7 +13,7 @@ const EXAMPLE = `${root}examples/pow.yaml`;
 
 /** Starts a server command in the repository's root. */
 function start(command: string, args: string[]) {
-  return startServerProcess(command, args, root);
+  return startServerProcess(command, args, { cwd: root });
 }
 
 /** Runs a process over the native REST API and returns its final SessionInfo with output. */

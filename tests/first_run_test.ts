@@ -4,6 +4,7 @@
  * installed, and no package's build script needs approving (no warning box).
  */
 import assert from "node:assert/strict";
+import { startServerProcess } from "./_helpers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -44,27 +45,14 @@ Deno.test("the first deno run -A main.ts in a fresh copy prints no warning and i
     for (const folder of ["server", "protocol", "client", "cli"]) {
       await copyDir(`${root}${folder}`, `${dir}/${folder}`);
     }
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "main.ts", "--port", "0", "--log-level", "warn"],
-      cwd: dir,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let stdout = "";
-    while (!stdout.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stdout += value;
-    }
-    child.kill("SIGTERM");
-    assert.equal((await child.status).code, 0, await stderr);
-    await reader.cancel();
-    assert.match(stdout, /^Listening on http:\/\/127\.0\.0\.1:\d+\/\n$/);
-    const text = await stderr;
+    const server = await startServerProcess(
+      Deno.execPath(),
+      ["run", "-A", "main.ts", "--port", "0", "--log-level", "warn"],
+      { cwd: dir, env: { NO_COLOR: "1" } },
+    );
+    assert.match(server.url.href, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const { code, stderr: text } = await server.stop();
+    assert.equal(code, 0, text);
     assert.doesNotMatch(text, /Warning|build script|approve-scripts/i);
     // A fresh clone sets node_modules up once ("Initialize …"; "Download …" with a cold cache):
     // only for packages main.ts loads.
