@@ -15,6 +15,7 @@
 
 import type { PowConfig } from "./config.ts";
 import type { RegistryEventDetail, SessionRegistry } from "./registry.ts";
+import { signalMode } from "./signals.ts";
 
 /** How much is logged: `debug` < `info` < `warn` < `error`; `off` logs nothing. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "off";
@@ -324,6 +325,14 @@ export function startupWarnings(config: PowConfig): string[] {
     warnings.push(
       `listening on ${config.server.host} with auth.anonymous: callers without a token can run ` +
         `every process that has no allow list`,
+    );
+  }
+  const commands = Object.values(config.processes).some((d) => d.kind === "command");
+  if (commands && signalMode() === "leader") {
+    warnings.push(
+      `no permission to signal process groups: cancel, timeouts and disconnects end a ` +
+        `command's own process but not what it started in the background; add kill to ` +
+        `--allow-run (see "main.ts permissions")`,
     );
   }
   return warnings;

@@ -48,5 +48,6 @@ export * from "./server.ts";
 export * from "./server_log.ts";
 export * from "./session.ts";
 export * from "./session_manager.ts";
+export * from "./signals.ts";
 export * from "./store.ts";
 export * from "./units.ts";

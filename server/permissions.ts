@@ -51,7 +51,7 @@ export function configuredPrograms(config: PowConfig): string[] {
  *   "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
  *   "--allow-write=/run/pow",
  *   "--allow-sys=uid",
- *   "--allow-run=seq",
+ *   "--allow-run=kill,seq",
  * ]);
  * ```
  *
@@ -94,7 +94,11 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
   if (writes.length > 0) flags.push(`--allow-write=${writes.join(",")}`);
   if (accounts || stateDir) flags.push("--allow-sys=uid");
   const programs = configuredPrograms(config);
-  if (programs.length > 0) flags.push(`--allow-run=${programs.join(",")}`);
+  // kill(1) signals the process groups of commands (cancel, timeouts, what they leave behind):
+  // Deno.kill needs the whole --allow-run (server/signals.ts).
+  if (programs.length > 0) {
+    flags.push(`--allow-run=${[...new Set([...programs, "kill"])].sort().join(",")}`);
+  }
   return flags;
 }
 

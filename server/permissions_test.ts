@@ -30,13 +30,13 @@ Deno.test("permissions: an enabled further-link endpoint may read and write its 
     "--allow-read=node_modules,/srv/further",
     "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
     "--allow-write=/srv/further",
-    "--allow-run=sh",
+    "--allow-run=kill,sh",
   ]);
   assert.deepEqual(permissionFlags(parseConfig(yaml.replace("ENABLED", "false"))), [
     "--allow-net=127.0.0.1:8028",
     "--allow-read=node_modules",
     "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
-    "--allow-run=sh",
+    "--allow-run=kill,sh",
   ]);
 });
 
@@ -50,6 +50,6 @@ Deno.test("permissions: a config with user: may read the account database and it
     "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
     "--allow-write=/run/pow",
     "--allow-sys=uid",
-    "--allow-run=id",
+    "--allow-run=id,kill",
   ]);
 });

@@ -35,6 +35,7 @@
  */
 
 import { join } from "node:path";
+import { signalNow } from "./signals.ts";
 
 /** Options for {@linkcode ProcessLedger.open}. */
 export interface ProcessLedgerOptions {
@@ -190,20 +191,9 @@ export function sweepLedgers(dir: string): SweepReport {
         const leader = members.find((p) => p.pid === pgid);
         if (leader && leader.start !== started) continue; // the pid was reused
         if (members.some((p) => BigInt(p.start) < BigInt(started || "0"))) continue;
-        let killed = 0;
-        for (const member of members) {
-          try {
-            Deno.kill(member.pid, "SIGKILL");
-            killed++;
-          } catch {
-            // gone meanwhile
-          }
-        }
-        try {
-          Deno.kill(-pgid, "SIGKILL");
-        } catch {
-          // no members left
-        }
+        // The members, then the group (one that joined meanwhile): gone ones are skipped.
+        const killed = signalNow(members.map((p) => p.pid), "SIGKILL");
+        signalNow([-pgid], "SIGKILL");
         if (killed > 0) {
           report.groups++;
           report.processes += killed;

@@ -12,13 +12,8 @@
 import { spawn } from "@lydell/node-pty";
 import { expandTemplate } from "./params.ts";
 import type { ProcessDefinition } from "./process.ts";
-import {
-  childEnv,
-  type ExitInfo,
-  killGroup,
-  type RunningProcess,
-  type RunOptions,
-} from "./runner.ts";
+import { childEnv, type ExitInfo, type RunningProcess, type RunOptions } from "./runner.ts";
+import { signalGroup } from "./signals.ts";
 
 const SIGNALS: Record<number, string> = {
   1: "SIGHUP",
@@ -75,9 +70,9 @@ export function startPty(
   const exited = new Promise<ExitInfo>((resolve) => {
     pty.onExit(({ exitCode, signal }) => {
       closed = true;
-      if (killGroup(pid, "SIGTERM")) {
-        setTimeout(() => killGroup(pid, "SIGKILL"), options.killGrace);
-      }
+      void signalGroup(pid, "SIGTERM").then((others) => {
+        if (others) setTimeout(() => void signalGroup(pid, "SIGKILL"), options.killGrace);
+      });
       pending.then(() =>
         resolve(signal ? { signal: SIGNALS[signal] ?? `signal ${signal}` } : { code: exitCode })
       );
@@ -94,7 +89,7 @@ export function startPty(
       if (!closed) pty.write("\x04");
       return Promise.resolve();
     },
-    kill: (signal) => void killGroup(pid, signal),
+    kill: (signal) => void signalGroup(pid, signal),
     resize: (cols, rows) => {
       if (!closed) pty.resize(cols, rows);
     },

@@ -18,6 +18,7 @@ import {
 } from "./output_log.ts";
 import type { Caller, CommandProcess, FunctionProcess } from "./process.ts";
 import { expandTemplate } from "./params.ts";
+import { killGroup, signalGroup as signalGroupLater, signalMode } from "./signals.ts";
 
 /** Where a runner writes output; `write` waits while the output log is full. */
 export interface OutputSink {
@@ -118,28 +119,6 @@ export function childEnv(
     }
   }
   return env;
-}
-
-/**
- * Sends a signal to a process group, ignoring a group that is already gone.
- *
- * @param pgid The process group id (the leader's pid).
- * @param signal The signal.
- * @returns Whether any process received it.
- */
-export function killGroup(pgid: number, signal: Deno.Signal): boolean {
-  // A group that is gone is the usual case after an exit: its error needs no stack trace,
-  // which is most of what an exception costs in a busy server.
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    Deno.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
 }
 
 /**
@@ -273,7 +252,19 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
   // Until setsid(1) has made the child a session leader, its group is not yet its own: a
   // signal sent that early goes to the child itself (which then never runs the program).
   let leader = path === undefined;
+  const signals = signalMode();
   const signalGroup = (signal: Deno.Signal): boolean => {
+    if (signals !== "direct") {
+      // Without the whole --allow-run: the child through its handle at once, and its group
+      // through the kill program when the server may run it (server/signals.ts).
+      if (signals === "program") void signalGroupLater(pid, signal);
+      try {
+        child.kill(signal);
+        return true;
+      } catch {
+        return false;
+      }
+    }
     if (killGroup(pid, signal)) return leader = true;
     if (leader) return false;
     try {
@@ -317,13 +308,16 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     leader = true; // the child has been reaped: never signal its pid alone again
     // Usually the pipes have ended with the program: no timers then (a quick call's path).
     if (!pumped) await Promise.race([pumps, nextTurn()]);
-    const others = killGroup(pid, "SIGTERM");
+    let others = false;
+    if (signals === "direct") others = killGroup(pid, "SIGTERM");
+    else if (pumped) void endGroupLater(pid, options.killGrace); // the exit need not wait
+    else others = await signalGroupLater(pid, "SIGTERM");
     if (others || !pumped) {
       // A descendant that called setsid is out of reach of group signals and may hold the
       // pipes: once the group had its grace, stop reading pipes that stay empty, and end.
       const grace = setTimeout(() => stopPumps.abort(), options.killGrace + PIPE_GRACE);
       const timer = others
-        ? setTimeout(() => killGroup(pid, "SIGKILL"), options.killGrace)
+        ? setTimeout(() => void signalGroupLater(pid, "SIGKILL"), options.killGrace)
         : undefined;
       await pumps;
       clearTimeout(timer);
@@ -344,6 +338,13 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     kill: (signal) => void signalGroup(signal),
     exited,
   };
+}
+
+/** Ends what is left of a group after its leader exited: SIGTERM, SIGKILL after the grace. */
+async function endGroupLater(pgid: number, grace: number): Promise<void> {
+  if (await signalGroupLater(pgid, "SIGTERM")) {
+    setTimeout(() => void signalGroupLater(pgid, "SIGKILL"), grace);
+  }
 }
 
 /** Resolves on the next event-loop turn (after pending I/O callbacks). */

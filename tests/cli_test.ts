@@ -86,7 +86,7 @@ Deno.test("cli permissions prints the flags a config needs", async () => {
   assert.equal(code, 0);
   assert.equal(
     stdout,
-    `--allow-net=127.0.0.1:9000 --allow-read=${file},node_modules,/proc,/tmp/pow-${Deno.uid()} --allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM --allow-write=/tmp/pow-${Deno.uid()} --allow-sys=uid --allow-run=cat,seq\n`,
+    `--allow-net=127.0.0.1:9000 --allow-read=${file},node_modules,/proc,/tmp/pow-${Deno.uid()} --allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM --allow-write=/tmp/pow-${Deno.uid()} --allow-sys=uid --allow-run=cat,kill,seq\n`,
   );
   await Deno.remove(file);
 });

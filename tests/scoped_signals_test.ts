@@ -1,0 +1,102 @@
+/**
+ * A server started with a list of programs (`--allow-run=sh,kill`, what `main.ts permissions`
+ * prints and `deno task start` uses) may not call `Deno.kill`: it still ends what it started
+ * (server/signals.ts). Real server subprocesses, real process trees, checked in `/proc`.
+ */
+
+import assert from "node:assert/strict";
+import { startServerProcess } from "./_helpers.ts";
+import { V2Client } from "./_native.ts";
+import { sessionMembers, waitSessionGone } from "./_proc.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+const CONFIG = `
+processes:
+  tree:
+    description: A shell with two background sleeps, all waiting
+    command: [sh, -c, "sleep 300 & sleep 301 & wait"]
+  leave:
+    description: Leaves a sleep behind with its output elsewhere, and exits
+    command: [sh, -c, "sleep 302 > /dev/null 2>&1 < /dev/null & echo left"]
+  nap:
+    command: [sh, -c, "exec sleep 303"]
+`;
+
+async function scopedServer(run: string) {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/pow.yaml`;
+  await Deno.writeTextFile(file, `server: { stateDir: ${dir}/state }\n${CONFIG}`);
+  const server = await startServerProcess(Deno.execPath(), [
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-sys",
+    `--allow-run=${run}`,
+    MAIN,
+    "--config",
+    file,
+    "--port",
+    "0",
+  ]);
+  return {
+    wsUrl: `ws://${server.url.host}/`,
+    async [Symbol.asyncDispose]() {
+      const { stderr } = await server.stop();
+      await Deno.remove(dir, { recursive: true });
+      this.stderr = stderr;
+    },
+    stderr: "",
+    stop: server.stop,
+  };
+}
+
+Deno.test("scoped --allow-run with kill: cancel ends the whole process group", async () => {
+  let pid = 0;
+  {
+    await using server = await scopedServer("sh,sleep,kill");
+    await using client = await V2Client.connect(server.wsUrl);
+    const started = await client.start(1, "tree");
+    pid = started.pid!;
+    // The shell and both sleeps are there before the cancel.
+    await client.until(() => sessionMembers(pid).length === 3 || undefined);
+    client.send({ type: "signal", id: 1, signal: "cancel" });
+    const exit = await client.exit(1);
+    assert.equal(exit.result.status, "rejected");
+    await waitSessionGone(pid);
+  }
+  assert.deepEqual(sessionMembers(pid), []);
+});
+
+Deno.test("scoped --allow-run with kill: what a command leaves behind is ended after its exit", async () => {
+  await using server = await scopedServer("sh,sleep,kill");
+  await using client = await V2Client.connect(server.wsUrl);
+  const started = await client.start(1, "leave");
+  const exit = await client.exit(1);
+  assert.deepEqual(exit.result, { status: "fulfilled", value: null, exitCode: 0 });
+  assert.equal(client.channel(1).stdout, "left\n");
+  // The background sleep kept no pipe open: only the group signal after the exit ends it.
+  await waitSessionGone(started.pid!);
+});
+
+Deno.test("scoped --allow-run without kill: a warning at startup, and cancel still ends the command", async () => {
+  const server = await scopedServer("sh,sleep");
+  let pid = 0;
+  try {
+    await using client = await V2Client.connect(server.wsUrl);
+    pid = (await client.start(1, "nap")).pid!;
+    await client.until(() => sessionMembers(pid).some((p) => p.comm === "sleep") || undefined);
+    client.send({ type: "signal", id: 1, signal: "cancel" });
+    const exit = await client.exit(1);
+    assert.equal(exit.result.status, "rejected");
+    await waitSessionGone(pid);
+  } finally {
+    await server[Symbol.asyncDispose]();
+  }
+  assert.match(
+    server.stderr,
+    /WARN no permission to signal process groups: .*add kill to --allow-run/,
+  );
+});
