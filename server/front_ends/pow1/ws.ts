@@ -149,6 +149,7 @@ export const pow1WebSocket: FrontEndFactory = (context: FrontEndContext): FrontE
     },
     close() {
       connections.close();
+      Pow1Connection.sweep();
     },
   };
 };
@@ -256,7 +257,14 @@ class Pow1Connection {
     if (this.#next) this.#next.#prev = this.#prev;
     else list.tail = this.#prev;
     this.#prev = this.#next = undefined;
-    if (list.head === undefined) {
+    // An emptied list keeps its timer: the next connection (connection per call) usually comes
+    // before it fires, and a timer costs more to make than to let fire once with nothing to do.
+  }
+
+  /** Drops the timers of lists nobody waits in (the front end closes). */
+  static sweep(): void {
+    for (const list of Pow1Connection.#waitLists.values()) {
+      if (list.head !== undefined) continue;
       clearTimeout(list.timer);
       Pow1Connection.#waitLists.delete(list.ms);
     }
@@ -279,6 +287,7 @@ class Pow1Connection {
       }
     }
     if (list.head !== undefined) Pow1Connection.#arm(list);
+    else Pow1Connection.#waitLists.delete(list.ms);
   }
 
   /** The socket's events (the connection is its own listener). */
