@@ -265,6 +265,14 @@ export class ProcessLedger {
   static open(dir: string, options: ProcessLedgerOptions = {}): ProcessLedger & {
     swept: SweepReport;
   } {
+    // Deno 2.9 reads /proc only with --allow-all: without it a ledger could neither tell a live
+    // server from a dead one nor find a group's members, so it is not used at all (and the
+    // ledgers of other servers are left for one that can).
+    if (processStartTime(Deno.pid) === undefined) {
+      throw new Deno.errors.NotCapable(
+        "cannot read /proc (Deno allows it only with --allow-all)",
+      );
+    }
     ensurePrivateDir(dir);
     const swept = options.sweep === false
       ? { ledgers: 0, groups: 0, processes: 0 }

@@ -354,9 +354,9 @@ function killByArg(arg: string): number {
 }
 
 /** Starts `main.ts` as a separate Deno process and waits for its `Listening on` line. */
-async function serverProcess(configFile: string) {
+async function serverProcess(configFile: string, permissions: string[] = ["-A"]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "--config", configFile, "--port", "0"],
+    args: ["run", ...permissions, "main.ts", "--config", configFile, "--port", "0"],
     cwd: new URL("..", import.meta.url).pathname,
     stdout: "piped",
     stderr: "piped",
@@ -427,6 +427,40 @@ processes:
     );
   } finally {
     killByArg(marker);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("without --allow-all Deno refuses /proc: the server says the ledger is off and leaves other ledgers alone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pow-scoped-ledger-" });
+  const configFile = `${dir}/pow.yaml`;
+  Deno.writeTextFileSync(
+    configFile,
+    `server: { stateDir: ${dir}/state }\nprocesses:\n  hi: { command: [sh, -c, 'echo hi'] }\n`,
+  );
+  // The ledger of another server (pid 1 is never a pow server) that a scoped server cannot check.
+  Deno.mkdirSync(`${dir}/state`, { mode: 0o700 });
+  const other = `${dir}/state/1.ledger`;
+  Deno.writeTextFileSync(other, "pow-ledger 1 0 x\n+2147483000 5\n");
+  try {
+    const server = await serverProcess(configFile, [
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-run=sh,kill",
+    ]);
+    server.child.kill("SIGTERM");
+    await server.child.status;
+    await server.lines.cancel();
+    assert.match(
+      await server.stderr,
+      /WARN Cannot use state directory "[^"]+": cannot read \/proc \(Deno allows it only with --allow-all\); processes left by a crash will not be ended at the next start/,
+    );
+    assert.equal(Deno.readTextFileSync(other), "pow-ledger 1 0 x\n+2147483000 5\n");
+    assert.deepEqual([...Deno.readDirSync(`${dir}/state`)].map((e) => e.name), ["1.ledger"]);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
