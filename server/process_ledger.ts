@@ -270,7 +270,8 @@ export class ProcessLedger {
     // ledgers of other servers are left for one that can).
     if (processStartTime(Deno.pid) === undefined) {
       throw new Deno.errors.NotCapable(
-        "cannot read /proc (Deno allows it only with --allow-all)",
+        "cannot read /proc (Deno allows it only with --allow-all; `server.stateDir: false` " +
+          "turns the ledger off)",
       );
     }
     ensurePrivateDir(dir);

@@ -442,8 +442,8 @@ Deno.test("without --allow-all Deno refuses /proc: the server says the ledger is
   Deno.mkdirSync(`${dir}/state`, { mode: 0o700 });
   const other = `${dir}/state/1.ledger`;
   Deno.writeTextFileSync(other, "pow-ledger 1 0 x\n+2147483000 5\n");
-  try {
-    const server = await serverProcess(configFile, [
+  const scoped = async (file: string) => {
+    const server = await serverProcess(file, [
       "--allow-net=127.0.0.1",
       "--allow-read",
       "--allow-write",
@@ -454,12 +454,21 @@ Deno.test("without --allow-all Deno refuses /proc: the server says the ledger is
     server.child.kill("SIGTERM");
     await server.child.status;
     await server.lines.cancel();
+    return await server.stderr;
+  };
+  try {
     assert.match(
-      await server.stderr,
-      /WARN Cannot use state directory "[^"]+": cannot read \/proc \(Deno allows it only with --allow-all\); processes left by a crash will not be ended at the next start/,
+      await scoped(configFile),
+      /WARN Cannot use state directory "[^"]+": cannot read \/proc \(Deno allows it only with --allow-all; `server.stateDir: false` turns the ledger off\); processes left by a crash will not be ended at the next start/,
     );
     assert.equal(Deno.readTextFileSync(other), "pow-ledger 1 0 x\n+2147483000 5\n");
     assert.deepEqual([...Deno.readDirSync(`${dir}/state`)].map((e) => e.name), ["1.ledger"]);
+    // What the warning offers: with the ledger off, no warning.
+    Deno.writeTextFileSync(
+      configFile,
+      `server: { stateDir: false }\nprocesses:\n  hi: { command: [sh, -c, 'echo hi'] }\n`,
+    );
+    assert.doesNotMatch(await scoped(configFile), /WARN/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
