@@ -51,7 +51,7 @@ export function configuredPrograms(config: PowConfig): string[] {
  *   "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
  *   "--allow-write=/run/pow",
  *   "--allow-sys=uid",
- *   "--allow-run=kill,seq",
+ *   "--allow-run=kill,ps,seq",
  * ]);
  * ```
  *
@@ -80,7 +80,8 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
   const commands = Object.values(config.processes).filter((d) => d.kind === "command");
   const accounts = commands.some((d) => d.uid !== undefined || d.gid !== undefined);
   if (accounts) reads.push("/etc/passwd", "/etc/group");
-  // The process ledger (server/process_ledger.ts): its directory, and /proc for the sweep.
+  // The process ledger (server/process_ledger.ts): its directory, and /proc for the sweep (read
+  // only with --allow-all in Deno 2.9: with a list, the ledger runs ps instead).
   const stateDir = config.server.stateDir === false
     ? undefined
     : config.server.stateDir ?? defaultStateDir();
@@ -95,9 +96,11 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
   if (accounts || stateDir) flags.push("--allow-sys=uid");
   const programs = configuredPrograms(config);
   // kill(1) signals the process groups of commands (cancel, timeouts, what they leave behind):
-  // Deno.kill needs the whole --allow-run (server/signals.ts).
+  // Deno.kill needs the whole --allow-run (server/signals.ts). ps(1) is how the process ledger
+  // reads processes: Deno reads /proc only with --allow-all (server/process_ledger.ts).
   if (programs.length > 0) {
-    flags.push(`--allow-run=${[...new Set([...programs, "kill"])].sort().join(",")}`);
+    const helpers = stateDir ? ["kill", "ps"] : ["kill"];
+    flags.push(`--allow-run=${[...new Set([...programs, ...helpers])].sort().join(",")}`);
   }
   return flags;
 }

@@ -50,6 +50,6 @@ Deno.test("permissions: a config with user: may read the account database and it
     "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
     "--allow-write=/run/pow",
     "--allow-sys=uid",
-    "--allow-run=id,kill",
+    "--allow-run=id,kill,ps",
   ]);
 });

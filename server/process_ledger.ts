@@ -12,6 +12,8 @@
  *   started and `-<pgid>` when it has ended. Lines are appended in batches (one short write
  *   for what started and ended in {@linkcode LEDGER_DELAY_MS}), never a rewrite of the whole
  *   file; it is compacted when it grows past its live entries.
+ * - Processes are read from `/proc`, which Deno 2.9 reads only with `--allow-all`; a server with
+ *   a scoped `--allow-run` list reads them with `ps` instead (start times good to a second).
  * - At start, {@linkcode sweepLedgers} reads every ledger in the directory. A ledger whose
  *   server is still running (same pid and the same start time in `/proc/<pid>/stat`) is left
  *   alone; one written before the last boot is deleted. For a dead server's groups still
@@ -71,7 +73,87 @@ function readStat(pid: number | string): ProcStat | undefined {
   return { pid: Number(pid), state: fields[0], pgrp: Number(fields[2]), start: fields[19] };
 }
 
+/**
+ * Where the ledger reads processes, decided once: `/proc` (which Deno 2.9 reads only with
+ * `--allow-all`), else the `ps` program when the server may run it (a scoped `--allow-run`
+ * list with `ps`), else nowhere (no ledger). Start times from `/proc` are clock ticks since
+ * boot; from `ps` they are `s<seconds since the epoch>`, good to a second, and compared with
+ * {@linkcode sameStart}. A ledger written with the other kind is left alone.
+ */
+let source: "proc" | "ps" | undefined | null = null;
+
+function processSource(): "proc" | "ps" | undefined {
+  if (source === null) {
+    source = readStat(Deno.pid) ? "proc" : psProcesses(["-p", String(Deno.pid)]) ? "ps" : undefined;
+  }
+  return source;
+}
+
+/** Runs `ps` for pid, pgid, state and age; `undefined` when it may not or cannot run. */
+function psProcesses(select: string[]): ProcStat[] | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "run", command: "ps" }).state !== "granted") {
+      return undefined;
+    }
+    const { stdout } = new Deno.Command("ps", {
+      args: [...select, "-o", "pid=,pgid=,stat=,etimes="],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const now = Math.round(Date.now() / 1000);
+    const found: ProcStat[] = [];
+    for (const line of new TextDecoder().decode(stdout).split("\n")) {
+      const [pid, pgrp, state, age] = line.trim().split(/\s+/);
+      if (!/^\d+$/.test(pid ?? "") || !/^\d+$/.test(age ?? "")) continue;
+      found.push({
+        pid: Number(pid),
+        pgrp: Number(pgrp),
+        state: state[0],
+        start: `s${now - Number(age)}`,
+      });
+    }
+    return found;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The start times of processes (those still running), read in one go. */
+function startTimes(pids: readonly number[]): Map<number, string> {
+  const times = new Map<number, string>();
+  if (pids.length === 0) return times;
+  if (processSource() === "ps") {
+    for (const p of psProcesses(["-p", pids.join(",")]) ?? []) times.set(p.pid, p.start);
+    return times;
+  }
+  for (const pid of pids) {
+    const start = readStat(pid)?.start;
+    if (start !== undefined) times.set(pid, start);
+  }
+  return times;
+}
+
+/** Whether two recorded start times are the same process's (a `ps` one is good to a second). */
+function sameStart(a: string, b: string): boolean {
+  if (a.startsWith("s") !== b.startsWith("s")) return false;
+  if (!a.startsWith("s")) return a === b;
+  return Math.abs(Number(a.slice(1)) - Number(b.slice(1))) <= 2;
+}
+
+/** Whether a process started before the recorded start time of its group's leader. */
+function startedBefore(start: string, leader: string): boolean {
+  if (leader === "" || start.startsWith("s") !== leader.startsWith("s")) return false;
+  if (!leader.startsWith("s")) return BigInt(start) < BigInt(leader);
+  return Number(start.slice(1)) < Number(leader.slice(1)) - 2;
+}
+
 function bootId(): string {
+  if (processSource() === "ps") {
+    // The start of pid 1: a new boot (or a new container) has a new one.
+    const init = startTimes([1]).get(1);
+    return init ? `boot-${init}` : "unknown";
+  }
   try {
     return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
   } catch {
@@ -79,14 +161,21 @@ function bootId(): string {
   }
 }
 
+/** Whether two boot ids are the same boot (`ps` ones are good to a second). */
+function sameBoot(a: string, b: string): boolean {
+  if (a.startsWith("boot-s") && b.startsWith("boot-s")) return sameStart(a.slice(5), b.slice(5));
+  return a === b;
+}
+
 /**
- * The start time of a process (clock ticks since boot), from `/proc/<pid>/stat`.
+ * The start time of a process (clock ticks since boot from `/proc/<pid>/stat`, or
+ * `s<seconds since the epoch>` from `ps`).
  *
  * @param pid The process id.
  * @returns The start time, or `undefined` when there is no such process.
  */
 export function processStartTime(pid: number): string | undefined {
-  return readStat(pid)?.start;
+  return startTimes([pid]).get(pid);
 }
 
 /**
@@ -172,25 +261,28 @@ export function sweepLedgers(dir: string): SweepReport {
     const [header, ...lines] = text.split("\n");
     const [magic, pid, start, recordedBoot] = header.split(" ");
     if (magic !== "pow-ledger") continue;
-    const sameBoot = recordedBoot === boot;
+    // Written with the other source of start times (/proc or ps): not comparable, left alone.
+    if (recordedBoot.startsWith("boot-s") !== boot.startsWith("boot-s")) continue;
+    const booted = sameBoot(recordedBoot, boot);
     // A live server keeps its ledger (same pid, same start time, same boot).
-    if (sameBoot && Number(pid) !== Deno.pid && processStartTime(Number(pid)) === start) continue;
-    if (sameBoot && Number(pid) === Deno.pid) continue;
+    const serverStart = Number(pid) === Deno.pid ? undefined : processStartTime(Number(pid));
+    if (booted && serverStart !== undefined && sameStart(serverStart, start)) continue;
+    if (booted && Number(pid) === Deno.pid) continue;
     const live = new Map<number, string>();
     for (const line of lines) {
-      const match = /^([+-])(\d+)(?: (\d+))?$/.exec(line);
+      const match = /^([+-])(\d+)(?: (s?\d+))?$/.exec(line);
       if (!match) continue;
       if (match[1] === "+") live.set(Number(match[2]), match[3] ?? "");
       else live.delete(Number(match[2]));
     }
-    if (sameBoot && live.size > 0) {
+    if (booted && live.size > 0) {
       byGroup ??= groupsInProc();
       for (const [pgid, started] of live) {
         const members = (byGroup.get(pgid) ?? []).filter((p) => p.state !== "Z");
         if (members.length === 0) continue;
         const leader = members.find((p) => p.pid === pgid);
-        if (leader && leader.start !== started) continue; // the pid was reused
-        if (members.some((p) => BigInt(p.start) < BigInt(started || "0"))) continue;
+        if (leader && !sameStart(leader.start, started)) continue; // the pid was reused
+        if (members.some((p) => startedBefore(p.start, started))) continue;
         // The members, then the group (one that joined meanwhile): gone ones are skipped.
         const killed = signalNow(members.map((p) => p.pid), "SIGKILL");
         signalNow([-pgid], "SIGKILL");
@@ -210,12 +302,20 @@ export function sweepLedgers(dir: string): SweepReport {
   return report;
 }
 
-function groupsInProc(): Map<number, ProcStat[]> {
-  const groups = new Map<number, ProcStat[]>();
+function procProcesses(): ProcStat[] {
+  const all: ProcStat[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     const stat = readStat(entry.name);
-    if (!stat) continue;
+    if (stat) all.push(stat);
+  }
+  return all;
+}
+
+function groupsInProc(): Map<number, ProcStat[]> {
+  const groups = new Map<number, ProcStat[]>();
+  const all = processSource() === "ps" ? psProcesses(["-e"]) ?? [] : procProcesses();
+  for (const stat of all) {
     const list = groups.get(stat.pgrp);
     if (list) list.push(stat);
     else groups.set(stat.pgrp, [stat]);
@@ -265,13 +365,13 @@ export class ProcessLedger {
   static open(dir: string, options: ProcessLedgerOptions = {}): ProcessLedger & {
     swept: SweepReport;
   } {
-    // Deno 2.9 reads /proc only with --allow-all: without it a ledger could neither tell a live
-    // server from a dead one nor find a group's members, so it is not used at all (and the
-    // ledgers of other servers are left for one that can).
-    if (processStartTime(Deno.pid) === undefined) {
+    // Deno 2.9 reads /proc only with --allow-all; without it and without ps a ledger could
+    // neither tell a live server from a dead one nor find a group's members, so it is not used
+    // at all (and the ledgers of other servers are left for one that can).
+    if (processSource() === undefined) {
       throw new Deno.errors.NotCapable(
-        "cannot read /proc (Deno allows it only with --allow-all; `server.stateDir: false` " +
-          "turns the ledger off)",
+        "cannot read /proc (Deno allows it only with --allow-all) and may not run ps (add it " +
+          "to --allow-run, or turn the ledger off with `server.stateDir: false`)",
       );
     }
     ensurePrivateDir(dir);
@@ -439,11 +539,12 @@ export function flushGroups(): void {
   pendingRemoves = [];
   const ledger = current;
   if (!ledger) return;
+  const running = adds.filter((group) => !group.ended);
+  const starts = startTimes(running.map((group) => group.pgid));
   const added: [number, string][] = [];
-  for (const group of adds) {
-    if (group.ended) continue;
+  for (const group of running) {
     group.added = true;
-    added.push([group.pgid, processStartTime(group.pgid) ?? ""]);
+    added.push([group.pgid, starts.get(group.pgid) ?? ""]);
   }
   ledger.update(added, removes);
 }

@@ -353,6 +353,15 @@ function killByArg(arg: string): number {
   return killed;
 }
 
+/** Permissions like those `main.ts permissions` prints, without `--allow-run`. */
+const SCOPED = [
+  "--allow-net=127.0.0.1",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+
 /** Starts `main.ts` as a separate Deno process and waits for its `Listening on` line. */
 async function serverProcess(configFile: string, permissions: string[] = ["-A"]) {
   const child = new Deno.Command(Deno.execPath(), {
@@ -373,7 +382,11 @@ async function serverProcess(configFile: string, permissions: string[] = ["-A"])
   return { child, url, lines, stderr };
 }
 
-Deno.test("after kill -9 of the server, the next start ends every process its sessions left", async () => {
+/**
+ * Three sessions of a shell with two sleeps, the server killed with SIGKILL: the next server,
+ * started with the same permissions, ends all nine processes.
+ */
+async function crashRecovery(permissions?: string[]): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "pow-orphans-" });
   const marker = `${4000 + Math.floor(Math.random() * 1000)}.${Date.now() % 1000}`;
   const configFile = `${dir}/pow.yaml`;
@@ -385,7 +398,7 @@ processes:
 `,
   );
   try {
-    const first = await serverProcess(configFile);
+    const first = await serverProcess(configFile, permissions);
     const pgids: number[] = [];
     for (let i = 0; i < 3; i++) {
       const created = await (await fetch(new URL("api/v2/sessions", first.url), {
@@ -408,7 +421,7 @@ processes:
     await first.stderr;
     // The kernel does not end them: they are orphans now.
     assert.deepEqual(pgids.map((pgid) => sessionMembers(pgid).length), [3, 3, 3]);
-    const second = await serverProcess(configFile);
+    const second = await serverProcess(configFile, permissions);
     // Once the new server listens, nothing of the old sessions is left (zombies reaped by init
     // are gone quickly; only live members count).
     await waitUntil(() =>
@@ -429,9 +442,19 @@ processes:
     killByArg(marker);
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
 
-Deno.test("without --allow-all Deno refuses /proc: the server says the ledger is off and leaves other ledgers alone", async () => {
+Deno.test(
+  "after kill -9 of the server, the next start ends every process its sessions left",
+  () => crashRecovery(),
+);
+
+Deno.test(
+  "the same with scoped permissions: the ledger reads processes with ps, kill signals them",
+  () => crashRecovery(SCOPED.concat("--allow-run=sh,sleep,kill,ps")),
+);
+
+Deno.test("without --allow-all (no /proc) and without ps: the server says the ledger is off and leaves other ledgers alone", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pow-scoped-ledger-" });
   const configFile = `${dir}/pow.yaml`;
   Deno.writeTextFileSync(
@@ -443,14 +466,7 @@ Deno.test("without --allow-all Deno refuses /proc: the server says the ledger is
   const other = `${dir}/state/1.ledger`;
   Deno.writeTextFileSync(other, "pow-ledger 1 0 x\n+2147483000 5\n");
   const scoped = async (file: string) => {
-    const server = await serverProcess(file, [
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-run=sh,kill",
-    ]);
+    const server = await serverProcess(file, SCOPED.concat("--allow-run=sh,kill"));
     server.child.kill("SIGTERM");
     await server.child.status;
     await server.lines.cancel();
@@ -459,7 +475,7 @@ Deno.test("without --allow-all Deno refuses /proc: the server says the ledger is
   try {
     assert.match(
       await scoped(configFile),
-      /WARN Cannot use state directory "[^"]+": cannot read \/proc \(Deno allows it only with --allow-all; `server.stateDir: false` turns the ledger off\); processes left by a crash will not be ended at the next start/,
+      /WARN Cannot use state directory "[^"]+": cannot read \/proc \(Deno allows it only with --allow-all\) and may not run ps \(add it to --allow-run, or turn the ledger off with `server.stateDir: false`\); processes left by a crash will not be ended at the next start/,
     );
     assert.equal(Deno.readTextFileSync(other), "pow-ledger 1 0 x\n+2147483000 5\n");
     assert.deepEqual([...Deno.readDirSync(`${dir}/state`)].map((e) => e.name), ["1.ledger"]);
