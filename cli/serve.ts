@@ -24,8 +24,10 @@ import {
   logServer,
   missingPrograms,
   missingRunPermissions,
+  needsPty,
   permissionFlags,
   type PowConfig,
+  ptyAllowed,
   reloadConfigFile,
   runtimeProblems,
   type SessionStore,
@@ -157,6 +159,12 @@ export async function serveCommand(args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   for (const warning of startupWarnings(config)) logger.warn(warning);
+  if (needsPty(config) && !ptyAllowed()) {
+    logger.warn(
+      `pseudo-terminals need --allow-ffi=node_modules and, in Deno 2.9, the whole --allow-read ` +
+        `and --allow-write: sessions that ask for one will not start (see "main.ts permissions")`,
+    );
+  }
 
   // Cluster mode: the config's `cluster` section, or POW_REDIS_URL.
   const redisUrl = envVariable("POW_REDIS_URL");

@@ -123,6 +123,8 @@ export interface PermissionNeeds {
   read?: string[];
   /** Files and directories it writes. */
   write?: string[];
+  /** It may start pseudo-terminals (see {@linkcode needsPty}). */
+  pty?: boolean;
 }
 
 /**

@@ -87,12 +87,16 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
     : config.server.stateDir ?? defaultStateDir();
   if (stateDir) reads.push("/proc", stateDir);
   const writes = [...frontEndWrites, ...(stateDir ? [stateDir] : [])];
+  // Pseudo-terminals: node-pty is a native addon, and Deno 2.9 opens its terminal's file
+  // descriptor (node:tty) only with the whole --allow-read and --allow-write.
+  const pty = needsPty(config);
   const flags = [
     `--allow-net=${host.includes(":") ? `[${host}]` : host}${port ? `:${port}` : ""}`,
-    `--allow-read=${reads.join(",")}`,
+    pty ? "--allow-read" : `--allow-read=${reads.join(",")}`,
     "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
   ];
-  if (writes.length > 0) flags.push(`--allow-write=${writes.join(",")}`);
+  if (pty) flags.push("--allow-write", "--allow-ffi=node_modules");
+  else if (writes.length > 0) flags.push(`--allow-write=${writes.join(",")}`);
   if (accounts || stateDir) flags.push("--allow-sys=uid");
   const programs = configuredPrograms(config);
   // kill(1) signals the process groups of commands (cancel, timeouts, what they leave behind):
@@ -103,6 +107,35 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
     flags.push(`--allow-run=${[...new Set([...programs, ...helpers])].sort().join(",")}`);
   }
   return flags;
+}
+
+/**
+ * Whether a configuration may start pseudo-terminals: a process with `pty: true`, or a front
+ * end that declares it (further-link's `?pty=1`). They need `--allow-ffi` for node-pty and, in
+ * Deno 2.9, the whole `--allow-read` and `--allow-write`.
+ *
+ * @param config The configuration.
+ * @returns Whether it may.
+ */
+export function needsPty(config: PowConfig): boolean {
+  return Object.values(config.processes).some((d) => d.kind === "command" && d.pty === true) ||
+    frontEnds.some((frontEnd) => frontEnd.permissions?.(config).pty === true);
+}
+
+/**
+ * Whether the server has what pseudo-terminals need (see {@linkcode needsPty}).
+ *
+ * @returns Whether it has.
+ */
+export function ptyAllowed(): boolean {
+  try {
+    const granted = (descriptor: Deno.PermissionDescriptor) =>
+      Deno.permissions.querySync(descriptor).state === "granted";
+    return granted({ name: "read" }) && granted({ name: "write" }) &&
+      granted({ name: "ffi", path: "node_modules" });
+  } catch {
+    return false;
+  }
 }
 
 /**

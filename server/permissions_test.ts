@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "./config.ts";
-import { permissionFlags, runtimeProblems } from "./permissions.ts";
+import { needsPty, permissionFlags, ptyAllowed, runtimeProblems } from "./permissions.ts";
 
 Deno.test("startup check names a missing working directory", () => {
   const config = parseConfig("processes:\n  a: { command: [ls], cwd: /no/such/dir }\n");
@@ -21,15 +21,16 @@ Deno.test({
   },
 });
 
-Deno.test("permissions: an enabled further-link endpoint may read and write its work directory", () => {
+Deno.test("permissions: an enabled further-link endpoint may start pseudo-terminals (whole read and write, ffi)", () => {
   const yaml = "server: { stateDir: false }\n" +
     "furtherLink: { enabled: ENABLED, workDir: /srv/further, runners: { shell: sh } }\n" +
     "processes:\n  sh: { command: [sh] }\n";
   assert.deepEqual(permissionFlags(parseConfig(yaml.replace("ENABLED", "true"))), [
     "--allow-net=127.0.0.1:8028",
-    "--allow-read=node_modules,/srv/further",
+    "--allow-read",
     "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
-    "--allow-write=/srv/further",
+    "--allow-write",
+    "--allow-ffi=node_modules",
     "--allow-run=kill,sh",
   ]);
   assert.deepEqual(permissionFlags(parseConfig(yaml.replace("ENABLED", "false"))), [
@@ -52,4 +53,21 @@ Deno.test("permissions: a config with user: may read the account database and it
     "--allow-sys=uid",
     "--allow-run=id,kill,ps",
   ]);
+});
+
+Deno.test("permissions: a pty process needs node-pty's ffi and, in Deno 2.9, the whole read and write", () => {
+  const config = parseConfig(
+    "server: { stateDir: false }\nprocesses:\n  t: { command: [sh], pty: true }\n  s: { command: [seq, '3'] }\n",
+  );
+  assert.equal(needsPty(config), true);
+  assert.deepEqual(permissionFlags(config), [
+    "--allow-net=127.0.0.1:8028",
+    "--allow-read",
+    "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
+    "--allow-write",
+    "--allow-ffi=node_modules",
+    "--allow-run=kill,seq,sh",
+  ]);
+  assert.equal(needsPty(parseConfig("processes:\n  s: { command: [seq, '3'] }\n")), false);
+  assert.equal(ptyAllowed(), true); // deno test -A
 });

@@ -12,7 +12,13 @@
 import { spawn } from "@lydell/node-pty";
 import { expandTemplate } from "./params.ts";
 import type { ProcessDefinition } from "./process.ts";
-import { childEnv, type ExitInfo, type RunningProcess, type RunOptions } from "./runner.ts";
+import {
+  childEnv,
+  currentDirectory,
+  type ExitInfo,
+  type RunningProcess,
+  type RunOptions,
+} from "./runner.ts";
 import { signalGroup } from "./signals.ts";
 
 const SIGNALS: Record<number, string> = {
@@ -46,7 +52,9 @@ export function startPty(
   const pty = spawn(program, args, {
     cols: options.pty?.cols ?? 80,
     rows: options.pty?.rows ?? 24,
-    cwd: definition.cwd ?? Deno.cwd(),
+    // The server's own directory; "." (which the child inherits) when the server may not read
+    // its path (scoped --allow-read).
+    cwd: definition.cwd ?? currentDirectory() ?? ".",
     env,
     encoding: null,
     uid: definition.uid,

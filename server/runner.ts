@@ -148,7 +148,12 @@ export function primaryGroup(uid: number): number {
   );
 }
 
-function currentDirectory(): string | undefined {
+/**
+ * The server's working directory, if it may read its path.
+ *
+ * @returns The directory, or `undefined` without read permission for it.
+ */
+export function currentDirectory(): string | undefined {
   try {
     return Deno.cwd();
   } catch {

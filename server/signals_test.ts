@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { killGroup, signalGroup, signalMode, signalNow } from "./signals.ts";
 
 Deno.test("signalGroup ends a real process group and then reports it gone", async () => {
-  assert.equal(signalMode(), "direct"); // deno test -A; the scoped modes: tests/scoped_signals_test.ts
+  assert.equal(signalMode(), "direct"); // deno test -A; the scoped modes: tests/scoped_permissions_test.ts
   const child = new Deno.Command("sh", {
     args: ["-c", "sleep 311 & sleep 312 & wait"],
     detached: true,

@@ -275,6 +275,8 @@ Deno.test("serve on a port already in use exits 1 with one line and no stack tra
     args: [
       "run",
       "--allow-read",
+      "--allow-write",
+      "--allow-ffi",
       "--allow-env",
       "--allow-run",
       "--allow-net=127.0.0.1:1",

@@ -562,7 +562,8 @@ furtherLink.config = furtherLinkConfigSection;
 // It reads and writes its work directory (uploads, code files).
 furtherLink.permissions = (config) => {
   const workDir = config.furtherLink.enabled ? config.furtherLink.workDir : undefined;
-  return workDir ? { read: [workDir], write: [workDir] } : {};
+  // A client may ask for a pseudo-terminal (`?pty=1`).
+  return workDir ? { read: [workDir], write: [workDir], pty: true } : {};
 };
 
 function furtherLinkPaths(path: string): Record<string, unknown> {

@@ -1,7 +1,8 @@
 /**
  * A server started with a list of programs (`--allow-run=sh,kill`, what `main.ts permissions`
  * prints and `deno task start` uses) may not call `Deno.kill`: it still ends what it started
- * (server/signals.ts). Real server subprocesses, real process trees, checked in `/proc`.
+ * (server/signals.ts); a pty process runs under the flags `main.ts permissions` prints. Real
+ * server subprocesses, real process trees, checked in `/proc`.
  */
 
 import assert from "node:assert/strict";
@@ -99,4 +100,59 @@ Deno.test("scoped --allow-run without kill: a warning at startup, and cancel sti
     server.stderr,
     /WARN no permission to signal process groups: .*add kill to --allow-run/,
   );
+});
+
+Deno.test("a pty process runs under exactly the flags main.ts permissions prints; without them the server warns", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/pow.yaml`;
+  await Deno.writeTextFile(
+    file,
+    "server: { stateDir: false }\nprocesses:\n  term: { command: [sh, -c, 'tty; exec sleep 304'], pty: true }\n",
+  );
+  try {
+    const printed = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "permissions", "--config", file, "--port", "0"],
+    }).output();
+    const flags = new TextDecoder().decode(printed.stdout).trim().split(" ");
+    assert.ok(flags.includes("--allow-ffi=node_modules"), flags.join(" "));
+    const server = await startServerProcess(Deno.execPath(), [
+      "run",
+      ...flags,
+      MAIN,
+      "--config",
+      file,
+      "--port",
+      "0",
+    ], { cwd: new URL("..", import.meta.url).pathname });
+    let stderr = "";
+    try {
+      await using client = await V2Client.connect(`ws://${server.url.host}/`);
+      const started = await client.start(1, "term", [], { pty: true });
+      assert.equal(started.pty, true);
+      await client.until(() => /\/dev\/pts\/\d+/.test(client.channel(1).stdout) || undefined);
+      client.send({ type: "signal", id: 1, signal: "cancel" });
+      assert.equal((await client.exit(1)).result.status, "rejected");
+      await waitSessionGone(started.pid!);
+    } finally {
+      stderr = (await server.stop()).stderr;
+    }
+    assert.doesNotMatch(stderr, /WARN/);
+    // Scoped read and write, no ffi: the server says at startup that terminals will not start.
+    const narrow = await startServerProcess(Deno.execPath(), [
+      "run",
+      ...flags.filter((f) => !/^--allow-(read|write|ffi)/.test(f)),
+      `--allow-read=${file},node_modules`,
+      MAIN,
+      "--config",
+      file,
+      "--port",
+      "0",
+    ], { cwd: new URL("..", import.meta.url).pathname });
+    assert.match(
+      (await narrow.stop()).stderr,
+      /WARN pseudo-terminals need --allow-ffi=node_modules and, in Deno 2\.9, the whole --allow-read and --allow-write/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
