@@ -90,10 +90,15 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
   // Pseudo-terminals: node-pty is a native addon, and Deno 2.9 opens its terminal's file
   // descriptor (node:tty) only with the whole --allow-read and --allow-write.
   const pty = needsPty(config);
+  const nets = [`${host.includes(":") ? `[${host}]` : host}${port ? `:${port}` : ""}`];
+  // A cluster connects to Redis; its client (ioredis, through its debug dependency) reads the
+  // whole environment when it loads.
+  const cluster = config.cluster;
+  if (cluster) nets.push(redisAddress(cluster.redis));
   const flags = [
-    `--allow-net=${host.includes(":") ? `[${host}]` : host}${port ? `:${port}` : ""}`,
+    `--allow-net=${[...new Set(nets)].join(",")}`,
     pty ? "--allow-read" : `--allow-read=${reads.join(",")}`,
-    "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
+    cluster ? "--allow-env" : "--allow-env=PATH,HOME,LANG,LOG_TOKENS,LOG_STREAM",
   ];
   if (pty) flags.push("--allow-write", "--allow-ffi=node_modules");
   else if (writes.length > 0) flags.push(`--allow-write=${writes.join(",")}`);
@@ -107,6 +112,12 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
     flags.push(`--allow-run=${[...new Set([...programs, ...helpers])].sort().join(",")}`);
   }
   return flags;
+}
+
+/** The `host:port` of a Redis URL (port 6379 when it has none). */
+function redisAddress(url: string): string {
+  const { hostname, port } = new URL(url);
+  return `${hostname}:${port || "6379"}`;
 }
 
 /**

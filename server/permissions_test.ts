@@ -71,3 +71,20 @@ Deno.test("permissions: a pty process needs node-pty's ffi and, in Deno 2.9, the
   assert.equal(needsPty(parseConfig("processes:\n  s: { command: [seq, '3'] }\n")), false);
   assert.equal(ptyAllowed(), true); // deno test -A
 });
+
+Deno.test("permissions: a cluster may reach its Redis and read the whole environment (ioredis)", () => {
+  const config = parseConfig(
+    'server: { stateDir: false, port: 9000 }\ncluster: { redis: "redis://redis.internal:7000" }\n' +
+      "processes:\n  s: { command: [seq, '3'] }\n",
+  );
+  assert.deepEqual(permissionFlags(config), [
+    "--allow-net=127.0.0.1:9000,redis.internal:7000",
+    "--allow-read=node_modules",
+    "--allow-env",
+    "--allow-run=kill,seq",
+  ]);
+  const plain = parseConfig(
+    'server: { stateDir: false }\ncluster: { redis: "redis://10.0.0.5" }\nprocesses: {}\n',
+  );
+  assert.equal(permissionFlags(plain)[0], "--allow-net=127.0.0.1:8028,10.0.0.5:6379");
+});

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { startServerProcess } from "./_helpers.ts";
 import { V2Client } from "./_native.ts";
 import { sessionMembers, waitSessionGone } from "./_proc.ts";
+import { hasRedis, startRedis } from "./_redis.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -155,4 +156,46 @@ Deno.test("a pty process runs under exactly the flags main.ts permissions prints
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "a cluster node runs under exactly the flags main.ts permissions prints",
+  ignore: !hasRedis,
+  async fn() {
+    const redis = await startRedis();
+    const dir = await Deno.makeTempDir();
+    const file = `${dir}/pow.yaml`;
+    await Deno.writeTextFile(
+      file,
+      `server: { stateDir: false }\ncluster: { redis: "${redis.url}" }\n` +
+        "processes:\n  count: { command: [seq, '3'] }\n",
+    );
+    try {
+      const printed = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "permissions", "--config", file, "--port", "0"],
+      }).output();
+      const flags = new TextDecoder().decode(printed.stdout).trim().split(" ");
+      const server = await startServerProcess(
+        Deno.execPath(),
+        ["run", ...flags, MAIN, "--config", file, "--port", "0"],
+        { cwd: new URL("..", import.meta.url).pathname },
+      );
+      let stderr = "";
+      try {
+        await using client = await V2Client.connect(`ws://${server.url.host}/`);
+        await client.start(1, "count");
+        const exit = await client.exit(1);
+        assert.deepEqual(exit.result, { status: "fulfilled", value: null, exitCode: 0 });
+        assert.equal(client.channel(1).stdout, "1\n2\n3\n");
+        // The node registered itself in Redis.
+        assert.notEqual(await redis.cli("--scan"), "");
+      } finally {
+        stderr = (await server.stop()).stderr;
+      }
+      assert.doesNotMatch(stderr, /WARN|ERROR|NotCapable/);
+    } finally {
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
