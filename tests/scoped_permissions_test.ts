@@ -12,6 +12,24 @@ import { sessionMembers, waitSessionGone } from "./_proc.ts";
 import { hasRedis, startRedis } from "./_redis.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The flags `main.ts permissions` prints for a config file. */
+async function printedFlags(file: string): Promise<string[]> {
+  const printed = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "permissions", "--config", file, "--port", "0"],
+  }).output();
+  return new TextDecoder().decode(printed.stdout).trim().split(" ");
+}
+
+/** Starts `main.ts` with these flags, from the repository (where `node_modules` is). */
+function serveWith(flags: string[], file: string) {
+  return startServerProcess(
+    Deno.execPath(),
+    ["run", ...flags, MAIN, "--config", file, "--port", "0"],
+    { cwd: ROOT },
+  );
+}
 
 const CONFIG = `
 processes:
@@ -29,20 +47,14 @@ async function scopedServer(run: string) {
   const dir = await Deno.makeTempDir();
   const file = `${dir}/pow.yaml`;
   await Deno.writeTextFile(file, `server: { stateDir: ${dir}/state }\n${CONFIG}`);
-  const server = await startServerProcess(Deno.execPath(), [
-    "run",
+  const server = await serveWith([
     "--allow-net=127.0.0.1",
     "--allow-read",
     "--allow-write",
     "--allow-env",
     "--allow-sys",
     `--allow-run=${run}`,
-    MAIN,
-    "--config",
-    file,
-    "--port",
-    "0",
-  ]);
+  ], file);
   return {
     wsUrl: `ws://${server.url.host}/`,
     async [Symbol.asyncDispose]() {
@@ -111,20 +123,9 @@ Deno.test("a pty process runs under exactly the flags main.ts permissions prints
     "server: { stateDir: false }\nprocesses:\n  term: { command: [sh, -c, 'tty; exec sleep 304'], pty: true }\n",
   );
   try {
-    const printed = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "permissions", "--config", file, "--port", "0"],
-    }).output();
-    const flags = new TextDecoder().decode(printed.stdout).trim().split(" ");
+    const flags = await printedFlags(file);
     assert.ok(flags.includes("--allow-ffi=node_modules"), flags.join(" "));
-    const server = await startServerProcess(Deno.execPath(), [
-      "run",
-      ...flags,
-      MAIN,
-      "--config",
-      file,
-      "--port",
-      "0",
-    ], { cwd: new URL("..", import.meta.url).pathname });
+    const server = await serveWith(flags, file);
     let stderr = "";
     try {
       await using client = await V2Client.connect(`ws://${server.url.host}/`);
@@ -139,16 +140,10 @@ Deno.test("a pty process runs under exactly the flags main.ts permissions prints
     }
     assert.doesNotMatch(stderr, /WARN/);
     // Scoped read and write, no ffi: the server says at startup that terminals will not start.
-    const narrow = await startServerProcess(Deno.execPath(), [
-      "run",
+    const narrow = await serveWith([
       ...flags.filter((f) => !/^--allow-(read|write|ffi)/.test(f)),
       `--allow-read=${file},node_modules`,
-      MAIN,
-      "--config",
-      file,
-      "--port",
-      "0",
-    ], { cwd: new URL("..", import.meta.url).pathname });
+    ], file);
     assert.match(
       (await narrow.stop()).stderr,
       /WARN pseudo-terminals need --allow-ffi=node_modules and, in Deno 2\.9, the whole --allow-read and --allow-write/,
@@ -171,15 +166,7 @@ Deno.test({
         "processes:\n  count: { command: [seq, '3'] }\n",
     );
     try {
-      const printed = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "permissions", "--config", file, "--port", "0"],
-      }).output();
-      const flags = new TextDecoder().decode(printed.stdout).trim().split(" ");
-      const server = await startServerProcess(
-        Deno.execPath(),
-        ["run", ...flags, MAIN, "--config", file, "--port", "0"],
-        { cwd: new URL("..", import.meta.url).pathname },
-      );
+      const server = await serveWith(await printedFlags(file), file);
       let stderr = "";
       try {
         await using client = await V2Client.connect(`ws://${server.url.host}/`);
