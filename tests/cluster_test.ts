@@ -166,6 +166,8 @@ function twoNodeTest(
     redis: Awaited<ReturnType<typeof startCluster>>["redis"];
     clientA: PowClient;
     clientB: PowClient;
+    /** Node b's WebSocket URL. */
+    urlB: URL;
   }) => Promise<void>,
 ): void {
   Deno.test({
@@ -179,7 +181,7 @@ function twoNodeTest(
       const clientA = new PowClient(a.wsUrl.href);
       const clientB = new PowClient(b.wsUrl.href);
       try {
-        await fn({ redis: cluster.redis, clientA, clientB });
+        await fn({ redis: cluster.redis, clientA, clientB, urlB: b.wsUrl });
       } finally {
         await Promise.allSettled([clientA.close(), clientB.close()]);
         await cluster.close();
@@ -417,16 +419,10 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "cluster: a MonoRail watch of sessions on node B sees a session of node A start and end",
-  ignore: !hasRedis,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const cluster = await startCluster(["a", "b"]);
-    const [a, b] = cluster.nodes;
-    const clientA = new PowClient(a.wsUrl.href);
-    const ws = new WebSocket(new URL("events/sessions", b.wsUrl));
+twoNodeTest(
+  "cluster: a MonoRail watch of sessions on node B sees a session of node A start and end",
+  async ({ clientA, urlB }) => {
+    const ws = new WebSocket(new URL("events/sessions", urlB));
     // deno-lint-ignore no-explicit-any
     const messages: any[] = [];
     let wake = () => {};
@@ -465,8 +461,6 @@ Deno.test({
       ]);
     } finally {
       ws.close();
-      await clientA.close().catch(() => {});
-      await cluster.close();
     }
   },
-});
+);
