@@ -148,16 +148,20 @@ function startedBefore(start: string, leader: string): boolean {
   return Number(start.slice(1)) < Number(leader.slice(1)) - 2;
 }
 
+let boot: string | undefined;
+
+/** This boot's id, read once (with `ps`, each read is a run of it). */
 function bootId(): string {
+  if (boot !== undefined) return boot;
   if (processSource() === "ps") {
     // The start of pid 1: a new boot (or a new container) has a new one.
     const init = startTimes([1]).get(1);
-    return init ? `boot-${init}` : "unknown";
+    return boot = init ? `boot-${init}` : "unknown";
   }
   try {
-    return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+    return boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
   } catch {
-    return "unknown";
+    return boot = "unknown";
   }
 }
 
@@ -247,7 +251,7 @@ export function sweepLedgers(dir: string): SweepReport {
   } catch {
     return report;
   }
-  const boot = bootId();
+  const thisBoot = bootId();
   let byGroup: Map<number, ProcStat[]> | undefined;
   for (const entry of entries) {
     if (!entry.isFile || !/^\d+\.ledger$/.test(entry.name)) continue;
@@ -262,8 +266,8 @@ export function sweepLedgers(dir: string): SweepReport {
     const [magic, pid, start, recordedBoot] = header.split(" ");
     if (magic !== "pow-ledger") continue;
     // Written with the other source of start times (/proc or ps): not comparable, left alone.
-    if (recordedBoot.startsWith("boot-s") !== boot.startsWith("boot-s")) continue;
-    const booted = sameBoot(recordedBoot, boot);
+    if (recordedBoot.startsWith("boot-s") !== thisBoot.startsWith("boot-s")) continue;
+    const booted = sameBoot(recordedBoot, thisBoot);
     // A live server keeps its ledger (same pid, same start time, same boot).
     const serverStart = Number(pid) === Deno.pid ? undefined : processStartTime(Number(pid));
     if (booted && serverStart !== undefined && sameStart(serverStart, start)) continue;
