@@ -14,7 +14,8 @@
  */
 
 import type { PowConfig } from "./config.ts";
-import type { RegistryEventDetail, SessionRegistry } from "./registry.ts";
+import type { RegistryEventType, SessionRegistry } from "./registry.ts";
+import type { Session } from "./session.ts";
 import { signalMode } from "./signals.ts";
 
 /** How much is logged: `debug` < `info` < `warn` < `error`; `off` logs nothing. */
@@ -211,8 +212,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  * @returns A function that stops logging.
  */
 export function logSessions(registry: SessionRegistry, logger: Logger): () => void {
-  const listener = (event: Event) => {
-    const { session, state } = (event as CustomEvent<RegistryEventDetail>).detail;
+  return registry.observe((type: RegistryEventType, session: Session) => {
+    const state = session.state;
     const who = {
       session: session.id,
       process: session.name,
@@ -220,7 +221,7 @@ export function logSessions(registry: SessionRegistry, logger: Logger): () => vo
       via: session.caller.via,
       address: session.caller.address || undefined,
     };
-    if (event.type === "created") {
+    if (type === "created") {
       if (state === "starting") {
         logger.debug("session starting", { ...who, params: session.params });
       } else if (state === "fulfilled" || state === "rejected") {
@@ -232,9 +233,9 @@ export function logSessions(registry: SessionRegistry, logger: Logger): () => vo
           reason: result?.status === "rejected" ? result.reason : undefined,
         });
       }
-    } else if (event.type === "state" && state === "running") {
+    } else if (type === "state" && state === "running") {
       logger.info("session started", { ...who, pid: session.pid });
-    } else if (event.type === "state" && (state === "fulfilled" || state === "rejected")) {
+    } else if (type === "state" && (state === "fulfilled" || state === "rejected")) {
       const result = session.outcome;
       const ms = (session.endedAt ?? Date.now()) - session.createdAt;
       const fields: LogFields = {
@@ -252,13 +253,7 @@ export function logSessions(registry: SessionRegistry, logger: Logger): () => vo
         (result.kind === "spawn" || result.kind === "crash");
       (serious ? logger.warn : logger.info)("session ended", fields);
     }
-  };
-  registry.addEventListener("created", listener);
-  registry.addEventListener("state", listener);
-  return () => {
-    registry.removeEventListener("created", listener);
-    registry.removeEventListener("state", listener);
-  };
+  });
 }
 
 /** What {@linkcode startupSummary} describes besides the configuration. */

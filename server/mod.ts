@@ -39,6 +39,7 @@ export * from "./output_log.ts";
 export * from "./params.ts";
 export * from "./permissions.ts";
 export * from "./process.ts";
+export * from "./quiet_event_target.ts";
 export * from "./programs.ts";
 export * from "./registry.ts";
 export * from "./reload.ts";

@@ -8,6 +8,7 @@
  */
 
 import type { Session, SessionState } from "./session.ts";
+import { QuietEventTarget } from "./quiet_event_target.ts";
 
 /** The detail of a registry event. */
 export interface RegistryEventDetail {
@@ -17,8 +18,23 @@ export interface RegistryEventDetail {
   state: SessionState;
 }
 
+/** The types of registry events. */
+export type RegistryEventType = "created" | "state" | "removed";
+
+/** Follows a registry's events without `Event` objects: see {@linkcode SessionRegistry.observe}. */
+export type RegistryObserver = (type: RegistryEventType, session: Session) => void;
+
 /** Where sessions live while they run and linger. */
 export interface SessionRegistry extends EventTarget {
+  /**
+   * Calls `observer` on every `created`, `state` and `removed`, before the event is dispatched
+   * (the session's `state` is the event's). The cheap way for the session core to follow every
+   * session: an event is built only when someone listens for it.
+   *
+   * @param observer What it throws is reported, not raised.
+   * @returns A function that stops the observing.
+   */
+  observe(observer: RegistryObserver): () => void;
   /** Adds a session and announces `created` (and later its `state` changes). */
   add(session: Session): void;
   /** Finds a session by id. */
@@ -60,9 +76,18 @@ export interface SessionRegistry extends EventTarget {
  * assert.deepEqual(seen, ["created:starting", "state:running", "state:fulfilled", "removed:fulfilled"]);
  * ```
  */
-export class MemorySessionRegistry extends EventTarget implements SessionRegistry {
+export class MemorySessionRegistry extends QuietEventTarget implements SessionRegistry {
   #sessions = new Map<string, Session>();
-  #listeners = new Map<Session, EventListener>();
+  #unobserve = new Map<Session, () => void>();
+  #observers: readonly RegistryObserver[] = [];
+
+  /** Calls `observer` on every event, before it is dispatched. */
+  observe(observer: RegistryObserver): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
+  }
 
   /** Adds a session. */
   add(session: Session): void {
@@ -70,9 +95,7 @@ export class MemorySessionRegistry extends EventTarget implements SessionRegistr
       throw new TypeError(`Cannot add session "${session.id}": the id is already taken`);
     }
     this.#sessions.set(session.id, session);
-    const listener: EventListener = () => this.#emit("state", session);
-    this.#listeners.set(session, listener);
-    session.addEventListener("state", listener);
+    this.#unobserve.set(session, session.observe(() => this.#emit("state", session)));
     this.#emit("created", session);
   }
 
@@ -86,9 +109,8 @@ export class MemorySessionRegistry extends EventTarget implements SessionRegistr
     const session = this.#sessions.get(id);
     if (!session) return false;
     this.#sessions.delete(id);
-    const listener = this.#listeners.get(session);
-    if (listener) session.removeEventListener("state", listener);
-    this.#listeners.delete(session);
+    this.#unobserve.get(session)?.();
+    this.#unobserve.delete(session);
     this.#emit("removed", session);
     return true;
   }
@@ -103,7 +125,15 @@ export class MemorySessionRegistry extends EventTarget implements SessionRegistr
     return this.#sessions.size;
   }
 
-  #emit(type: string, session: Session): void {
+  #emit(type: RegistryEventType, session: Session): void {
+    for (const observer of this.#observers) {
+      try {
+        observer(type, session);
+      } catch (error) {
+        reportError(error);
+      }
+    }
+    if (!this.listening(type)) return;
     this.dispatchEvent(
       new CustomEvent<RegistryEventDetail>(type, { detail: { session, state: session.state } }),
     );

@@ -19,6 +19,7 @@ import {
   type ReaderOptions,
 } from "./output_log.ts";
 import type { EventBus } from "./bus.ts";
+import { QuietEventTarget } from "./quiet_event_target.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import { type ExitInfo, type RunningProcess, startCommand, startFunction } from "./runner.ts";
 
@@ -208,7 +209,7 @@ const encoder = new TextEncoder();
  * assert.equal(new TextDecoder().decode(session.log.retained()[0].data), "hello world\n");
  * ```
  */
-export class Session extends EventTarget {
+export class Session extends QuietEventTarget {
   /** The session id. */
   readonly id: string;
   /** The process name. */
@@ -249,6 +250,7 @@ export class Session extends EventTarget {
   #now: () => number;
   #lastActive: number;
   #endedAt: number | undefined;
+  #observers: readonly ((state: SessionState) => void)[] = NO_OBSERVERS;
 
   /**
    * Creates a session in the `starting` state; call {@linkcode Session.start} to run it.
@@ -650,13 +652,39 @@ export class Session extends EventTarget {
     this.#resolve(result);
   }
 
+  /**
+   * Calls `observer` on every state change, before the `state` event is dispatched. For the
+   * registry, which follows every session: no event is built for it, and a session nobody else
+   * listens to dispatches none.
+   *
+   * @param observer Called with the new state; what it throws is reported, not raised.
+   * @returns A function that stops the observing.
+   */
+  observe(observer: (state: SessionState) => void): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
+  }
+
   #setState(state: SessionState): void {
     this.#state = state;
-    this.dispatchEvent(
-      new CustomEvent<SessionStateEventDetail>("state", { detail: { session: this, state } }),
-    );
+    for (const observer of this.#observers) {
+      try {
+        observer(state);
+      } catch (error) {
+        reportError(error);
+      }
+    }
+    if (this.listening("state")) {
+      this.dispatchEvent(
+        new CustomEvent<SessionStateEventDetail>("state", { detail: { session: this, state } }),
+      );
+    }
   }
 }
+
+const NO_OBSERVERS: readonly never[] = [];
 
 /** A JSON-friendly summary of a session. */
 export interface SessionInfo {

@@ -11,11 +11,7 @@ import type { Caller, ProcessDefinition } from "./process.ts";
 import type { EventBus } from "./bus.ts";
 import { MemorySessionStore, type SessionRecord, type SessionStore } from "./store.ts";
 import { isClusterStore, NODE_LOST_TOPIC, RemoteSession, serveControl } from "./remote_session.ts";
-import {
-  MemorySessionRegistry,
-  type RegistryEventDetail,
-  type SessionRegistry,
-} from "./registry.ts";
+import { MemorySessionRegistry, type SessionRegistry } from "./registry.ts";
 import { type RejectionKind, Session, type TraceContext } from "./session.ts";
 import { formatDuration } from "./units.ts";
 import { traceSession } from "./_tracing.ts";
@@ -153,16 +149,13 @@ export class SessionManager {
     this.registry = options.registry ?? new MemorySessionRegistry();
     this.store = options.store ?? new MemorySessionStore();
     this.bus = this.store.bus;
-    for (const type of ["created", "state", "removed"]) {
-      this.registry.addEventListener(type, (event) => {
-        const { session } = (event as CustomEvent<RegistryEventDetail>).detail;
-        this.#account(type, session);
-        const record = sessionRecord(session, this.node);
-        const stored = type === "removed" ? this.store.delete(session.id) : this.store.put(record);
-        // Recorded first, then announced: a watcher that reads the store sees the event's state.
-        void stored.then(() => this.bus.publish(`session.${type}`, record)).catch(() => {});
-      });
-    }
+    this.registry.observe((type, session) => {
+      this.#account(type, session);
+      const record = sessionRecord(session, this.node);
+      const stored = type === "removed" ? this.store.delete(session.id) : this.store.put(record);
+      // Recorded first, then announced: a watcher that reads the store sees the event's state.
+      void stored.then(() => this.bus.publish(`session.${type}`, record)).catch(() => {});
+    });
     this.#options = options;
     this.#reaper = setInterval(() => this.reap(), options.reapInterval ?? 1000);
     Deno.unrefTimer(this.#reaper);
