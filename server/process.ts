@@ -19,7 +19,11 @@ export interface Caller {
   readonly via?: string;
 }
 
-/** What a TypeScript function process receives. */
+/**
+ * What a TypeScript function process receives. Destructure what you need
+ * (`run({ params, stdout })`): the streams and the signal are getters, made on first use, so a
+ * copy by spreading (`{ ...ctx }`) has none of them.
+ */
 export interface ProcessContext {
   /** The validated params. */
   readonly params: readonly string[];

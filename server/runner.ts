@@ -16,7 +16,7 @@ import {
   takeReadBuffer,
   withHeadroom,
 } from "./output_log.ts";
-import type { Caller, CommandProcess, FunctionProcess } from "./process.ts";
+import type { Caller, CommandProcess, FunctionProcess, ProcessContext } from "./process.ts";
 import { expandTemplate } from "./params.ts";
 import { killGroup, signalGroup as signalGroupLater, signalMode } from "./signals.ts";
 
@@ -567,63 +567,108 @@ function isExecutable(file: string): boolean {
  * @returns The running process.
  */
 export function startFunction(definition: FunctionProcess, options: RunOptions): RunningProcess {
-  const abort = new AbortController();
-  // Streams are made when the function (or a client's input) first needs them: a quick call
-  // that only writes to stdout does not pay for stdin and stderr.
-  let input: TransformStream<Uint8Array, Uint8Array> | undefined;
-  let stdinWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  const stdin = () => (stdinWriter ??= (input ??= new TransformStream()).writable.getWriter());
-  let stdout: WritableStream<Uint8Array> | undefined;
-  let stderr: WritableStream<Uint8Array> | undefined;
-  let inputClosed = false;
-  const output = (stream: OutputStream) =>
-    new WritableStream<Uint8Array>({
-      write: (chunk) => options.output.write(stream, chunk.slice()),
-    });
+  const context = new FunctionContext(options);
   const exited = (async (): Promise<ExitInfo> => {
     try {
-      const value = await definition.run({
-        params: options.params,
-        paramsOmitted: options.paramsOmitted ?? false,
-        get stdin() {
-          stdin();
-          return input!.readable;
-        },
-        get stdout() {
-          return stdout ??= output("stdout");
-        },
-        get stderr() {
-          return stderr ??= output("stderr");
-        },
-        signal: abort.signal,
-        caller: options.caller,
-        sessionId: options.sessionId,
-        trace: options.trace,
-        bus: options.bus,
-        publish: options.publish ??
-          (() => Promise.reject(new Error("Cannot publish: this session has no event bus"))),
-      });
-      return { value };
+      return { value: await definition.run(context) };
     } catch (error) {
       return { error, failed: true };
     } finally {
-      if (!inputClosed) {
-        inputClosed = true;
-        stdinWriter?.abort().catch(() => {});
-      }
+      context.endInput();
     }
   })();
   return {
     pid: undefined,
-    write: (data) => stdin().write(data),
-    closeInput: async () => {
-      if (inputClosed) return;
-      inputClosed = true;
-      await stdin().close().catch(() => {});
-    },
-    kill: (signal) => {
-      if (!abort.signal.aborted) abort.abort(new DOMException(`Received ${signal}`, "AbortError"));
-    },
+    write: (data) => context.input().write(data),
+    closeInput: () => context.closeInput(),
+    kill: (signal) => context.abort(signal),
     exited,
   };
+}
+
+/**
+ * What a function process receives. A class, not an object literal: an object with getters
+ * costs a function call about 1.4 µs to make (V8 keeps it as a dictionary), an instance 0.04.
+ * Streams are made when the function (or a client's input) first needs them: a quick call that
+ * only writes to stdout does not pay for stdin and stderr.
+ */
+class FunctionContext implements ProcessContext {
+  readonly params: readonly string[];
+  readonly paramsOmitted: boolean;
+  readonly caller: Caller;
+  readonly sessionId: string;
+  readonly trace: RunOptions["trace"];
+  readonly bus: EventBus | undefined;
+  #options: RunOptions;
+  #abort: AbortController | undefined;
+  #input: TransformStream<Uint8Array, Uint8Array> | undefined;
+  #inputWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #inputClosed = false;
+  #stdout: WritableStream<Uint8Array> | undefined;
+  #stderr: WritableStream<Uint8Array> | undefined;
+
+  constructor(options: RunOptions) {
+    this.params = options.params;
+    this.paramsOmitted = options.paramsOmitted ?? false;
+    this.caller = options.caller;
+    this.sessionId = options.sessionId;
+    this.trace = options.trace;
+    this.bus = options.bus;
+    this.#options = options;
+  }
+
+  get stdin(): ReadableStream<Uint8Array> {
+    this.input();
+    return this.#input!.readable;
+  }
+
+  get stdout(): WritableStream<Uint8Array> {
+    return this.#stdout ??= this.#output("stdout");
+  }
+
+  get stderr(): WritableStream<Uint8Array> {
+    return this.#stderr ??= this.#output("stderr");
+  }
+
+  get signal(): AbortSignal {
+    return (this.#abort ??= new AbortController()).signal;
+  }
+
+  publish(name: string, data: unknown): Promise<void> {
+    const publish = this.#options.publish;
+    if (!publish) return Promise.reject(new Error("Cannot publish: this session has no event bus"));
+    return publish(name, data);
+  }
+
+  /** The writer of the function's standard input. */
+  input(): WritableStreamDefaultWriter<Uint8Array> {
+    return this.#inputWriter ??= (this.#input ??= new TransformStream()).writable.getWriter();
+  }
+
+  /** Closes the function's standard input (the client closed it). */
+  async closeInput(): Promise<void> {
+    if (this.#inputClosed) return;
+    this.#inputClosed = true;
+    await this.input().close().catch(() => {});
+  }
+
+  /** Ends the function's standard input when it returned. */
+  endInput(): void {
+    if (this.#inputClosed) return;
+    this.#inputClosed = true;
+    this.#inputWriter?.abort().catch(() => {});
+  }
+
+  /** Aborts the function's signal. */
+  abort(signal: string): void {
+    const abort = this.#abort ??= new AbortController();
+    if (!abort.signal.aborted) abort.abort(new DOMException(`Received ${signal}`, "AbortError"));
+  }
+
+  #output(stream: OutputStream): WritableStream<Uint8Array> {
+    const output = this.#options.output;
+    return new WritableStream<Uint8Array>({
+      write: (chunk) => output.write(stream, chunk.slice()),
+    });
+  }
 }
