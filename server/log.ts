@@ -212,8 +212,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  * @returns A function that stops logging.
  */
 export function logSessions(registry: SessionRegistry, logger: Logger): () => void {
+  const least = LOG_LEVELS.indexOf(logger.level);
+  const debug = least <= LOG_LEVELS.indexOf("debug");
+  const info = least <= LOG_LEVELS.indexOf("info");
+  const warn = least <= LOG_LEVELS.indexOf("warn");
   return registry.observe((type: RegistryEventType, session: Session) => {
     const state = session.state;
+    // Nothing is built for a line the level drops: this runs on every state change.
+    if (!info && (!warn || type !== "state" || state === "running")) return;
     const who = {
       session: session.id,
       process: session.name,
@@ -223,7 +229,7 @@ export function logSessions(registry: SessionRegistry, logger: Logger): () => vo
     };
     if (type === "created") {
       if (state === "starting") {
-        logger.debug("session starting", { ...who, params: session.params });
+        if (debug) logger.debug("session starting", { ...who, params: session.params });
       } else if (state === "fulfilled" || state === "rejected") {
         // Recorded already ended: a call refused before anything ran (pow-1 REST keeps an id
         // for those). The client's mistake, not the operator's: not a warning.

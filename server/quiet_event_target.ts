@@ -39,8 +39,8 @@
  */
 export class QuietEventTarget extends EventTarget {
   /** Listeners per type, as `EventTarget` keys them: by listener and capture flag. */
-  #bubbling = new Map<string, Set<EventListenerOrEventListenerObject>>();
-  #capturing = new Map<string, Set<EventListenerOrEventListenerObject>>();
+  #bubbling: Map<string, Set<EventListenerOrEventListenerObject>> | undefined;
+  #capturing: Map<string, Set<EventListenerOrEventListenerObject>> | undefined;
 
   /** Adds a listener, and counts it for {@linkcode QuietEventTarget.listening}. */
   override addEventListener(
@@ -50,7 +50,9 @@ export class QuietEventTarget extends EventTarget {
   ): void {
     super.addEventListener(type, listener, options);
     if (listener === null || (typeof options === "object" && options.signal?.aborted)) return;
-    const sets = capture(options) ? this.#capturing : this.#bubbling;
+    const sets = capture(options)
+      ? (this.#capturing ??= new Map())
+      : (this.#bubbling ??= new Map());
     let set = sets.get(type);
     if (!set) sets.set(type, set = new Set());
     set.add(listener);
@@ -65,8 +67,8 @@ export class QuietEventTarget extends EventTarget {
     super.removeEventListener(type, listener, options);
     if (listener === null) return;
     const sets = capture(options) ? this.#capturing : this.#bubbling;
-    const set = sets.get(type);
-    if (set?.delete(listener) && set.size === 0) sets.delete(type);
+    const set = sets?.get(type);
+    if (set?.delete(listener) && set.size === 0) sets!.delete(type);
   }
 
   /**
@@ -76,7 +78,7 @@ export class QuietEventTarget extends EventTarget {
    * @returns `false` only when no listener for it can be registered.
    */
   protected listening(type: string): boolean {
-    return this.#bubbling.has(type) || this.#capturing.has(type);
+    return this.#bubbling?.has(type) === true || this.#capturing?.has(type) === true;
   }
 }
 

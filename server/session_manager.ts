@@ -643,22 +643,22 @@ export class SessionManager {
  * @returns Its record (plain data).
  */
 export function sessionRecord(session: Session, node?: string): SessionRecord {
-  const info = session.toJSON();
   const record: SessionRecord = {
-    id: info.id,
-    name: info.name,
-    params: [...info.params],
+    id: session.id,
+    name: session.name,
+    params: [...session.params],
     owner: session.caller.id,
-    state: info.state,
-    createdAt: info.createdAt,
-    outputBytes: info.outputBytes,
-    attached: info.attached,
+    state: session.state,
+    createdAt: session.createdAt,
+    outputBytes: session.log.end,
+    attached: session.attached,
   };
-  if (info.pid !== undefined) record.pid = info.pid;
+  const { pid, endedAt, outcome } = session;
+  if (pid !== undefined) record.pid = pid;
   if (session.pty) record.pty = true;
   if (node !== undefined) record.node = node;
-  if (info.endedAt !== undefined) record.endedAt = info.endedAt;
-  if (info.result !== undefined) record.result = info.result as SessionRecord["result"];
+  if (endedAt !== undefined) record.endedAt = endedAt;
+  if (outcome !== undefined) record.result = outcome as SessionRecord["result"];
   return record;
 }
 
