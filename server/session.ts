@@ -379,6 +379,17 @@ export class Session extends QuietEventTarget {
         timeout,
       );
     }
+    if (definition.kind === "function" && !this.#options.pty) {
+      // Nothing to spawn: the session is running at once, so that a front end can announce it,
+      // and send a quick call's output and result, in the same event-loop turn.
+      let process: RunningProcess;
+      try {
+        process = startFunction(definition, runOptions);
+      } catch (error) {
+        return this.#failed(error);
+      }
+      return this.#started(process);
+    }
     const launch = async () => {
       if (this.#options.pty) {
         // Loaded lazily: servers without terminals never load the native module.
@@ -389,44 +400,36 @@ export class Session extends QuietEventTarget {
         ? startCommand(definition, runOptions)
         : startFunction(definition, runOptions);
     };
-    const started = (process: RunningProcess) => {
-      this.#process = process;
-      if (this.#outcome) {
-        process.kill("SIGKILL");
-        return;
-      }
-      this.#setState("running");
-      if (this.#cancel) this.#signalEnd();
-      process.exited.then(
-        (exit) => this.#exited(exit),
-        (error) => this.#finish({ status: "rejected", reason: message(error), kind: "crash" }),
-      );
-    };
-    const failed = (error: unknown) => {
-      const program = definition.kind === "command" ? definition.command[0] : this.name;
-      const reason = error instanceof Deno.errors.NotFound
-        ? `Cannot run "${program}": program not found`
-        : error instanceof Deno.errors.PermissionDenied
-        ? `Cannot run "${program}": ${
-          /^user \d+ (cannot enter|has no primary group)/.test(message(error))
-            ? message(error)
-            : "permission denied"
-        }`
-        : `Cannot run "${program}": ${message(error)}`;
-      this.#finish({ status: "rejected", reason, kind: "spawn" });
-    };
-    if (definition.kind === "function" && !this.#options.pty) {
-      // Nothing to spawn: the session is running at once, so that a front end can announce it,
-      // and send a quick call's output and result, in the same event-loop turn.
-      let process: RunningProcess;
-      try {
-        process = startFunction(definition, runOptions);
-      } catch (error) {
-        return failed(error);
-      }
-      return started(process);
+    launch().then((process) => this.#started(process), (error) => this.#failed(error));
+  }
+
+  #started(process: RunningProcess): void {
+    this.#process = process;
+    if (this.#outcome) {
+      process.kill("SIGKILL");
+      return;
     }
-    launch().then(started, failed);
+    this.#setState("running");
+    if (this.#cancel) this.#signalEnd();
+    process.exited.then(
+      (exit) => this.#exited(exit),
+      (error) => this.#finish({ status: "rejected", reason: message(error), kind: "crash" }),
+    );
+  }
+
+  #failed(error: unknown): void {
+    const { definition } = this;
+    const program = definition.kind === "command" ? definition.command[0] : this.name;
+    const reason = error instanceof Deno.errors.NotFound
+      ? `Cannot run "${program}": program not found`
+      : error instanceof Deno.errors.PermissionDenied
+      ? `Cannot run "${program}": ${
+        /^user \d+ (cannot enter|has no primary group)/.test(message(error))
+          ? message(error)
+          : "permission denied"
+      }`
+      : `Cannot run "${program}": ${message(error)}`;
+    this.#finish({ status: "rejected", reason, kind: "spawn" });
   }
 
   /**
