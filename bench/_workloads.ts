@@ -555,31 +555,35 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
     );
   }
   const pow1Command = "pow-1 `echo hello`, connection per call";
+  const pow1Warm = "pow-1 `echo hello`, connection per call, warm start (`warm: 2`)";
   const pow1Function = "pow-1 TypeScript function (`ticker 1`), connection per call";
   if (ctx.pow1Missing) {
-    rows.push(skip({ ...common, subject: "pow-1", label: pow1Command }, ctx.pow1Missing));
-    rows.push(skip({ ...common, subject: "pow-1", label: pow1Function }, ctx.pow1Missing));
+    for (const label of [pow1Command, pow1Warm, pow1Function]) {
+      rows.push(skip({ ...common, subject: "pow-1", label }, ctx.pow1Missing));
+    }
   } else {
-    rows.push(
-      await measure({
-        ...common,
-        subject: "pow-1",
-        label: pow1Command,
-        versus: wsd,
-        floor: floorServer,
-      }, () =>
-        series(ctx, async () => {
-          let text = "";
-          const t0 = performance.now();
-          const out = await pow1Call(ctx.pow.url, { name: "hello" }, {
-            onText: (t) => (text += t),
-            timeout: 10_000,
-          });
-          const bad = resultCheck(out.result) ||
-            (text === "hello\n" ? "" : `got ${JSON.stringify(text)}`);
-          return { ms: out.resultAt - t0, error: bad || undefined };
-        }), log),
-    );
+    for (const [label, name] of [[pow1Command, "hello"], [pow1Warm, "hello-warm"]]) {
+      rows.push(
+        await measure({
+          ...common,
+          subject: "pow-1",
+          label,
+          versus: wsd,
+          floor: floorServer,
+        }, () =>
+          series(ctx, async () => {
+            let text = "";
+            const t0 = performance.now();
+            const out = await pow1Call(ctx.pow.url, { name }, {
+              onText: (t) => (text += t),
+              timeout: 10_000,
+            });
+            const bad = resultCheck(out.result) ||
+              (text === "hello\n" ? "" : `got ${JSON.stringify(text)}`);
+            return { ms: out.resultAt - t0, error: bad || undefined };
+          }), log),
+      );
+    }
     rows.push(
       await measure(
         { ...common, subject: "pow-1", label: pow1Function, versus: wsd },
@@ -654,6 +658,15 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
       label: "pow.v2 `echo hello` on an open connection",
       server: ctx.pow,
       name: "hello",
+      params: [],
+      expect: "hello\n",
+      value: null,
+      inline: false,
+    },
+    {
+      label: "pow.v2 `echo hello` on an open connection, warm start (`warm: 2`)",
+      server: ctx.pow,
+      name: "hello-warm",
       params: [],
       expect: "hello\n",
       value: null,

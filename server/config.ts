@@ -12,6 +12,7 @@ import type { ParamSpec } from "./params.ts";
 import { highestPlaceholder } from "./params.ts";
 import type { CommandProcess, ProcessDefinition } from "./process.ts";
 import { parseDuration, parseSize } from "./units.ts";
+import { MAX_WARM } from "./warm_pool.ts";
 import { frontEnds, type FrontEndSettings } from "./front_ends.ts";
 
 /** Server settings. */
@@ -303,6 +304,7 @@ const PROCESS_KEYS = [
   "allow",
   "user",
   "group",
+  "warm",
 ];
 const PARAM_KEYS = ["name", "description", "pattern", "enum", "optional", "variadic"];
 
@@ -715,6 +717,15 @@ function parseProcess(
   }
   if (p.group !== undefined) {
     definition.gid = v.account(p.group, [...at, "group"], "/etc/group", "group")[0];
+  }
+  if (p.warm !== undefined) {
+    definition.warm = v.integer(p.warm, [...at, "warm"], 0, MAX_WARM);
+    if (definition.warm && (p.user !== undefined || p.group !== undefined)) {
+      fail(
+        [...at, "warm"],
+        "a command that runs as another user or group cannot be kept warm (its launchers would run as the server)",
+      );
+    }
   }
   if (p.env !== undefined) {
     const env = v.object(p.env, [...at, "env"]);

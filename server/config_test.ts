@@ -81,7 +81,7 @@ Deno.test("config errors name the file, key path, line and problem", () => {
   );
   assert.equal(
     configError("processes:\n  count:\n    comand: [seq]\n"),
-    'Invalid config "pow.yaml" at processes.count.comand (line 3): unknown key "comand"; expected one of description, command, params, timeout, killGrace, retention, cwd, env, pty, allow, user, group',
+    'Invalid config "pow.yaml" at processes.count.comand (line 3): unknown key "comand"; expected one of description, command, params, timeout, killGrace, retention, cwd, env, pty, allow, user, group, warm',
   );
   assert.equal(
     configError("processes:\n  x:\n    command: [sh]\n    timeout: soon\n"),

@@ -9,7 +9,7 @@
 import type { PowConfig } from "./config.ts";
 import { frontEnds } from "./front_ends.ts";
 import { defaultStateDir } from "./process_ledger.ts";
-import { canEnter } from "./runner.ts";
+import { canEnter, SETSID } from "./runner.ts";
 
 /** Options for {@linkcode permissionFlags}. */
 export interface PermissionFlagsOptions {
@@ -80,6 +80,10 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
   const commands = Object.values(config.processes).filter((d) => d.kind === "command");
   const accounts = commands.some((d) => d.uid !== undefined || d.gid !== undefined);
   if (accounts) reads.push("/etc/passwd", "/etc/group");
+  // Warm launchers (server/warm_pool.ts) are spawned through setsid(1), found by reading it, and
+  // exec their program by its path, found in PATH's directories as execvp would.
+  const warm = commands.some((d) => d.warm);
+  if (warm) reads.push(SETSID, ...searchPath());
   // The process ledger (server/process_ledger.ts): its directory, and /proc for the sweep (read
   // only with --allow-all in Deno 2.9: with a list, the ledger runs ps instead).
   const stateDir = config.server.stateDir === false
@@ -109,6 +113,9 @@ export function permissionFlags(config: PowConfig, options: PermissionFlagsOptio
   // reads processes: Deno reads /proc only with --allow-all (server/process_ledger.ts).
   if (programs.length > 0) {
     const helpers = stateDir ? ["kill", "ps"] : ["kill"];
+    // Warm launchers are shells in their own session: setsid(1) runs sh(1), which waits to exec
+    // the call's program (server/warm_pool.ts). pow still checks each program against the list.
+    if (warm) helpers.push("setsid", "sh");
     flags.push(`--allow-run=${[...new Set([...programs, ...helpers])].sort().join(",")}`);
   }
   return flags;
@@ -222,4 +229,15 @@ export function runtimeProblems(config: PowConfig): string[] {
     }
   }
   return problems;
+}
+
+/** The absolute directories of the server's `PATH`, where commands' programs are looked up. */
+function searchPath(): string[] {
+  let path: string | undefined;
+  try {
+    path = Deno.env.get("PATH");
+  } catch {
+    // no permission to read it: the programs' own directories are not known
+  }
+  return [...new Set((path ?? "").split(":").filter((dir) => dir.startsWith("/")))];
 }

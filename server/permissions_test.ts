@@ -88,3 +88,21 @@ Deno.test("permissions: a cluster may reach its Redis and read the whole environ
   );
   assert.equal(permissionFlags(plain)[0], "--allow-net=127.0.0.1:8028,10.0.0.5:6379");
 });
+
+Deno.test("permissions: warm launchers need setsid and sh besides the programs", () => {
+  const config = parseConfig(
+    "server: { stateDir: false }\nprocesses:\n  e: { command: [echo], warm: 2 }\n  f: { command: [cat] }\n",
+  );
+  const flags = permissionFlags(config);
+  assert.ok(flags.includes("--allow-run=cat,echo,kill,setsid,sh"), flags.join(" "));
+  // setsid(1) and the PATH directories are read: the spawn through setsid, the program's path.
+  const reads = flags.find((f) => f.startsWith("--allow-read="))!.slice(13).split(",");
+  assert.ok(reads.includes("/usr/bin/setsid"), reads.join(","));
+  for (const dir of Deno.env.get("PATH")!.split(":").filter((d) => d.startsWith("/"))) {
+    assert.ok(reads.includes(dir), `${dir} not in ${reads}`);
+  }
+  const cold = parseConfig(
+    "server: { stateDir: false }\nprocesses:\n  e: { command: [echo], warm: 0 }\n",
+  );
+  assert.ok(permissionFlags(cold).includes("--allow-run=echo,kill"));
+});

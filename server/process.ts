@@ -96,6 +96,12 @@ export interface CommandProcess extends ProcessOptions {
   uid?: number;
   /** Run as this group id. */
   gid?: number;
+  /**
+   * Launchers kept ready (0 to 16), so that a call skips the spawn: shells already in their
+   * own process group, each waiting to `exec` one call's program (server/warm_pool.ts). Not
+   * for commands with `uid` or `gid`. @default {0}
+   */
+  warm?: number;
 }
 
 /** A process a client may call by name. */

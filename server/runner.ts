@@ -9,6 +9,14 @@ import { setImmediate } from "node:timers";
 import type { EventBus } from "./bus.ts";
 import { recordGroup } from "./process_ledger.ts";
 import {
+  type Launcher,
+  LAUNCHER_SCRIPT,
+  LAUNCHER_SHELL,
+  launchScript,
+  MAX_WARM,
+  WarmPool,
+} from "./warm_pool.ts";
+import {
   copyWithHeadroom,
   OUTPUT_HEADROOM,
   type OutputStream,
@@ -16,7 +24,13 @@ import {
   takeReadBuffer,
   withHeadroom,
 } from "./output_log.ts";
-import type { Caller, CommandProcess, FunctionProcess, ProcessContext } from "./process.ts";
+import type {
+  Caller,
+  CommandProcess,
+  FunctionProcess,
+  ProcessContext,
+  ProcessDefinition,
+} from "./process.ts";
 import { expandTemplate } from "./params.ts";
 import { killGroup, signalGroup as signalGroupLater, signalMode } from "./signals.ts";
 
@@ -233,11 +247,14 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
   const path = spawnMode() === "setsid" && runAllowed(program)
     ? resolveProgram(program, env.PATH)
     : undefined;
+  // A warm launcher, when the command keeps some (server/warm_pool.ts): it becomes the program.
+  const warm = path === undefined ? undefined : takeWarm(definition, cwd, path, args, options);
   let child: Deno.ChildProcess;
   try {
-    child = path === undefined
-      ? new Deno.Command(program, { ...common, args, detached: true }).spawn()
-      : new Deno.Command(SETSID, { ...common, args: [path, ...args] }).spawn();
+    child = warm?.child ??
+      (path === undefined
+        ? new Deno.Command(program, { ...common, args, detached: true }).spawn()
+        : new Deno.Command(SETSID, { ...common, args: [path, ...args] }).spawn());
   } catch (error) {
     const { uid, gid } = definition;
     const dir = cwd ?? currentDirectory();
@@ -253,7 +270,7 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
   }
   const pid = child.pid;
   // The ledger lets a server started after a crash end this group (server/process_ledger.ts).
-  const ended = recordGroup(pid);
+  const ended = warm?.ended ?? recordGroup(pid);
   // Until setsid(1) has made the child a session leader, its group is not yet its own: a
   // signal sent that early goes to the child itself (which then never runs the program).
   let leader = path === undefined;
@@ -281,6 +298,8 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
   };
   const stdin = child.stdin.getWriter();
   let inputClosed = false;
+  // The launcher's command goes first; the client's input follows it in the same pipe.
+  if (warm) stdin.write(encoder.encode(warm.script)).catch(() => {});
 
   const stopPumps = new AbortController();
   const pumpOptions = { signal: stopPumps.signal };
@@ -472,7 +491,8 @@ function shrunk(size: number, n: number): number {
 }
 
 /** The util-linux program that starts a program in a new session. */
-const SETSID = "/usr/bin/setsid";
+/** Where setsid(1) is (util-linux). */
+export const SETSID = "/usr/bin/setsid";
 
 let mode: "setsid" | "detached" | undefined;
 
@@ -559,6 +579,79 @@ function isExecutable(file: string): boolean {
   }
 }
 
+const encoder = new TextEncoder();
+
+function noBus(): Promise<void> {
+  return Promise.reject(new Error("Cannot publish: this session has no event bus"));
+}
+
+/** The warm pools of command definitions, made on their first call. */
+const warmPools = new Map<CommandProcess, WarmPool>();
+
+/**
+ * Takes a warm launcher for a call of a command with `warm`, and the text that makes it the
+ * program. Commands that run as another user, and calls whose words hold a NUL, start cold.
+ */
+function takeWarm(
+  definition: CommandProcess,
+  cwd: string | undefined,
+  path: string,
+  args: readonly string[],
+  options: RunOptions,
+): (Launcher & { script: string }) | undefined {
+  const size = Math.min(definition.warm ?? 0, MAX_WARM);
+  if (size <= 0 || definition.uid !== undefined || definition.gid !== undefined) return undefined;
+  let pool = warmPools.get(definition);
+  if (!pool) {
+    const base = childEnv(definition.env);
+    const shell = runAllowed(LAUNCHER_SHELL)
+      ? resolveProgram(LAUNCHER_SHELL, base.PATH)
+      : undefined;
+    if (shell === undefined) return undefined;
+    pool = new WarmPool({
+      size,
+      spawn: () =>
+        new Deno.Command(SETSID, {
+          cwd,
+          env: base,
+          clearEnv: true,
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+          args: [shell, "-c", LAUNCHER_SCRIPT],
+        }).spawn(),
+    });
+    warmPools.set(definition, pool);
+    pool.fill(); // this call starts cold; the next ones find launchers ready
+    return undefined;
+  }
+  // What the call's environment adds to the launcher's: the caller's trace context.
+  const extra: Record<string, string> = {};
+  const env = childEnv(definition.env, options.trace);
+  const base = childEnv(definition.env);
+  for (const [name, value] of Object.entries(env)) {
+    if (base[name] !== value || name === "PWD") extra[name] = value;
+  }
+  const script = launchScript(path, args, extra);
+  if (script === undefined) return undefined;
+  const launcher = pool.take();
+  return launcher && { ...launcher, script };
+}
+
+/**
+ * Ends the warm launchers of a command (when it is removed or replaced, and at shutdown).
+ *
+ * @param definition The command.
+ * @returns A promise that resolves when they have exited.
+ */
+export async function closeWarmPool(definition: ProcessDefinition): Promise<void> {
+  if (definition.kind !== "command") return;
+  const pool = warmPools.get(definition);
+  if (!pool) return;
+  warmPools.delete(definition);
+  await pool.close();
+}
+
 /**
  * Runs a TypeScript function process.
  *
@@ -599,6 +692,7 @@ class FunctionContext implements ProcessContext {
   readonly sessionId: string;
   readonly trace: RunOptions["trace"];
   readonly bus: EventBus | undefined;
+  readonly publish: (name: string, data: unknown) => Promise<void>;
   #options: RunOptions;
   #abort: AbortController | undefined;
   #input: TransformStream<Uint8Array, Uint8Array> | undefined;
@@ -614,6 +708,8 @@ class FunctionContext implements ProcessContext {
     this.sessionId = options.sessionId;
     this.trace = options.trace;
     this.bus = options.bus;
+    // An own function, not a method: functions destructure it (`run({ publish })`).
+    this.publish = options.publish ?? noBus;
     this.#options = options;
   }
 
@@ -632,12 +728,6 @@ class FunctionContext implements ProcessContext {
 
   get signal(): AbortSignal {
     return (this.#abort ??= new AbortController()).signal;
-  }
-
-  publish(name: string, data: unknown): Promise<void> {
-    const publish = this.#options.publish;
-    if (!publish) return Promise.reject(new Error("Cannot publish: this session has no event bus"));
-    return publish(name, data);
   }
 
   /** The writer of the function's standard input. */

@@ -14,6 +14,7 @@ import { isClusterStore, NODE_LOST_TOPIC, RemoteSession, serveControl } from "./
 import { MemorySessionRegistry, type SessionRegistry } from "./registry.ts";
 import { type RejectionKind, Session, type TraceContext } from "./session.ts";
 import { formatDuration } from "./units.ts";
+import { closeWarmPool } from "./runner.ts";
 import { traceSession } from "./_tracing.ts";
 
 /** Options for {@linkcode SessionManager}. */
@@ -388,7 +389,9 @@ export class SessionManager {
       );
     }
     const type = Object.hasOwn(this.processes, name) ? "changed" : "added";
+    const old = this.processes[name];
     this.processes[name] = definition;
+    if (type === "changed" && old !== definition) void closeWarmPool(old);
     void this.bus.publish(`process.${type}`, { name }).catch(() => {});
   }
 
@@ -401,6 +404,7 @@ export class SessionManager {
    */
   removeProcess(name: string): boolean {
     if (!Object.hasOwn(this.processes, name)) return false;
+    void closeWarmPool(this.processes[name]);
     delete this.processes[name];
     void this.bus.publish("process.removed", { name }).catch(() => {});
     return true;
@@ -417,7 +421,10 @@ export class SessionManager {
     clearInterval(this.#reaper);
     const running = [...this.registry.values()].filter((s) => !s.ended);
     for (const session of running) session.cancel(reason);
-    await Promise.all(running.map((s) => s.result));
+    await Promise.all([
+      ...running.map((s) => s.result),
+      ...Object.values(this.processes).map(closeWarmPool),
+    ]);
     if (this.#cluster) {
       clearInterval(this.#cluster.timer);
       this.#cluster.stop.abort();

@@ -318,6 +318,8 @@ export async function rawRequest(
 export interface ServerProcess {
   /** Where it listens. */
   url: URL;
+  /** Its process id. */
+  pid: number;
   /** Stops it with SIGTERM; resolves with its exit code, the rest of stdout and stderr. */
   stop(): Promise<{ code: number; stdout: string; stderr: string }>;
 }
@@ -360,6 +362,7 @@ export async function startServerProcess(
   }
   return {
     url: new URL(match[1]),
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       const { code } = await child.status;

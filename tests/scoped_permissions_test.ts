@@ -115,6 +115,75 @@ Deno.test("scoped --allow-run without kill: a warning at startup, and cancel sti
   );
 });
 
+Deno.test("a warm command starts from a launcher under exactly the flags main.ts permissions prints", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/pow.yaml`;
+  await Deno.writeTextFile(
+    file,
+    `server: { stateDir: ${dir}/state }\n` +
+      "processes:\n  hi: { command: [echo, '{1}'], params: [{ name: w }], warm: 1 }\n",
+  );
+  try {
+    const flags = await printedFlags(file);
+    assert.ok(flags.includes("--allow-run=echo,kill,ps,setsid,sh"), flags.join(" "));
+    const server = await serveWith(flags, file);
+    try {
+      await using client = await V2Client.connect(`ws://${server.url.host}/`);
+      // The first call starts cold and fills the pool: one shell, a session of its own.
+      await client.start(1, "hi", ["one"]);
+      assert.equal((await client.exit(1)).result.status, "fulfilled");
+      const launcher = await client.until(() => {
+        const mine = launchersOf(server.pid);
+        return mine.length === 1 ? mine[0] : undefined;
+      });
+      const started = await client.start(2, "hi", ["it's $(id)"]);
+      assert.equal(started.pid, launcher);
+      assert.equal((await client.exit(2)).result.status, "fulfilled");
+      assert.equal(client.channel(2).stdout, "it's $(id)\n");
+    } finally {
+      const { stderr } = await server.stop();
+      assert.doesNotMatch(stderr, /WARN/);
+    }
+    // The server's shutdown ended its idle launcher.
+    for (const pid of launchersOf(server.pid)) await waitSessionGone(pid);
+    // A server that dies leaves none behind: the launcher's input closes and its shell exits.
+    const dying = await serveWith(flags, file);
+    try {
+      await using client = await V2Client.connect(`ws://${dying.url.host}/`);
+      await client.start(1, "hi", ["one"]);
+      await client.exit(1);
+      const launcher = await client.until(() => launchersOf(dying.pid)[0]);
+      Deno.kill(dying.pid, "SIGKILL");
+      await waitSessionGone(launcher);
+    } finally {
+      await dying.stop().catch(() => {});
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Idle warm launchers of a server process: its `sh` children that lead their own session. */
+function launchersOf(serverPid: number): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const close = stat.lastIndexOf(")");
+      const fields = stat.slice(close + 2).split(" ");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      if (
+        comm === "sh" && Number(fields[1]) === serverPid && fields[0] !== "Z" &&
+        Number(fields[3]) === Number(entry.name)
+      ) found.push(Number(entry.name));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
 Deno.test("a pty process runs under exactly the flags main.ts permissions prints; without them the server warns", async () => {
   const dir = await Deno.makeTempDir();
   const file = `${dir}/pow.yaml`;

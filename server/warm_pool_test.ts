@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { waitSessionGone } from "../tests/_proc.ts";
+import { defineCommand } from "./process.ts";
+import { SessionManager } from "./session_manager.ts";
+import { LAUNCHER_SCRIPT, LAUNCHER_SHELL, launchScript, shellQuote } from "./warm_pool.ts";
+import { parseConfig } from "./config.ts";
+import { untilStarted } from "./session.ts";
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+const PRINTF = "/usr/bin/printf";
+
+/** This process's children that are launcher shells in their own session: pid → session id. */
+function launchers(): Map<number, number> {
+  const found = new Map<number, number>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(stat.indexOf("(") + 1, close);
+    const fields = stat.slice(close + 2).split(" ");
+    if (Number(fields[1]) === Deno.pid && comm === "sh" && fields[0] !== "Z") {
+      found.set(Number(entry.name), Number(fields[3]));
+    }
+  }
+  return found;
+}
+
+/** Runs one launcher by hand: the script, then `input`, then end of input. */
+async function launch(
+  script: string,
+  input: Uint8Array[] = [],
+): Promise<{ code: number; stdout: Uint8Array; stderr: Uint8Array }> {
+  const child = new Deno.Command("/usr/bin/setsid", {
+    args: [LAUNCHER_SHELL, "-c", LAUNCHER_SCRIPT],
+    clearEnv: true,
+    env: { PATH: "/usr/bin:/bin" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Read while writing: a program that echoes its input would otherwise fill its pipe.
+  const stdout = new Response(child.stdout).bytes();
+  const stderr = new Response(child.stderr).bytes();
+  const writer = child.stdin.getWriter();
+  await writer.write(encoder.encode(script));
+  for (const chunk of input) await writer.write(chunk);
+  await writer.close();
+  return { code: (await child.status).code, stdout: await stdout, stderr: await stderr };
+}
+
+Deno.test("launchScript: hostile words reach the program exactly as given, never run", async () => {
+  const marker = `/tmp/pow-warm-${crypto.randomUUID()}`;
+  const words = [
+    "'",
+    "'\\''",
+    "$(touch " + marker + ")",
+    "`touch " + marker + "`",
+    "; touch " + marker,
+    "a\nb",
+    "\n",
+    "x\n",
+    "",
+    "\\",
+    "\\n",
+    "-n",
+    "*",
+    "$HOME",
+    "a  b",
+    '"',
+    "é ✓",
+    "#",
+  ];
+  const out = await launch(launchScript(PRINTF, ["%s\\0", ...words])!);
+  assert.equal(decoder.decode(out.stderr), "");
+  assert.equal(out.code, 0);
+  assert.deepEqual(decoder.decode(out.stdout).split("\0").slice(0, -1), words);
+  assert.throws(() => Deno.statSync(marker), Deno.errors.NotFound);
+  // A NUL cannot reach any program: no script, the call starts cold (and fails there).
+  assert.equal(launchScript(PRINTF, ["a\0b"]), undefined);
+  assert.equal(launchScript(PRINTF, [], { A: "\0" }), undefined);
+  assert.equal(launchScript(PRINTF, [], { "A B": "1" }), undefined);
+  assert.equal(shellQuote("it's"), `'it'\\''s'`);
+});
+
+Deno.test("launchScript: the program reads the input written after it, byte for byte", async () => {
+  const big = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff);
+  const out = await launch(launchScript("/usr/bin/cat", [])!, [encoder.encode("abc\n"), big]);
+  assert.equal(out.code, 0);
+  assert.equal(out.stdout.length, 4 + big.length);
+  assert.equal(decoder.decode(out.stdout.subarray(0, 4)), "abc\n");
+  assert.deepEqual(out.stdout.subarray(4), big);
+});
+
+Deno.test("launchScript: the environment is the cold start's plus the call's, no PWD", async () => {
+  const out = await launch(launchScript("/usr/bin/env", [], { TRACEPARENT: "00-a'b" })!);
+  assert.deepEqual(
+    decoder.decode(out.stdout).trim().split("\n").sort(),
+    ["PATH=/usr/bin:/bin", "TRACEPARENT=00-a'b"],
+  );
+});
+
+function warmManager(warm = 2) {
+  return new SessionManager({
+    processes: {
+      echo: defineCommand(["echo", "{1}"], { params: [{ name: "word" }], warm }),
+      cat: defineCommand(["cat"], { warm }),
+      sleep: defineCommand(["sh", "-c", "sleep 30 & sleep 30"], { warm, killGrace: 500 }),
+    },
+  });
+}
+
+async function output(manager: SessionManager, name: string, params: string[], input?: string) {
+  const session = manager.start(name, params, { caller: { id: "t" } });
+  if (input !== undefined) {
+    await session.write(input);
+    await session.closeInput();
+  }
+  const result = await session.result;
+  const text = session.log.retained().map((c) => decoder.decode(c.data)).join("");
+  return { session, result, text };
+}
+
+Deno.test("warm: a call becomes a ready launcher (same pid, own session), output and input intact", async () => {
+  const before = new Set(launchers().keys());
+  const manager = warmManager();
+  try {
+    const first = await output(manager, "echo", ["it's $(id)"]);
+    assert.equal(first.text, "it's $(id)\n");
+    // The first call started cold and filled the pool: two shells, each its own session.
+    const ready = [...launchers()].filter(([pid]) => !before.has(pid));
+    assert.equal(ready.length, 2);
+    for (const [pid, sid] of ready) assert.equal(sid, pid);
+    const second = await output(manager, "echo", ["two"]);
+    assert.deepEqual(second.result, { status: "fulfilled", value: null, exitCode: 0 });
+    assert.equal(second.text, "two\n");
+    assert.ok(
+      ready.some(([pid]) => pid === second.session.pid),
+      `pid ${second.session.pid} is not one of the launchers ${ready.map(([p]) => p)}`,
+    );
+    // Input written by the client follows the launcher's command in the same pipe.
+    await output(manager, "cat", [], "warm up");
+    const cat = await output(manager, "cat", [], "hello\nworld");
+    assert.equal(cat.text, "hello\nworld");
+  } finally {
+    await manager.close();
+  }
+  // Closing the manager ends every idle launcher.
+  const left = [...launchers().keys()].filter((pid) => !before.has(pid));
+  for (const pid of left) await waitSessionGone(pid);
+});
+
+Deno.test("warm: cancel ends a warm-started group; a launcher killed while idle is skipped", async () => {
+  const before = new Set(launchers().keys());
+  const manager = warmManager(1);
+  try {
+    // The first call starts cold and fills the pool.
+    const cold = manager.start("sleep", [], { caller: { id: "t" } });
+    await untilStarted(cold);
+    cold.cancel("test");
+    await cold.result;
+    await waitSessionGone(cold.pid!);
+    const ready = [...launchers().keys()].filter((pid) => !before.has(pid));
+    assert.equal(ready.length, 1);
+    const session = manager.start("sleep", [], { caller: { id: "t" } });
+    await untilStarted(session);
+    assert.equal(session.pid, ready[0]);
+    await new Promise((r) => setTimeout(r, 100));
+    session.cancel("enough");
+    const result = await session.result;
+    assert.equal(result.status, "rejected");
+    await waitSessionGone(session.pid!);
+    // A launcher that dies while idle is never handed out: the call still runs.
+    const refilled = [...launchers().keys()].filter((pid) => !before.has(pid));
+    assert.equal(refilled.length, 1);
+    Deno.kill(refilled[0], "SIGKILL");
+    await waitSessionGone(refilled[0]);
+    const after = await output(manager, "echo", ["still"]);
+    assert.equal(after.text, "still\n");
+  } finally {
+    await manager.close();
+  }
+});
+
+Deno.test("config: warm is a whole number up to 16, and not for another user", () => {
+  const parse = (yaml: string) => parseConfig(yaml, { file: "pow.yaml" });
+  const ok = parse("processes:\n  e:\n    command: [echo]\n    warm: 2\n");
+  assert.equal((ok.processes.e as { warm?: number }).warm, 2);
+  assert.throws(
+    () => parse("processes:\n  e:\n    command: [echo]\n    warm: 17\n"),
+    /processes\.e\.warm/,
+  );
+  assert.throws(
+    () => parse("processes:\n  e:\n    command: [echo]\n    warm: -1\n"),
+    /processes\.e\.warm/,
+  );
+  assert.throws(
+    () => parse("processes:\n  e:\n    command: [echo]\n    warm: 2\n    user: root\n"),
+    /cannot be kept warm/,
+  );
+});
