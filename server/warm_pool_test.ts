@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { waitSessionGone } from "../tests/_proc.ts";
 import { defineCommand } from "./process.ts";
 import { SessionManager } from "./session_manager.ts";
-import { LAUNCHER_SCRIPT, LAUNCHER_SHELL, launchScript, shellQuote } from "./warm_pool.ts";
+import {
+  LAUNCHER_SCRIPT,
+  LAUNCHER_SHELL,
+  launchScript,
+  shellQuote,
+  WarmPool,
+} from "./warm_pool.ts";
 import { parseConfig } from "./config.ts";
 import { untilStarted } from "./session.ts";
 
@@ -29,6 +35,17 @@ function launchers(): Map<number, number> {
     }
   }
   return found;
+}
+
+/** Waits until `n` launchers not in `before` are shells (a new one is `setsid` for a moment). */
+async function newLaunchers(before: Set<number>, n: number): Promise<[number, number][]> {
+  const deadline = Date.now() + 5000;
+  while (true) {
+    const found = [...launchers()].filter(([pid]) => !before.has(pid));
+    if (found.length === n) return found;
+    if (Date.now() > deadline) throw new Error(`${found.length} launchers, expected ${n}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Runs one launcher by hand: the script, then `input`, then end of input. */
@@ -133,8 +150,7 @@ Deno.test("warm: a call becomes a ready launcher (same pid, own session), output
     const first = await output(manager, "echo", ["it's $(id)"]);
     assert.equal(first.text, "it's $(id)\n");
     // The first call started cold and filled the pool: two shells, each its own session.
-    const ready = [...launchers()].filter(([pid]) => !before.has(pid));
-    assert.equal(ready.length, 2);
+    const ready = await newLaunchers(before, 2);
     for (const [pid, sid] of ready) assert.equal(sid, pid);
     const second = await output(manager, "echo", ["two"]);
     assert.deepEqual(second.result, { status: "fulfilled", value: null, exitCode: 0 });
@@ -165,8 +181,7 @@ Deno.test("warm: cancel ends a warm-started group; a launcher killed while idle 
     cold.cancel("test");
     await cold.result;
     await waitSessionGone(cold.pid!);
-    const ready = [...launchers().keys()].filter((pid) => !before.has(pid));
-    assert.equal(ready.length, 1);
+    const ready = (await newLaunchers(before, 1)).map(([pid]) => pid);
     const session = manager.start("sleep", [], { caller: { id: "t" } });
     await untilStarted(session);
     assert.equal(session.pid, ready[0]);
@@ -176,8 +191,7 @@ Deno.test("warm: cancel ends a warm-started group; a launcher killed while idle 
     assert.equal(result.status, "rejected");
     await waitSessionGone(session.pid!);
     // A launcher that dies while idle is never handed out: the call still runs.
-    const refilled = [...launchers().keys()].filter((pid) => !before.has(pid));
-    assert.equal(refilled.length, 1);
+    const refilled = (await newLaunchers(before, 1)).map(([pid]) => pid);
     Deno.kill(refilled[0], "SIGKILL");
     await waitSessionGone(refilled[0]);
     const after = await output(manager, "echo", ["still"]);
@@ -203,4 +217,29 @@ Deno.test("config: warm is a whole number up to 16, and not for another user", (
     () => parse("processes:\n  e:\n    command: [echo]\n    warm: 2\n    user: root\n"),
     /cannot be kept warm/,
   );
+});
+
+Deno.test("WarmPool: launchers not taken within idleMs end; a closed pool hands out none", async () => {
+  const before = new Set(launchers().keys());
+  const pool = new WarmPool({
+    size: 2,
+    idleMs: 200,
+    spawn: () =>
+      new Deno.Command("/usr/bin/setsid", {
+        args: [LAUNCHER_SHELL, "-c", LAUNCHER_SCRIPT],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+  });
+  try {
+    pool.fill();
+    assert.equal(pool.ready, 2);
+    const mine = await newLaunchers(before, 2);
+    for (const [pid] of mine) await waitSessionGone(pid);
+    assert.equal(pool.ready, 0);
+  } finally {
+    await pool.close();
+  }
+  assert.equal(pool.take(), undefined);
 });
