@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { waitSessionGone } from "../tests/_proc.ts";
+import { launchersOf, waitSessionGone } from "../tests/_proc.ts";
 import { defineCommand } from "./process.ts";
 import { SessionManager } from "./session_manager.ts";
 import {
@@ -16,32 +16,14 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const PRINTF = "/usr/bin/printf";
 
-/** This process's children that are launcher shells in their own session: pid → session id. */
-function launchers(): Map<number, number> {
-  const found = new Map<number, number>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
-    try {
-      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-    } catch {
-      continue;
-    }
-    const close = stat.lastIndexOf(")");
-    const comm = stat.slice(stat.indexOf("(") + 1, close);
-    const fields = stat.slice(close + 2).split(" ");
-    if (Number(fields[1]) === Deno.pid && comm === "sh" && fields[0] !== "Z") {
-      found.set(Number(entry.name), Number(fields[3]));
-    }
-  }
-  return found;
-}
+/** This process's warm launchers. */
+const launchers = () => launchersOf(Deno.pid);
 
 /** Waits until `n` launchers not in `before` are shells (a new one is `setsid` for a moment). */
-async function newLaunchers(before: Set<number>, n: number): Promise<[number, number][]> {
+async function newLaunchers(before: Set<number>, n: number): Promise<number[]> {
   const deadline = Date.now() + 5000;
   while (true) {
-    const found = [...launchers()].filter(([pid]) => !before.has(pid));
+    const found = launchers().filter((pid) => !before.has(pid));
     if (found.length === n) return found;
     if (Date.now() > deadline) throw new Error(`${found.length} launchers, expected ${n}`);
     await new Promise((r) => setTimeout(r, 10));
@@ -144,20 +126,19 @@ async function output(manager: SessionManager, name: string, params: string[], i
 }
 
 Deno.test("warm: a call becomes a ready launcher (same pid, own session), output and input intact", async () => {
-  const before = new Set(launchers().keys());
+  const before = new Set(launchers());
   const manager = warmManager();
   try {
     const first = await output(manager, "echo", ["it's $(id)"]);
     assert.equal(first.text, "it's $(id)\n");
     // The first call started cold and filled the pool: two shells, each its own session.
     const ready = await newLaunchers(before, 2);
-    for (const [pid, sid] of ready) assert.equal(sid, pid);
     const second = await output(manager, "echo", ["two"]);
     assert.deepEqual(second.result, { status: "fulfilled", value: null, exitCode: 0 });
     assert.equal(second.text, "two\n");
     assert.ok(
-      ready.some(([pid]) => pid === second.session.pid),
-      `pid ${second.session.pid} is not one of the launchers ${ready.map(([p]) => p)}`,
+      ready.includes(second.session.pid!),
+      `pid ${second.session.pid} is not one of the launchers ${ready}`,
     );
     // Input written by the client follows the launcher's command in the same pipe.
     await output(manager, "cat", [], "warm up");
@@ -167,12 +148,12 @@ Deno.test("warm: a call becomes a ready launcher (same pid, own session), output
     await manager.close();
   }
   // Closing the manager ends every idle launcher.
-  const left = [...launchers().keys()].filter((pid) => !before.has(pid));
+  const left = launchers().filter((pid) => !before.has(pid));
   for (const pid of left) await waitSessionGone(pid);
 });
 
 Deno.test("warm: cancel ends a warm-started group; a launcher killed while idle is skipped", async () => {
-  const before = new Set(launchers().keys());
+  const before = new Set(launchers());
   const manager = warmManager(1);
   try {
     // The first call starts cold and fills the pool.
@@ -181,7 +162,7 @@ Deno.test("warm: cancel ends a warm-started group; a launcher killed while idle 
     cold.cancel("test");
     await cold.result;
     await waitSessionGone(cold.pid!);
-    const ready = (await newLaunchers(before, 1)).map(([pid]) => pid);
+    const ready = await newLaunchers(before, 1);
     const session = manager.start("sleep", [], { caller: { id: "t" } });
     await untilStarted(session);
     assert.equal(session.pid, ready[0]);
@@ -191,7 +172,7 @@ Deno.test("warm: cancel ends a warm-started group; a launcher killed while idle 
     assert.equal(result.status, "rejected");
     await waitSessionGone(session.pid!);
     // A launcher that dies while idle is never handed out: the call still runs.
-    const refilled = (await newLaunchers(before, 1)).map(([pid]) => pid);
+    const refilled = await newLaunchers(before, 1);
     Deno.kill(refilled[0], "SIGKILL");
     await waitSessionGone(refilled[0]);
     const after = await output(manager, "echo", ["still"]);
@@ -220,7 +201,7 @@ Deno.test("config: warm is a whole number up to 16, and not for another user", (
 });
 
 Deno.test("WarmPool: launchers not taken within idleMs end; a closed pool hands out none", async () => {
-  const before = new Set(launchers().keys());
+  const before = new Set(launchers());
   const pool = new WarmPool({
     size: 2,
     idleMs: 200,
@@ -236,7 +217,7 @@ Deno.test("WarmPool: launchers not taken within idleMs end; a closed pool hands 
     pool.fill();
     assert.equal(pool.ready, 2);
     const mine = await newLaunchers(before, 2);
-    for (const [pid] of mine) await waitSessionGone(pid);
+    for (const pid of mine) await waitSessionGone(pid);
     assert.equal(pool.ready, 0);
   } finally {
     await pool.close();

@@ -15,14 +15,21 @@ export interface ProcInfo {
   comm: string;
 }
 
+/** A process and its place in the process tree, as `/proc/<pid>/stat` gives them. */
+export interface ProcStat extends ProcInfo {
+  /** The parent's pid. */
+  ppid: number;
+  /** The session id. */
+  sid: number;
+}
+
 /**
- * Lists the processes (zombies included) whose session id is `sid`.
+ * Lists every process in `/proc` (zombies included).
  *
- * @param sid The session id (the pid of a pow command's leader).
- * @returns The processes still present.
+ * @returns The processes there now.
  */
-export function sessionMembers(sid: number): ProcInfo[] {
-  const found: ProcInfo[] = [];
+export function processes(): ProcStat[] {
+  const found: ProcStat[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     let stat: string;
@@ -35,11 +42,40 @@ export function sessionMembers(sid: number): ProcInfo[] {
     const comm = stat.slice(stat.indexOf("(") + 1, close);
     const fields = stat.slice(close + 2).split(" ");
     // fields[0] = state, [1] = ppid, [2] = pgrp, [3] = session
-    if (Number(fields[3]) === sid || Number(entry.name) === sid) {
-      found.push({ pid: Number(entry.name), state: fields[0], comm });
-    }
+    found.push({
+      pid: Number(entry.name),
+      state: fields[0],
+      comm,
+      ppid: Number(fields[1]),
+      sid: Number(fields[3]),
+    });
   }
   return found;
+}
+
+/**
+ * Lists the processes (zombies included) whose session id is `sid`.
+ *
+ * @param sid The session id (the pid of a pow command's leader).
+ * @returns The processes still present.
+ */
+export function sessionMembers(sid: number): ProcInfo[] {
+  return processes()
+    .filter((p) => p.sid === sid || p.pid === sid)
+    .map(({ pid, state, comm }) => ({ pid, state, comm }));
+}
+
+/**
+ * Lists the warm launchers of a server (docs/config.md, "Warm starts"): its live `sh` children
+ * that lead their own session.
+ *
+ * @param parent The server's pid.
+ * @returns Their pids.
+ */
+export function launchersOf(parent: number): number[] {
+  return processes()
+    .filter((p) => p.ppid === parent && p.comm === "sh" && p.state !== "Z" && p.sid === p.pid)
+    .map((p) => p.pid);
 }
 
 /**

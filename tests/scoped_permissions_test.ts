@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { startServerProcess } from "./_helpers.ts";
 import { V2Client } from "./_native.ts";
-import { sessionMembers, waitSessionGone } from "./_proc.ts";
+import { launchersOf, sessionMembers, waitSessionGone } from "./_proc.ts";
 import { hasRedis, startRedis } from "./_redis.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -162,27 +162,6 @@ Deno.test("a warm command starts from a launcher under exactly the flags main.ts
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** Idle warm launchers of a server process: its `sh` children that lead their own session. */
-function launchersOf(serverPid: number): number[] {
-  const found: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const close = stat.lastIndexOf(")");
-      const fields = stat.slice(close + 2).split(" ");
-      const comm = stat.slice(stat.indexOf("(") + 1, close);
-      if (
-        comm === "sh" && Number(fields[1]) === serverPid && fields[0] !== "Z" &&
-        Number(fields[3]) === Number(entry.name)
-      ) found.push(Number(entry.name));
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
 
 Deno.test("a pty process runs under exactly the flags main.ts permissions prints; without them the server warns", async () => {
   const dir = await Deno.makeTempDir();
