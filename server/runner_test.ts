@@ -6,8 +6,9 @@ import {
   spawnMode,
   START_READ_SIZE,
   startCommand,
+  startFunction,
 } from "./runner.ts";
-import { defineCommand } from "./process.ts";
+import { defineCommand, defineProcess } from "./process.ts";
 import { headroom, OUTPUT_HEADROOM } from "./output_log.ts";
 
 function options(output: string[] = []): RunOptions {
@@ -135,4 +136,49 @@ Deno.test("runner: after a small read a quiet pipe's pending read holds the smal
     MIN_READ_SIZE * 2,
   ]);
   assert.equal(got.reduce((a, b) => a + b, 0), 3020);
+});
+
+Deno.test("startFunction: the context is ProcessContext only, and every part destructures", async () => {
+  const written: string[] = [];
+  let seen: Record<string, unknown> = {};
+  const process = startFunction(
+    defineProcess({
+      async run(ctx) {
+        // Nothing of the runner's own controls reaches the function.
+        for (const name of ["input", "abort", "closeInput", "endInput"]) assert.ok(!(name in ctx));
+        const { params, paramsOmitted, stdin, stdout, stderr, signal, caller, sessionId, publish } =
+          ctx;
+        seen = { params, paramsOmitted, caller, sessionId, aborted: signal.aborted };
+        const writer = stdout.getWriter();
+        await writer.write(new TextEncoder().encode("out"));
+        await stderr.getWriter().write(new TextEncoder().encode("err"));
+        const input = await new Response(stdin).text();
+        await assert.rejects(publish("t", 1), /no event bus/);
+        return input;
+      },
+    }),
+    {
+      params: ["a"],
+      caller: { id: "me" },
+      sessionId: "s1",
+      killGrace: 0,
+      output: {
+        write: (stream, data) => {
+          written.push(`${stream}:${new TextDecoder().decode(data)}`);
+          return Promise.resolve();
+        },
+      },
+    },
+  );
+  await process.write(new TextEncoder().encode("in"));
+  await process.closeInput();
+  assert.deepEqual(await process.exited, { value: "in" });
+  assert.deepEqual(seen, {
+    params: ["a"],
+    paramsOmitted: false,
+    caller: { id: "me" },
+    sessionId: "s1",
+    aborted: false,
+  });
+  assert.deepEqual(written, ["stdout:out", "stderr:err"]);
 });
