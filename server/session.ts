@@ -235,6 +235,7 @@ export class Session extends QuietEventTarget {
   #outcome: SessionResult | undefined;
   #resolve!: (result: SessionResult) => void;
   #process: RunningProcess | undefined;
+  #pid: number | undefined;
   #options: SessionOptions;
   #killGrace: number;
   #cancel: { reason: string; kind: RejectionKind } | undefined;
@@ -318,7 +319,7 @@ export class Session extends QuietEventTarget {
 
   /** The OS process id, where there is one. */
   get pid(): number | undefined {
-    return this.#process?.pid;
+    return this.#pid;
   }
 
   /** Whether standard input has been closed. */
@@ -405,7 +406,9 @@ export class Session extends QuietEventTarget {
 
   #started(process: RunningProcess): void {
     this.#process = process;
+    this.#pid = process.pid;
     if (this.#outcome) {
+      this.#process = undefined;
       process.kill("SIGKILL");
       return;
     }
@@ -648,6 +651,8 @@ export class Session extends QuietEventTarget {
     clearTimeout(this.#killTimer);
     clearTimeout(this.#timeoutTimer);
     this.#outcome = result;
+    // What ran is done: a session lingers a minute, and keeps only its pid, output and result.
+    this.#process = undefined;
     this.#endedAt = Date.now();
     this.#inputClosed = true;
     this.log.close();
