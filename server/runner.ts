@@ -14,6 +14,7 @@ import {
   LAUNCHER_SHELL,
   launchScript,
   MAX_WARM,
+  MAX_WARM_SCRIPT,
   WarmPool,
 } from "./warm_pool.ts";
 import {
@@ -633,7 +634,7 @@ function takeWarm(
     if (base[name] !== value || name === "PWD") extra[name] = value;
   }
   const script = launchScript(path, args, extra);
-  if (script === undefined) return undefined;
+  if (script === undefined || script.length > MAX_WARM_SCRIPT) return undefined;
   const launcher = pool.take();
   return launcher && { ...launcher, script };
 }

@@ -35,6 +35,13 @@ export const LAUNCHER_SCRIPT = [
 /** Idle launchers of a pool not taken for this long are ended. */
 export const WARM_IDLE_MS = 60_000;
 
+/**
+ * The longest command text a launcher is given; a call with more (long params) starts cold. The
+ * shell reads its input a byte at a time (about 0.75 µs a byte here), so past this a warm start
+ * would lose what it saves.
+ */
+export const MAX_WARM_SCRIPT = 512;
+
 /** The most launchers a command may keep warm. */
 export const MAX_WARM = 16;
 

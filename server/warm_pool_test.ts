@@ -140,6 +140,17 @@ Deno.test("warm: a call becomes a ready launcher (same pid, own session), output
       ready.includes(second.session.pid!),
       `pid ${second.session.pid} is not one of the launchers ${ready}`,
     );
+    // A call with long params starts cold (the shell would read them a byte at a time), and
+    // leaves the launchers ready.
+    const long = "x".repeat(4096);
+    const cold = await output(manager, "echo", [long]);
+    assert.equal(cold.text, `${long}\n`);
+    assert.ok(!ready.includes(cold.session.pid!));
+    // A NUL, which no program can receive, is refused as on a cold start, and takes no launcher.
+    const nul = await output(manager, "echo", ["a\0b"]);
+    assert.equal(nul.result.status, "rejected");
+    assert.match((nul.result as { reason: string }).reason, /nul byte/);
+    assert.equal(launchers().filter((pid) => ready.includes(pid)).length, 1);
     // Input written by the client follows the launcher's command in the same pipe.
     await output(manager, "cat", [], "warm up");
     const cat = await output(manager, "cat", [], "hello\nworld");
