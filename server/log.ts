@@ -17,6 +17,7 @@ import type { PowConfig } from "./config.ts";
 import type { RegistryEventType, SessionRegistry } from "./registry.ts";
 import type { Session } from "./session.ts";
 import { signalMode } from "./signals.ts";
+import { warmAvailable } from "./runner.ts";
 
 /** How much is logged: `debug` < `info` < `warn` < `error`; `off` logs nothing. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "off";
@@ -334,6 +335,13 @@ export function startupWarnings(config: PowConfig): string[] {
       `no permission to signal process groups: cancel, timeouts and disconnects end a ` +
         `command's own process but not what it started in the background; add kill to ` +
         `--allow-run (see "main.ts permissions")`,
+    );
+  }
+  const warm = Object.values(config.processes).some((d) => d.kind === "command" && d.warm);
+  if (warm && !warmAvailable()) {
+    warnings.push(
+      `warm starts are off, commands with warm start cold: they need the server to run setsid ` +
+        `and sh and to read /usr/bin/setsid and the PATH directories (see "main.ts permissions")`,
     );
   }
   return warnings;

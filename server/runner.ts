@@ -640,6 +640,17 @@ function takeWarm(
 }
 
 /**
+ * Whether warm starts can work in this server: it may run setsid(1) and sh(1) and find them
+ * (docs/config.md, "Warm starts"). Without, commands with `warm` start cold.
+ *
+ * @returns Whether they can.
+ */
+export function warmAvailable(): boolean {
+  return spawnMode() === "setsid" && runAllowed(LAUNCHER_SHELL) &&
+    resolveProgram(LAUNCHER_SHELL, childEnv().PATH) !== undefined;
+}
+
+/**
  * Ends the warm launchers of a command (when it is removed or replaced, and at shutdown).
  *
  * @param definition The command.

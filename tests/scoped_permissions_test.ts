@@ -146,6 +146,21 @@ Deno.test("a warm command starts from a launcher under exactly the flags main.ts
     }
     // The server's shutdown ended its idle launcher.
     for (const pid of launchersOf(server.pid)) await waitSessionGone(pid);
+    // Without setsid in the list: a warning at start, and calls start cold.
+    const cold = await serveWith(
+      flags.map((f) => f.startsWith("--allow-run=") ? f.replace(",setsid", "") : f),
+      file,
+    );
+    try {
+      await using client = await V2Client.connect(`ws://${cold.url.host}/`);
+      for (const id of [1, 2]) {
+        await client.start(id, "hi", ["cold"]);
+        assert.equal((await client.exit(id)).result.status, "fulfilled");
+      }
+      assert.deepEqual(launchersOf(cold.pid), []);
+    } finally {
+      assert.match((await cold.stop()).stderr, /WARN warm starts are off/);
+    }
     // A server that dies leaves none behind: the launcher's input closes and its shell exits.
     const dying = await serveWith(flags, file);
     try {
