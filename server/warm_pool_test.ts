@@ -235,3 +235,25 @@ Deno.test("WarmPool: launchers not taken within idleMs end; a closed pool hands 
   }
   assert.equal(pool.take(), undefined);
 });
+
+Deno.test("warm: replacing or removing a command ends its launchers", async () => {
+  const before = new Set(launchers());
+  const manager = warmManager(1);
+  try {
+    await output(manager, "echo", ["fill"]);
+    const [first] = await newLaunchers(before, 1);
+    // A reload that changes the definition: the old launcher goes, the new one warms on use.
+    manager.setProcess(
+      "echo",
+      defineCommand(["echo", "{1}"], { params: [{ name: "w" }], warm: 1 }),
+    );
+    await waitSessionGone(first);
+    assert.equal((await output(manager, "echo", ["new"])).text, "new\n");
+    const [second] = await newLaunchers(before, 1);
+    manager.removeProcess("echo");
+    await waitSessionGone(second);
+    assert.deepEqual(launchers().filter((pid) => !before.has(pid)), []);
+  } finally {
+    await manager.close();
+  }
+});
