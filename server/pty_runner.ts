@@ -19,7 +19,7 @@ import {
   type RunningProcess,
   type RunOptions,
 } from "./runner.ts";
-import { signalGroup } from "./signals.ts";
+import { endGroup, signalGroup } from "./signals.ts";
 
 const SIGNALS: Record<number, string> = {
   1: "SIGHUP",
@@ -78,9 +78,7 @@ export function startPty(
   const exited = new Promise<ExitInfo>((resolve) => {
     pty.onExit(({ exitCode, signal }) => {
       closed = true;
-      void signalGroup(pid, "SIGTERM").then((others) => {
-        if (others) setTimeout(() => void signalGroup(pid, "SIGKILL"), options.killGrace);
-      });
+      void endGroup(pid, options.killGrace);
       pending.then(() =>
         resolve(signal ? { signal: SIGNALS[signal] ?? `signal ${signal}` } : { code: exitCode })
       );

@@ -33,7 +33,7 @@ import type {
   ProcessDefinition,
 } from "./process.ts";
 import { expandTemplate } from "./params.ts";
-import { killGroup, signalGroup as signalGroupLater, signalMode } from "./signals.ts";
+import { endGroup, killGroup, signalGroup as signalGroupLater, signalMode } from "./signals.ts";
 
 /** Where a runner writes output; `write` waits while the output log is full. */
 export interface OutputSink {
@@ -335,7 +335,7 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     if (!pumped) await Promise.race([pumps, nextTurn()]);
     let others = false;
     if (signals === "direct") others = killGroup(pid, "SIGTERM");
-    else if (pumped) void endGroupLater(pid, options.killGrace); // the exit need not wait
+    else if (pumped) void endGroup(pid, options.killGrace); // the exit need not wait
     else others = await signalGroupLater(pid, "SIGTERM");
     if (others || !pumped) {
       // A descendant that called setsid is out of reach of group signals and may hold the
@@ -363,13 +363,6 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     kill: (signal) => void signalGroup(signal),
     exited,
   };
-}
-
-/** Ends what is left of a group after its leader exited: SIGTERM, SIGKILL after the grace. */
-async function endGroupLater(pgid: number, grace: number): Promise<void> {
-  if (await signalGroupLater(pgid, "SIGTERM")) {
-    setTimeout(() => void signalGroupLater(pgid, "SIGKILL"), grace);
-  }
 }
 
 /** Resolves on the next event-loop turn (after pending I/O callbacks). */
@@ -586,8 +579,8 @@ function noBus(): Promise<void> {
   return Promise.reject(new Error("Cannot publish: this session has no event bus"));
 }
 
-/** The warm pools of command definitions, made on their first call. */
-const warmPools = new Map<CommandProcess, WarmPool>();
+/** The warm pools of command definitions, made on their first call, and their launchers' env. */
+const warmPools = new Map<CommandProcess, { pool: WarmPool; base: Record<string, string> }>();
 
 /**
  * Takes a warm launcher for a call of a command with `warm`, and the text that makes it the
@@ -602,14 +595,14 @@ function takeWarm(
 ): (Launcher & { script: string }) | undefined {
   const size = Math.min(definition.warm ?? 0, MAX_WARM);
   if (size <= 0 || definition.uid !== undefined || definition.gid !== undefined) return undefined;
-  let pool = warmPools.get(definition);
-  if (!pool) {
+  const warm = warmPools.get(definition);
+  if (!warm) {
     const base = childEnv(definition.env);
     const shell = runAllowed(LAUNCHER_SHELL)
       ? resolveProgram(LAUNCHER_SHELL, base.PATH)
       : undefined;
     if (shell === undefined) return undefined;
-    pool = new WarmPool({
+    const pool = new WarmPool({
       size,
       spawn: () =>
         new Deno.Command(SETSID, {
@@ -622,20 +615,22 @@ function takeWarm(
           args: [shell, "-c", LAUNCHER_SCRIPT],
         }).spawn(),
     });
-    warmPools.set(definition, pool);
+    warmPools.set(definition, { pool, base });
     pool.fill(); // this call starts cold; the next ones find launchers ready
     return undefined;
   }
-  // What the call's environment adds to the launcher's: the caller's trace context.
+  // What the call's environment adds to the launcher's: the caller's trace context, and a PWD
+  // the command sets (the shell replaces the one it inherited).
   const extra: Record<string, string> = {};
-  const env = childEnv(definition.env, options.trace);
-  const base = childEnv(definition.env);
-  for (const [name, value] of Object.entries(env)) {
-    if (base[name] !== value || name === "PWD") extra[name] = value;
+  if (options.trace) {
+    for (const [name, value] of Object.entries(childEnv(definition.env, options.trace))) {
+      if (warm.base[name] !== value) extra[name] = value;
+    }
   }
+  if (warm.base.PWD !== undefined) extra.PWD = warm.base.PWD;
   const script = launchScript(path, args, extra);
   if (script === undefined || script.length > MAX_WARM_SCRIPT) return undefined;
-  const launcher = pool.take();
+  const launcher = warm.pool.take();
   return launcher && { ...launcher, script };
 }
 
@@ -658,10 +653,10 @@ export function warmAvailable(): boolean {
  */
 export async function closeWarmPool(definition: ProcessDefinition): Promise<void> {
   if (definition.kind !== "command") return;
-  const pool = warmPools.get(definition);
-  if (!pool) return;
+  const warm = warmPools.get(definition);
+  if (!warm) return;
   warmPools.delete(definition);
-  await pool.close();
+  await warm.pool.close();
 }
 
 /**

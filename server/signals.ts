@@ -113,6 +113,20 @@ export function signalGroup(pgid: number, signal: Deno.Signal): Promise<boolean>
   return new Promise((resolve) => waiting.push(resolve));
 }
 
+/**
+ * Ends what is left of a group after its leader exited: SIGTERM, then SIGKILL after `grace`
+ * when anything received the first.
+ *
+ * @param pgid The process group id.
+ * @param grace Milliseconds between the two signals.
+ * @returns A promise that resolves once SIGTERM was sent (SIGKILL follows on a timer).
+ */
+export async function endGroup(pgid: number, grace: number): Promise<void> {
+  if (await signalGroup(pgid, "SIGTERM")) {
+    setTimeout(() => void signalGroup(pgid, "SIGKILL"), grace);
+  }
+}
+
 async function flush(signal: Deno.Signal): Promise<void> {
   const batch = batches.get(signal);
   batches.delete(signal);
