@@ -257,3 +257,31 @@ Deno.test("warm: replacing or removing a command ends its launchers", async () =
     await manager.close();
   }
 });
+
+Deno.test("warm: a warm-started program gets the caller's trace context, and the env of a cold start", async () => {
+  const manager = new SessionManager({
+    processes: { env: defineCommand(["env"], { warm: 1, env: { GREETING: "hi" } }) },
+  });
+  const trace = { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" };
+  let pid: number | undefined;
+  const run = async () => {
+    const session = manager.start("env", [], { caller: { id: "t" }, trace });
+    await session.result;
+    pid = session.pid;
+    return session.log.retained().map((c) => decoder.decode(c.data)).join("").trim().split("\n")
+      .sort();
+  };
+  const before = new Set(launchers());
+  try {
+    const cold = await run(); // fills the pool
+    const [launcher] = await newLaunchers(before, 1);
+    const warm = await run();
+    assert.equal(pid, launcher);
+    assert.deepEqual(warm, cold);
+    assert.ok(warm.includes(`TRACEPARENT=${trace.traceparent}`), warm.join(" "));
+    assert.ok(warm.includes("GREETING=hi"));
+    assert.ok(!warm.some((line) => line.startsWith("PWD=")));
+  } finally {
+    await manager.close();
+  }
+});
