@@ -85,3 +85,53 @@ export class QuietEventTarget extends EventTarget {
 function capture(options: boolean | EventListenerOptions | undefined): boolean {
   return typeof options === "boolean" ? options : options?.capture === true;
 }
+
+/**
+ * Callbacks that follow an object without `Event`s (the session core's cheap path): each is
+ * called in the order added, and what one throws is reported, not raised.
+ *
+ * @example
+ * ```ts
+ * import { Observers } from "./quiet_event_target.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const observers = new Observers<[string]>();
+ * const seen: string[] = [];
+ * const stop = observers.add((state) => seen.push(state));
+ * observers.call("running");
+ * stop();
+ * observers.call("ended");
+ * assert.deepEqual(seen, ["running"]);
+ * ```
+ */
+export class Observers<A extends unknown[]> {
+  #list: readonly ((...args: A) => void)[] = [];
+
+  /**
+   * Adds a callback.
+   *
+   * @param observer The callback.
+   * @returns A function that removes it.
+   */
+  add(observer: (...args: A) => void): () => void {
+    this.#list = [...this.#list, observer];
+    return () => {
+      this.#list = this.#list.filter((o) => o !== observer);
+    };
+  }
+
+  /**
+   * Calls every callback.
+   *
+   * @param args What they are called with.
+   */
+  call(...args: A): void {
+    for (const observer of this.#list) {
+      try {
+        observer(...args);
+      } catch (error) {
+        reportError(error);
+      }
+    }
+  }
+}

@@ -8,7 +8,7 @@
  */
 
 import type { Session, SessionState } from "./session.ts";
-import { QuietEventTarget } from "./quiet_event_target.ts";
+import { Observers, QuietEventTarget } from "./quiet_event_target.ts";
 
 /** The detail of a registry event. */
 export interface RegistryEventDetail {
@@ -79,14 +79,11 @@ export interface SessionRegistry extends EventTarget {
 export class MemorySessionRegistry extends QuietEventTarget implements SessionRegistry {
   #sessions = new Map<string, Session>();
   #unobserve = new Map<Session, () => void>();
-  #observers: readonly RegistryObserver[] = [];
+  #observers = new Observers<[RegistryEventType, Session]>();
 
   /** Calls `observer` on every event, before it is dispatched. */
   observe(observer: RegistryObserver): () => void {
-    this.#observers = [...this.#observers, observer];
-    return () => {
-      this.#observers = this.#observers.filter((o) => o !== observer);
-    };
+    return this.#observers.add(observer);
   }
 
   /** Adds a session. */
@@ -126,13 +123,7 @@ export class MemorySessionRegistry extends QuietEventTarget implements SessionRe
   }
 
   #emit(type: RegistryEventType, session: Session): void {
-    for (const observer of this.#observers) {
-      try {
-        observer(type, session);
-      } catch (error) {
-        reportError(error);
-      }
-    }
+    this.#observers.call(type, session);
     if (!this.listening(type)) return;
     this.dispatchEvent(
       new CustomEvent<RegistryEventDetail>(type, { detail: { session, state: session.state } }),

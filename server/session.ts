@@ -19,7 +19,7 @@ import {
   type ReaderOptions,
 } from "./output_log.ts";
 import type { EventBus } from "./bus.ts";
-import { QuietEventTarget } from "./quiet_event_target.ts";
+import { Observers, QuietEventTarget } from "./quiet_event_target.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
 import { type ExitInfo, type RunningProcess, startCommand, startFunction } from "./runner.ts";
 
@@ -251,7 +251,7 @@ export class Session extends QuietEventTarget {
   #now: () => number;
   #lastActive: number;
   #endedAt: number | undefined;
-  #observers: readonly ((state: SessionState) => void)[] = NO_OBSERVERS;
+  #observers = new Observers<[SessionState]>();
 
   /**
    * Creates a session in the `starting` state; call {@linkcode Session.start} to run it.
@@ -669,21 +669,12 @@ export class Session extends QuietEventTarget {
    * @returns A function that stops the observing.
    */
   observe(observer: (state: SessionState) => void): () => void {
-    this.#observers = [...this.#observers, observer];
-    return () => {
-      this.#observers = this.#observers.filter((o) => o !== observer);
-    };
+    return this.#observers.add(observer);
   }
 
   #setState(state: SessionState): void {
     this.#state = state;
-    for (const observer of this.#observers) {
-      try {
-        observer(state);
-      } catch (error) {
-        reportError(error);
-      }
-    }
+    this.#observers.call(state);
     if (this.listening("state")) {
       this.dispatchEvent(
         new CustomEvent<SessionStateEventDetail>("state", { detail: { session: this, state } }),
@@ -691,8 +682,6 @@ export class Session extends QuietEventTarget {
     }
   }
 }
-
-const NO_OBSERVERS: readonly never[] = [];
 
 /** A JSON-friendly summary of a session. */
 export interface SessionInfo {
