@@ -109,14 +109,15 @@ export interface WarmPoolOptions {
  * Launchers kept ready for one command.
  *
  * @example Warm start of `echo`
- * ```ts ignore
+ * ```ts
  * import { LAUNCHER_SCRIPT, launchScript, WarmPool } from "./warm_pool.ts";
+ * import assert from "node:assert/strict";
  *
  * const pool = new WarmPool({
  *   size: 1,
  *   spawn: () =>
  *     new Deno.Command("/usr/bin/setsid", {
- *       args: ["/bin/sh", "-c", LAUNCHER_SCRIPT],
+ *       args: ["sh", "-c", LAUNCHER_SCRIPT],
  *       stdin: "piped",
  *       stdout: "piped",
  *     }).spawn(),
@@ -126,7 +127,8 @@ export interface WarmPoolOptions {
  * const writer = launcher.child.stdin.getWriter();
  * await writer.write(new TextEncoder().encode(launchScript("/usr/bin/echo", ["hi"])));
  * await writer.close();
- * console.log(new TextDecoder().decode((await launcher.child.output()).stdout)); // "hi\n"
+ * const { stdout } = await launcher.child.output();
+ * assert.equal(new TextDecoder().decode(stdout), "hi\n");
  * await pool.close();
  * ```
  */
