@@ -229,6 +229,33 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
       ),
     );
   }
+  // What a Deno server does at best: `cat FILE` into a WebSocket as it is read, no protocol.
+  for (const [label, path] of [["binary", "cat"], ["text", "cat-text"]]) {
+    rows.push(
+      await measure({
+        ...common,
+        subject: "floor",
+        label: `floor: minimal Deno server, \`cat FILE\` → ${label} frames`,
+        versus: wsd,
+        floor,
+      }, async () => {
+        const digest = new Digest();
+        const t0 = performance.now();
+        const end = await websocketdSession(
+          `${ctx.floorServer.url}${path}?file=${encodeURIComponent(data.path)}`,
+          {
+            onMessage: (m) => digest.add(typeof m === "string" ? m : new Uint8Array(m)),
+            timeout: ctx.stepTimeout,
+          },
+        );
+        const figure = {
+          ...throughput(data.bytes, end.at - t0),
+          ...digestCheck(digest, data.bytes, data.sha256),
+        };
+        return end.code === 1000 ? figure : { ...figure, ok: false, check: `closed ${end.code}` };
+      }, log),
+    );
+  }
   const pow1 = "pow-1 (text frames)";
   if (ctx.pow1Missing) {
     rows.push(skip({ ...common, subject: "pow-1", label: pow1 }, ctx.pow1Missing));
@@ -534,7 +561,14 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
   const floorServer = "floor: minimal Deno server, upgrade + spawn `echo hello` + result frame";
   const floorSetsid =
     "floor: minimal Deno server as above, spawned through `setsid` (a process group)";
-  for (const [label, path] of [[floorServer, ""], [floorSetsid, "setsid"]]) {
+  const floorQuiet = "floor: minimal Deno server as above, `setsid`, and the close frame after " +
+    "100 ms of client quiet (as pow-1 sends it)";
+  for (
+    const [label, path] of [[floorServer, ""], [floorSetsid, "setsid"], [
+      floorQuiet,
+      "setsid-quiet",
+    ]]
+  ) {
     rows.push(
       await measure(
         { ...common, subject: "floor", label, versus: wsd },
@@ -694,6 +728,40 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
       inline: true,
     },
   ];
+  // The least a Deno server does for a call on an open connection: spawn, output, result.
+  const floorOpen = "floor: minimal Deno server on an open connection, `setsid echo hello` + " +
+    "output frame + result frame";
+  rows.push(
+    await measure({ ...common, subject: "floor", label: floorOpen, versus: wsd }, async () => {
+      let text = "";
+      let result = Promise.withResolvers<unknown>();
+      const { ws, closed } = await openSocket(
+        ctx.floorServer.url + "open-setsid",
+        "pow-1",
+        (data) => {
+          if (typeof data === "string") text += data;
+          else result.resolve(JSON.parse(new TextDecoder().decode(data)));
+        },
+        10_000,
+      );
+      closed.then((c) => result.reject(new Error(`closed (${c.code}) early`)));
+      try {
+        return await series(ctx, async () => {
+          text = "";
+          result = Promise.withResolvers<unknown>();
+          const t0 = performance.now();
+          ws.send(encoder.encode('{"call":"hello","params":[]}'));
+          const got = await within(result.promise, 10_000, "floor result");
+          const ms = performance.now() - t0;
+          const ok = text === "hello\n" &&
+            JSON.stringify(got) === '{"status":"fulfilled","value":null}';
+          return { ms, error: ok ? undefined : `got ${JSON.stringify(text)} → ${got}` };
+        });
+      } finally {
+        ws.close();
+      }
+    }, log),
+  );
   const pingLabel = "pow.v2 `ping` → `pong` round trip on an open connection (demo server)";
   if (ctx.nativeMissing) {
     rows.push(skip({ ...common, subject: "floor", label: pingLabel }, ctx.nativeMissing));
@@ -728,7 +796,7 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
         subject: "pow.v2",
         label: c.label,
         versus: c.value === null ? wsd : undefined,
-        floor: c.value === null ? undefined : pingLabel,
+        floor: c.value === null ? floorOpen : pingLabel,
       }, async () => {
         const conn = await NativeConnection.open(c.server.url);
         const decoder = new TextDecoder();

@@ -1,13 +1,26 @@
 /**
- * The call-latency floor server: the least a Deno server can do to answer a pow-1 call of
- * `echo hello` with a connection per call. It upgrades any request offering `pow-1`, and on the
- * first binary frame spawns `echo hello` with `Deno.Command` (piped stdout), sends what it
- * printed in one text frame, the result `{"status":"fulfilled","value":null}` in a binary
- * frame, and closes with 1000. No config, no sessions, no output log, no permission checks.
+ * The floor server: the least a Deno server does for what the bench asks of pow, so every pow
+ * row can be set against what Deno itself allows. No config, no sessions, no output log, no
+ * permission checks. The path chooses the mode:
  *
- * The path chooses how the child is started, so the bench can show what a process group costs:
- * `/` plain, `/setsid` through `/usr/bin/setsid` (pow's spawn when it may run setsid),
- * `/detached` with `detached: true` (pow's spawn otherwise).
+ * - `/`, `/setsid`, `/detached`: a pow-1 call of `echo hello` with a connection per call. It
+ *   upgrades any request offering `pow-1`, and on the first binary frame spawns `echo hello`
+ *   with `Deno.Command` (piped stdout), sends what it printed in one text frame, the result
+ *   `{"status":"fulfilled","value":null}` in a binary frame, and closes with 1000. `/` spawns
+ *   plainly, `/setsid` through `/usr/bin/setsid` (pow's spawn when it may run setsid: a process
+ *   group), `/detached` with `detached: true` (pow's spawn otherwise).
+ * - `/setsid-quiet`: as `/setsid`, but the close frame waits until the client has been quiet
+ *   for 100 ms, as pow-1 must (pow-1's `CLOSE_QUIET_MS`: a `Deno.serve` WebSocket that gets a
+ *   data frame after its close frame drops the connection), so the next call of a client that
+ *   waits for the close starts on a server that has been idle that long.
+ * - `/open-setsid`: the connection stays open; every binary frame spawns `setsid echo hello`
+ *   and is answered by the output text frame and the result binary frame: the floor of a pow.v2
+ *   call on an open connection.
+ * - `/cat?file=PATH` and `/cat-text?file=PATH`: like `websocketd [--binary] cat PATH`, the
+ *   connection starts `cat PATH` and its output goes out as it is read, in binary frames (`cat`)
+ *   or decoded into text frames (`cat-text`, what pow-1 sends), with the socket's send buffer
+ *   kept under 4 MiB (pow's high-water mark); then a close with 1000. The floor of bulk output
+ *   through a Deno WebSocket.
  *
  * Run as `deno run -A bench/floor_server.ts`; it prints `Listening on http://127.0.0.1:PORT/`
  * like pow, so `startPow`'s line matching finds it.
@@ -17,19 +30,81 @@
 
 const encoder = new TextEncoder();
 const RESULT = encoder.encode('{"status":"fulfilled","value":null}');
+/** pow-1's `CLOSE_QUIET_MS`. */
+const QUIET_MS = 100;
+/** pow's `SOCKET_HIGH_WATER`. */
+const HIGH_WATER = 4 * 1024 * 1024;
 
-async function answer(socket: WebSocket, mode: string): Promise<void> {
-  const command = mode === "setsid"
+function echo(mode: string): Deno.Command {
+  return mode.endsWith("setsid") || mode === "setsid-quiet"
     ? new Deno.Command("/usr/bin/setsid", { args: ["/usr/bin/echo", "hello"], stdout: "piped" })
     : new Deno.Command("echo", {
       args: ["hello"],
       stdout: "piped",
       detached: mode === "detached",
     });
-  const out = await command.output();
+}
+
+async function answer(socket: WebSocket, mode: string): Promise<void> {
+  const out = await echo(mode).output();
   socket.send(new TextDecoder().decode(out.stdout));
   socket.send(RESULT);
-  socket.close(1000, "");
+}
+
+async function drained(socket: WebSocket): Promise<void> {
+  for (let i = 0; socket.readyState === WebSocket.OPEN && socket.bufferedAmount > HIGH_WATER; i++) {
+    await new Promise((resolve) => setTimeout(resolve, i < 4 ? 0 : 1));
+  }
+}
+
+async function cat(socket: WebSocket, file: string, text: boolean): Promise<void> {
+  const child = new Deno.Command("cat", { args: [file], stdout: "piped" }).spawn();
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    if (socket.readyState !== WebSocket.OPEN) break;
+    socket.send(text ? decoder.decode(chunk, { stream: true }) : chunk);
+    await drained(socket);
+  }
+  const status = await child.status;
+  socket.close(status.success ? 1000 : 1011, "");
+}
+
+function serve(request: Request): Response {
+  const url = new URL(request.url);
+  const mode = url.pathname.slice(1);
+  if (mode === "cat" || mode === "cat-text") {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onopen = () => {
+      cat(socket, url.searchParams.get("file") ?? "", mode === "cat-text")
+        .catch(() => socket.close(1011));
+    };
+    return response;
+  }
+  const { socket, response } = Deno.upgradeWebSocket(request, { protocol: "pow-1" });
+  socket.binaryType = "arraybuffer";
+  if (mode === "open-setsid") {
+    socket.onmessage = (event) => {
+      if (typeof event.data !== "string") answer(socket, mode).catch(() => socket.close(1011));
+    };
+    return response;
+  }
+  let lastFrameAt = 0;
+  let answered = false;
+  socket.onmessage = (event) => {
+    lastFrameAt = Date.now();
+    if (answered || typeof event.data === "string") return;
+    answered = true;
+    answer(socket, mode).then(() => {
+      if (mode !== "setsid-quiet") return socket.close(1000, "");
+      const tick = () => {
+        const quiet = Date.now() - lastFrameAt;
+        if (quiet >= QUIET_MS) socket.close(1000, "");
+        else setTimeout(tick, QUIET_MS - quiet);
+      };
+      tick();
+    }).catch(() => socket.close(1011));
+  };
+  return response;
 }
 
 if (import.meta.main) {
@@ -37,14 +112,5 @@ if (import.meta.main) {
     hostname: "127.0.0.1",
     port: 0,
     onListen: ({ port }) => console.log(`Listening on http://127.0.0.1:${port}/`),
-  }, (request) => {
-    const { socket, response } = Deno.upgradeWebSocket(request, { protocol: "pow-1" });
-    const mode = new URL(request.url).pathname.slice(1);
-    socket.binaryType = "arraybuffer";
-    socket.onmessage = (event) => {
-      socket.onmessage = null;
-      if (typeof event.data !== "string") answer(socket, mode).catch(() => socket.close(1011));
-    };
-    return response;
-  });
+  }, serve);
 }
