@@ -9,9 +9,10 @@
  * One poller serves every socket of the process, and it runs only while some socket is
  * backed up. Each tick reads `bufferedAmount` of every waiting socket, wakes those that fell to
  * their mark, and estimates from the last tick how fast each one drains: when a socket is
- * expected to reach its mark within {@linkcode IMMEDIATE_MS}, the next tick is the next
- * event-loop turn (`setImmediate`, a few microseconds); otherwise a 1 ms timer (which fires
- * after 1 to 2 ms). A socket whose client stopped reading makes no progress: the timer then
+ * expected to reach its mark within {@linkcode IMMEDIATE_MS}, or has just started waiting
+ * (its queue falls when its write task runs, after the first tick, so that tick cannot have
+ * measured a rate), the next tick is the next event-loop turn (`setImmediate`, a few
+ * microseconds); otherwise a 1 ms timer (which fires after 1 to 2 ms). A socket whose client stopped reading makes no progress: the timer then
  * backs off, doubling up to {@linkcode MAX_IDLE_MS}, so a stalled client costs a few wake-ups
  * per second, not a busy loop. (`setTimeout(…, 0)` is no faster than 1 ms in Deno, which is
  * why the fast path uses `setImmediate`.)
@@ -42,6 +43,8 @@ interface Waiter {
   resolve: () => void;
   /** `bufferedAmount` at the previous tick. */
   last: number;
+  /** Ticks seen: the first one cannot have measured a rate yet. */
+  ticks: number;
 }
 
 const waiters = new Set<Waiter>();
@@ -68,7 +71,7 @@ export function drained(socket: WebSocket, mark: number = SOCKET_HIGH_WATER): Pr
   const queued = socket.bufferedAmount;
   if (socket.readyState !== WebSocket.OPEN || queued <= mark) return Promise.resolve();
   const { promise, resolve } = Promise.withResolvers<void>();
-  waiters.add({ socket, mark, resolve, last: queued });
+  waiters.add({ socket, mark, resolve, last: queued, ticks: 0 });
   if (!scheduled) {
     scheduled = true;
     lastTick = performance.now();
@@ -89,6 +92,7 @@ function tick(): void {
   lastTick = now;
   let soonest = Infinity;
   let progress = false;
+  let fresh = false;
   for (const waiter of waiters) {
     const { socket } = waiter;
     const queued = socket.readyState === WebSocket.OPEN ? socket.bufferedAmount : 0;
@@ -100,6 +104,7 @@ function tick(): void {
     }
     const rate = (waiter.last - queued) / elapsed; // bytes per millisecond
     waiter.last = queued;
+    if (waiter.ticks++ === 0) fresh = true;
     if (rate > 0) {
       progress = true;
       soonest = Math.min(soonest, (queued - waiter.mark) / rate);
@@ -109,7 +114,7 @@ function tick(): void {
     scheduled = false;
     return;
   }
-  if (soonest <= IMMEDIATE_MS) {
+  if (soonest <= IMMEDIATE_MS || fresh) {
     idleDelay = 1;
     setImmediate(tick);
     return;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { drained, drainWaiters } from "./drain.ts";
 
 /** A stand-in for a WebSocket whose queue the test empties by hand. */
@@ -60,4 +61,24 @@ Deno.test("drained backs off while a stalled socket makes no progress", async ()
   assert.ok(reads < 40, `bufferedAmount was read ${reads} times in 300 ms`);
   socket.bufferedAmount = 0;
   await wait;
+});
+
+Deno.test("drained looks again on the next turn before it falls back to a timer", async () => {
+  // A Deno socket's queue falls when its write task runs, which is after the first check: a
+  // wait of one frame must not cost a timer (1–2 ms, a throughput limit at loopback speed).
+  const timers: number[] = [];
+  const setTimeoutBefore = globalThis.setTimeout;
+  globalThis.setTimeout = ((callback: () => void, delay?: number) => {
+    if (callback.name === "tick") timers.push(delay ?? 0);
+    return setTimeoutBefore(callback, delay);
+  }) as typeof setTimeout;
+  try {
+    const socket = fakeSocket(10_000);
+    const wait = drained(socket as WebSocket, 1000);
+    setImmediate(() => (socket.bufferedAmount = 0)); // runs right after the poller's first tick
+    await wait;
+    assert.deepEqual(timers, []);
+  } finally {
+    globalThis.setTimeout = setTimeoutBefore;
+  }
 });
