@@ -18,7 +18,8 @@ export interface PumpOutputOptions {
   /**
    * Bytes queued above which the client counts as behind: then, with less than `maxBytes` of
    * output waiting, the pump lets output collect until the queue falls to this mark, so that
-   * many small writes go out as one frame. @default {no coalescing wait}
+   * many small writes go out as one frame. Not after a read that filled `maxBytes`: output that
+   * comes in large writes would only be delayed. @default {no coalescing wait}
    */
   backedUp?: number;
   /** Whether to go on; checked after every wait. @default {always} */
@@ -56,12 +57,15 @@ export async function pumpOutput(
   options: PumpOutputOptions,
 ): Promise<boolean> {
   const { maxBytes, highWater = SOCKET_HIGH_WATER, backedUp, live = () => true } = options;
+  // Whether the last read filled a frame: output comes in large writes, so waiting for more
+  // to collect would only delay it.
+  let full = false;
   while (true) {
     await drained(socket, highWater);
     if (!live()) return false;
     if (
-      backedUp !== undefined && socket.bufferedAmount > backedUp && !session.log.closed &&
-      session.log.end - reader.offset < maxBytes
+      !full && backedUp !== undefined && socket.bufferedAmount > backedUp &&
+      !session.log.closed && session.log.end - reader.offset < maxBytes
     ) {
       // Backed up with less than a frame waiting: let output collect while the queue drains.
       await drained(socket, backedUp);
@@ -71,6 +75,9 @@ export async function pumpOutput(
     const chunks = await reader.read({ maxBytes });
     if (chunks === null) return true;
     if (!live()) return false;
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.data.length;
+    full = bytes >= maxBytes;
     send(chunks, backlog);
   }
 }
