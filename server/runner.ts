@@ -33,7 +33,13 @@ import type {
   ProcessDefinition,
 } from "./process.ts";
 import { expandTemplate } from "./params.ts";
-import { endGroup, killGroup, signalGroup as signalGroupLater, signalMode } from "./signals.ts";
+import {
+  endGroup,
+  groupAlive,
+  killGroup,
+  signalGroup as signalGroupLater,
+  signalMode,
+} from "./signals.ts";
 
 /** Where a runner writes output; `write` waits while the output log is full. */
 export interface OutputSink {
@@ -345,7 +351,9 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
         ? setTimeout(() => void signalGroupLater(pid, "SIGKILL"), options.killGrace)
         : undefined;
       await pumps;
-      clearTimeout(timer);
+      // The pipes ending says nothing about members that never held them (or ignore SIGTERM):
+      // SIGKILL stays due unless the group is gone.
+      if (!groupAlive(pid)) clearTimeout(timer);
       clearTimeout(grace);
     }
     ended();

@@ -10,6 +10,7 @@ import {
 } from "./runner.ts";
 import { defineCommand, defineProcess } from "./process.ts";
 import { headroom, OUTPUT_HEADROOM } from "./output_log.ts";
+import { sessionMembers, waitSessionGone } from "../tests/_proc.ts";
 
 function options(output: string[] = []): RunOptions {
   const decoder = new TextDecoder();
@@ -50,6 +51,23 @@ Deno.test("runner starts a command as the leader of its own session and process 
   assert.equal(Number(session), pid);
   assert.deepEqual(await process.exited, { code: 0 });
   assert.equal(output.join(""), `${pid}\n`);
+});
+
+Deno.test("runner: a group member that ignores SIGTERM is killed after the grace once the program exits", async () => {
+  // The program exits at once; what it started in the background holds no pipe, ignores
+  // SIGTERM (an ignored signal stays ignored across exec) and would sleep on.
+  const output: string[] = [];
+  const command = defineCommand([
+    "sh",
+    "-c",
+    "trap '' TERM; sleep 30 </dev/null >/dev/null 2>&1 & echo started",
+  ]);
+  const process = startCommand(command, { ...options(output), killGrace: 200 });
+  const pid = process.pid!;
+  assert.deepEqual(await process.exited, { code: 0 });
+  assert.equal(output.join(""), "started\n");
+  assert.ok(sessionMembers(pid).length > 0, "the sleep outlived its shell");
+  await waitSessionGone(pid, 5000);
 });
 
 Deno.test("runner signal sent right after the start still ends the command", async () => {

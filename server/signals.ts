@@ -17,6 +17,8 @@
  * @module
  */
 
+import process from "node:process";
+
 /** How this server signals process groups (see the module documentation). */
 export type SignalMode = "direct" | "program" | "leader";
 
@@ -74,6 +76,35 @@ export function killGroup(pgid: number, signal: Deno.Signal): boolean {
     return true;
   } catch {
     return false;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
+ * Whether a process group may still have members (zombies count). Known only in `"direct"`
+ * mode (signal 0 through `node:process`, which sends nothing); otherwise `true`.
+ *
+ * @example
+ * ```ts
+ * import { groupAlive } from "./signals.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(groupAlive(2147483000), false); // no such group (`deno test -A`: direct mode)
+ * ```
+ *
+ * @param pgid The process group id.
+ * @returns `false` when the group is certainly gone.
+ */
+export function groupAlive(pgid: number): boolean {
+  if (signalMode() !== "direct") return true;
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code !== "ESRCH";
   } finally {
     Error.stackTraceLimit = limit;
   }
