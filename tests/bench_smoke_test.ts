@@ -64,7 +64,8 @@ Deno.test("bench harness at smoke sizes passes every check and prints every work
   const measured = (label: string) => report.rows.find((r) => r.label === label);
   // The floors are always measured, and bulk output is verified by hash.
   const floor = measured("floor: Deno reads `cat FILE` from a pipe");
-  assert.match(floor?.check ?? "", /^2000000 B, sha256 [0-9a-f]{12}… matches$/);
+  assert.match(floor?.check ?? "", /^each of 3 runs: 2000000 B, sha256 [0-9a-f]{12}… matches$/);
+  assert.match(floor?.shown ?? "", /; median of 3: [0-9.]+, [0-9.]+, [0-9.]+ MB\/s$/);
   assert.match(measured("floor: Deno reads `seq` from a pipe")?.check ?? "", /^10000 lines/);
   assert.match(
     measured("floor: Deno writes to `wc -c` through a pipe")?.check ?? "",
