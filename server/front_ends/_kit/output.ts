@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { OutputChunk, OutputStream } from "../../output_log.ts";
+import { headroom, type OutputChunk, type OutputStream } from "../../output_log.ts";
 
 /**
  * Joins byte arrays into one (the array itself when there is one).
@@ -32,6 +32,19 @@ export function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Options for {@linkcode runs}. */
+export interface RunsOptions {
+  /**
+   * Bytes a frame header needs in front of a chunk. With it, a chunk of at least
+   * {@linkcode RunsOptions.alone} bytes that has that much headroom (see `headroom` in
+   * `output_log.ts`) is a run of its own, to be sent in place: one more frame costs less than
+   * copying it into a larger one. @default {never alone}
+   */
+  header?: number;
+  /** The smallest chunk that goes alone. @default {8192} */
+  alone?: number;
+}
+
 /**
  * Groups adjacent chunks of one stream into runs (of at most `max` bytes each, unless a single
  * chunk is larger), keeping their order and without copying: a front end can then send each run
@@ -40,25 +53,40 @@ export function concat(parts: Uint8Array[]): Uint8Array {
  * @example
  * ```ts
  * import { runs } from "./output.ts";
+ * import { OUTPUT_HEADROOM, withHeadroom } from "../../output_log.ts";
  * import assert from "node:assert/strict";
  *
  * const a = { stream: "stdout" as const, offset: 0, data: new Uint8Array([1]) };
  * const b = { stream: "stdout" as const, offset: 1, data: new Uint8Array([2]) };
  * const c = { stream: "stderr" as const, offset: 2, data: new Uint8Array([3]) };
  * assert.deepEqual(runs([a, b, c]), [[a, b], [c]]);
+ *
+ * // A large chunk with room for a header goes alone; small ones still collect.
+ * const big = new Uint8Array(new ArrayBuffer(OUTPUT_HEADROOM + 8192), OUTPUT_HEADROOM);
+ * const d = { stream: "stdout" as const, offset: 2, data: withHeadroom(big) };
+ * const e = { stream: "stdout" as const, offset: 8194, data: new Uint8Array(9000) };
+ * assert.deepEqual(runs([a, b, d, e], Infinity, { header: 13 }), [[a, b], [d], [e]]);
  * ```
  *
  * @param chunks Chunks in log order.
  * @param max The most bytes in a run. @default {Infinity}
+ * @param options When a chunk goes alone.
  * @returns The runs.
  */
-export function runs(chunks: OutputChunk[], max: number = Infinity): OutputChunk[][] {
+export function runs(
+  chunks: OutputChunk[],
+  max: number = Infinity,
+  options: RunsOptions = {},
+): OutputChunk[][] {
+  const { header, alone: aloneMin = 8192 } = options;
   const out: OutputChunk[][] = [];
   let run: OutputChunk[] = [];
   let size = 0;
   for (const chunk of chunks) {
     const first = run[0];
-    const contiguous = first !== undefined && first.stream === chunk.stream &&
+    const alone = header !== undefined && chunk.data.length >= aloneMin &&
+      headroom(chunk.data) >= header;
+    const contiguous = !alone && first !== undefined && first.stream === chunk.stream &&
       first.offset + size === chunk.offset && size + chunk.data.length <= max;
     if (!contiguous && run.length > 0) {
       out.push(run);
@@ -67,6 +95,11 @@ export function runs(chunks: OutputChunk[], max: number = Infinity): OutputChunk
     }
     run.push(chunk);
     size += chunk.data.length;
+    if (alone) {
+      out.push(run);
+      run = [];
+      size = 0;
+    }
   }
   if (run.length > 0) out.push(run);
   return out;

@@ -906,7 +906,8 @@ class V2Connection {
       });
       channel.reportedSkipped = skipped;
     }
-    for (const run of runs(chunks)) {
+    // A large chunk with room for the header goes alone and in place (see `runs`).
+    for (const run of runs(chunks, Infinity, { header: DATA_FRAME_HEADER_SIZE })) {
       const first = run[0];
       const header = { kind: first.stream, id: channel.id, offset: first.offset };
       let frame: Uint8Array<ArrayBuffer>;
