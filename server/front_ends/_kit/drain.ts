@@ -12,9 +12,10 @@
  * expected to reach its mark within {@linkcode IMMEDIATE_MS}, or has just started waiting
  * (its queue falls when its write task runs, after the first tick, so that tick cannot have
  * measured a rate), the next tick is the next event-loop turn (`setImmediate`, a few
- * microseconds); otherwise a 1 ms timer (which fires after 1 to 2 ms). A socket whose client stopped reading makes no progress: the timer then
- * backs off, doubling up to {@linkcode MAX_IDLE_MS}, so a stalled client costs a few wake-ups
- * per second, not a busy loop. (`setTimeout(…, 0)` is no faster than 1 ms in Deno, which is
+ * microseconds); otherwise a 1 ms timer (which fires after 1 to 2 ms). A socket whose client
+ * stopped reading makes no progress: the timer then backs off, doubling up to
+ * {@linkcode MAX_IDLE_MS}, so a stalled client costs a few wake-ups per second, not a busy
+ * loop. (`setTimeout(…, 0)` is no faster than 1 ms in Deno, which is
  * why the fast path uses `setImmediate`.)
  *
  * Memory: a streaming front end has at most `SOCKET_HIGH_WATER` plus one frame queued per
