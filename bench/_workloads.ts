@@ -767,40 +767,52 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
       inline: true,
     },
   ];
-  // The least a Deno server does for a call on an open connection: spawn, output, result.
+  // The least a Deno server does on an open connection: for a call (spawn, output, result), and
+  // for an answer of one or three frames without a process (a pong; pow.v2's three messages).
   const floorOpen = "floor: minimal Deno server on an open connection, `setsid echo hello` + " +
     "output frame + result frame";
-  rows.push(
-    await measure({ ...common, subject: "floor", label: floorOpen, versus: wsd }, async () => {
-      let text = "";
-      let result = Promise.withResolvers<unknown>();
-      const { ws, closed } = await openSocket(
-        ctx.floorServer.url + "open-setsid",
-        "pow-1",
-        (data) => {
-          if (typeof data === "string") text += data;
-          else result.resolve(JSON.parse(new TextDecoder().decode(data)));
-        },
-        10_000,
-      );
-      closed.then((c) => result.reject(new Error(`closed (${c.code}) early`)));
-      try {
-        return await series(ctx, async () => {
-          text = "";
-          result = Promise.withResolvers<unknown>();
-          const t0 = performance.now();
-          ws.send(encoder.encode('{"call":"hello","params":[]}'));
-          const got = await within(result.promise, 10_000, "floor result");
-          const ms = performance.now() - t0;
-          const ok = text === "hello\n" &&
-            JSON.stringify(got) === '{"status":"fulfilled","value":null}';
-          return { ms, error: ok ? undefined : `got ${JSON.stringify(text)} → ${got}` };
-        });
-      } finally {
-        ws.close();
-      }
-    }, log),
-  );
+  const floorFrames = (n: number) =>
+    `floor: minimal Deno server on an open connection, a frame answered by ${n} frame${
+      n === 1 ? "" : "s"
+    }, no process`;
+  const openFloors: [string, string, string, Row["versus"]][] = [
+    [floorOpen, "open-setsid", "hello\n", wsd],
+    [floorFrames(1), "open-frames?n=1", "", undefined],
+    [floorFrames(3), "open-frames?n=3", '{"type":"started","id":1}'.repeat(2), undefined],
+  ];
+  for (const [label, path, expect, versus] of openFloors) {
+    rows.push(
+      await measure({ ...common, subject: "floor", label, versus }, async () => {
+        let text = "";
+        let result = Promise.withResolvers<unknown>();
+        const { ws, closed } = await openSocket(
+          ctx.floorServer.url + path,
+          "pow-1",
+          (data) => {
+            if (typeof data === "string") text += data;
+            else result.resolve(JSON.parse(new TextDecoder().decode(data)));
+          },
+          10_000,
+        );
+        closed.then((c) => result.reject(new Error(`closed (${c.code}) early`)));
+        try {
+          return await series(ctx, async () => {
+            text = "";
+            result = Promise.withResolvers<unknown>();
+            const t0 = performance.now();
+            ws.send(encoder.encode('{"call":"hello","params":[]}'));
+            const got = await within(result.promise, 10_000, "floor result");
+            const ms = performance.now() - t0;
+            const ok = text === expect &&
+              JSON.stringify(got) === '{"status":"fulfilled","value":null}';
+            return { ms, error: ok ? undefined : `got ${JSON.stringify(text)} → ${got}` };
+          });
+        } finally {
+          ws.close();
+        }
+      }, log),
+    );
+  }
   const pingLabel = "pow.v2 `ping` → `pong` round trip on an open connection (demo server)";
   if (ctx.nativeMissing) {
     rows.push(skip({ ...common, subject: "floor", label: pingLabel }, ctx.nativeMissing));

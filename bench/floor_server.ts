@@ -16,6 +16,9 @@
  * - `/open-setsid`: the connection stays open; every binary frame spawns `setsid echo hello`
  *   and is answered by the output text frame and the result binary frame: the floor of a pow.v2
  *   call on an open connection.
+ * - `/open-frames?n=N`: the connection stays open; every binary frame is answered at once with N
+ *   frames and no process: N−1 text frames, then a binary one (1 is a ping's pong; 3 is the
+ *   shape of a pow.v2 answer without `inline`: `started`, the output, `exit`).
  * - `/cat?file=PATH` and `/cat-text?file=PATH`: like `websocketd [--binary] cat PATH`, the
  *   connection starts `cat PATH` and its output goes out as it is read, in binary frames (`cat`)
  *   or decoded into text frames (`cat-text`, what pow-1 sends), with the socket's send buffer
@@ -82,6 +85,15 @@ function serve(request: Request): Response {
   }
   const { socket, response } = Deno.upgradeWebSocket(request, { protocol: "pow-1" });
   socket.binaryType = "arraybuffer";
+  if (mode === "open-frames") {
+    const n = Math.min(Math.max(Number(url.searchParams.get("n")) || 1, 1), 16);
+    socket.onmessage = (event) => {
+      if (typeof event.data === "string") return;
+      for (let i = 1; i < n; i++) socket.send('{"type":"started","id":1}');
+      socket.send(RESULT);
+    };
+    return response;
+  }
   if (mode === "open-setsid") {
     socket.onmessage = (event) => {
       if (typeof event.data !== "string") answer(socket, mode).catch(() => socket.close(1011));
