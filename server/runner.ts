@@ -339,11 +339,11 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     leader = true; // the child has been reaped: never signal its pid alone again
     // Usually the pipes have ended with the program: no timers then (a quick call's path).
     if (!pumped) await Promise.race([pumps, nextTurn()]);
-    let others = false;
-    if (signals === "direct") others = killGroup(pid, "SIGTERM");
-    else if (pumped) void endGroup(pid, options.killGrace); // the exit need not wait
-    else others = await signalGroupLater(pid, "SIGTERM");
-    if (others || !pumped) {
+    if (pumped) {
+      // SIGTERM, and SIGKILL after the grace if anything was left; the exit need not wait.
+      void endGroup(pid, options.killGrace);
+    } else {
+      const others = await signalGroupLater(pid, "SIGTERM");
       // A descendant that called setsid is out of reach of group signals and may hold the
       // pipes: once the group had its grace, stop reading pipes that stay empty, and end.
       const grace = setTimeout(() => stopPumps.abort(), options.killGrace + PIPE_GRACE);
@@ -492,8 +492,7 @@ function shrunk(size: number, n: number): number {
   return Math.max(next, MIN_READ_SIZE);
 }
 
-/** The util-linux program that starts a program in a new session. */
-/** Where setsid(1) is (util-linux). */
+/** Where setsid(1), the util-linux program that starts a program in a new session, is. */
 export const SETSID = "/usr/bin/setsid";
 
 let mode: "setsid" | "detached" | undefined;
