@@ -354,7 +354,25 @@ export async function soak(options: SoakOptions = {}): Promise<SoakReport> {
       viewer = (async (): Promise<string | undefined> => {
         const c = await Conn.open(server.wsUrl);
         const v = new Checker(expected);
+        // The `attached` answer, once its skipped bytes are applied: data frames that follow it
+        // may arrive before `next` below takes the message, and must see the skip first.
+        let viewAttached: Extract<ServerMessage, { type: "attached" }> | undefined;
+        const applyViewSkip = (attached: Extract<ServerMessage, { type: "attached" }>) => {
+          if (viewAttached) return;
+          viewAttached = attached;
+          if (attached.skipped > 0) {
+            // The main channel consumed these and the process ran ahead: reported, not silent.
+            stats.gaps++;
+            stats.gapBytes += attached.skipped;
+            v.skip(attached.skipped);
+          }
+        };
         c.onData = (_id, k, offset, data) => {
+          if (!viewAttached) {
+            const pending = c.messages.find((m) => m.type === "attached" && m.ref === "v");
+            if (pending?.type === "attached") applyViewSkip(pending);
+            else v.problem ??= `data frame at ${offset} before the attach was answered`;
+          }
           const gap = c.messages.findIndex((m) => m.type === "gap");
           if (gap >= 0) {
             const message = c.messages.splice(gap, 1)[0] as Extract<ServerMessage, { type: "gap" }>;
@@ -371,12 +389,7 @@ export async function soak(options: SoakOptions = {}): Promise<SoakReport> {
           await c.cut();
           return `viewer: attach answered ${JSON.stringify(attached)}`;
         }
-        if (attached.skipped > 0) {
-          // The main channel consumed these and the process ran ahead: reported, not silent.
-          stats.gaps++;
-          stats.gapBytes += attached.skipped;
-          v.skip(attached.skipped);
-        }
+        applyViewSkip(attached);
         const exit = await c.next((m) => m.type === "exit", 120_000);
         await c.cut();
         stats.bytes += v.bytes;
