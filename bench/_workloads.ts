@@ -1112,108 +1112,170 @@ export async function scale(ctx: BenchContext): Promise<Row[]> {
   if (ctx.pow1Missing) {
     rows.push(skip({ ...common, subject: "pow-1", label: pow1Live }, ctx.pow1Missing));
     rows.push(skip({ ...common, subject: "pow-1", label: pow1Idle }, ctx.pow1Missing));
-  } else {
-    // As `deno run -A main.ts` runs it, then with the V8 flags `deno task start` gives it.
-    const startFlags = await startTaskV8Flags();
-    const passes: { v8Flags?: string; suffix: string }[] = [{ suffix: "" }];
-    if (startFlags) {
-      passes.push({ v8Flags: startFlags, suffix: ` (\`--v8-flags=${startFlags}\`)` });
+    return rows;
+  }
+  // As `deno run -A main.ts` runs it, then with the V8 flags `deno task start` gives it; each
+  // time next to the floor server doing the same with as little as Deno allows (`/live`).
+  const startFlags = await startTaskV8Flags();
+  const passes: { v8Flags?: string; suffix: string }[] = [{ suffix: "" }];
+  if (startFlags) {
+    passes.push({ v8Flags: startFlags, suffix: ` (\`--v8-flags=${startFlags}\`)` });
+  }
+  const floorLive = `floor: minimal Deno server, \`setsid cat\` with pow-1 framing: ${live} live ` +
+    "sessions, a connection each";
+  const floorIdle = `floor: minimal Deno server: + ${idle} idle connections`;
+  for (const pass of passes) {
+    for (const subject of ["floor", "pow-1"] as const) {
+      const isPow = subject === "pow-1";
+      rows.push(
+        ...await scalePass(ctx, {
+          subject,
+          live,
+          idle,
+          limited,
+          common,
+          // A fresh server, so its RSS is not inflated by the earlier workloads.
+          start: () =>
+            isPow
+              ? startPow({ config: "bench/pow.yaml", v8Flags: pass.v8Flags })
+              : startPow({ script: "bench/floor_server.ts", v8Flags: pass.v8Flags ?? "" }),
+          path: isPow ? "" : "live",
+          liveLabel: (isPow ? pow1Live : floorLive) + pass.suffix,
+          idleLabel: (isPow ? pow1Idle : floorIdle) + pass.suffix,
+          versus: wsdLive,
+          floors: isPow
+            ? { live: floorLive + pass.suffix, idle: floorIdle + pass.suffix }
+            : undefined,
+        }),
+      );
     }
-    for (const pass of passes) {
-      // A fresh server, so its RSS is not inflated by the earlier workloads.
-      const server = await startPow({ config: "bench/pow.yaml", v8Flags: pass.v8Flags });
-      const lives: Live[] = [];
-      const idles: OpenSocket[] = [];
-      try {
-        const serverLimit = fileLimit(server.pid).soft;
-        const serverNeeds = live * 5 + idle + 200;
-        if (serverLimit < serverNeeds) {
-          limited += `; server open-files limit ${serverLimit} (needs ~${serverNeeds})`;
-        }
-        // Warm up: a few calls so the baseline includes loaded code.
-        for (let i = 0; i < 3; i++) {
-          await pow1Call(server.url, { name: "hello" }, { timeout: 10_000 });
-        }
-        const before = await settle(server.pid);
-        let withLive = NaN;
-        rows.push(
-          await measure(
-            { ...common, subject: "pow-1", label: pow1Live + pass.suffix, versus: wsdLive },
-            async () => {
-              await pool(Array.from({ length: live }, (_, i) => i), 50, async (i) => {
-                lives.push(await openLive(server.url, true, i, ctx.stepTimeout));
-              });
-              withLive = await settle(server.pid);
-              return {
-                value: withLive / 1024 / 1024,
-                shown: `RSS ${mb(withLive)} (${mb(before)} idle server; +${
-                  num((withLive - before) / live / 1024)
-                } KiB per session)`,
-                ok: lives.length === live,
-                check: `${lives.length} sessions echoed a line${limited}`,
-              };
-            },
-            log,
-          ),
-        );
-        rows.push(
-          await measure(
-            { ...common, subject: "pow-1", label: pow1Idle + pass.suffix },
-            async () => {
-              await pool(Array.from({ length: idle }, (_, i) => i), 100, async () => {
-                idles.push(await openSocket(server.url, "pow-1", () => {}, ctx.stepTimeout));
-              });
-              const after = await settle(server.pid);
-              const stillOpen = idles.filter((s) => s.ws.readyState === WebSocket.OPEN).length;
-              // The live sessions still answer.
-              let answered = 0;
-              await pool(lives, 50, async (l, i) => {
-                l.received = "";
-                const echoed = Promise.withResolvers<void>();
-                const poll = setInterval(
-                  () => l.received.includes(`again ${i}`) && echoed.resolve(),
-                  5,
-                );
-                try {
-                  l.socket.ws.send(`again ${i}\n`);
-                  await within(echoed.promise, 10_000, `second echo ${i}`);
-                  answered++;
-                } finally {
-                  clearInterval(poll);
-                }
-              }).catch(() => {});
-              const base = Number.isNaN(withLive) ? before : withLive;
-              return {
-                value: after / 1024 / 1024,
-                shown: `RSS ${mb(after)} in all; +${
-                  num((after - base) / Math.max(1, idle) / 1024)
-                } KiB per connection`,
-                ok: stillOpen === idle && answered === lives.length && lives.length === live,
-                check:
-                  `${stillOpen} idle connections open, ${answered} live sessions echoed again${limited}`,
-              };
-            },
-            log,
-          ),
-        );
-      } finally {
-        for (const s of idles) s.ws.close();
-        await pool(lives, 100, async (l) => {
-          if (l.socket.ws.readyState === WebSocket.OPEN) {
-            l.socket.ws.send(new TextEncoder().encode('{"signal":"close"}'));
-            await within(l.result, 10_000, "cat result").catch(() => {});
-            l.socket.ws.close();
-          }
-        });
-        await within(
-          Promise.all([...idles, ...lives.map((l) => l.socket)].map((s) => s.closed)),
-          30_000,
-          "closes",
-        )
-          .catch(() => {});
-        await server.stop();
+  }
+  return rows;
+}
+
+/** One server's pass of the scale workload: its live sessions, then its idle connections. */
+async function scalePass(ctx: BenchContext, pass: {
+  subject: "pow-1" | "floor";
+  live: number;
+  idle: number;
+  limited: string;
+  common: { workload: string; unit: string; higherIsBetter: boolean };
+  start: () => Promise<ServerProcess>;
+  path: string;
+  liveLabel: string;
+  idleLabel: string;
+  versus: string;
+  floors?: { live: string; idle: string };
+}): Promise<Row[]> {
+  const { log } = ctx;
+  const { subject, live, idle, common } = pass;
+  let { limited } = pass;
+  const rows: Row[] = [];
+  const server = await pass.start();
+  const url = server.url + pass.path;
+  const lives: Live[] = [];
+  const idles: OpenSocket[] = [];
+  try {
+    const serverLimit = fileLimit(server.pid).soft;
+    const serverNeeds = live * 5 + idle + 200;
+    if (serverLimit < serverNeeds) {
+      limited += `; server open-files limit ${serverLimit} (needs ~${serverNeeds})`;
+    }
+    // Warm up: a few calls so the baseline includes loaded code.
+    for (let i = 0; i < 3; i++) {
+      if (subject === "pow-1") {
+        await pow1Call(server.url, { name: "hello" }, { timeout: 10_000 });
+        continue;
       }
+      const warm = await openLive(url, true, i, 10_000);
+      warm.socket.ws.send(new TextEncoder().encode('{"signal":"close"}'));
+      await within(warm.result, 10_000, "floor cat result");
+      await warm.socket.closed;
     }
+    const before = await settle(server.pid);
+    let withLive = NaN;
+    rows.push(
+      await measure(
+        {
+          ...common,
+          subject,
+          label: pass.liveLabel,
+          versus: pass.versus,
+          floor: pass.floors?.live,
+        },
+        async () => {
+          await pool(Array.from({ length: live }, (_, i) => i), 50, async (i) => {
+            lives.push(await openLive(url, true, i, ctx.stepTimeout));
+          });
+          withLive = await settle(server.pid);
+          return {
+            value: withLive / 1024 / 1024,
+            shown: `RSS ${mb(withLive)} (${mb(before)} idle server; +${
+              num((withLive - before) / live / 1024)
+            } KiB per session)`,
+            ok: lives.length === live,
+            check: `${lives.length} sessions echoed a line${limited}`,
+          };
+        },
+        log,
+      ),
+    );
+    rows.push(
+      await measure(
+        { ...common, subject, label: pass.idleLabel, floor: pass.floors?.idle },
+        async () => {
+          await pool(Array.from({ length: idle }, (_, i) => i), 100, async () => {
+            idles.push(await openSocket(url, "pow-1", () => {}, ctx.stepTimeout));
+          });
+          const after = await settle(server.pid);
+          const stillOpen = idles.filter((s) => s.ws.readyState === WebSocket.OPEN).length;
+          // The live sessions still answer.
+          let answered = 0;
+          await pool(lives, 50, async (l, i) => {
+            l.received = "";
+            const echoed = Promise.withResolvers<void>();
+            const poll = setInterval(
+              () => l.received.includes(`again ${i}`) && echoed.resolve(),
+              5,
+            );
+            try {
+              l.socket.ws.send(`again ${i}\n`);
+              await within(echoed.promise, 10_000, `second echo ${i}`);
+              answered++;
+            } finally {
+              clearInterval(poll);
+            }
+          }).catch(() => {});
+          const base = Number.isNaN(withLive) ? before : withLive;
+          return {
+            value: after / 1024 / 1024,
+            shown: `RSS ${mb(after)} in all; +${
+              num((after - base) / Math.max(1, idle) / 1024)
+            } KiB per connection`,
+            ok: stillOpen === idle && answered === lives.length && lives.length === live,
+            check:
+              `${stillOpen} idle connections open, ${answered} live sessions echoed again${limited}`,
+          };
+        },
+        log,
+      ),
+    );
+  } finally {
+    for (const s of idles) s.ws.close();
+    await pool(lives, 100, async (l) => {
+      if (l.socket.ws.readyState === WebSocket.OPEN) {
+        l.socket.ws.send(new TextEncoder().encode('{"signal":"close"}'));
+        await within(l.result, 10_000, "cat result").catch(() => {});
+        l.socket.ws.close();
+      }
+    });
+    await within(
+      Promise.all([...idles, ...lives.map((l) => l.socket)].map((s) => s.closed)),
+      30_000,
+      "closes",
+    )
+      .catch(() => {});
+    await server.stop();
   }
   return rows;
 }

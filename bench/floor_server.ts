@@ -25,6 +25,13 @@
  *   kept under 4 MiB (pow's high-water mark); then a close with 1000. The floor of bulk output
  *   through a Deno WebSocket.
  *
+ * - `/live`: a pow-1 call of `cat` on the connection's first binary frame, kept alive: the
+ *   server spawns `setsid cat` (piped stdin and stdout), writes every text frame to its stdin,
+ *   sends what it prints in text frames (read 256 bytes at a time, pow's smallest read, so a
+ *   quiet session holds no large buffer), closes its stdin on any later binary frame (pow-1's
+ *   `{"signal":"close"}`), and sends the result frame and closes once it exits. A connection
+ *   that sends nothing stays an idle upgraded socket. The floor of the scale workload's memory.
+ *
  * Run as `deno run -A bench/floor_server.ts`; it prints `Listening on http://127.0.0.1:PORT/`
  * like pow, so `startPow`'s line matching finds it.
  *
@@ -72,6 +79,53 @@ async function cat(socket: WebSocket, file: string, text: boolean): Promise<void
   socket.close(status.success ? 1000 : 1011, "");
 }
 
+/** A pow-1 `cat` session on one connection, as small as Deno allows (see `/live`). */
+function live(socket: WebSocket): void {
+  let child: Deno.ChildProcess | undefined;
+  let stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  socket.onmessage = (event) => {
+    if (typeof event.data === "string") {
+      stdin?.write(encoder.encode(event.data)).catch(() => {});
+      return;
+    }
+    if (child !== undefined) {
+      stdin?.close().catch(() => {});
+      return;
+    }
+    const running = new Deno.Command("/usr/bin/setsid", {
+      args: ["/usr/bin/cat"],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    child = running;
+    stdin = running.stdin.getWriter();
+    (async () => {
+      const reader = running.stdout.getReader({ mode: "byob" });
+      const decoder = new TextDecoder();
+      let buffer = new ArrayBuffer(256);
+      while (true) {
+        const { value, done } = await reader.read(new Uint8Array(buffer));
+        if (done || value === undefined) break;
+        if (socket.readyState === WebSocket.OPEN) {
+          socket.send(decoder.decode(value, { stream: true }));
+        }
+        buffer = value.buffer as ArrayBuffer;
+      }
+      const status = await running.status;
+      if (socket.readyState !== WebSocket.OPEN) return;
+      socket.send(status.success ? RESULT : encoder.encode('{"status":"rejected"}'));
+      socket.close(1000, "");
+    })().catch(() => socket.close(1011));
+  };
+  socket.onclose = () => {
+    try {
+      child?.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+}
+
 function serve(request: Request): Response {
   const url = new URL(request.url);
   const mode = url.pathname.slice(1);
@@ -85,6 +139,10 @@ function serve(request: Request): Response {
   }
   const { socket, response } = Deno.upgradeWebSocket(request, { protocol: "pow-1" });
   socket.binaryType = "arraybuffer";
+  if (mode === "live") {
+    live(socket);
+    return response;
+  }
   if (mode === "open-frames") {
     const n = Math.min(Math.max(Number(url.searchParams.get("n")) || 1, 1), 16);
     socket.onmessage = (event) => {
