@@ -71,6 +71,11 @@ Deno.test("bench harness at smoke sizes passes every check and prints every work
     measured("floor: Deno writes to `wc -c` through a pipe")?.check ?? "",
     /printed 1000000$/,
   );
+  // The scale workload's floor: live sessions that echoed, idle connections still open.
+  const scaleFloors = report.rows.filter((r) => r.workload === "5. scale" && r.subject === "floor");
+  assert.ok(scaleFloors.length >= 2, "no scale floor rows");
+  for (const row of scaleFloors) assert.match(row.check ?? "", /(echoed a line|echoed again)/);
+  assert.ok(report.targets.some((t) => t.target.startsWith("(the floor server")));
   // websocketd rows are measured and checked, or say it is not installed.
   const wsd = measured("websocketd --binary");
   assert.ok(
