@@ -26,8 +26,8 @@
  *   through a Deno WebSocket.
  *
  * - `/live`: a pow-1 call of `cat` on the connection's first binary frame, kept alive: the
- *   server spawns `setsid cat` (piped stdin and stdout), writes every text frame to its stdin,
- *   sends what it prints in text frames (read 256 bytes at a time, pow's smallest read, so a
+ *   server spawns `setsid cat` (stdin, stdout and stderr piped, as pow runs a command), writes
+ *   every text frame to its stdin, sends what it prints on either stream in text frames (read 256 bytes at a time, pow's smallest read, so a
  *   quiet session holds no large buffer), closes its stdin on any later binary frame (pow-1's
  *   `{"signal":"close"}`), and sends the result frame and closes once it exits. A connection
  *   that sends nothing stays an idle upgraded socket. The floor of the scale workload's memory.
@@ -96,11 +96,13 @@ function live(socket: WebSocket): void {
       args: ["/usr/bin/cat"],
       stdin: "piped",
       stdout: "piped",
+      stderr: "piped",
     }).spawn();
     child = running;
     stdin = running.stdin.getWriter();
-    (async () => {
-      const reader = running.stdout.getReader({ mode: "byob" });
+    // Both streams, as pow-1 sends both as text frames.
+    const forward = async (stream: ReadableStream<Uint8Array>) => {
+      const reader = stream.getReader({ mode: "byob" });
       const decoder = new TextDecoder();
       let buffer = new ArrayBuffer(256);
       while (true) {
@@ -111,6 +113,9 @@ function live(socket: WebSocket): void {
         }
         buffer = value.buffer as ArrayBuffer;
       }
+    };
+    (async () => {
+      await Promise.all([forward(running.stdout), forward(running.stderr)]);
       const status = await running.status;
       if (socket.readyState !== WebSocket.OPEN) return;
       socket.send(status.success ? RESULT : encoder.encode('{"status":"rejected"}'));
