@@ -255,8 +255,9 @@ export class ChannelCore {
     }
     if (bytes.byteLength === 0) return;
     this.#next = at + bytes.byteLength;
-    // Copy: the frame's buffer belongs to the socket.
-    this.queue.push({ stream, data: bytes.slice(), offset: at });
+    // No copy: with `binaryType = "arraybuffer"` every message is an `ArrayBuffer` of its own,
+    // which the chunk keeps (its 13-byte header included) and nothing else writes to.
+    this.queue.push({ stream, data: bytes, offset: at });
   }
 
   gap(offset: number, skipped: number): void {

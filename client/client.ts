@@ -487,7 +487,10 @@ export class PowClient implements AsyncDisposable {
       if (any.ok && any.value.kind === "stdin" && this.#provider.has(any.value.id)) {
         return this.#provider.stdin(any.value.id, any.value.offset, any.value.data);
       }
-      const decoded = decodeDataFrame(data, { from: "server" });
+      // Output decodes the same either way; anything else is decoded again for its error.
+      const decoded = any.ok && any.value.kind !== "stdin"
+        ? any
+        : decodeDataFrame(data, { from: "server" });
       if (!decoded.ok) return this.#badMessage(decoded.error.message);
       const frame = decoded.value;
       const channel = this.#channels.get(frame.id);

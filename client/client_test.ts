@@ -1,6 +1,7 @@
 // Copyright the pow authors. MIT license.
 import { deepStrictEqual, equal, match, ok, rejects } from "node:assert/strict";
 import type { ClientMessage, ProcessResult } from "./protocol/mod.ts";
+import { DATA_FRAME_HEADER_SIZE } from "./protocol/mod.ts";
 import { PowClient, type PowClientOptions } from "./client.ts";
 import { ConnectionError, RemoteError, SessionLostError } from "./errors.ts";
 import { FakeClock, FakeServer, type FakeSocket } from "./testing.ts";
@@ -292,6 +293,24 @@ Deno.test("an abort after the start cancels the process", async () => {
   const result = await proc.result;
   equal(result.status, "rejected");
   equal(result.status === "rejected" && result.kind, "cancelled");
+  await client.close();
+});
+
+Deno.test("output chunks are views of the received frames, not copies", async () => {
+  const { client } = setup((socket, m) => {
+    if (m.type === "start") {
+      socket.sendMessage({ type: "started", id: m.id, ref: m.ref, session: "S", pty: false });
+      socket.sendData({ kind: "stdout", id: m.id, offset: 0, data: text("abc") });
+    }
+  });
+  const proc = client.start("gen");
+  const reader = proc.stdout.getReader();
+  const { value } = await reader.read();
+  equal(new TextDecoder().decode(value), "abc");
+  // The frame's own buffer: its header in front, the bytes behind it.
+  equal(value!.byteOffset, DATA_FRAME_HEADER_SIZE);
+  equal(value!.buffer.byteLength, DATA_FRAME_HEADER_SIZE + 3);
+  reader.releaseLock();
   await client.close();
 });
 
