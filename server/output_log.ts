@@ -193,8 +193,8 @@ export interface OutputReader {
   /** The offset of the next byte this reader will return. */
   readonly offset: number;
   /**
-   * Waits until output at the cursor is available and returns all of it (up to `maxBytes`),
-   * advancing the cursor. Resolves to `null` once the log is closed and fully read, and to an
+   * Waits until output at the cursor is available and returns it, up to `maxBytes` (a read may
+   * return less while more is available, e.g. to end at a chunk boundary), advancing the cursor. Resolves to `null` once the log is closed and fully read, and to an
    * empty array when `signal` aborts. Bytes that were evicted before this reader got to them
    * are reported through {@linkcode OutputReader.skipped}, never silently.
    */
@@ -372,7 +372,12 @@ export class MemoryOutputLog implements OutputLog {
     return chunks;
   }
 
-  /** @internal Returns chunks from `offset` up to `maxBytes`, splitting at the edges. */
+  /**
+   * @internal Returns chunks from `offset` up to `maxBytes`. A read ends before a chunk that
+   * does not fit, and splits one only when it is the first: reads then stay on chunk
+   * boundaries, so a front end can send each chunk in place (its header in the headroom)
+   * instead of copying the two halves of chunks a misaligned read would return.
+   */
   _slice(offset: number, maxBytes: number): OutputChunk[] {
     const out: OutputChunk[] = [];
     if (offset >= this.#end) return out;
@@ -386,7 +391,10 @@ export class MemoryOutputLog implements OutputLog {
         data = data.subarray(offset - at);
         at = offset;
       }
-      if (data.length > budget) data = data.subarray(0, budget);
+      if (data.length > budget) {
+        if (out.length > 0) break;
+        data = data.subarray(0, budget);
+      }
       lend(data, 1);
       out.push(data === chunk.data ? chunk : { stream: chunk.stream, offset: at, data });
       budget -= data.length;

@@ -4,6 +4,7 @@ import {
   headroom,
   MemoryOutputLog,
   OUTPUT_HEADROOM,
+  type OutputChunk,
   POOLED_READ_SIZE,
   pooledReadBuffers,
   takeReadBuffer,
@@ -43,6 +44,24 @@ Deno.test("output log read honours maxBytes by splitting chunks", async () => {
   const reader = log.reader();
   assert.equal(text(await reader.read({ maxBytes: 4 })), "abcd");
   assert.equal(text(await reader.read({ maxBytes: 4 })), "ef");
+});
+
+Deno.test("output log reads end at a chunk boundary and split only a first chunk", async () => {
+  const log = new MemoryOutputLog();
+  await log.append("stdout", bytes("abc"));
+  await log.append("stdout", bytes("defgh"));
+  await log.append("stdout", bytes("ij"));
+  const reader = log.reader();
+  const sizes = (chunks: OutputChunk[] | null) => chunks!.map((c) => c.data.length);
+  // "defgh" does not fit after "abc": the read stops before it instead of splitting it.
+  assert.deepEqual(sizes(await reader.read({ maxBytes: 6 })), [3]);
+  assert.deepEqual(sizes(await reader.read({ maxBytes: 7 })), [5, 2]);
+  await log.append("stdout", bytes("klmnopqrst"));
+  // A first chunk larger than maxBytes is split; the read after it ends at its boundary.
+  assert.deepEqual(sizes(await reader.read({ maxBytes: 4 })), [4]);
+  await log.append("stdout", bytes("uv"));
+  assert.deepEqual(sizes(await reader.read({ maxBytes: 8 })), [6, 2]);
+  assert.equal(reader.offset, 22);
 });
 
 Deno.test("output log reader waits for new output and ends with null after close", async () => {

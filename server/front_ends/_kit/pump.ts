@@ -77,7 +77,8 @@ export async function pumpOutput(
     if (!live()) return false;
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.data.length;
-    full = bytes >= maxBytes;
+    // Full, or stopped short of a chunk that did not fit: more than a frame was waiting.
+    full = bytes >= maxBytes || session.log.end > reader.offset;
     send(chunks, backlog);
   }
 }

@@ -74,3 +74,34 @@ Deno.test("pumpOutput lets small writes collect while the client is behind", asy
   log.close();
   assert.equal(await soon(ended, "the end of the pump"), true);
 });
+
+Deno.test("pumpOutput counts a read that stopped before a chunk that did not fit as full", async () => {
+  // Two 40 KiB chunks waiting: the first read takes one (reads end at chunk boundaries), and
+  // the second must follow without a coalescing wait, as it would after a frame-filling read.
+  const socket = { readyState: WebSocket.OPEN, bufferedAmount: BACKED_UP };
+  const log = new MemoryOutputLog({ retention: 64 * FRAME });
+  await log.append("stdout", new Uint8Array(40 * 1024));
+  await log.append("stdout", new Uint8Array(40 * 1024));
+  const sent: number[][] = [];
+  let onSend = () => {};
+  const twice = soon(
+    new Promise<void>((resolve) => (onSend = () => sent.length === 2 && resolve())),
+    "two sends",
+  );
+  const ended = pumpOutput(
+    socket as WebSocket,
+    { log } as unknown as SessionHandle,
+    log.reader(),
+    (chunks) => {
+      sent.push(chunks.map((chunk) => chunk.data.length));
+      for (const chunk of chunks) socket.bufferedAmount += chunk.data.length;
+      onSend();
+    },
+    { maxBytes: FRAME, backedUp: BACKED_UP },
+  );
+  await twice; // the client stays behind: a coalescing wait would hold the second back
+  assert.deepEqual(sent, [[40 * 1024], [40 * 1024]]);
+  socket.bufferedAmount = 0;
+  log.close();
+  assert.equal(await soon(ended, "the end of the pump"), true);
+});
