@@ -8,6 +8,7 @@
 
 import { defineCommand, defineProcess } from "../server/process.ts";
 import { SessionManager } from "../server/session_manager.ts";
+import { PowClient } from "../client/mod.ts";
 import { NativeConnection } from "./_native_client.ts";
 import { type OpenSocket, openSocket, pow1Call, sendInput, websocketdSession } from "./_clients.ts";
 import { num, type Row } from "./_report.ts";
@@ -335,6 +336,32 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
               return bad ? { ...figure, ok: false, check: bad } : figure;
             } finally {
               conn.close();
+            }
+          }),
+        log,
+      ),
+    );
+    // What an application gets from the official client: its `stdout` stream, 1 MiB credit.
+    rows.push(
+      await measure(
+        { ...common, subject: "pow.v2", label: `${v2}, read with @pow/client`, versus: wsd, floor },
+        () =>
+          medianOf(async () => {
+            const digest = new Digest();
+            const t0 = performance.now();
+            const client = new PowClient(ctx.pow.url);
+            try {
+              const proc = client.start("cat-file", [data.path]);
+              for await (const chunk of proc.stdout) digest.add(chunk);
+              const result = await within(proc.result, ctx.stepTimeout, "@pow/client result");
+              const figure = {
+                ...throughput(data.bytes, performance.now() - t0),
+                ...digestCheck(digest, data.bytes, data.sha256),
+              };
+              const bad = resultCheck(result);
+              return bad ? { ...figure, ok: false, check: bad } : figure;
+            } finally {
+              await client.close();
             }
           }),
         log,
