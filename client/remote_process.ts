@@ -93,7 +93,8 @@ let construct: (channel: ChannelCore, options: StartOptions) => RemoteProcess;
  * Output is read through **one** of: the `stdout` and `stderr` streams, or the merged async
  * iterator (chunks in the order they were written). The server sends only as much output as
  * the application has read plus the credit window, so an unread stream eventually pauses
- * the process: cancel a stream you do not want (`proc.stderr.cancel()`).
+ * the process: cancel a stream you do not want (`proc.stderr.cancel()`). A chunk is a view of
+ * the message it came in (no copy): mind its `byteOffset` when you use its `buffer`.
  *
  * `result` resolves with the process's result, fulfilled or rejected (with `exitCode` or
  * `signal`); it rejects only when the client cannot tell: a `RemoteError` (start refused), a
