@@ -24,13 +24,13 @@
  *   or decoded into text frames (`cat-text`, what pow-1 sends), with the socket's send buffer
  *   kept under 4 MiB (pow's high-water mark); then a close with 1000. The floor of bulk output
  *   through a Deno WebSocket.
- *
  * - `/live`: a pow-1 call of `cat` on the connection's first binary frame, kept alive: the
  *   server spawns `setsid cat` (stdin, stdout and stderr piped, as pow runs a command), writes
- *   every text frame to its stdin, sends what it prints on either stream in text frames (read 256 bytes at a time, pow's smallest read, so a
- *   quiet session holds no large buffer), closes its stdin on any later binary frame (pow-1's
- *   `{"signal":"close"}`), and sends the result frame and closes once it exits. A connection
- *   that sends nothing stays an idle upgraded socket. The floor of the scale workload's memory.
+ *   every text frame to its stdin, sends what it prints on either stream in text frames (read
+ *   256 bytes at a time, pow's smallest read, so a quiet session holds no large buffer), closes
+ *   its stdin on any later binary frame (pow-1's `{"signal":"close"}`), and sends the result
+ *   frame and closes once it exits. A connection that sends nothing stays an idle upgraded
+ *   socket. The floor of the scale workload's memory.
  *
  * Run as `deno run -A bench/floor_server.ts`; it prints `Listening on http://127.0.0.1:PORT/`
  * like pow, so `startPow`'s line matching finds it.

@@ -194,8 +194,9 @@ export interface OutputReader {
   readonly offset: number;
   /**
    * Waits until output at the cursor is available and returns it, up to `maxBytes` (a read may
-   * return less while more is available, e.g. to end at a chunk boundary), advancing the cursor. Resolves to `null` once the log is closed and fully read, and to an
-   * empty array when `signal` aborts. Bytes that were evicted before this reader got to them
+   * return less while more is available, e.g. to end at a chunk boundary), advancing the
+   * cursor. Resolves to `null` once the log is closed and fully read, and to an empty array
+   * when `signal` aborts. Bytes that were evicted before this reader got to them
    * are reported through {@linkcode OutputReader.skipped}, never silently.
    */
   read(options?: ReadOptions): Promise<OutputChunk[] | null>;
