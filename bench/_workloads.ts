@@ -172,6 +172,27 @@ async function medianOf(run: () => Promise<Figure>): Promise<Figure> {
   };
 }
 
+/**
+ * The median of three checked transfers of the bulk file: `transfer` feeds every byte it gets
+ * to the digest and returns when its end came (`performance.now()`) and what went wrong besides
+ * the bytes (`""` for nothing).
+ */
+function checkedTransfers(
+  data: BenchContext["data"],
+  transfer: (digest: Digest) => Promise<{ endAt: number; bad: string }>,
+): Promise<Figure> {
+  return medianOf(async () => {
+    const digest = new Digest();
+    const t0 = performance.now();
+    const { endAt, bad } = await transfer(digest);
+    const figure = {
+      ...throughput(data.bytes, endAt - t0),
+      ...digestCheck(digest, data.bytes, data.sha256),
+    };
+    return bad ? { ...figure, ok: false, check: bad } : figure;
+  });
+}
+
 function digestCheck(digest: Digest, bytes: number, sha256: string): Pick<Row, "check" | "ok"> {
   const got = digest.bytes;
   const hex = digest.hex();
@@ -221,18 +242,17 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
     ),
   );
   rows.push(
-    await measure({ ...common, subject: "floor", label: floor }, () =>
-      medianOf(async () => {
-        const t0 = performance.now();
-        const child = new Deno.Command("cat", { args: [data.path], stdout: "piped" }).spawn();
-        const digest = new Digest();
-        for await (const chunk of child.stdout) digest.add(chunk);
-        await child.status;
-        return {
-          ...throughput(data.bytes, performance.now() - t0),
-          ...digestCheck(digest, data.bytes, data.sha256),
-        };
-      }), log),
+    await measure(
+      { ...common, subject: "floor", label: floor },
+      () =>
+        checkedTransfers(data, async (digest) => {
+          const child = new Deno.Command("cat", { args: [data.path], stdout: "piped" }).spawn();
+          for await (const chunk of child.stdout) digest.add(chunk);
+          await child.status;
+          return { endAt: performance.now(), bad: "" };
+        }),
+      log,
+    ),
   );
   const missing = websocketdOr(ctx);
   if (missing) rows.push(skip({ ...common, subject: "websocketd", label: wsd }, missing));
@@ -241,19 +261,19 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
       await measure(
         { ...common, subject: "websocketd", label: wsd, floor },
         () =>
-          withWebsocketd(ctx, ["cat", data.path], true, (server) =>
-            medianOf(async () => {
-              const digest = new Digest();
-              const t0 = performance.now();
-              const end = await websocketdSession(server.url, {
-                onMessage: (m) => digest.add(typeof m === "string" ? m : new Uint8Array(m)),
-                timeout: ctx.stepTimeout,
-              });
-              return {
-                ...throughput(data.bytes, end.at - t0),
-                ...digestCheck(digest, data.bytes, data.sha256),
-              };
-            })),
+          withWebsocketd(
+            ctx,
+            ["cat", data.path],
+            true,
+            (server) =>
+              checkedTransfers(data, async (digest) => {
+                const end = await websocketdSession(server.url, {
+                  onMessage: (m) => digest.add(typeof m === "string" ? m : new Uint8Array(m)),
+                  timeout: ctx.stepTimeout,
+                });
+                return { endAt: end.at, bad: "" };
+              }),
+          ),
         log,
       ),
     );
@@ -268,9 +288,7 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
         versus: wsd,
         floor,
       }, () =>
-        medianOf(async () => {
-          const digest = new Digest();
-          const t0 = performance.now();
+        checkedTransfers(data, async (digest) => {
           const end = await websocketdSession(
             `${ctx.floorServer.url}${path}?file=${encodeURIComponent(data.path)}`,
             {
@@ -278,11 +296,7 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
               timeout: ctx.stepTimeout,
             },
           );
-          const figure = {
-            ...throughput(data.bytes, end.at - t0),
-            ...digestCheck(digest, data.bytes, data.sha256),
-          };
-          return end.code === 1000 ? figure : { ...figure, ok: false, check: `closed ${end.code}` };
+          return { endAt: end.at, bad: end.code === 1000 ? "" : `closed ${end.code}` };
         }), log),
     );
   }
@@ -294,19 +308,12 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
       await measure(
         { ...common, subject: "pow-1", label: pow1, versus: wsd, floor },
         () =>
-          medianOf(async () => {
-            const digest = new Digest();
-            const t0 = performance.now();
+          checkedTransfers(data, async (digest) => {
             const out = await pow1Call(ctx.pow.url, { name: "cat-file", params: [data.path] }, {
               onText: (t) => digest.add(t),
               timeout: ctx.stepTimeout,
             });
-            const figure = {
-              ...throughput(data.bytes, out.resultAt - t0),
-              ...digestCheck(digest, data.bytes, data.sha256),
-            };
-            const rejected = resultCheck(out.result);
-            return rejected ? { ...figure, ok: false, check: rejected } : figure;
+            return { endAt: out.resultAt, bad: resultCheck(out.result) };
           }),
         log,
       ),
@@ -320,20 +327,15 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
       await measure(
         { ...common, subject: "pow.v2", label: v2, versus: wsd, floor },
         () =>
-          medianOf(async () => {
-            const digest = new Digest();
-            const t0 = performance.now();
+          checkedTransfers(data, async (digest) => {
             const conn = await NativeConnection.open(ctx.pow.url);
             try {
               const channel = conn.start("cat-file", [data.path], { onData: (d) => digest.add(d) });
               const exit = await within(channel.exited, ctx.stepTimeout, "pow.v2 exit");
-              const figure = {
-                ...throughput(data.bytes, performance.now() - t0),
-                ...digestCheck(digest, data.bytes, data.sha256),
-              };
+              const endAt = performance.now();
               const bad = resultCheck(exit.result) ||
                 (exit.offset === data.bytes ? "" : `exit offset ${exit.offset}`);
-              return bad ? { ...figure, ok: false, check: bad } : figure;
+              return { endAt, bad };
             } finally {
               conn.close();
             }
@@ -346,20 +348,13 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
       await measure(
         { ...common, subject: "pow.v2", label: `${v2}, read with @pow/client`, versus: wsd, floor },
         () =>
-          medianOf(async () => {
-            const digest = new Digest();
-            const t0 = performance.now();
+          checkedTransfers(data, async (digest) => {
             const client = new PowClient(ctx.pow.url);
             try {
               const proc = client.start("cat-file", [data.path]);
               for await (const chunk of proc.stdout) digest.add(chunk);
               const result = await within(proc.result, ctx.stepTimeout, "@pow/client result");
-              const figure = {
-                ...throughput(data.bytes, performance.now() - t0),
-                ...digestCheck(digest, data.bytes, data.sha256),
-              };
-              const bad = resultCheck(result);
-              return bad ? { ...figure, ok: false, check: bad } : figure;
+              return { endAt: performance.now(), bad: resultCheck(result) };
             } finally {
               await client.close();
             }
