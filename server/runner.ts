@@ -438,6 +438,13 @@ export async function pumpOutput(
     if (reading) cancel();
   };
   signal?.addEventListener("abort", onAbort, { once: true });
+  // The last read's result, its bytes and its chunk live outside the loop so that they can be
+  // dropped before the next read waits: a suspended async function keeps every register it
+  // used, and a quiet process would otherwise pin the buffer of its last read (4 KiB after the
+  // first line) on top of the small one its pending read holds.
+  let outcome: ReadableStreamReadResult<Uint8Array> | undefined;
+  let value: Uint8Array | undefined;
+  let chunk: Uint8Array | undefined;
   try {
     while (true) {
       // Read behind OUTPUT_HEADROOM spare bytes: a front end can put its frame header there.
@@ -447,13 +454,13 @@ export async function pumpOutput(
         : new ArrayBuffer(OUTPUT_HEADROOM + size);
       if (signal?.aborted) timer = setTimeout(cancel, PIPE_IDLE_AFTER_STOP);
       reading = true;
-      const outcome = await reader.read(new Uint8Array(buffer, OUTPUT_HEADROOM, size));
+      outcome = value = chunk = undefined;
+      outcome = await reader.read(new Uint8Array(buffer, OUTPUT_HEADROOM, size));
       reading = false;
       clearTimeout(timer);
-      const { value, done } = outcome;
-      if (done || value === undefined) break;
+      value = outcome.value;
+      if (outcome.done || value === undefined) break;
       const n = value.byteLength;
-      let chunk: Uint8Array;
       if (n * 4 >= size * 3) {
         chunk = withHeadroom(value);
         buffer = undefined;

@@ -200,3 +200,56 @@ Deno.test("startFunction: the context is ProcessContext only, and every part des
   });
   assert.deepEqual(written, ["stdout:out", "stderr:err"]);
 });
+
+Deno.test("runner: a quiet pipe pins only its pending read's buffer, not the last read's", async () => {
+  // 200 pumps that each read one short line and then wait: after a full garbage collection,
+  // the ArrayBuffers alive (`external` memory) are each pump's pending 256-byte read and its
+  // copied line, not also the 4 KiB buffer of the first read, which a suspended async
+  // function could keep in a dead register. Run in a subprocess for `gc()`.
+  const script = `
+    import { pumpOutput } from ${JSON.stringify(new URL("./runner.ts", import.meta.url).href)};
+    const pumps = 200;
+    const kept = [];
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const before = Deno.memoryUsage().external;
+    let lines = 0;
+    const read = Promise.withResolvers();
+    for (let i = 0; i < pumps; i++) {
+      let first = true;
+      const stream = new ReadableStream({
+        type: "bytes",
+        pull(controller) {
+          if (!first) return new Promise(() => {});
+          first = false;
+          const request = controller.byobRequest;
+          request.view.set(new TextEncoder().encode("line " + i + "\\n"));
+          request.respond(String(i).length + 6);
+        },
+      });
+      kept.push(stream);
+      pumpOutput(stream, (data) => {
+        kept.push(data);
+        if (++lines === pumps) read.resolve();
+        return Promise.resolve();
+      });
+    }
+    await read.promise;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    console.log(JSON.stringify({ perPump: (Deno.memoryUsage().external - before) / pumps }));
+  `;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const { perPump } = JSON.parse(new TextDecoder().decode(stdout));
+  // The pending read (256 bytes and the headroom) and the line's copy: well under 1 KiB. The
+  // first read's buffer alone would be 4 KiB more.
+  assert.ok(perPump < 1024, `${perPump} bytes of ArrayBuffers per quiet pump`);
+  assert.ok(perPump >= MIN_READ_SIZE, `${perPump} bytes per pump: the measurement saw nothing`);
+});
