@@ -29,6 +29,12 @@ export interface Sizes {
   live: number;
   /** Idle connections in the scale workload. */
   idle: number;
+  /**
+   * Seconds the scale workload holds its load without traffic after the readings right after it
+   * (V8 shrinks its young generation once allocation stops); the settled row reports the
+   * highest RSS of the second half.
+   */
+  quiet: number;
   /** Viewers in the fan-out workload. */
   viewers: number;
   /** Bytes every fan-out viewer receives. */
@@ -47,6 +53,7 @@ export const FULL: Sizes = {
   inputBytes: 100_000_000,
   live: 1000,
   idle: 10_000,
+  quiet: 60,
   viewers: 100,
   fanoutBytes: 20_000_000,
   watchers: 1000,
@@ -61,6 +68,7 @@ export const SMOKE: Sizes = {
   inputBytes: 1_000_000,
   live: 10,
   idle: 10,
+  quiet: 2,
   viewers: 3,
   fanoutBytes: 300_000,
   watchers: 3,
@@ -1146,6 +1154,10 @@ export async function scale(ctx: BenchContext): Promise<Row[]> {
   const floorLive = `floor: minimal Deno server, \`setsid cat\` with pow-1 framing: ${live} live ` +
     "sessions, a connection each";
   const floorIdle = `floor: minimal Deno server: + ${idle} idle connections`;
+  const quietly = `the same load held ${ctx.sizes.quiet} s without traffic, highest RSS of the ` +
+    "second half";
+  const pow1Quiet = `pow-1: ${quietly}`;
+  const floorQuiet = `floor: minimal Deno server: ${quietly}`;
   for (const pass of passes) {
     for (const subject of ["floor", "pow-1"] as const) {
       const isPow = subject === "pow-1";
@@ -1164,9 +1176,14 @@ export async function scale(ctx: BenchContext): Promise<Row[]> {
           path: isPow ? "" : "live",
           liveLabel: (isPow ? pow1Live : floorLive) + pass.suffix,
           idleLabel: (isPow ? pow1Idle : floorIdle) + pass.suffix,
+          quietLabel: (isPow ? pow1Quiet : floorQuiet) + pass.suffix,
           versus: wsdLive,
           floors: isPow
-            ? { live: floorLive + pass.suffix, idle: floorIdle + pass.suffix }
+            ? {
+              live: floorLive + pass.suffix,
+              idle: floorIdle + pass.suffix,
+              quiet: floorQuiet + pass.suffix,
+            }
             : undefined,
         }),
       );
@@ -1186,8 +1203,9 @@ async function scalePass(ctx: BenchContext, pass: {
   path: string;
   liveLabel: string;
   idleLabel: string;
+  quietLabel: string;
   versus: string;
-  floors?: { live: string; idle: string };
+  floors?: { live: string; idle: string; quiet: string };
 }): Promise<Row[]> {
   const { log } = ctx;
   const { subject, live, idle, common } = pass;
@@ -1277,6 +1295,37 @@ async function scalePass(ctx: BenchContext, pass: {
             ok: stillOpen === idle && answered === lives.length && lives.length === live,
             check:
               `${stillOpen} idle connections open, ${answered} live sessions echoed again${limited}`,
+          };
+        },
+        log,
+      ),
+    );
+    // The same load held without traffic: the readings above come half a second after the last
+    // connection, with the young generation V8 grew while the connections arrived; V8 shrinks
+    // it once allocation stops. The highest reading of the second half of the quiet period.
+    const { quiet } = ctx.sizes;
+    const right = rss(server.pid);
+    rows.push(
+      await measure(
+        { ...common, subject, label: pass.quietLabel, floor: pass.floors?.quiet },
+        async () => {
+          const readings: number[] = [];
+          const t0 = performance.now();
+          for (let i = 1; i <= quiet; i++) {
+            await delay(Math.max(0, t0 + i * 1000 - performance.now()));
+            readings.push(rss(server.pid));
+          }
+          const late = readings.slice(Math.floor(readings.length / 2));
+          const high = Math.max(...late);
+          const stillOpen = [...idles, ...lives.map((l) => l.socket)]
+            .filter((s) => s.ws.readyState === WebSocket.OPEN).length;
+          return {
+            value: high / 1024 / 1024,
+            shown: `RSS ${mb(Math.min(...late))} to ${mb(high)} from ${
+              quiet - late.length
+            } to ${quiet} s (${mb(right)} when the quiet began)`,
+            ok: late.length > 0 && stillOpen === idle + live && lives.length === live,
+            check: `${stillOpen} connections still open after ${quiet} s${limited}`,
           };
         },
         log,

@@ -218,6 +218,21 @@ export function targets(rows: Row[], smoke: boolean): Target[] {
       verdict: verdict(peak === undefined ? undefined : peak <= 300e6, notMeasured(scaleRow)),
     });
   }
+  // The same load once V8 has shrunk the young generation it grew while the connections came.
+  const quietRows = rows.filter((x) =>
+    x.workload.startsWith("5.") && x.subject === "pow-1" && x.label.includes("without traffic")
+  );
+  for (const quietRow of quietRows) {
+    const settled = quietRow.value !== undefined && quietRow.ok
+      ? quietRow.value * 1024 * 1024
+      : undefined;
+    out.push({
+      target: "the same, held without traffic (highest RSS of the quiet period's second half)" +
+        (quietRow.label.includes("--v8-flags") ? " (V8 flags of `deno task start`)" : ""),
+      measured: settled === undefined ? "" : `${num(settled / 1e6)} MB (${quietRow.shown})`,
+      verdict: verdict(settled === undefined ? undefined : settled <= 300e6, notMeasured(quietRow)),
+    });
+  }
   // Whether Deno itself allows it: the floor server doing the same, without V8 flags.
   const scaleFloor = rows.find((x) =>
     x.workload.startsWith("5.") && x.subject === "floor" && x.label.includes("idle connections") &&

@@ -74,8 +74,17 @@ Deno.test("bench harness at smoke sizes passes every check and prints every work
   // The scale workload's floor: live sessions that echoed, idle connections still open.
   const scaleFloors = report.rows.filter((r) => r.workload === "5. scale" && r.subject === "floor");
   assert.ok(scaleFloors.length >= 2, "no scale floor rows");
-  for (const row of scaleFloors) assert.match(row.check ?? "", /(echoed a line|echoed again)/);
+  for (const row of scaleFloors) {
+    assert.match(row.check ?? "", /(echoed a line|echoed again|\d+ connections still open after)/);
+  }
   assert.ok(report.targets.some((t) => t.target.startsWith("(the floor server")));
+  // The same load held without traffic, for pow and the floor: every connection still open.
+  const quiet = report.rows.filter((r) =>
+    r.workload === "5. scale" && r.label.includes("without traffic") && !r.label.includes("--v8")
+  );
+  assert.deepEqual(quiet.map((r) => r.subject).sort(), ["floor", "pow-1"]);
+  for (const row of quiet) assert.match(row.check ?? "", /^20 connections still open after 2 s$/);
+  assert.ok(report.targets.some((t) => t.target.startsWith("the same, held without traffic")));
   // websocketd rows are measured and checked, or say it is not installed.
   const wsd = measured("websocketd --binary");
   assert.ok(
