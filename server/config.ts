@@ -33,9 +33,10 @@ export interface ServerConfig {
    */
   hosts: string[];
   /**
-   * Milliseconds between WebSocket keep-alive pings, for every front end's sockets (a silent peer
-   * is dropped after the next ping; 0: no pings). A front end may read an older key of its own
-   * as this when this is not set (see docs/config.md). @default {54 s}
+   * WebSocket keep-alive, in milliseconds, for every front end's sockets: a socket that received
+   * nothing for half of it is pinged, and closed (1001) when the other half passes without an
+   * answer, so a silent peer is dropped after this long (0: no pings). A front end may read an
+   * older key of its own as this when this is not set (see docs/config.md). @default {54 s}
    */
   keepAlive?: number;
   /**
@@ -137,7 +138,7 @@ export interface ClusterConfig {
   lostAfter: number;
 }
 
-/** Milliseconds between WebSocket keep-alive pings when `server.keepAlive` is not set. */
+/** The WebSocket keep-alive (milliseconds) when `server.keepAlive` is not set. */
 export const DEFAULT_KEEP_ALIVE = 54_000;
 
 /**

@@ -154,7 +154,8 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
       let upgraded: Deno.WebSocketUpgrade;
       try {
         upgraded = Deno.upgradeWebSocket(request, {
-          // Deno pings at this interval and drops a peer that does not answer in time.
+          // Deno pings a socket silent for half of this and closes it (1001) when nothing
+          // arrives in the other half.
           idleTimeout: keepAlive > 0 ? Math.max(1, Math.round(keepAlive / 1000)) : 0,
           ...upgradeOptions,
         });
