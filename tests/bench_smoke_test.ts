@@ -103,6 +103,17 @@ Deno.test("bench harness at smoke sizes passes every check and prints every work
   assert.ok(
     report.targets.some((t) => t.target.startsWith("no byte lost") && /^met/.test(t.verdict)),
   );
+  // Each TypeScript-function row on an open connection is held against the pings timed on its
+  // own connection, one before each of its calls.
+  const functionRows = report.rows.filter((r) =>
+    r.workload === "3. call latency" && r.subject === "pow.v2" && r.label.includes("TypeScript")
+  );
+  assert.equal(functionRows.length, 2);
+  for (const row of functionRows) {
+    const pings = measured(row.floor!);
+    assert.match(row.floor!, /: a `ping` → `pong` before each call, same connection$/);
+    assert.match(pings?.check ?? "", /^5 pongs, each the second of two right before a call/);
+  }
 });
 
 Deno.test("bench harness without websocketd says so and still measures the rest", async () => {
