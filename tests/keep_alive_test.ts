@@ -98,11 +98,13 @@ const PING = 0x9;
 const PONG = 0xa;
 const CLOSE = 0x8;
 
+// `keepAlive: 2s`: a ping after 1 s without traffic, and a peer gets 1 s to answer it (room for
+// a loaded machine; the answering peer answers at once).
 for (const protocol of ["pow.v2", "pow-1"]) {
   Deno.test(`keepAlive (${protocol}): a peer that answers the pings stays connected`, async () => {
     await using server = await startServer({
       configure: (config) => {
-        config.server.keepAlive = 1000;
+        config.server.keepAlive = 2000;
         // A pow-1 peer that sends no call is otherwise closed after a second.
         config.pow1.callDeadline = 60_000;
       },
@@ -126,7 +128,7 @@ for (const protocol of ["pow.v2", "pow-1"]) {
   Deno.test(`keepAlive (${protocol}): a peer silent after a ping is closed with 1001`, async () => {
     await using server = await startServer({
       configure: (config) => {
-        config.server.keepAlive = 1000;
+        config.server.keepAlive = 2000;
         // A pow-1 peer that sends no call is otherwise closed after a second.
         config.pow1.callDeadline = 60_000;
       },
