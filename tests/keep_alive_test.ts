@@ -1,6 +1,6 @@
 // `server.keepAlive` on the wire: a raw WebSocket peer sees the pings, answers them or not.
 import assert from "node:assert/strict";
-import { startServer, withTimeout } from "./_helpers.ts";
+import { startServer, type TestServer, withTimeout } from "./_helpers.ts";
 
 /** A frame from the server (servers never mask). */
 interface RawFrame {
@@ -98,17 +98,23 @@ const PING = 0x9;
 const PONG = 0xa;
 const CLOSE = 0x8;
 
-// `keepAlive: 2s`: a ping after 1 s without traffic, and a peer gets 1 s to answer it (room for
-// a loaded machine; the answering peer answers at once).
+/**
+ * The default config with `keepAlive: 2s`: a ping after 1 s without traffic, and a peer gets 1 s
+ * to answer it (room for a loaded machine; the answering peer answers at once).
+ */
+function keepAliveServer(): Promise<TestServer> {
+  return startServer({
+    configure: (config) => {
+      config.server.keepAlive = 2000;
+      // A pow-1 peer that sends no call is otherwise closed after a second.
+      config.pow1.callDeadline = 60_000;
+    },
+  });
+}
+
 for (const protocol of ["pow.v2", "pow-1"]) {
   Deno.test(`keepAlive (${protocol}): a peer that answers the pings stays connected`, async () => {
-    await using server = await startServer({
-      configure: (config) => {
-        config.server.keepAlive = 2000;
-        // A pow-1 peer that sends no call is otherwise closed after a second.
-        config.pow1.callDeadline = 60_000;
-      },
-    });
+    await using server = await keepAliveServer();
     const peer = await RawPeer.open(server.url, protocol);
     try {
       for (let pings = 0; pings < 3;) {
@@ -126,13 +132,7 @@ for (const protocol of ["pow.v2", "pow-1"]) {
   });
 
   Deno.test(`keepAlive (${protocol}): a peer silent after a ping is closed with 1001`, async () => {
-    await using server = await startServer({
-      configure: (config) => {
-        config.server.keepAlive = 2000;
-        // A pow-1 peer that sends no call is otherwise closed after a second.
-        config.pow1.callDeadline = 60_000;
-      },
-    });
+    await using server = await keepAliveServer();
     const peer = await RawPeer.open(server.url, protocol);
     try {
       const frames: RawFrame[] = [];
