@@ -86,3 +86,31 @@ Deno.test("startsPerMinute: a window per caller, by the clock", () => {
   }
   return m.close();
 });
+
+Deno.test("sessions.max counts ended sessions until their linger has passed", async () => {
+  let now = 1_000_000;
+  const m = new SessionManager({ processes, maxSessions: 2, linger: 60_000, now: () => now });
+  try {
+    const caller = { id: "poller" };
+    for (
+      const session of [m.start("write", ["1"], { caller }), m.start("write", ["1"], { caller })]
+    ) {
+      await session.result;
+    }
+    // Both ended, and both linger for a late reader: a third quick call is refused.
+    assert.throws(
+      () => m.start("write", ["1"], { caller }),
+      (e: unknown) =>
+        e instanceof CallError && e.code === "limit_reached" &&
+        e.message === 'Cannot start process "write": 2 sessions are already alive',
+    );
+    now += 59_999;
+    m.reap(now);
+    assert.throws(() => m.start("write", ["1"], { caller }), CallError);
+    now += 1;
+    m.reap(now);
+    await m.start("write", ["1"], { caller }).result;
+  } finally {
+    await m.close();
+  }
+});
