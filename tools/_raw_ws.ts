@@ -28,6 +28,8 @@ export interface RawConnectOptions {
   protocols?: string[];
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /** Answer the server's pings, as every client must. `false` plays a peer gone silent. @default {true} */
+  answerPings?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -48,9 +50,17 @@ export class RawWebSocket {
   #resolveClosed!: (close: RawClose) => void;
   #buffer: Uint8Array;
   #waiters: (() => void)[] = [];
+  #answerPings: boolean;
 
-  private constructor(conn: Deno.TcpConn, status: number, body: string, rest: Uint8Array) {
+  private constructor(
+    conn: Deno.TcpConn,
+    status: number,
+    body: string,
+    rest: Uint8Array,
+    answerPings = true,
+  ) {
     this.#conn = conn;
+    this.#answerPings = answerPings;
     this.status = status;
     this.body = body;
     this.#buffer = rest;
@@ -103,7 +113,7 @@ export class RawWebSocket {
           conn.close();
           return new RawWebSocket(conn, status, decoder.decode(rest), new Uint8Array(0));
         }
-        return new RawWebSocket(conn, status, "", rest.slice());
+        return new RawWebSocket(conn, status, "", rest.slice(), options.answerPings);
       }
       const n = await conn.read(chunk).catch(() => null);
       if (n === null) {
@@ -214,7 +224,9 @@ export class RawWebSocket {
             await this.send(8, p.subarray(0, 2));
             break;
           }
-          if (frame.frame.opcode === 9) await this.send(10, frame.frame.payload);
+          if (frame.frame.opcode === 9 && this.#answerPings) {
+            await this.send(10, frame.frame.payload);
+          }
         }
         if (closeFrame) break;
         const n = await this.#conn.read(chunk);
