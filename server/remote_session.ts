@@ -353,6 +353,17 @@ export class RemoteSession extends EventTarget implements SessionHandle {
     return this.#record.attached;
   }
 
+  /** Always `false`: a delivery through another node is not recorded on the owner node. */
+  get delivered(): boolean {
+    return false;
+  }
+
+  /**
+   * Does nothing: the owner node keeps the session until its linger has passed, as it keeps
+   * every session whose result it has not seen delivered.
+   */
+  markDelivered(): void {}
+
   /** When it ended. */
   get endedAt(): number | undefined {
     return this.#record.endedAt;

@@ -103,6 +103,8 @@ export interface SessionHandle extends EventTarget {
   readonly inputOffset: number;
   /** Clients attached. */
   readonly attached: number;
+  /** Whether its result was handed to a client's open connection ({@linkcode SessionHandle.markDelivered}). */
+  readonly delivered: boolean;
   /** When it ended. */
   readonly endedAt: number | undefined;
   /** Where its output stands: the oldest retained offset, the end, and whether it is closed. */
@@ -121,6 +123,13 @@ export interface SessionHandle extends EventTarget {
   reader(options?: ReaderOptions): OutputReader;
   /** Counts a client as attached until the returned function runs. */
   attach(): () => void;
+  /**
+   * Records that a front end handed the result, after all the output, to a client's open
+   * connection. An ended session that was delivered and has no client attached gives way to a
+   * new session when the server is at `sessions.max`, `sessions.maxPerCaller` or its output
+   * budget, instead of counting until its linger has passed (docs/config.md).
+   */
+  markDelivered(): void;
   /** Marks it active (keeps it from being reaped). */
   touch(): void;
 }
@@ -248,6 +257,7 @@ export class Session extends QuietEventTarget {
   #inputClosed = false;
   #inputOffset = 0;
   #attached = 0;
+  #delivered = false;
   #now: () => number;
   #lastActive: number;
   #endedAt: number | undefined;
@@ -554,6 +564,22 @@ export class Session extends QuietEventTarget {
       this.#attached--;
       this.touch();
     };
+  }
+
+  /** Whether its result was handed to a client's open connection (see {@linkcode Session.markDelivered}). */
+  get delivered(): boolean {
+    return this.#delivered;
+  }
+
+  /**
+   * Records that a front end handed the result, after all the output, to a client's open
+   * connection (before the session ended, nothing is recorded). An ended session that was
+   * delivered and has no client attached gives way to a new session when the server is at
+   * `sessions.max`, `sessions.maxPerCaller` or its output budget, instead of counting until its
+   * linger has passed.
+   */
+  markDelivered(): void {
+    if (this.#outcome !== undefined) this.#delivered = true;
   }
 
   /** Records client activity, postponing expiry. */

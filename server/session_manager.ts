@@ -37,13 +37,21 @@ export interface SessionManagerOptions {
   retention?: number;
   /** Pending stdin bytes allowed per session. @default {8388608} */
   maxPendingInput?: number;
-  /** The most sessions alive at once (running or lingering). @default {1000} */
+  /**
+   * The most sessions alive at once (running or lingering). At the limit, the ended session
+   * that ended first among those whose result was delivered and that no client is attached to
+   * gives way to a new one; without such a session the call is refused. @default {1000}
+   */
   maxSessions?: number;
-  /** The most sessions one caller (by `Caller.id`) may have alive at once. @default {Infinity} */
+  /**
+   * The most sessions one caller (by `Caller.id`) may have alive at once; at the limit, as
+   * `maxSessions`, among the caller's own sessions. @default {Infinity}
+   */
   maxPerCaller?: number;
   /**
    * Output bytes held in memory by all sessions together (their logs' retained bytes) at or
-   * above which new sessions are refused. @default {Infinity}
+   * above which new sessions are refused, once delivered ended sessions (as for `maxSessions`)
+   * no longer free enough. @default {Infinity}
    */
   outputBudget?: number;
   /**
@@ -544,22 +552,44 @@ export class SessionManager {
     this.#endedBytes += held;
   }
 
-  /** Refuses a session over `maxSessions` in total or `maxPerCaller` for the caller. */
+  /**
+   * Refuses a session over `maxSessions` in total or `maxPerCaller` for the caller, once no
+   * delivered ended session can give way to it.
+   */
   #checkCapacity(name: string, caller: Caller): void {
     const maxSessions = this.#options.maxSessions ?? 1000;
-    if (this.registry.size >= maxSessions) {
+    if (this.registry.size >= maxSessions && !this.#evict()) {
       throw new CallError(
         "limit_reached",
         `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
       );
     }
     const perCaller = this.#options.maxPerCaller ?? Infinity;
-    if ((this.#perCaller.get(caller.id) ?? 0) >= perCaller) {
+    if ((this.#perCaller.get(caller.id) ?? 0) >= perCaller && !this.#evict(caller.id)) {
       throw new CallError(
         "limit_reached",
         `Cannot start process "${name}": caller "${caller.id}" already has ${perCaller} sessions alive`,
       );
     }
+  }
+
+  /**
+   * Makes room for a new session: removes the ended session that ended first among those whose
+   * result was delivered ({@linkcode Session.markDelivered}) and that no client is attached to,
+   * as the reaper removes one whose linger has passed. Sessions whose result no client has
+   * seen are never removed early: a client that lost its connection may still come for it.
+   *
+   * @param callerId Only a session of this caller.
+   * @returns Whether one was removed.
+   */
+  #evict(callerId?: string): boolean {
+    // Ended sessions in the order they ended; the scan stops at the first that may go.
+    for (const session of this.#endedHeld.keys()) {
+      if (!session.delivered || session.attached > 0) continue;
+      if (callerId !== undefined && session.caller.id !== callerId) continue;
+      return this.registry.delete(session.id);
+    }
+    return false;
   }
 
   /**
@@ -578,7 +608,8 @@ export class SessionManager {
   #checkBudget(name: string): void {
     const budget = this.#options.outputBudget ?? Infinity;
     if (budget === Infinity) return;
-    const used = this.outputBytes();
+    let used = this.outputBytes();
+    while (used >= budget && this.#evict()) used = this.outputBytes();
     if (used >= budget) {
       throw new CapacityError(
         `Cannot start process "${name}": the server is out of output memory (${used} bytes held, the budget is ${budget})`,

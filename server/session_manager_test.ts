@@ -87,7 +87,7 @@ Deno.test("startsPerMinute: a window per caller, by the clock", () => {
   return m.close();
 });
 
-Deno.test("sessions.max counts ended sessions until their linger has passed", async () => {
+Deno.test("sessions.max counts ended sessions whose result nobody saw until their linger has passed", async () => {
   let now = 1_000_000;
   const m = new SessionManager({ processes, maxSessions: 2, linger: 60_000, now: () => now });
   try {
@@ -97,7 +97,7 @@ Deno.test("sessions.max counts ended sessions until their linger has passed", as
     ) {
       await session.result;
     }
-    // Both ended, and both linger for a late reader: a third quick call is refused.
+    // Both ended unread, and both linger for a late reader: a third quick call is refused.
     assert.throws(
       () => m.start("write", ["1"], { caller }),
       (e: unknown) =>
@@ -110,6 +110,107 @@ Deno.test("sessions.max counts ended sessions until their linger has passed", as
     now += 1;
     m.reap(now);
     await m.start("write", ["1"], { caller }).result;
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("sessions.max: a delivered ended session gives way, the one that ended first", async () => {
+  const m = new SessionManager({ processes, maxSessions: 3, linger: 60_000 });
+  try {
+    const caller = { id: "dashboard" };
+    const first = m.start("write", ["1"], { caller });
+    const second = m.start("write", ["1"], { caller });
+    const unread = m.start("write", ["1"], { caller });
+    await Promise.all([first.result, second.result, unread.result]);
+    // Marking before the end records nothing: only a result can be delivered.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => release = resolve);
+    const live = new SessionManager({ processes: { hold: defineProcess({ run: () => held }) } });
+    const running = live.start("hold", [], { caller });
+    await running.started;
+    running.markDelivered();
+    release();
+    await running.result;
+    assert.equal(running.delivered, false);
+    await live.close();
+    second.markDelivered();
+    first.markDelivered();
+    assert.equal(first.delivered, true);
+    assert.equal(unread.delivered, false);
+    const removed: string[] = [];
+    m.registry.observe((type, session) => void (type === "removed" && removed.push(session.id)));
+    // Full: the delivered session that ended first gives way, then the other one.
+    const fourth = m.start("write", ["1"], { caller });
+    assert.deepEqual(removed, [first.id]);
+    assert.equal(m.get(first.id, caller), undefined);
+    await fourth.result;
+    m.start("write", ["1"], { caller });
+    assert.deepEqual(removed, [first.id, second.id]);
+    // What is left ended unread (or is not delivered yet): nothing gives way.
+    assert.throws(
+      () => m.start("write", ["1"], { caller }),
+      (e: unknown) =>
+        e instanceof CallError && e.code === "limit_reached" &&
+        e.message === 'Cannot start process "write": 3 sessions are already alive',
+    );
+    assert.ok(m.get(unread.id, caller));
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("sessions.max: a delivered session a client is attached to stays", async () => {
+  const m = new SessionManager({ processes, maxSessions: 1 });
+  try {
+    const caller = { id: "a" };
+    const session = m.start("write", ["1"], { caller });
+    await session.result;
+    session.markDelivered();
+    const detach = session.attach();
+    assert.throws(() => m.start("write", ["1"], { caller }), /1 sessions are already alive/);
+    detach();
+    m.start("write", ["1"], { caller });
+    assert.equal(m.get(session.id, caller), undefined);
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("maxPerCaller: only the caller's own delivered sessions give way", async () => {
+  const m = new SessionManager({ processes, maxPerCaller: 1, maxSessions: 100 });
+  try {
+    const a = { id: "a" }, b = { id: "b" };
+    const ofB = m.start("write", ["1"], { caller: b });
+    const ofA = m.start("write", ["1"], { caller: a });
+    await Promise.all([ofA.result, ofB.result]);
+    ofB.markDelivered();
+    // b's delivered session is older, but a is at its own limit: only a's own may go.
+    assert.throws(
+      () => m.start("write", ["1"], { caller: a }),
+      /caller "a" already has 1 sessions alive/,
+    );
+    ofA.markDelivered();
+    m.start("write", ["1"], { caller: a });
+    assert.equal(m.get(ofA.id, a), undefined);
+    assert.ok(m.get(ofB.id, b));
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("outputBudget: delivered ended sessions give way before new work is refused", async () => {
+  const m = new SessionManager({ processes, outputBudget: 1500, retention: 1 << 20 });
+  try {
+    const caller = { id: "a" };
+    const big = m.start("write", ["1000"], { caller });
+    const other = m.start("write", ["1000"], { caller });
+    await Promise.all([big.result, other.result]);
+    assert.throws(() => m.start("write", ["1"], { caller }), /out of output memory \(2000 bytes/);
+    big.markDelivered();
+    m.start("write", ["1"], { caller });
+    assert.equal(m.get(big.id, caller), undefined);
+    assert.ok(m.get(other.id, caller));
   } finally {
     await m.close();
   }

@@ -155,6 +155,101 @@ Deno.test("sessions.max: a start over the total is refused on every front end", 
   await client.exit(1);
 });
 
+Deno.test("sessions.max: quick calls whose results were delivered do not use it up (pow.v2, pow-1, REST, SSE, further-link)", async () => {
+  await using server = await serve((c) => {
+    c.sessions.max = 2;
+    c.furtherLink.runners = { script: "script" };
+    c.processes.script = defineCommand(["sh", "{1}"], { params: [{ name: "file" }] });
+  });
+  const { registry } = server.running.server.manager;
+  // Four times the limit in calls, each answered; the oldest delivered session gives way.
+  await using client = await V2Client.connect(server.wsUrl.href);
+  for (let id = 1; id <= 8; id++) {
+    await client.start(id, "count", ["1"]);
+    assert.deepEqual((await client.exit(id)).result, {
+      status: "fulfilled",
+      value: null,
+      exitCode: 0,
+    });
+  }
+  for (let i = 0; i < 4; i++) {
+    const call = await pow1(server, { call: "count", params: ["1"] });
+    assert.deepEqual([call.output, call.result], ["1\n", { status: "fulfilled", value: null }]);
+  }
+  for (let i = 0; i < 4; i++) {
+    const started = await fetch(new URL("api/v2/sessions", server.url), {
+      method: "POST",
+      body: JSON.stringify({ name: "count", params: ["1"] }),
+    });
+    assert.equal(started.status, 201);
+    const { session } = await started.json();
+    await server.running.server.manager.registry.get(session)?.result;
+    const read = await (await fetch(new URL(`api/v2/sessions/${session}?offset=0`, server.url)))
+      .json();
+    assert.deepEqual([read.state, read.output.complete], ["fulfilled", true]);
+  }
+  for (let i = 0; i < 2; i++) {
+    const started = await fetch(new URL("api/v2/sessions", server.url), {
+      method: "POST",
+      body: JSON.stringify({ name: "count", params: ["1"] }),
+    });
+    const { session } = await started.json();
+    const events = await (await fetch(new URL(`api/v2/sessions/${session}/events`, server.url)))
+      .text();
+    assert.match(
+      events,
+      /event: exit\nid: exit\ndata: \{"offset":2,"result":\{"status":"fulfilled"/,
+    );
+  }
+  for (let i = 0; i < 2; i++) {
+    const id = await (await fetch(new URL("new", server.url), {
+      method: "POST",
+      body: JSON.stringify({ call: "count", params: ["1"] }),
+    })).json();
+    await server.running.server.manager.registry.get(id)?.result;
+    const status = await (await fetch(new URL(`status/${id}`, server.url))).json();
+    assert.deepEqual(status.result, { status: "fulfilled", value: null });
+  }
+  const link = new WebSocket(new URL("run", server.wsUrl));
+  const stopped: unknown[] = [];
+  link.onmessage = ({ data }) => {
+    const message = JSON.parse(data);
+    if (message.type === "stopped") stopped.push(message);
+  };
+  await new Promise((resolve) => link.onopen = resolve);
+  for (const process of ["a", "b", "c"]) {
+    link.send(JSON.stringify({ type: "start", process, data: { runner: "script", code: "true" } }));
+    await waitUntil(() => stopped.length === ["a", "b", "c"].indexOf(process) + 1, 10_000, process);
+  }
+  link.close();
+  assert.deepEqual(stopped.map((m) => (m as { data: unknown }).data), [
+    { exitCode: 0 },
+    { exitCode: 0 },
+    { exitCode: 0 },
+  ]);
+  assert.equal(registry.size, 2);
+  // A result nobody saw holds its place until its linger has passed: the client went away
+  // before the exit, so the next calls are refused rather than lose it.
+  await using gone = await V2Client.connect(server.wsUrl.href);
+  const { session: unseenId } = await gone.start(1, "sleep", ["1"]);
+  await gone.close();
+  const unseen = registry.get(unseenId)!;
+  await unseen.result;
+  assert.equal(unseen.delivered, false);
+  await client.start(20, "count", ["1"]);
+  assert.equal((await client.exit(20)).result.status, "fulfilled");
+  await client.start(21, "sleep", ["30"]);
+  // One running, one unread: nothing can give way.
+  const over = await client.request({ type: "start", id: 22, name: "count", params: ["1"] });
+  assert.deepEqual("code" in over && [over.code, over.message], [
+    "limit_reached",
+    'Cannot start process "count": 2 sessions are already alive',
+  ]);
+  assert.ok(registry.get(unseen.id), "the unread result is still there");
+  client.send({ type: "signal", id: 21, signal: "kill" });
+  await client.exit(21);
+});
+
 Deno.test("pow1.maxMessage: a larger message closes pow-1 and pow.v2 with 1009", async () => {
   // Read from YAML, `pow1.maxMessage` sets `v2.maxMessage` too (config_test.ts); here, both.
   await using server = await serve((c) => (c.pow1.maxMessage = c.v2.maxMessage = 1024));

@@ -336,6 +336,7 @@ class Connection {
       const result = await session.result;
       this.#entries.delete(String(entry.id));
       this.#send("stopped", entry.id, { exitCode: furtherLinkExitCode(result) });
+      if (this.#socket.readyState === WebSocket.OPEN) session.markDelivered();
     } finally {
       reader.close();
       entry.detach?.();

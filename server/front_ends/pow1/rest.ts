@@ -94,6 +94,8 @@ class StatusBuffer {
       : this.callError !== undefined
       ? { status: "rejected" as const, reason: this.callError }
       : pow1Result(outcome);
+    // The poller sees the result (pow-1 REST keeps only the last lines of output anyway).
+    if (outcome) this.session.markDelivered();
     return buffer ? { buffer, result } : { result };
   }
 

@@ -423,7 +423,7 @@ class Pow1Connection {
   #call(data: ArrayBuffer): void {
     this.#unwait();
     const call = readPow1Call(data);
-    if (!call) return this.#finish({ status: "rejected", reason: PROTOCOL_ERROR });
+    if (!call) return void this.#finish({ status: "rejected", reason: PROTOCOL_ERROR });
     let session: Session;
     try {
       session = this.#context.manager.start(call.call, call.params ?? null, {
@@ -433,7 +433,7 @@ class Pow1Connection {
       const reason = error instanceof CallError
         ? pow1CallErrorReason(error)
         : `unknown error: ${(error as Error)?.message ?? String(error)}`;
-      return this.#finish({ status: "rejected", reason });
+      return void this.#finish({ status: "rejected", reason });
     }
     this.#session = session;
     this.#phase = "running";
@@ -490,19 +490,24 @@ class Pow1Connection {
     }
     if (!ended) return;
     const result = await session.result;
-    if (this.#phase === "running") this.#finish(pow1Result(result));
+    if (this.#phase !== "running") return;
+    // The result frame went to an open connection: the session may give way to new ones.
+    if (this.#finish(pow1Result(result))) session.markDelivered();
   }
 
-  #finish(result: Pow1Result): void {
-    if (this.#phase === "ending" || this.#phase === "closed") return;
+  /** Sends the result frame and closes once the client is quiet; `true` when it was sent. */
+  #finish(result: Pow1Result): boolean {
+    if (this.#phase === "ending" || this.#phase === "closed") return false;
     this.#phase = "ending";
     this.#unwait();
     clearTimeout(this.#timer);
     this.#release();
+    const open = this.#socket.readyState === WebSocket.OPEN;
     try {
       this.#socket.send(encoder.encode(JSON.stringify(result)));
     } catch {
-      return this.#closed();
+      this.#closed();
+      return false;
     }
     // Closing while client frames are still queued (in flight, or received but not yet
     // dispatched) makes a Deno.serve WebSocket drop the connection: the client sees an
@@ -526,6 +531,7 @@ class Pow1Connection {
     };
     // The first check waits out the quiet time the client still needs (a later task at least).
     this.#timer = setTimeout(tick, Math.max(0, CLOSE_QUIET_MS - (started - this.#lastFrameAt)));
+    return open;
   }
 
   #fail(code: number, reason: string): void {

@@ -279,6 +279,7 @@ function eventStream(
             result: toProcessResult(result),
           });
           text += sseEvent({ event: "exit", id: "exit", data });
+          session.markDelivered();
           finish();
           return { text, done: true };
         }
@@ -453,6 +454,7 @@ export const nativeRest: FrontEndFactory = (context: FrontEndContext): FrontEnd 
               complete: info.result !== undefined && read.next >= info.offset,
             },
           };
+          if (out.output.complete) session.markDelivered();
           return c.json(out);
         }),
       );

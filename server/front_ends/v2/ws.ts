@@ -583,6 +583,7 @@ class V2Connection {
       output: encodeInlineOutput(coalesce(chunks)),
       result: toProcessResult(result),
     });
+    this.#delivered(session);
     return true;
   }
 
@@ -849,6 +850,12 @@ class V2Connection {
       offset: channel.session.log.end,
       result: toProcessResult(result),
     });
+    this.#delivered(channel.session);
+  }
+
+  /** Records a session's result as delivered when its `exit` went to an open connection. */
+  #delivered(session: SessionHandle): void {
+    if (!this.#closed && this.#socket.readyState === WebSocket.OPEN) session.markDelivered();
   }
 
   async #pump(channel: Channel): Promise<void> {
