@@ -1,9 +1,10 @@
 /**
  * The pow server for the bench's TypeScript-function rows and the watchers workload: the
  * embedded demo config (its function process `ticker`), served like
- * `deno run -A main.ts --port 0`, with the per-caller session limit lifted. Every bench client
- * is the anonymous caller and a finished session lingers (`sessions.linger`), so two series of
- * 318 calls exceed the default of 500 (`sessions.maxPerCaller`). Every bench client also
+ * `deno run -A main.ts --port 0`, with the session limits lifted. Every bench client is the
+ * anonymous caller and a finished session lingers (`sessions.linger`): at the default of 500
+ * (`sessions.maxPerCaller`) every call after the 500th would remove the oldest delivered one
+ * first, which the rows of earlier rounds did not do. Every bench client also
  * connects from 127.0.0.1: the connection limits are lifted as in `bench/pow.yaml` (the
  * watchers workload holds 1,000 watcher connections, plus those that start sessions, against a
  * default of 1,000 per address). It prints the same `Listening on` line as `main.ts`.
