@@ -77,8 +77,10 @@ export async function pumpOutput(
     if (!live()) return false;
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.data.length;
-    // Full, or stopped short of a chunk that did not fit: more than a frame was waiting.
-    full = bytes >= maxBytes || session.log.end > reader.offset;
+    // Half a frame or more: the output comes in large writes. (Output that arrived while the
+    // read resolved says nothing: a writer in a loop of small writes appends one more each
+    // time, and it is those writes that are best left to collect when the client is behind.)
+    full = bytes * 2 >= maxBytes;
     send(chunks, backlog);
   }
 }
