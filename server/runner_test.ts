@@ -253,3 +253,107 @@ Deno.test("runner: a quiet pipe pins only its pending read's buffer, not the las
   assert.ok(perPump < 1024, `${perPump} bytes of ArrayBuffers per quiet pump`);
   assert.ok(perPump >= MIN_READ_SIZE, `${perPump} bytes per pump: the measurement saw nothing`);
 });
+
+/** Runs `body` as a function process whose output sink is `write`; answers its result. */
+async function withOutput(
+  write: (stream: string, data: Uint8Array) => Promise<void>,
+  body: (ctx: { stdout: WritableStream<Uint8Array> }) => Promise<unknown>,
+): Promise<unknown> {
+  const process = startFunction(defineProcess({ run: (ctx) => body(ctx) }), {
+    ...options(),
+    output: { write },
+  });
+  const exit = await process.exited;
+  if (exit.failed) throw exit.error;
+  return exit.value;
+}
+
+Deno.test("function output: writes are taken one at a time, in order, with backpressure", async () => {
+  const taken: string[] = [];
+  const waiting: (() => void)[] = [];
+  const sink = (_stream: string, data: Uint8Array) => {
+    taken.push(new TextDecoder().decode(data));
+    return new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  await withOutput(sink, async ({ stdout }) => {
+    const writer = stdout.getWriter();
+    assert.ok(writer instanceof WritableStreamDefaultWriter);
+    assert.equal(writer.desiredSize, 1);
+    const bytes = new TextEncoder().encode("a");
+    const writes = [writer.write(bytes), writer.write(new TextEncoder().encode("b"))];
+    bytes[0] = 0x7a; // the writer may reuse its buffer: what was written was copied
+    writes.push(writer.write(new TextEncoder().encode("c")));
+    let ready = false;
+    void writer.ready.then(() => ready = true);
+    await Promise.resolve();
+    assert.deepEqual(taken, ["a"], "the next write waits until the sink took the last one");
+    assert.equal(writer.desiredSize, 0);
+    waiting.shift()!();
+    await writes[0];
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(taken, ["a", "b"]);
+    assert.equal(ready, false, "ready waits for every pending write");
+    waiting.shift()!();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    waiting.shift()!();
+    await Promise.all(writes);
+    await writer.ready;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(ready, true);
+    assert.equal(writer.desiredSize, 1);
+    assert.deepEqual(taken, ["a", "b", "c"]);
+    // close waits for a pending write; a write after close is refused.
+    const last = writer.write(new TextEncoder().encode("d"));
+    const closed = writer.close();
+    await assert.rejects(writer.write(new Uint8Array(1)), TypeError);
+    waiting.shift()!();
+    await last;
+    await closed;
+    await writer.closed;
+    assert.deepEqual(taken, ["a", "b", "c", "d"]);
+  });
+});
+
+Deno.test("function output: a bad chunk or a failed write errors the stream", async () => {
+  const ok = () => Promise.resolve();
+  await withOutput(ok, async ({ stdout }) => {
+    const writer = stdout.getWriter();
+    await assert.rejects(
+      writer.write("text" as unknown as Uint8Array),
+      new TypeError("Cannot write to a function's output: expected a Uint8Array chunk, got string"),
+    );
+    await assert.rejects(writer.write(new Uint8Array(1)), TypeError);
+    await assert.rejects(writer.closed, TypeError);
+  });
+  const gone = new Error("the session ended");
+  await withOutput(() => Promise.reject(gone), async ({ stdout }) => {
+    const writer = stdout.getWriter();
+    await assert.rejects(writer.write(new Uint8Array(1)), gone);
+    await assert.rejects(writer.write(new Uint8Array(1)), gone);
+    await assert.rejects(writer.closed, gone);
+  });
+});
+
+Deno.test("function output: one writer at a time; pipeTo and released writers behave as standard", async () => {
+  const taken: string[] = [];
+  const sink = (_stream: string, data: Uint8Array) => {
+    taken.push(new TextDecoder().decode(data));
+    return Promise.resolve();
+  };
+  await withOutput(sink, async ({ stdout }) => {
+    const writer = stdout.getWriter();
+    assert.equal(stdout.locked, true);
+    assert.throws(() => stdout.getWriter(), TypeError);
+    await assert.rejects(ReadableStream.from([new Uint8Array(1)]).pipeTo(stdout), TypeError);
+    await writer.write(new TextEncoder().encode("1"));
+    writer.releaseLock();
+    await assert.rejects(writer.write(new Uint8Array(1)), TypeError);
+    assert.equal(stdout.locked, false);
+    const encoder = new TextEncoder();
+    await ReadableStream.from(["2", "3"]).pipeThrough(new TextEncoderStream()).pipeTo(stdout, {
+      preventClose: true,
+    });
+    await stdout.getWriter().write(encoder.encode("4"));
+  });
+  assert.deepEqual(taken, ["1", "2", "3", "4"]);
+});
