@@ -123,6 +123,9 @@ export interface MemoryEventBusOptions {
 }
 
 const TOPIC = /^[^.\s*>]+(\.[^.\s*>]+)*$/;
+/** Topics already found valid (at most {@linkcode KNOWN_TOPICS_MAX}, then forgotten at once). */
+const knownTopics = new Set<string>();
+const KNOWN_TOPICS_MAX = 1024;
 
 /**
  * Checks a topic name: non-empty dot-separated segments without spaces, `*` or `>`.
@@ -139,6 +142,7 @@ const TOPIC = /^[^.\s*>]+(\.[^.\s*>]+)*$/;
  * @param topic The topic name.
  */
 export function checkTopic(topic: string): void {
+  if (knownTopics.has(topic)) return;
   if (typeof topic !== "string" || topic.length > 512 || !TOPIC.test(topic)) {
     throw new TypeError(
       `Invalid topic ${
@@ -146,6 +150,9 @@ export function checkTopic(topic: string): void {
       }: expected dot-separated names without spaces, "*" or ">"`,
     );
   }
+  // The session events' few topics are checked on every call: remember the valid ones.
+  if (knownTopics.size >= KNOWN_TOPICS_MAX) knownTopics.clear();
+  knownTopics.add(topic);
 }
 
 /**

@@ -17,6 +17,13 @@ import { formatDuration } from "./units.ts";
 import { closeWarmPool } from "./runner.ts";
 import { traceSession } from "./_tracing.ts";
 
+/** The bus topic of each registry event (one string each, not one built per event). */
+const SESSION_TOPICS = {
+  created: "session.created",
+  state: "session.state",
+  removed: "session.removed",
+} as const;
+
 /** Options for {@linkcode SessionManager}. */
 export interface SessionManagerOptions {
   /** The processes clients may call, by name. */
@@ -163,7 +170,7 @@ export class SessionManager {
       const record = sessionRecord(session, this.node);
       const stored = type === "removed" ? this.store.delete(session.id) : this.store.put(record);
       // Recorded first, then announced: a watcher that reads the store sees the event's state.
-      void stored.then(() => this.bus.publish(`session.${type}`, record)).catch(() => {});
+      void stored.then(() => this.bus.publish(SESSION_TOPICS[type], record)).catch(() => {});
     });
     this.#options = options;
     this.#reaper = setInterval(() => this.reap(), options.reapInterval ?? 1000);
