@@ -863,6 +863,15 @@ class FunctionOutputWriter extends WritableStreamDefaultWriter<Uint8Array> {
     return await super.close();
   }
 
+  override abort(reason?: unknown): Promise<void> {
+    if (this.#released) {
+      return Promise.reject(new TypeError("Cannot abort: the writer was released"));
+    }
+    // As the standard writer: later writes are refused with the reason.
+    this.#error ??= { reason };
+    return super.abort(reason);
+  }
+
   override releaseLock(): void {
     this.#released = true;
     super.releaseLock();

@@ -332,6 +332,19 @@ Deno.test("function output: a bad chunk or a failed write errors the stream", as
     await assert.rejects(writer.write(new Uint8Array(1)), gone);
     await assert.rejects(writer.closed, gone);
   });
+  const taken: number[] = [];
+  await withOutput((_stream, data) => {
+    taken.push(data.length);
+    return Promise.resolve();
+  }, async ({ stdout }) => {
+    const writer = stdout.getWriter();
+    await writer.write(new Uint8Array(1));
+    const reason = new Error("stop");
+    await writer.abort(reason);
+    await assert.rejects(writer.write(new Uint8Array(2)), reason);
+    await assert.rejects(writer.closed, reason);
+  });
+  assert.deepEqual(taken, [1], "nothing is written after an abort");
 });
 
 Deno.test("function output: one writer at a time; pipeTo and released writers behave as standard", async () => {
