@@ -233,14 +233,15 @@ export class SessionManager {
       );
     }
     this.#countStart(name, options.caller);
-    this.#checkCapacity(name, options.caller);
-    this.#checkBudget(name);
     if (options.pty && !(definition.kind === "command" && definition.pty)) {
       throw new CallError(
         "not_allowed",
         `Cannot start process "${name}": it does not allow a pseudo-terminal`,
       );
     }
+    // Last: these may remove delivered sessions to make room, only for a call that will start.
+    this.#checkCapacity(name, options.caller);
+    this.#checkBudget(name);
     const session = new Session({
       ...this.#sessionOptions(name, valid, options, definition),
       pty: options.pty,
