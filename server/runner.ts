@@ -340,8 +340,11 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     // Usually the pipes have ended with the program: no timers then (a quick call's path).
     if (!pumped) await Promise.race([pumps, nextTurn()]);
     if (pumped) {
-      // SIGTERM, and SIGKILL after the grace if anything was left; the exit need not wait.
-      void endGroup(pid, options.killGrace);
+      // SIGTERM, and SIGKILL after the grace if anything was left; the exit need not wait, and
+      // the signal goes in the next task, once the result is out: the group is usually gone,
+      // and the "no such process" error of a group just emptied took 60-100 µs of a call's
+      // path (docs/benchmarks.md, round nine).
+      setImmediate(() => void endGroup(pid, options.killGrace));
     } else {
       const others = await signalGroupLater(pid, "SIGTERM");
       // A descendant that called setsid is out of reach of group signals and may hold the
