@@ -850,7 +850,8 @@ class FunctionOutputWriter extends WritableStreamDefaultWriter<Uint8Array> {
       ? this.#take(copy)
       : previous.then(() => this.#error ? Promise.reject(this.#error.reason) : this.#take(copy));
     const tail = this.#tail = written.then(() => {
-      if (--this.#pending === 0 && this.#tail === tail) this.#tail = undefined;
+      // The last pending write is always the latest one: nothing is left to wait for.
+      if (--this.#pending === 0) this.#tail = undefined;
     }, (error) => {
       this.#pending--;
       this.#fail(error);

@@ -855,7 +855,7 @@ class V2Connection {
 
   /** Records a session's result as delivered when its `exit` went to an open connection. */
   #delivered(session: SessionHandle): void {
-    if (!this.#closed && this.#socket.readyState === WebSocket.OPEN) session.markDelivered();
+    if (this.#open) session.markDelivered();
   }
 
   async #pump(channel: Channel): Promise<void> {
@@ -975,17 +975,22 @@ class V2Connection {
     });
   }
 
+  /** Whether frames still go out: the connection is neither closed by pow nor by the peer. */
+  get #open(): boolean {
+    return !this.#closed && this.#socket.readyState === WebSocket.OPEN;
+  }
+
   #send(message: ServerMessage): void {
     this.#sendText(encodeMessage(message));
   }
 
   #sendText(text: string): void {
-    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return;
+    if (!this.#open) return;
     this.#socket.send(text);
   }
 
   #sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
-    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return;
+    if (!this.#open) return;
     this.#socket.send(bytes);
   }
 
