@@ -163,15 +163,26 @@ Deno.test("sessions.max: quick calls whose results were delivered do not use it 
   });
   const { registry } = server.running.server.manager;
   // Four times the limit in calls, each answered; the oldest delivered session gives way.
+  const removed = server.running.server.manager.bus.subscribe<{ id: string }>("session.removed");
   await using client = await V2Client.connect(server.wsUrl.href);
+  const first = (await client.start(1, "count", ["1"])).session;
   for (let id = 1; id <= 8; id++) {
-    await client.start(id, "count", ["1"]);
+    if (id > 1) await client.start(id, "count", ["1"]);
     assert.deepEqual((await client.exit(id)).result, {
       status: "fulfilled",
       value: null,
       exitCode: 0,
     });
   }
+  // Gone as a linger would have removed it: announced on the bus, and `attach` is told so.
+  const announced = await removed.next();
+  removed.close();
+  assert.equal(
+    !announced.done && announced.value.type === "event" && announced.value.event.data.id,
+    first,
+  );
+  const attach = await client.request({ type: "attach", id: 9, session: first });
+  assert.equal("code" in attach && attach.code, "unknown_session");
   for (let i = 0; i < 4; i++) {
     const call = await pow1(server, { call: "count", params: ["1"] });
     assert.deepEqual([call.output, call.result], ["1\n", { status: "fulfilled", value: null }]);
