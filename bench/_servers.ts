@@ -30,6 +30,8 @@ export interface StartPowOptions {
    * server `bench/floor_server.ts`; it must print the same `Listening on` line.
    */
   script?: string;
+  /** Arguments for `script`. */
+  scriptArgs?: string[];
   /** Milliseconds to wait for the `Listening on` line. @default {30000} */
   timeout?: number;
   /**
@@ -70,7 +72,11 @@ export async function startTaskV8Flags(): Promise<string> {
 export async function startPow(options: StartPowOptions = {}): Promise<ServerProcess> {
   const v8Flags = options.v8Flags ?? defaultV8Flags;
   const args = ["run", "-A", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : [])];
-  args.push(...(options.script ? [options.script] : ["main.ts", "--port", "0"]));
+  args.push(
+    ...(options.script
+      ? [options.script, ...(options.scriptArgs ?? [])]
+      : ["main.ts", "--port", "0"]),
+  );
   if (options.config) args.push("--config", options.config);
   const child = new Deno.Command(Deno.execPath(), {
     args,

@@ -1199,6 +1199,32 @@ export async function scale(ctx: BenchContext): Promise<Row[]> {
   for (const pass of passes) {
     for (const subject of ["floor", "pow-1"] as const) {
       const isPow = subject === "pow-1";
+      if (isPow && !pass.v8Flags) {
+        // The same floor with pow's code loaded (not run): what the module graph alone costs,
+        // so the rest of pow's figure is what its sessions and connections cost.
+        const withModules = "floor with pow's modules loaded (`main.ts`'s imports, not run)";
+        rows.push(
+          ...await scalePass(ctx, {
+            subject: "floor",
+            live,
+            idle,
+            limited,
+            common,
+            start: () =>
+              startPow({
+                script: "bench/floor_server.ts",
+                scriptArgs: ["--with-pow-modules"],
+                v8Flags: "",
+              }),
+            path: "live",
+            liveLabel: `${withModules}: ${live} live sessions, a connection each`,
+            idleLabel: `${withModules}: + ${idle} idle connections`,
+            quietLabel: "",
+            versus: wsdLive,
+            quiet: false,
+          }),
+        );
+      }
       rows.push(
         ...await scalePass(ctx, {
           subject,
@@ -1244,6 +1270,8 @@ async function scalePass(ctx: BenchContext, pass: {
   quietLabel: string;
   versus: string;
   floors?: { live: string; idle: string; quiet: string };
+  /** Whether to hold the load without traffic and report it too. @default {true} */
+  quiet?: boolean;
 }): Promise<Row[]> {
   const { log } = ctx;
   const { subject, live, idle, common } = pass;
@@ -1343,32 +1371,34 @@ async function scalePass(ctx: BenchContext, pass: {
     // it once allocation stops. The highest reading of the second half of the quiet period.
     const { quiet } = ctx.sizes;
     const right = rss(server.pid);
-    rows.push(
-      await measure(
-        { ...common, subject, label: pass.quietLabel, floor: pass.floors?.quiet },
-        async () => {
-          const readings: number[] = [];
-          const t0 = performance.now();
-          for (let i = 1; i <= quiet; i++) {
-            await delay(Math.max(0, t0 + i * 1000 - performance.now()));
-            readings.push(rss(server.pid));
-          }
-          const late = readings.slice(Math.floor(readings.length / 2));
-          const high = Math.max(...late);
-          const stillOpen = [...idles, ...lives.map((l) => l.socket)]
-            .filter((s) => s.ws.readyState === WebSocket.OPEN).length;
-          return {
-            value: high / 1024 / 1024,
-            shown: `RSS ${mb(Math.min(...late))} to ${mb(high)} from ${
-              quiet - late.length
-            } to ${quiet} s (${mb(right)} when the quiet began)`,
-            ok: late.length > 0 && stillOpen === idle + live && lives.length === live,
-            check: `${stillOpen} connections still open after ${quiet} s${limited}`,
-          };
-        },
-        log,
-      ),
-    );
+    if (pass.quiet !== false) {
+      rows.push(
+        await measure(
+          { ...common, subject, label: pass.quietLabel, floor: pass.floors?.quiet },
+          async () => {
+            const readings: number[] = [];
+            const t0 = performance.now();
+            for (let i = 1; i <= quiet; i++) {
+              await delay(Math.max(0, t0 + i * 1000 - performance.now()));
+              readings.push(rss(server.pid));
+            }
+            const late = readings.slice(Math.floor(readings.length / 2));
+            const high = Math.max(...late);
+            const stillOpen = [...idles, ...lives.map((l) => l.socket)]
+              .filter((s) => s.ws.readyState === WebSocket.OPEN).length;
+            return {
+              value: high / 1024 / 1024,
+              shown: `RSS ${mb(Math.min(...late))} to ${mb(high)} from ${
+                quiet - late.length
+              } to ${quiet} s (${mb(right)} when the quiet began)`,
+              ok: late.length > 0 && stillOpen === idle + live && lives.length === live,
+              check: `${stillOpen} connections still open after ${quiet} s${limited}`,
+            };
+          },
+          log,
+        ),
+      );
+    }
   } finally {
     for (const s of idles) s.ws.close();
     await pool(lives, 100, async (l) => {

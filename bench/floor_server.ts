@@ -33,7 +33,10 @@
  *   socket. The floor of the scale workload's memory.
  *
  * Run as `deno run -A bench/floor_server.ts`; it prints `Listening on http://127.0.0.1:PORT/`
- * like pow, so `startPow`'s line matching finds it.
+ * like pow, so `startPow`'s line matching finds it. With `--with-pow-modules` it first loads
+ * pow's code (`main.ts` and everything it imports, not run) and parses `bench/pow.yaml`, then
+ * serves the same way: the floor of what pow's module graph alone costs in memory, for the
+ * scale workload.
  *
  * @module
  */
@@ -183,6 +186,11 @@ function serve(request: Request): Response {
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--with-pow-modules")) {
+    await import("../main.ts");
+    const { loadConfig } = await import("../server/config.ts");
+    await loadConfig(new URL("pow.yaml", import.meta.url).pathname);
+  }
   Deno.serve({
     hostname: "127.0.0.1",
     port: 0,

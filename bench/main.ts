@@ -251,6 +251,26 @@ export function targets(rows: Row[], smoke: boolean): Target[] {
       ),
     });
   }
+  // The same floor with pow's code loaded: what pow's module graph alone costs.
+  const scaleModules = rows.find((x) =>
+    x.workload.startsWith("5.") && x.label.startsWith("floor with pow's modules") &&
+    x.label.includes("idle connections")
+  );
+  if (scaleModules) {
+    const modulesPeak = scaleModules.value !== undefined && scaleModules.ok
+      ? scaleModules.value * 1024 * 1024
+      : undefined;
+    out.push({
+      target: "(the floor server with pow's modules loaded, for reference: within 300 MB?)",
+      measured: modulesPeak === undefined
+        ? ""
+        : `${num(modulesPeak / 1e6)} MB (${scaleModules.label})`,
+      verdict: verdict(
+        modulesPeak === undefined ? undefined : modulesPeak <= 300e6,
+        notMeasured(scaleModules),
+      ),
+    });
+  }
 
   const fan = rows.find((x) => x.workload.startsWith("6.") && x.subject === "pow.v2");
   const fanMeasured = fan?.value !== undefined && fan.ok;

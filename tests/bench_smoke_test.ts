@@ -78,6 +78,12 @@ Deno.test("bench harness at smoke sizes passes every check and prints every work
     assert.match(row.check ?? "", /(echoed a line|echoed again|\d+ connections still open after)/);
   }
   assert.ok(report.targets.some((t) => t.target.startsWith("(the floor server")));
+  // The floor with pow's modules loaded: its live and idle rows, checked like the floor's.
+  assert.deepEqual(
+    scaleFloors.filter((r) => r.label.startsWith("floor with pow's modules")).map((r) => r.ok),
+    [true, true],
+  );
+  assert.ok(report.targets.some((t) => t.target.startsWith("(the floor server with pow's")));
   // The same load held without traffic, for pow and the floor: every connection still open.
   const quiet = report.rows.filter((r) =>
     r.workload === "5. scale" && r.label.includes("without traffic") && !r.label.includes("--v8")
