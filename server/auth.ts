@@ -180,7 +180,7 @@ export class Authenticator {
     const entry = this.#tickets.get(ticket);
     if (entry) this.#forget(ticket, entry.caller.id);
     if (!caller) return unauthorized("invalid or expired ticket");
-    const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined;
+    const address = hostnameOf(info);
     return { ...caller, address };
   }
 
@@ -229,7 +229,7 @@ export class Authenticator {
     info?: Deno.ServeHandlerInfo,
     options: AuthenticateOptions = {},
   ): Caller | Response {
-    const address = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : undefined;
+    const address = hostnameOf(info);
     const ticket = ticketOf(request.url);
     if (ticket !== null) {
       const now = options.now ?? Date.now();
@@ -434,4 +434,10 @@ const hostnames = new Map<string, string>();
  */
 function ticketOf(url: string): string | null {
   return url.includes("?") ? new URL(url).searchParams.get("ticket") : null;
+}
+
+/** The client's host name, read from `remoteAddr` once (each read makes a new object). */
+function hostnameOf(info?: Deno.ServeHandlerInfo): string | undefined {
+  const remote = info?.remoteAddr;
+  return remote && "hostname" in remote ? remote.hostname : undefined;
 }

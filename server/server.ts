@@ -1,7 +1,8 @@
 /**
  * The pow server: one `Deno.serve` handler, built with Hono, that serves every front end from
  * one module graph and one session manager. WebSocket upgrades are dispatched by the offered
- * subprotocol; REST routes live beside them under the base path. Origin checks,
+ * subprotocol (at the base path without the router: the same checks, less work per
+ * connection); REST routes live beside them under the base path. Origin checks,
  * authentication and connection limits happen here, once, for every front end.
  *
  * @module
@@ -132,8 +133,11 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   // requests is refused like a flood of sockets.
   let pending = 0;
   const pendingPerAddress = new Map<string, number>();
-  const addressOf = (info?: Deno.ServeHandlerInfo) =>
-    info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
+  // `remoteAddr` makes a new object on every read: read once.
+  const addressOf = (info?: Deno.ServeHandlerInfo) => {
+    const remote = info?.remoteAddr;
+    return remote && "hostname" in remote ? remote.hostname : "";
+  };
   const infos = new WeakMap<Request, Deno.ServeHandlerInfo>();
 
   const frontEnds: FrontEnd[] = [];
@@ -214,6 +218,66 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     }
     return undefined;
   };
+  /**
+   * Origin first, for REST as for WebSockets: browsers send it on cross-origin requests, so a
+   * page elsewhere can neither open a WebSocket nor start a process with a simple POST. Then,
+   * on an anonymous server, the Host (DNS rebinding).
+   */
+  const checkRequest = (request: Request): Response | undefined =>
+    checkOrigin(request, config.server.origins) ??
+      (auth.required ? undefined : checkHost(request, config.server.hosts));
+  /**
+   * A WebSocket upgrade's checks, in order: origin and host, authentication (a ticket counts
+   * here), then the subprotocol, chosen by the protocol package's negotiation (the same code
+   * the client uses): the server's preference decides, not the order of the offer. Entries
+   * that are not pow versions (a token, another protocol) do not count. Returns the front end's
+   * response or a refusal, or, when no pow subprotocol was offered off the base path, the
+   * caller (a fixed-path front end may take the upgrade).
+   */
+  const admitUpgrade = async (
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+    path: string,
+  ): Promise<Response | Caller> => {
+    if (info) infos.set(request, info);
+    const refused = checkRequest(request);
+    if (refused) return refused;
+    const caller: Caller | Response = await auth.authenticateShared(request, info, {
+      ticket: true,
+    });
+    if (caller instanceof Response) return caller;
+    const header = request.headers.get("sec-websocket-protocol") ?? "";
+    const versions = header.split(",").map((p) => p.trim())
+      .filter((p) => /^pow[.-]/.test(p) && !p.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
+    const negotiation = negotiateSubprotocol(versions.join(","), { protocols: speaks });
+    // The connection limits were checked when the request came in (`handle`): an upgrade was
+    // counted as a pending request until now and becomes a connection.
+    if (negotiation.ok) {
+      return bySubprotocol.get(negotiation.protocol)!.upgrade!(
+        request,
+        negotiation.protocol,
+        caller,
+      );
+    }
+    if (versions.length > 0) return text(negotiation.body, negotiation.status);
+    // The base path itself belongs to the subprotocol endpoints.
+    return path === "" ? refuseUpgrade(request) : caller;
+  };
+  /** An upgrade no front end took: refused as the first front end that says how. */
+  const refuseUpgrade = (request: Request): Response =>
+    frontEnds.find((frontEnd) => frontEnd.refuseUpgrade)?.refuseUpgrade?.(request) ??
+      text(`No subprotocol offered: this endpoint speaks ${speaks.join(", ")}`, 400);
+  // The base path as a request's URL spells it, with and without its final slash.
+  const baseForms = new Set([base, base.replace(/\/$/, "") || "/"]);
+  /** Whether a request is a WebSocket upgrade at the base path (no query parsing needed). */
+  const isBaseUpgrade = (request: Request): boolean => {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return false;
+    const url = request.url;
+    const start = url.indexOf("/", url.indexOf("://") + 3);
+    if (start < 0) return false;
+    const query = url.indexOf("?", start);
+    return baseForms.has(url.slice(start, query < 0 ? undefined : query));
+  };
   const handle = async (
     request: Request,
     info?: Deno.ServeHandlerInfo,
@@ -227,6 +291,18 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     pending++;
     pendingPerAddress.set(address, (pendingPerAddress.get(address) ?? 0) + 1);
     try {
+      // A WebSocket upgrade at the base path (every subprotocol endpoint) goes straight to its
+      // checks, without the router: the same checks as the middleware below, less per connection.
+      if (isBaseUpgrade(request)) {
+        if (!URL.canParse(request.url)) return text("invalid Host header", 400);
+        try {
+          const admitted = await admitUpgrade(request, info, "");
+          return admitted instanceof Response ? admitted : refuseUpgrade(request);
+        } catch (error) {
+          if (error instanceof HTTPException) return error.getResponse();
+          throw error;
+        }
+      }
       return await app.fetch(request, info);
     } finally {
       pending--;
@@ -286,48 +362,29 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
       }
       return;
     }
-    // Origin first, for REST as for WebSockets: browsers send it on cross-origin requests, so a
-    // page elsewhere can neither open a WebSocket nor start a process with a simple POST.
-    const refused = checkOrigin(request, config.server.origins) ??
-      (auth.required ? undefined : checkHost(request, config.server.hosts));
-    if (refused) return refused;
-    // Then authentication, before anything else is revealed or upgraded. A ticket counts only
-    // where a browser cannot send a header: a WebSocket upgrade or an event stream.
     const path = relative(c.req.path);
-    const ticket = upgrade ||
-      (c.req.method === "GET" && frontEnds.some((f) => f.eventStreams?.test(path)));
+    if (upgrade) {
+      const admitted = await admitUpgrade(request, info, path);
+      if (admitted instanceof Response) return admitted;
+      // No pow subprotocol offered: a front end serving a fixed path without one
+      // (further-link) may take it.
+      c.set("caller", admitted);
+      await next();
+      if (c.res.status !== 404) return;
+      // Refused as the first front end that says how (set on the context: a response returned
+      // after `next()` may be ignored once Hono finalized its 404).
+      c.res = refuseUpgrade(request);
+      return;
+    }
+    const refused = checkRequest(request);
+    if (refused) return refused;
+    // A ticket counts only where a browser cannot send a header: a WebSocket upgrade or an
+    // event stream.
+    const ticket = c.req.method === "GET" && frontEnds.some((f) => f.eventStreams?.test(path));
     const caller: Caller | Response = await auth.authenticateShared(request, info, { ticket });
     if (caller instanceof Response) return caller;
     c.set("caller", caller);
-    if (!upgrade) return await next();
-    // WebSocket upgrades: then the subprotocol, chosen by the protocol package's negotiation
-    // (the same code the client uses): the server's preference decides, not the order of the
-    // offer. Entries that are not pow versions (a token, another protocol) do not count.
-    const header = c.req.header("sec-websocket-protocol") ?? "";
-    const versions = header.split(",").map((p) => p.trim())
-      .filter((p) => /^pow[.-]/.test(p) && !p.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
-    const negotiation = negotiateSubprotocol(versions.join(","), { protocols: speaks });
-    // The connection limits were checked when the request came in (`handle`): an upgrade was
-    // counted as a pending request until now and becomes a connection.
-    if (negotiation.ok) {
-      return bySubprotocol.get(negotiation.protocol)!.upgrade!(
-        request,
-        negotiation.protocol,
-        caller,
-      );
-    }
-    if (versions.length > 0) return text(negotiation.body, negotiation.status);
-    // A front end serving a fixed path without a subprotocol (further-link) may take it; the
-    // base path itself belongs to the subprotocol endpoints.
-    if (relative(c.req.path) !== "") {
-      await next();
-      if (c.res.status !== 404) return;
-    }
-    // Refused as the first front end that says how (set on the context: a response returned
-    // after `next()` may be ignored once Hono finalized its 404).
-    const refusing = frontEnds.find((frontEnd) => frontEnd.refuseUpgrade);
-    c.res = refusing?.refuseUpgrade?.(request) ??
-      text(`No subprotocol offered: this endpoint speaks ${speaks.join(", ")}`, 400);
+    return await next();
   });
   routes.post("/tickets", async (c) => {
     try {

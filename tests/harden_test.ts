@@ -11,6 +11,7 @@ import { defineCommand, hashToken } from "../mod.ts";
 import { Authenticator } from "../server/auth.ts";
 import { rawRequest, startServer, waitUntil, withTimeout } from "./_helpers.ts";
 import { sessionMembers } from "./_proc.ts";
+import { POW1_NO_SUBPROTOCOL_BODY } from "@pow/protocol/pow1";
 
 const TOKEN = "harden-token-1";
 const bearer = { authorization: `Bearer ${TOKEN}` };
@@ -85,6 +86,61 @@ Deno.test("a malformed Host header gets 400 without a stack trace or a log line,
     `GET /api/v2/processes HTTP/1.1\r\nHost: ${server.url.host}\r\nAuthorization: Bearer ${TOKEN}`,
   );
   assert.equal(ok.status, 200);
+});
+
+Deno.test("WebSocket upgrades at the base path pass the same checks with or without its final slash", async () => {
+  await using server = await startServer({
+    configure(config) {
+      config.server.basePath = "/pow/";
+    },
+  });
+  const host = server.url.host;
+  const upgrade = (path: string, extra = "") =>
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==${extra}`;
+  for (const path of ["/pow", "/pow/", "/pow/?x=1"]) {
+    // A real client gets its pow-1 connection at each spelling.
+    const ws = new WebSocket(new URL(path, server.url.origin.replace("http", "ws")), "pow-1");
+    const opened = await withTimeout(
+      new Promise<string>((resolve, reject) => {
+        ws.onopen = () => resolve(ws.protocol);
+        ws.onerror = () => reject(new Error(`upgrade at ${path} failed`));
+      }),
+      10_000,
+      `upgrade at ${path}`,
+    );
+    assert.equal(opened, "pow-1");
+    const closed = new Promise((resolve) => ws.onclose = resolve);
+    ws.close();
+    await closed;
+    // Refused at each for the reasons it is refused anywhere.
+    const pow1 = "\r\nSec-WebSocket-Protocol: pow-1";
+    const badHost = await rawHttp(
+      server.url,
+      upgrade(path, pow1).replace(`Host: ${host}`, "Host: a b"),
+    );
+    assert.deepEqual([badHost.status, badHost.body], [400, "invalid Host header"], path);
+    const foreign = await rawHttp(
+      server.url,
+      upgrade(path, `${pow1}\r\nOrigin: https://evil.example`),
+    );
+    assert.deepEqual(
+      [foreign.status, foreign.body],
+      [403, "origin not allowed: https://evil.example"],
+      path,
+    );
+    const noKey = await rawHttp(
+      server.url,
+      upgrade(path, pow1).replace(/\r\nSec-WebSocket-Key: \S+/, ""),
+    );
+    assert.equal(noKey.status, 400, path);
+    assert.match(noKey.body, /^invalid WebSocket upgrade: /, path);
+    const other = await rawHttp(server.url, upgrade(path, "\r\nSec-WebSocket-Protocol: pow.v9"));
+    assert.equal(other.status, 400, path);
+    assert.match(other.body, /pow\.v9/, path);
+    const none = await rawHttp(server.url, upgrade(path));
+    assert.deepEqual([none.status, none.body], [403, POW1_NO_SUBPROTOCOL_BODY], path);
+  }
 });
 
 Deno.test("host names are compared case-insensitively: server.hosts and same-origin checks", async () => {
