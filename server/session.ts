@@ -170,6 +170,8 @@ export interface SessionOptions {
   publish?: (name: string, data: unknown) => Promise<void>;
   /** The clock for activity times (epoch milliseconds), e.g. a fake one in tests. @default {Date.now} */
   now?: () => number;
+  /** Told the size of every chunk of output as it is added to the log (the manager's output budget). */
+  onOutput?: (bytes: number) => void;
 }
 
 /** A W3C trace context (`traceparent` and `tracestate` headers) a client started a session with. */
@@ -380,7 +382,10 @@ export class Session extends QuietEventTarget {
       pty: this.#options.pty,
       publish: this.#options.publish,
       output: {
-        write: (stream: "stdout" | "stderr", data: Uint8Array) => this.log.append(stream, data),
+        write: (stream: "stdout" | "stderr", data: Uint8Array) => {
+          this.#options.onOutput?.(data.length);
+          return this.log.append(stream, data);
+        },
       },
     };
     const timeout = this.#options.timeout ?? definition.timeout;

@@ -154,6 +154,12 @@ export class SessionManager {
   /** Output bytes that ended sessions in the registry held when they ended, by session. */
   #endedHeld = new Map<Session, number>();
   #endedBytes = 0;
+  /** Output bytes held when the budget was last counted, and added to the logs since. */
+  #counted = 0;
+  #added = 0;
+  #onOutput = (bytes: number): void => {
+    this.#added += bytes;
+  };
 
   /**
    * Creates a manager and starts its reaper.
@@ -616,8 +622,14 @@ export class SessionManager {
   #checkBudget(name: string): void {
     const budget = this.#options.outputBudget ?? Infinity;
     if (budget === Infinity) return;
+    // What is held never exceeds the last count plus what was added since (logs dropping old
+    // output and sessions leaving only lower it): sessions are counted again, one by one, only
+    // once that bound reaches the budget, not on every start.
+    if (this.#counted + this.#added < budget) return;
     let used = this.outputBytes();
     while (used >= budget && this.#evict()) used = this.outputBytes();
+    this.#counted = used;
+    this.#added = 0;
     if (used >= budget) {
       throw new CapacityError(
         `Cannot start process "${name}": the server is out of output memory (${used} bytes held, the budget is ${budget})`,
@@ -670,6 +682,7 @@ export class SessionManager {
       bus: this.bus,
       publish: this.#publish,
       now: o.now,
+      onOutput: this.#onOutput,
     };
   }
 
