@@ -215,3 +215,38 @@ Deno.test("outputBudget: delivered ended sessions give way before new work is re
     await m.close();
   }
 });
+
+Deno.test("outputBudget: a start counts the sessions' output only once what was added since the last count could reach the budget", async () => {
+  const m = new SessionManager({ processes, outputBudget: 1500, retention: 1 << 20 });
+  let counts = 0;
+  const count = m.outputBytes.bind(m);
+  m.outputBytes = () => (counts++, count());
+  try {
+    const caller = { id: "a" };
+    const first = m.start("write", ["600"], { caller });
+    await first.result;
+    const second = m.start("write", ["600"], { caller });
+    await second.result;
+    // 1,200 bytes added since the start: under the budget without counting.
+    assert.equal(counts, 0);
+    const third = m.start("write", ["600"], { caller });
+    await third.result;
+    // 1,800 could be held: counted, and refused.
+    assert.throws(() => m.start("write", ["1"], { caller }), /out of output memory \(1800 bytes/);
+    assert.equal(counts, 1);
+    // Counted again at every start while the count itself is at the budget.
+    assert.throws(() => m.start("write", ["1"], { caller }), /out of output memory/);
+    assert.equal(counts, 2);
+    // Once delivered sessions gave way, the new count is the base: the next starts count none.
+    first.markDelivered();
+    second.markDelivered();
+    const fourth = m.start("write", ["1"], { caller });
+    await fourth.result;
+    const after = counts;
+    m.start("write", ["1"], { caller });
+    assert.equal(counts, after);
+    assert.equal(m.get(first.id, caller), undefined);
+  } finally {
+    await m.close();
+  }
+});
