@@ -233,42 +233,33 @@ export function targets(rows: Row[], smoke: boolean): Target[] {
       verdict: verdict(settled === undefined ? undefined : settled <= 300e6, notMeasured(quietRow)),
     });
   }
-  // Whether Deno itself allows it: the floor server doing the same, without V8 flags.
-  const scaleFloor = rows.find((x) =>
-    x.workload.startsWith("5.") && x.subject === "floor" && x.label.includes("idle connections") &&
-    !x.label.includes("--v8-flags")
-  );
-  if (scaleFloor) {
-    const floorPeak = scaleFloor.value !== undefined && scaleFloor.ok
-      ? scaleFloor.value * 1024 * 1024
-      : undefined;
-    out.push({
+  // Whether Deno itself allows it: the floor server doing the same, without V8 flags; and the
+  // same floor with pow's code loaded (what pow's module graph alone costs).
+  const modules = "floor with pow's modules";
+  const references = [
+    {
       target: "(the floor server, for reference: the same load within 300 MB?)",
-      measured: floorPeak === undefined ? "" : `${num(floorPeak / 1e6)} MB (${scaleFloor.label})`,
-      verdict: verdict(
-        floorPeak === undefined ? undefined : floorPeak <= 300e6,
-        notMeasured(scaleFloor),
+      row: rows.find((x) =>
+        x.workload.startsWith("5.") && x.subject === "floor" &&
+        x.label.includes("idle connections") && !x.label.includes("--v8-flags") &&
+        !x.label.startsWith(modules)
       ),
-    });
-  }
-  // The same floor with pow's code loaded: what pow's module graph alone costs.
-  const scaleModules = rows.find((x) =>
-    x.workload.startsWith("5.") && x.label.startsWith("floor with pow's modules") &&
-    x.label.includes("idle connections")
-  );
-  if (scaleModules) {
-    const modulesPeak = scaleModules.value !== undefined && scaleModules.ok
-      ? scaleModules.value * 1024 * 1024
-      : undefined;
-    out.push({
+    },
+    {
       target: "(the floor server with pow's modules loaded, for reference: within 300 MB?)",
-      measured: modulesPeak === undefined
-        ? ""
-        : `${num(modulesPeak / 1e6)} MB (${scaleModules.label})`,
-      verdict: verdict(
-        modulesPeak === undefined ? undefined : modulesPeak <= 300e6,
-        notMeasured(scaleModules),
+      row: rows.find((x) =>
+        x.workload.startsWith("5.") && x.label.startsWith(modules) &&
+        x.label.includes("idle connections")
       ),
+    },
+  ];
+  for (const { target, row } of references) {
+    if (!row) continue;
+    const peak = row.value !== undefined && row.ok ? row.value * 1024 * 1024 : undefined;
+    out.push({
+      target,
+      measured: peak === undefined ? "" : `${num(peak / 1e6)} MB (${row.label})`,
+      verdict: verdict(peak === undefined ? undefined : peak <= 300e6, notMeasured(row)),
     });
   }
 
