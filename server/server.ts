@@ -239,7 +239,6 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
     info: Deno.ServeHandlerInfo | undefined,
     path: string,
   ): Promise<Response | Caller> => {
-    if (info) infos.set(request, info);
     const refused = checkRequest(request);
     if (refused) return refused;
     const caller: Caller | Response = await auth.authenticateShared(request, info, {
@@ -295,6 +294,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
       // checks, without the router: the same checks as the middleware below, less per connection.
       if (isBaseUpgrade(request)) {
         if (!URL.canParse(request.url)) return text("invalid Host header", 400);
+        if (info) infos.set(request, info);
         try {
           const admitted = await admitUpgrade(request, info, "");
           return admitted instanceof Response ? admitted : refuseUpgrade(request);
