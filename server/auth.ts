@@ -9,8 +9,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { equalStrings, sha256Hex } from "./_sha256.ts";
 import type { Caller } from "./process.ts";
 
 /** A token declared in the config. */
@@ -97,7 +96,7 @@ const TOKEN_PROTOCOL = "pow.token.";
  * @returns `sha256:<hex>`.
  */
 export function hashToken(token: string): string {
-  return `sha256:${createHash("sha256").update(token).digest("hex")}`;
+  return `sha256:${sha256Hex(token)}`;
 }
 
 /**
@@ -245,10 +244,9 @@ export class Authenticator {
     }
     const token = bearer(request) ?? subprotocolToken(request);
     if (token !== undefined) {
-      const hash = Buffer.from(hashToken(token));
+      const hash = hashToken(token);
       for (const spec of this.#config.tokens) {
-        const candidate = Buffer.from(spec.hash);
-        if (candidate.length === hash.length && timingSafeEqual(candidate, hash)) {
+        if (equalStrings(spec.hash, hash)) {
           return { id: spec.name, roles: spec.roles ?? [], address };
         }
       }

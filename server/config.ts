@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LineCounter, parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "./_yaml.ts";
 import type { AuthConfig, TokenSpec } from "./auth.ts";
 import type { ParamSpec } from "./params.ts";
 import { highestPlaceholder } from "./params.ts";

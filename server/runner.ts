@@ -356,7 +356,7 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
       await pumps;
       // The pipes ending says nothing about members that never held them (or ignore SIGTERM):
       // SIGKILL stays due unless the group is gone.
-      if (!groupAlive(pid)) clearTimeout(timer);
+      if (!(await groupAlive(pid))) clearTimeout(timer);
       clearTimeout(grace);
     }
     ended();

@@ -17,8 +17,6 @@
  * @module
  */
 
-import process from "node:process";
-
 /** How this server signals process groups (see the module documentation). */
 export type SignalMode = "direct" | "program" | "leader";
 
@@ -85,19 +83,24 @@ export function killGroup(pgid: number, signal: Deno.Signal): boolean {
  * Whether a process group may still have members (zombies count). Known only in `"direct"`
  * mode (signal 0 through `node:process`, which sends nothing); otherwise `true`.
  *
+ * `node:process` is imported on the first call: it boots part of Node compatibility (about
+ * 1.5 MiB of resident memory), and the question comes up only when a command's pipes outlived
+ * it.
+ *
  * @example
  * ```ts
  * import { groupAlive } from "./signals.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(groupAlive(2147483000), false); // no such group (`deno test -A`: direct mode)
+ * assert.equal(await groupAlive(2147483000), false); // no such group (`deno test -A`: direct mode)
  * ```
  *
  * @param pgid The process group id.
  * @returns `false` when the group is certainly gone.
  */
-export function groupAlive(pgid: number): boolean {
+export async function groupAlive(pgid: number): Promise<boolean> {
   if (signalMode() !== "direct") return true;
+  const { default: process } = await import("node:process");
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {

@@ -1,0 +1,40 @@
+/**
+ * The `yaml` package, loaded from its ES module build when it can be.
+ *
+ * `yaml`'s `exports` give Deno (which always resolves with the `node` condition) its CommonJS
+ * build, and the first CommonJS module a Deno process loads boots Node compatibility: about
+ * 7 MiB of resident memory for the server's whole life, to parse one file at startup (measured:
+ * importing `main.ts`, 59.5 against 55.6 MiB; docs/benchmarks.md, "Round eleven"). The package
+ * ships the same code as ES modules for browsers (`browser/index.js`), which its `exports` do
+ * not list: this module finds it next to the package's `package.json` and imports it, and falls
+ * back to the package's own entry point wherever that file cannot be reached (a `deno compile`d
+ * binary, or an npm cache that is not a folder of files).
+ *
+ * @module
+ */
+
+import type * as Yaml from "yaml";
+
+/** Which of the package's builds was loaded. */
+export let yamlBuild: "esm" | "commonjs" = "commonjs";
+
+async function load(): Promise<typeof Yaml> {
+  try {
+    const entry = new URL("./browser/index.js", import.meta.resolve("yaml/package.json"));
+    if (entry.protocol === "file:") {
+      const module = await import(entry.href);
+      yamlBuild = "esm";
+      return module;
+    }
+  } catch {
+    // not a folder of files: use the package's entry point
+  }
+  return await import("yaml");
+}
+
+const yaml: typeof Yaml = await load();
+
+/** `yaml`'s `LineCounter`. */
+export const LineCounter: typeof Yaml.LineCounter = yaml.LineCounter;
+/** `yaml`'s `parseDocument`. */
+export const parseDocument: typeof Yaml.parseDocument = yaml.parseDocument;
