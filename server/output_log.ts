@@ -534,23 +534,23 @@ class MemoryReader implements OutputReader {
     return chunks;
   }
 
-  async read(options: ReadOptions = {}): Promise<OutputChunk[] | null> {
+  read(options: ReadOptions = {}): Promise<OutputChunk[] | null> {
     const { maxBytes = Infinity, signal } = options;
-    while (true) {
-      if (this.#closed) return null;
-      const chunks = this.readAvailable(maxBytes);
-      if (chunks.length > 0) return chunks;
-      if (this.#log.closed) return null;
-      if (signal?.aborted) return [];
-      await new Promise<void>((resolve) => {
-        const onAbort = () => resolve();
-        signal?.addEventListener("abort", onAbort, { once: true });
-        this.#waiter = () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        };
-      });
-    }
+    if (this.#closed) return Promise.resolve(null);
+    const chunks = this.readAvailable(maxBytes);
+    if (chunks.length > 0) return Promise.resolve(chunks);
+    if (this.#log.closed) return Promise.resolve(null);
+    if (signal?.aborted) return Promise.resolve([]);
+    // Not an async function: a reader waits as long as its process is quiet, and a suspended
+    // async function keeps its whole frame; this keeps one promise and one waiter.
+    return new Promise((resolve) => {
+      const onAbort = () => resolve(this.read(options));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiter = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(this.read(options));
+      };
+    });
   }
 
   close(): void {

@@ -329,8 +329,9 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     pumped = true;
   });
 
-  const exited = (async (): Promise<ExitInfo> => {
-    const status = await child.status;
+  // Not an async function awaiting the status: that would keep its frame for the process's
+  // whole life; this keeps one reaction until the exit.
+  const exited = child.status.then(async (status): Promise<ExitInfo> => {
     if (!inputClosed) {
       inputClosed = true;
       stdin.close().catch(() => {});
@@ -361,7 +362,7 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
     }
     ended();
     return status.signal ? { signal: status.signal } : { code: status.code };
-  })();
+  });
 
   return {
     pid,
