@@ -36,7 +36,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./_posix_path.ts";
 import { signalNow } from "./signals.ts";
 
 /** Options for {@linkcode ProcessLedger.open}. */

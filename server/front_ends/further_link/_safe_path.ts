@@ -20,7 +20,7 @@
  * @module
  */
 
-import { dirname, relative, resolve, sep } from "node:path";
+import { dirname, relative, resolve, SEP as sep } from "../../_posix_path.ts";
 
 /** A path that must not be written: reported as 400 with its message. */
 export class UnsafePathError extends RangeError {

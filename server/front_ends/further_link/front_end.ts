@@ -14,7 +14,7 @@
  * @module
  */
 
-import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "../../_posix_path.ts";
 import type { Context, Hono } from "hono";
 import { type FurtherLinkConfig, furtherLinkConfigSection } from "./config.ts";
 import { SIGNAL_NUMBERS, signalNumber } from "@pow/protocol";
