@@ -542,15 +542,21 @@ class MemoryReader implements OutputReader {
     if (this.#log.closed) return Promise.resolve(null);
     if (signal?.aborted) return Promise.resolve([]);
     // Not an async function: a reader waits as long as its process is quiet, and a suspended
-    // async function keeps its whole frame; this keeps one promise and one waiter.
-    return new Promise((resolve) => {
-      const onAbort = () => resolve(this.read(options));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiter = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve(this.read(options));
+    // async function keeps its whole frame; this keeps one promise and one waiter. The read is
+    // made again after the wake-up, never inside it: the log wakes readers in the middle of a
+    // write, and a waiter left behind by an abort may still be called.
+    return new Promise<void>((resolve) => {
+      if (signal === undefined) {
+        this.#waiter = resolve;
+        return;
+      }
+      const wake = () => {
+        signal.removeEventListener("abort", wake);
+        resolve();
       };
-    });
+      signal.addEventListener("abort", wake, { once: true });
+      this.#waiter = wake;
+    }).then(() => this.read(options));
   }
 
   close(): void {

@@ -286,3 +286,39 @@ Deno.test("reading into a reused buffer detaches every old view of it", async ()
   assert.equal(kept.data.byteLength, 0);
   await byob.cancel();
 });
+
+Deno.test("output log: a waiting read gets what is written, and a read its signal ended leaves nothing behind to take later output", async () => {
+  const log = new MemoryOutputLog();
+  const reader = log.reader();
+  const waiting = reader.read();
+  await log.append("stdout", bytes("one"));
+  assert.equal(text(await waiting), "one");
+
+  // A read given up through its signal returns []; the next write must reach the next read.
+  const controller = new AbortController();
+  const given = reader.read({ signal: controller.signal });
+  controller.abort();
+  assert.deepEqual(await given, []);
+  await log.append("stdout", bytes("two"));
+  await log.append("stdout", bytes("three"));
+  assert.equal(text(await reader.read()), "twothree");
+  assert.equal(reader.offset, 11);
+
+  // Many reads that wait and are woken with one signal leave no listener on it.
+  const long = new AbortController();
+  let listeners = 0;
+  const add = long.signal.addEventListener.bind(long.signal);
+  const remove = long.signal.removeEventListener.bind(long.signal);
+  long.signal.addEventListener = (...args: Parameters<typeof add>) => (listeners++, add(...args));
+  long.signal.removeEventListener = (...args: Parameters<typeof remove>) => (
+    listeners--, remove(...args)
+  );
+  for (let i = 0; i < 5; i++) {
+    const next = reader.read({ signal: long.signal });
+    await log.append("stdout", bytes(`${i}`));
+    assert.equal(text(await next), `${i}`);
+  }
+  assert.equal(listeners, 0);
+  log.close();
+  assert.equal(await reader.read(), null);
+});
