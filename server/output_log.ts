@@ -535,28 +535,40 @@ class MemoryReader implements OutputReader {
   }
 
   read(options: ReadOptions = {}): Promise<OutputChunk[] | null> {
-    const { maxBytes = Infinity, signal } = options;
-    if (this.#closed) return Promise.resolve(null);
-    const chunks = this.readAvailable(maxBytes);
-    if (chunks.length > 0) return Promise.resolve(chunks);
-    if (this.#log.closed) return Promise.resolve(null);
-    if (signal?.aborted) return Promise.resolve([]);
-    // Not an async function: a reader waits as long as its process is quiet, and a suspended
-    // async function keeps its whole frame; this keeps one promise and one waiter. The read is
-    // made again after the wake-up, never inside it: the log wakes readers in the middle of a
-    // write, and a waiter left behind by an abort may still be called.
-    return new Promise<void>((resolve) => {
-      if (signal === undefined) {
-        this.#waiter = resolve;
-        return;
-      }
+    const now = this.#poll(options);
+    return now === undefined ? this.#wait(options) : Promise.resolve(now);
+  }
+
+  /** What a read returns now, or `undefined` when it must wait for output. */
+  #poll(options: ReadOptions): OutputChunk[] | null | undefined {
+    if (this.#closed) return null;
+    const chunks = this.readAvailable(options.maxBytes);
+    if (chunks.length > 0) return chunks;
+    if (this.#log.closed) return null;
+    if (options.signal?.aborted) return [];
+    return undefined;
+  }
+
+  /**
+   * Waits for output, then reads. Not an async function: a reader waits as long as its process
+   * is quiet, and a suspended async function keeps its whole frame; this keeps one promise and
+   * one waiter. The read is made in a microtask after the wake-up, never inside it (the log
+   * wakes readers in the middle of a write), and a waiter is called at most once.
+   */
+  #wait(options: ReadOptions): Promise<OutputChunk[] | null> {
+    const { signal } = options;
+    return new Promise((resolve) => {
       const wake = () => {
-        signal.removeEventListener("abort", wake);
-        resolve();
+        if (this.#waiter === wake) this.#waiter = undefined;
+        signal?.removeEventListener("abort", wake);
+        queueMicrotask(() => {
+          const now = this.#poll(options);
+          resolve(now === undefined ? this.#wait(options) : now);
+        });
       };
-      signal.addEventListener("abort", wake, { once: true });
+      signal?.addEventListener("abort", wake, { once: true });
       this.#waiter = wake;
-    }).then(() => this.read(options));
+    });
   }
 
   close(): void {
