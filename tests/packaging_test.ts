@@ -54,3 +54,46 @@ Deno.test("every workspace package passes deno publish --dry-run", async () => {
     assert.match(text, new RegExp(`Simulating publish.*${name}`));
   }
 });
+
+Deno.test("the server's startup imports boot no Node compatibility: no node: module but node:timers, no npm package but hono", async () => {
+  // Each of these costs the server resident memory for its whole life (docs/benchmarks.md,
+  // "Round eleven"): node:crypto, node:process and node:path 1 to 3 MiB each, the first
+  // CommonJS npm package (yaml's Node build) about 7 MiB. Dynamic imports load on first use.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "main.ts"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.ok(out.success);
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    roots: string[];
+    modules: {
+      specifier: string;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
+  };
+  const bySpecifier = new Map(info.modules.map((m) => [m.specifier, m]));
+  const loaded = new Set<string>();
+  const pending = [...info.roots];
+  while (pending.length > 0) {
+    const specifier = pending.pop()!;
+    if (loaded.has(specifier)) continue;
+    loaded.add(specifier);
+    for (const dependency of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dependency.code && !dependency.isDynamic) pending.push(dependency.code.specifier);
+    }
+  }
+  const node = [...loaded].filter((s) => s.startsWith("node:")).sort();
+  const npm = [
+    ...new Set(
+      [...loaded].filter((s) => s.startsWith("npm:")).map(
+        (s) => s.replace(/^npm:\/?/, "").replace(/@[^@/]*$|@[^@/]*\/.*$/, ""),
+      ),
+    ),
+  ].sort();
+  assert.deepEqual(node, ["node:timers"]);
+  assert.deepEqual(npm, ["hono"]);
+  // A static graph this small is what the check walks: make sure it walked the whole server.
+  assert.ok([...loaded].some((s) => s.endsWith("/server/session_manager.ts")));
+});
