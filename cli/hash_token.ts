@@ -9,7 +9,7 @@
  * @module
  */
 
-import { hashToken, newToken } from "../mod.ts";
+import { hashToken, MAX_TOKEN_LENGTH, newToken } from "../mod.ts";
 import { EXIT_USAGE } from "./_common.ts";
 
 /**
@@ -33,6 +33,10 @@ export async function hashTokenCommand(args: string[]): Promise<number> {
   }
   if (token.length < 16) {
     console.error("pow: a token must be at least 16 characters long");
+    return EXIT_USAGE;
+  }
+  if (token.length > MAX_TOKEN_LENGTH) {
+    console.error(`pow: a token must be at most ${MAX_TOKEN_LENGTH} characters long`);
     return EXIT_USAGE;
   }
   console.log(`hash:  ${hashToken(token)}`);

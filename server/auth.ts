@@ -79,6 +79,13 @@ export interface IssueTicketOptions {
 const TOKEN_PROTOCOL = "pow.token.";
 
 /**
+ * The longest token accepted, in characters. Every token shown is hashed before it is compared,
+ * so a longer one is refused unhashed: a stranger's 400 KB header would otherwise cost the
+ * server milliseconds of hashing per request.
+ */
+export const MAX_TOKEN_LENGTH = 1024;
+
+/**
  * Hashes a token the way the config stores it.
  *
  * @example
@@ -244,6 +251,9 @@ export class Authenticator {
     }
     const token = bearer(request) ?? subprotocolToken(request);
     if (token !== undefined) {
+      if (token.length > MAX_TOKEN_LENGTH) {
+        return unauthorized(`invalid token: longer than ${MAX_TOKEN_LENGTH} characters`);
+      }
       const hash = hashToken(token);
       for (const spec of this.#config.tokens) {
         if (equalStrings(spec.hash, hash)) {

@@ -218,6 +218,14 @@ Deno.test("cli hash-token prints the config hash of a token, or of a new random 
     2,
     "pow: a token must be at least 16 characters long\n",
   ]);
+  const long = await run(["hash-token", "x".repeat(1025)]);
+  assert.deepEqual([long.code, long.stderr], [
+    2,
+    "pow: a token must be at most 1024 characters long\n",
+  ]);
+  const longest = await run(["hash-token", "é".repeat(1024)]);
+  const hash = createHash("sha256").update("é".repeat(1024)).digest("hex");
+  assert.deepEqual([longest.code, longest.stdout], [0, `hash:  sha256:${hash}\n`]);
 });
 
 Deno.test("cli SIGTERM cancels running sessions and exits 0 once their processes are gone", async () => {

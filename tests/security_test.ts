@@ -171,6 +171,11 @@ Deno.test("a stranger gets 401 before any upgrade on every WebSocket front end",
     ["no token", {}, "authentication required"],
     ["a wrong bearer token", bearer("guess"), "invalid token"],
     [
+      "a 5,000-character bearer token (refused unhashed)",
+      bearer("x".repeat(5_000)),
+      "invalid token: longer than 1024 characters",
+    ],
+    [
       "a wrong subprotocol token",
       { "Sec-WebSocket-Protocol": `pow.token.${b64url("guess")}` },
       "invalid token",
