@@ -689,6 +689,60 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
           }), log),
       );
     }
+    // The goal against the quiet floor, timed in the same moments: one call of each in every
+    // round, their order swapped from round to round, so that the machine's slow and fast
+    // moments fall on both (the rows above, measured one after the other, moved with them).
+    const floorPaired = `${floorQuiet}: interleaved call by call with the row below`;
+    const pow1Paired = `${pow1Command}, interleaved call by call with the quiet floor`;
+    const floorSamples: number[] = [];
+    let floorFailure: string | undefined;
+    const call = async (url: string) => {
+      let text = "";
+      const t0 = performance.now();
+      const out = await pow1Call(url, { name: "hello" }, {
+        onText: (t) => (text += t),
+        timeout: 10_000,
+      });
+      const bad = resultCheck(out.result) ||
+        (text === "hello\n" ? "" : `got ${JSON.stringify(text)}`);
+      return { ms: out.resultAt - t0, error: bad || undefined };
+    };
+    let round = 0;
+    const powRow = await measure({
+      ...common,
+      subject: "pow-1",
+      label: pow1Paired,
+      floor: floorPaired,
+    }, () =>
+      series(ctx, async (sample) => {
+        const floorFirst = round++ % 2 === 0;
+        const floorCall = async () => {
+          const floor = await call(ctx.floorServer.url + "setsid-quiet");
+          if (floor.error) floorFailure ??= floor.error;
+          else if (sample) floorSamples.push(floor.ms);
+        };
+        if (floorFirst) await floorCall();
+        const pow = await call(ctx.pow.url);
+        if (!floorFirst) await floorCall();
+        return pow;
+      }), log);
+    rows.push(
+      await measure({ ...common, subject: "floor", label: floorPaired, versus: wsd }, () => {
+        const p50 = quantile(floorSamples, 0.5);
+        const ok = floorSamples.length === ctx.sizes.calls && !floorFailure;
+        return Promise.resolve({
+          value: p50,
+          shown: `p50 ${num(p50)} ms, p90 ${num(quantile(floorSamples, 0.9))} ms`,
+          ok,
+          check: ok
+            ? `${floorSamples.length} calls, each next to one of the row below, output and exit checked`
+            : `${floorSamples.length} of ${ctx.sizes.calls} calls succeeded${
+              floorFailure ? `; first failure: ${floorFailure}` : ""
+            }`,
+        });
+      }, log),
+      powRow,
+    );
     rows.push(
       await measure(
         { ...common, subject: "pow-1", label: pow1Function, versus: wsd },

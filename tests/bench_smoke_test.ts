@@ -120,6 +120,14 @@ Deno.test("bench harness at smoke sizes passes every check and prints every work
     assert.match(row.floor!, /: a `ping` → `pong` before each call, same connection$/);
     assert.match(pings?.check ?? "", /^5 pongs, each the second of two right before a call/);
   }
+  // pow-1 is also held against the quiet floor called in the same rounds.
+  const interleaved = measured(
+    "pow-1 `echo hello`, connection per call, interleaved call by call with the quiet floor",
+  );
+  assert.ok(interleaved?.ok && interleaved.value! > 0, interleaved?.check);
+  const quietFloor = measured(interleaved.floor!);
+  assert.ok(quietFloor?.ok && quietFloor.value! > 0, quietFloor?.check);
+  assert.match(quietFloor.check ?? "", /^5 calls, each next to one of the row below/);
 });
 
 Deno.test("bench harness without websocketd says so and still measures the rest", async () => {
