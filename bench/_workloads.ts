@@ -157,48 +157,80 @@ function throughput(bytes: number, ms: number): Figure & { value: number } {
 /** Transfers per bulk-output row: one alone swings with the JIT, buffer pools and the machine. */
 export const BULK_RUNS = 3;
 
-/**
- * Runs a transfer {@linkcode BULK_RUNS} times and keeps the median; every run's check must pass.
- *
- * @param run One transfer.
- * @returns The median figure, with every run's MB/s shown.
- */
-async function medianOf(run: () => Promise<Figure>): Promise<Figure> {
-  const figures: Figure[] = [];
-  for (let i = 0; i < BULK_RUNS; i++) {
-    const figure = await run();
-    if (!figure.ok) return { ...figure, check: `run ${i + 1} of ${BULK_RUNS}: ${figure.check}` };
-    figures.push(figure);
-  }
-  figures.sort((a, b) => (a.value ?? 0) - (b.value ?? 0));
-  const median = figures[figures.length >> 1];
-  const all = figures.map((f) => num(f.value ?? 0)).join(", ");
+/** The median of checked figures, with every one's value shown. */
+function medianFigure(figures: Figure[]): Figure {
+  const sorted = [...figures].sort((a, b) => (a.value ?? 0) - (b.value ?? 0));
+  const median = sorted[sorted.length >> 1];
+  const all = sorted.map((f) => num(f.value ?? 0)).join(", ");
   return {
     ...median,
-    shown: `${median.shown}; median of ${BULK_RUNS}: ${all} MB/s`,
-    check: `each of ${BULK_RUNS} runs: ${median.check}`,
+    shown: `${median.shown}; median of ${sorted.length}: ${all} MB/s`,
+    check: `each of ${sorted.length} runs: ${median.check}`,
   };
 }
 
+/** One transfer of the bulk file, fed to a digest; its end (`performance.now()`) and what went
+ * wrong besides the bytes (`""` for nothing). */
+type Transfer = (digest: Digest) => Promise<{ endAt: number; bad: string }>;
+
+/** One checked transfer of the bulk file: MB/s, byte count and SHA-256. */
+async function checkedTransfer(data: BenchContext["data"], transfer: Transfer): Promise<Figure> {
+  const digest = new Digest();
+  const t0 = performance.now();
+  const { endAt, bad } = await transfer(digest);
+  const figure = {
+    ...throughput(data.bytes, endAt - t0),
+    ...digestCheck(digest, data.bytes, data.sha256),
+  };
+  return bad ? { ...figure, ok: false, check: bad } : figure;
+}
+
+/** A bulk-output row: what it is, and one transfer (or why it is not measured). */
+interface BulkSubject {
+  base: Omit<Row, "ok" | "value" | "shown" | "check" | "skipped">;
+  transfer?: Transfer;
+  skipped?: string;
+}
+
 /**
- * The median of three checked transfers of the bulk file: `transfer` feeds every byte it gets
- * to the digest and returns when its end came (`performance.now()`) and what went wrong besides
- * the bytes (`""` for nothing).
+ * Measures every subject {@linkcode BULK_RUNS} times, interleaved: round after round, one
+ * checked transfer each, in an order rotated from round to round, so that the machine's slow and
+ * fast moments fall on all of them; each row is the median of its transfers, and a row with a
+ * failed transfer is a failed row.
  */
-function checkedTransfers(
+async function interleavedTransfers(
   data: BenchContext["data"],
-  transfer: (digest: Digest) => Promise<{ endAt: number; bad: string }>,
-): Promise<Figure> {
-  return medianOf(async () => {
-    const digest = new Digest();
-    const t0 = performance.now();
-    const { endAt, bad } = await transfer(digest);
-    const figure = {
-      ...throughput(data.bytes, endAt - t0),
-      ...digestCheck(digest, data.bytes, data.sha256),
-    };
-    return bad ? { ...figure, ok: false, check: bad } : figure;
-  });
+  subjects: BulkSubject[],
+  log: (message: string) => void,
+): Promise<Row[]> {
+  const figures: Figure[][] = subjects.map(() => []);
+  const failures: (Figure | undefined)[] = subjects.map(() => undefined);
+  for (let round = 0; round < BULK_RUNS; round++) {
+    for (let k = 0; k < subjects.length; k++) {
+      const i = (k + round) % subjects.length;
+      const { transfer } = subjects[i];
+      if (!transfer || failures[i]) continue;
+      const run = `run ${round + 1} of ${BULK_RUNS}`;
+      try {
+        const figure = await checkedTransfer(data, transfer);
+        if (figure.ok) figures[i].push(figure);
+        else failures[i] = { ...figure, check: `${run}: ${figure.check}` };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        failures[i] = { ok: false, shown: "—", check: `${run}: ${message}` };
+      }
+    }
+  }
+  const rows: Row[] = [];
+  for (const [i, { base, skipped }] of subjects.entries()) {
+    if (skipped !== undefined) {
+      rows.push(skip(base, skipped));
+      continue;
+    }
+    const figure = failures[i] ?? medianFigure(figures[i]);
+    rows.push(await measure(base, () => Promise.resolve(figure), log));
+  }
+  return rows;
 }
 
 function digestCheck(digest: Digest, bytes: number, sha256: string): Pick<Row, "check" | "ok"> {
@@ -249,54 +281,43 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
       log,
     ),
   );
-  rows.push(
-    await measure(
-      { ...common, subject: "floor", label: floor },
-      () =>
-        checkedTransfers(data, async (digest) => {
-          const child = new Deno.Command("cat", { args: [data.path], stdout: "piped" }).spawn();
-          for await (const chunk of child.stdout) digest.add(chunk);
-          await child.status;
-          return { endAt: performance.now(), bad: "" };
-        }),
-      log,
-    ),
-  );
+  const subjects: BulkSubject[] = [];
+  subjects.push({
+    base: { ...common, subject: "floor", label: floor },
+    transfer: async (digest) => {
+      const child = new Deno.Command("cat", { args: [data.path], stdout: "piped" }).spawn();
+      for await (const chunk of child.stdout) digest.add(chunk);
+      await child.status;
+      return { endAt: performance.now(), bad: "" };
+    },
+  });
   const missing = websocketdOr(ctx);
-  if (missing) rows.push(skip({ ...common, subject: "websocketd", label: wsd }, missing));
-  else {
-    rows.push(
-      await measure(
-        { ...common, subject: "websocketd", label: wsd, floor },
-        () =>
-          withWebsocketd(
-            ctx,
-            ["cat", data.path],
-            true,
-            (server) =>
-              checkedTransfers(data, async (digest) => {
-                const end = await websocketdSession(server.url, {
-                  onMessage: (m) => digest.add(typeof m === "string" ? m : new Uint8Array(m)),
-                  timeout: ctx.stepTimeout,
-                });
-                return { endAt: end.at, bad: "" };
-              }),
-          ),
-        log,
-      ),
-    );
-  }
-  // What a Deno server does at best: `cat FILE` into a WebSocket as it is read, no protocol.
-  for (const [label, path] of [["binary", "cat"], ["text", "cat-text"]]) {
-    rows.push(
-      await measure({
-        ...common,
-        subject: "floor",
-        label: `floor: minimal Deno server, \`cat FILE\` → ${label} frames`,
-        versus: wsd,
-        floor,
-      }, () =>
-        checkedTransfers(data, async (digest) => {
+  const websocketd = missing
+    ? undefined
+    : await startWebsocketd(["cat", data.path], { binary: true, program: program(ctx) });
+  try {
+    subjects.push({
+      base: { ...common, subject: "websocketd", label: wsd, floor },
+      skipped: missing,
+      transfer: websocketd && (async (digest) => {
+        const end = await websocketdSession(websocketd.url, {
+          onMessage: (m) => digest.add(typeof m === "string" ? m : new Uint8Array(m)),
+          timeout: ctx.stepTimeout,
+        });
+        return { endAt: end.at, bad: "" };
+      }),
+    });
+    // What a Deno server does at best: `cat FILE` into a WebSocket as it is read, no protocol.
+    for (const [label, path] of [["binary", "cat"], ["text", "cat-text"]]) {
+      subjects.push({
+        base: {
+          ...common,
+          subject: "floor",
+          label: `floor: minimal Deno server, \`cat FILE\` → ${label} frames`,
+          versus: wsd,
+          floor,
+        },
+        transfer: async (digest) => {
           const end = await websocketdSession(
             `${ctx.floorServer.url}${path}?file=${encodeURIComponent(data.path)}`,
             {
@@ -305,71 +326,63 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
             },
           );
           return { endAt: end.at, bad: end.code === 1000 ? "" : `closed ${end.code}` };
-        }), log),
-    );
-  }
-  const pow1 = "pow-1 (text frames)";
-  if (ctx.pow1Missing) {
-    rows.push(skip({ ...common, subject: "pow-1", label: pow1 }, ctx.pow1Missing));
-  } else {
-    rows.push(
-      await measure(
-        { ...common, subject: "pow-1", label: pow1, versus: wsd, floor },
-        () =>
-          checkedTransfers(data, async (digest) => {
-            const out = await pow1Call(ctx.pow.url, { name: "cat-file", params: [data.path] }, {
-              onText: (t) => digest.add(t),
-              timeout: ctx.stepTimeout,
-            });
-            return { endAt: out.resultAt, bad: resultCheck(out.result) };
-          }),
-        log,
-      ),
-    );
-  }
-  const v2 = "pow.v2 (binary frames)";
-  if (ctx.nativeMissing) {
-    rows.push(skip({ ...common, subject: "pow.v2", label: v2 }, ctx.nativeMissing));
-  } else {
-    rows.push(
-      await measure(
-        { ...common, subject: "pow.v2", label: v2, versus: wsd, floor },
-        () =>
-          checkedTransfers(data, async (digest) => {
-            const conn = await NativeConnection.open(ctx.pow.url);
-            try {
-              const channel = conn.start("cat-file", [data.path], { onData: (d) => digest.add(d) });
-              const exit = await within(channel.exited, ctx.stepTimeout, "pow.v2 exit");
-              const endAt = performance.now();
-              const bad = resultCheck(exit.result) ||
-                (exit.offset === data.bytes ? "" : `exit offset ${exit.offset}`);
-              return { endAt, bad };
-            } finally {
-              conn.close();
-            }
-          }),
-        log,
-      ),
-    );
+        },
+      });
+    }
+    subjects.push({
+      base: { ...common, subject: "pow-1", label: "pow-1 (text frames)", versus: wsd, floor },
+      skipped: ctx.pow1Missing,
+      transfer: async (digest) => {
+        const out = await pow1Call(ctx.pow.url, { name: "cat-file", params: [data.path] }, {
+          onText: (t) => digest.add(t),
+          timeout: ctx.stepTimeout,
+        });
+        return { endAt: out.resultAt, bad: resultCheck(out.result) };
+      },
+    });
+    const v2 = "pow.v2 (binary frames)";
+    subjects.push({
+      base: { ...common, subject: "pow.v2", label: v2, versus: wsd, floor },
+      skipped: ctx.nativeMissing,
+      transfer: async (digest) => {
+        const conn = await NativeConnection.open(ctx.pow.url);
+        try {
+          const channel = conn.start("cat-file", [data.path], { onData: (d) => digest.add(d) });
+          const exit = await within(channel.exited, ctx.stepTimeout, "pow.v2 exit");
+          const endAt = performance.now();
+          const bad = resultCheck(exit.result) ||
+            (exit.offset === data.bytes ? "" : `exit offset ${exit.offset}`);
+          return { endAt, bad };
+        } finally {
+          conn.close();
+        }
+      },
+    });
     // What an application gets from the official client: its `stdout` stream, 1 MiB credit.
-    rows.push(
-      await measure(
-        { ...common, subject: "pow.v2", label: `${v2}, read with @pow/client`, versus: wsd, floor },
-        () =>
-          checkedTransfers(data, async (digest) => {
-            const client = new PowClient(ctx.pow.url);
-            try {
-              const proc = client.start("cat-file", [data.path]);
-              for await (const chunk of proc.stdout) digest.add(chunk);
-              const result = await within(proc.result, ctx.stepTimeout, "@pow/client result");
-              return { endAt: performance.now(), bad: resultCheck(result) };
-            } finally {
-              await client.close();
-            }
-          }),
-        log,
-      ),
-    );
+    subjects.push({
+      base: {
+        ...common,
+        subject: "pow.v2",
+        label: `${v2}, read with @pow/client`,
+        versus: wsd,
+        floor,
+      },
+      skipped: ctx.nativeMissing,
+      transfer: async (digest) => {
+        const client = new PowClient(ctx.pow.url);
+        try {
+          const proc = client.start("cat-file", [data.path]);
+          for await (const chunk of proc.stdout) digest.add(chunk);
+          const result = await within(proc.result, ctx.stepTimeout, "@pow/client result");
+          return { endAt: performance.now(), bad: resultCheck(result) };
+        } finally {
+          await client.close();
+        }
+      },
+    });
+    rows.push(...await interleavedTransfers(data, subjects, log));
+  } finally {
+    await websocketd?.stop();
   }
   return rows;
 }
