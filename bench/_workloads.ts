@@ -578,6 +578,28 @@ async function series(
 }
 
 /**
+ * The figure of samples taken beside another row's calls (one before or after each of them):
+ * their median, ok when there is one for every call and none failed.
+ */
+function besideFigure(
+  ctx: BenchContext,
+  samples: number[],
+  failure: string | undefined,
+  words: { done: string; failed: string },
+): Figure {
+  const p50 = quantile(samples, 0.5);
+  const ok = samples.length === ctx.sizes.calls && !failure;
+  return {
+    value: p50,
+    shown: `p50 ${num(p50)} ms, p90 ${num(quantile(samples, 0.9))} ms`,
+    ok,
+    check: ok
+      ? `${samples.length} ${words.done}`
+      : `${samples.length} of ${ctx.sizes.calls} ${words.failed}${failure ? `; ${failure}` : ""}`,
+  };
+}
+
+/**
  * Call latency: connect, start a process that prints one line, receive it, see the exit.
  *
  * @param ctx The context.
@@ -740,20 +762,17 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
         return pow;
       }), log);
     rows.push(
-      await measure({ ...common, subject: "floor", label: floorPaired, versus: wsd }, () => {
-        const p50 = quantile(floorSamples, 0.5);
-        const ok = floorSamples.length === ctx.sizes.calls && !floorFailure;
-        return Promise.resolve({
-          value: p50,
-          shown: `p50 ${num(p50)} ms, p90 ${num(quantile(floorSamples, 0.9))} ms`,
-          ok,
-          check: ok
-            ? `${floorSamples.length} calls, each next to one of the row below, output and exit checked`
-            : `${floorSamples.length} of ${ctx.sizes.calls} calls succeeded${
-              floorFailure ? `; first failure: ${floorFailure}` : ""
-            }`,
-        });
-      }, log),
+      await measure(
+        { ...common, subject: "floor", label: floorPaired, versus: wsd },
+        () =>
+          Promise.resolve(
+            besideFigure(ctx, floorSamples, floorFailure && `first failure: ${floorFailure}`, {
+              done: "calls, each next to one of the row below, output and exit checked",
+              failed: "calls succeeded",
+            }),
+          ),
+        log,
+      ),
       powRow,
     );
     rows.push(
@@ -994,20 +1013,15 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
     );
     if (!paired) continue;
     rows.push(
-      await measure({ ...common, subject: "floor", label: pairedLabel }, () => {
-        const p50 = quantile(pings, 0.5);
-        const ok = pings.length === ctx.sizes.calls && !pingFailure;
-        return Promise.resolve({
-          value: p50,
-          shown: `p50 ${num(p50)} ms, p90 ${num(quantile(pings, 0.9))} ms`,
-          ok,
-          check: ok
-            ? `${pings.length} pongs, each the second of two right before a call of the row above`
-            : `${pings.length} of ${ctx.sizes.calls} pings answered${
-              pingFailure ? `; ${pingFailure}` : ""
-            }`,
-        });
-      }, log),
+      await measure(
+        { ...common, subject: "floor", label: pairedLabel },
+        () =>
+          Promise.resolve(besideFigure(ctx, pings, pingFailure, {
+            done: "pongs, each the second of two right before a call of the row above",
+            failed: "pings answered",
+          })),
+        log,
+      ),
     );
   }
   return rows;
