@@ -18,21 +18,27 @@ import type * as Yaml from "yaml";
 /** Which of the package's builds was loaded. */
 export let yamlBuild: "esm" | "commonjs" = "commonjs";
 
-async function load(): Promise<typeof Yaml> {
+/**
+ * Loads the package: its ES module build when the file is there, else its entry point.
+ *
+ * @param packageJson Where the package's `package.json` is (a URL); for tests.
+ * @returns The module, and which build it is.
+ */
+export async function loadYaml(
+  packageJson: () => string = () => import.meta.resolve("yaml/package.json"),
+): Promise<{ module: typeof Yaml; build: "esm" | "commonjs" }> {
   try {
-    const entry = new URL("./browser/index.js", import.meta.resolve("yaml/package.json"));
-    if (entry.protocol === "file:") {
-      const module = await import(entry.href);
-      yamlBuild = "esm";
-      return module;
-    }
+    const entry = new URL("./browser/index.js", packageJson());
+    if (entry.protocol === "file:") return { module: await import(entry.href), build: "esm" };
   } catch {
-    // not a folder of files: use the package's entry point
+    // not a folder of files (or not readable): use the package's entry point
   }
-  return await import("yaml");
+  return { module: await import("yaml"), build: "commonjs" };
 }
 
-const yaml: typeof Yaml = await load();
+const loaded = await loadYaml();
+yamlBuild = loaded.build;
+const yaml: typeof Yaml = loaded.module;
 
 /** `yaml`'s `LineCounter`. */
 export const LineCounter: typeof Yaml.LineCounter = yaml.LineCounter;
