@@ -9,6 +9,7 @@
  * @module
  */
 
+import { hostnameOf } from "./_remote.ts";
 import { equalStrings, sha256Hex } from "./_sha256.ts";
 import type { Caller } from "./process.ts";
 
@@ -442,10 +443,4 @@ const hostnames = new Map<string, string>();
  */
 function ticketOf(url: string): string | null {
   return url.includes("?") ? new URL(url).searchParams.get("ticket") : null;
-}
-
-/** The client's host name, read from `remoteAddr` once (each read makes a new object). */
-function hostnameOf(info?: Deno.ServeHandlerInfo): string | undefined {
-  const remote = info?.remoteAddr;
-  return remote && "hostname" in remote ? remote.hostname : undefined;
 }

@@ -12,6 +12,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { Authenticator, checkHost, checkOrigin } from "./auth.ts";
+import { hostnameOf } from "./_remote.ts";
 import { DEFAULT_KEEP_ALIVE, type PowConfig } from "./config.ts";
 import type { FrontEnd, FrontEndContext, FrontEndFactory, PowEnv } from "./front_end.ts";
 import { frontEnds as builtInFrontEnds } from "./front_ends.ts";
@@ -133,11 +134,7 @@ export function createServer(config: PowConfig, options: CreateServerOptions = {
   // requests is refused like a flood of sockets.
   let pending = 0;
   const pendingPerAddress = new Map<string, number>();
-  // `remoteAddr` makes a new object on every read: read once.
-  const addressOf = (info?: Deno.ServeHandlerInfo) => {
-    const remote = info?.remoteAddr;
-    return remote && "hostname" in remote ? remote.hostname : "";
-  };
+  const addressOf = (info?: Deno.ServeHandlerInfo) => hostnameOf(info) ?? "";
   const infos = new WeakMap<Request, Deno.ServeHandlerInfo>();
 
   const frontEnds: FrontEnd[] = [];
