@@ -292,20 +292,24 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
     },
   });
   const missing = websocketdOr(ctx);
+  // A websocketd that fails to start fails its row, not the workload.
   const websocketd = missing
     ? undefined
-    : await startWebsocketd(["cat", data.path], { binary: true, program: program(ctx) });
+    : await startWebsocketd(["cat", data.path], { binary: true, program: program(ctx) })
+      .catch((error: unknown) => error instanceof Error ? error : new Error(String(error)));
   try {
     subjects.push({
       base: { ...common, subject: "websocketd", label: wsd, floor },
       skipped: missing,
-      transfer: websocketd && (async (digest) => {
-        const end = await websocketdSession(websocketd.url, {
-          onMessage: (m) => digest.add(typeof m === "string" ? m : new Uint8Array(m)),
-          timeout: ctx.stepTimeout,
-        });
-        return { endAt: end.at, bad: "" };
-      }),
+      transfer: websocketd instanceof Error
+        ? () => Promise.reject(websocketd)
+        : websocketd && (async (digest) => {
+          const end = await websocketdSession(websocketd.url, {
+            onMessage: (m) => digest.add(typeof m === "string" ? m : new Uint8Array(m)),
+            timeout: ctx.stepTimeout,
+          });
+          return { endAt: end.at, bad: "" };
+        }),
     });
     // What a Deno server does at best: `cat FILE` into a WebSocket as it is read, no protocol.
     for (const [label, path] of [["binary", "cat"], ["text", "cat-text"]]) {
@@ -382,7 +386,7 @@ export async function bulk(ctx: BenchContext): Promise<Row[]> {
     });
     rows.push(...await interleavedTransfers(data, subjects, log));
   } finally {
-    await websocketd?.stop();
+    if (websocketd && !(websocketd instanceof Error)) await websocketd.stop();
   }
   return rows;
 }
