@@ -12,35 +12,33 @@
  * @module
  */
 
-import { attachCommand } from "./cli/attach.ts";
-import { callCommand } from "./cli/call.ts";
-import { cancelCommand } from "./cli/cancel.ts";
-import { hashTokenCommand } from "./cli/hash_token.ts";
-import { helpCommand } from "./cli/help.ts";
-import { listCommand } from "./cli/list.ts";
 import { serveCommand } from "./cli/serve.ts";
-import { sessionsCommand } from "./cli/sessions.ts";
-import { versionCommand } from "./cli/version.ts";
 
-const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
-  call: callCommand,
-  list: listCommand,
-  sessions: sessionsCommand,
-  attach: attachCommand,
-  cancel: cancelCommand,
-  "hash-token": hashTokenCommand,
-  help: helpCommand,
-  "--help": helpCommand,
-  "-h": helpCommand,
-  version: versionCommand,
-  "--version": versionCommand,
-  "-V": versionCommand,
+type Command = (args: string[]) => number | Promise<number>;
+
+/**
+ * The other commands, each loaded when it is run: the server does not load the client the
+ * client commands use (docs/benchmarks.md, "Round twelve").
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  call: () => import("./cli/call.ts").then((m) => m.callCommand),
+  list: () => import("./cli/list.ts").then((m) => m.listCommand),
+  sessions: () => import("./cli/sessions.ts").then((m) => m.sessionsCommand),
+  attach: () => import("./cli/attach.ts").then((m) => m.attachCommand),
+  cancel: () => import("./cli/cancel.ts").then((m) => m.cancelCommand),
+  "hash-token": () => import("./cli/hash_token.ts").then((m) => m.hashTokenCommand),
+  help: () => import("./cli/help.ts").then((m) => m.helpCommand),
+  "--help": () => import("./cli/help.ts").then((m) => m.helpCommand),
+  "-h": () => import("./cli/help.ts").then((m) => m.helpCommand),
+  version: () => import("./cli/version.ts").then((m) => m.versionCommand),
+  "--version": () => import("./cli/version.ts").then((m) => m.versionCommand),
+  "-V": () => import("./cli/version.ts").then((m) => m.versionCommand),
 };
 
 async function main(args: string[]): Promise<number> {
-  const command = COMMANDS[args[0]];
+  const load = Object.hasOwn(COMMANDS, args[0] ?? "") ? COMMANDS[args[0]] : undefined;
   // serve and permissions accept their options before the command name.
-  return command ? await command(args.slice(1)) : await serveCommand(args);
+  return load ? await (await load())(args.slice(1)) : await serveCommand(args);
 }
 
 if (import.meta.main) {

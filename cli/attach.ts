@@ -13,13 +13,13 @@
 import { SessionLostError } from "../client/mod.ts";
 import {
   CliError,
-  connect,
   EXIT_USAGE,
   parseCommandLine,
   SERVER_OPTIONS,
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
+import { connect } from "./_connect.ts";
 import { ConnectionWatch, follow } from "./_follow.ts";
 import { reconnectTimeout } from "./call.ts";
 

@@ -15,7 +15,6 @@
 
 import {
   CliError,
-  connect,
   EXIT_AUTH,
   EXIT_CONNECTION,
   EXIT_PIPE,
@@ -25,6 +24,7 @@ import {
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
+import { connect } from "./_connect.ts";
 import { ConnectionWatch, exitCodeOf, follow, terminalSize } from "./_follow.ts";
 
 export { EXIT_AUTH, EXIT_CONNECTION, EXIT_PIPE, EXIT_USAGE, exitCodeOf };

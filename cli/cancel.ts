@@ -12,7 +12,6 @@
 import { RemoteError } from "../client/mod.ts";
 import {
   CliError,
-  connect,
   EXIT_CONNECTION,
   EXIT_USAGE,
   parseCommandLine,
@@ -20,6 +19,7 @@ import {
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
+import { connect } from "./_connect.ts";
 
 /** Usage of `cancel`. */
 export const CANCEL_HELP = `Usage: deno run -A main.ts cancel --url URL [--token TOKEN] SESSION

@@ -14,7 +14,6 @@
 import type { ProcessInfo } from "../client/mod.ts";
 import {
   CliError,
-  connect,
   EXIT_AUTH,
   EXIT_CONNECTION,
   EXIT_USAGE,
@@ -23,6 +22,7 @@ import {
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
+import { connect } from "./_connect.ts";
 
 /** Usage of `list`. */
 export const LIST_HELP = `Usage: deno run -A main.ts list --url URL [--token TOKEN] [--json]

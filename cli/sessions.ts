@@ -12,7 +12,6 @@
 import type { SessionInfo } from "../client/mod.ts";
 import {
   CliError,
-  connect,
   EXIT_CONNECTION,
   EXIT_USAGE,
   parseCommandLine,
@@ -20,6 +19,7 @@ import {
   serverUrl,
   tokenFrom,
 } from "./_common.ts";
+import { connect } from "./_connect.ts";
 import { exitCodeOf } from "./_follow.ts";
 
 /** Usage of `sessions`. */

@@ -96,4 +96,17 @@ Deno.test("the server's startup imports boot no Node compatibility: no node: mod
   assert.deepEqual(npm, ["hono"]);
   // A static graph this small is what the check walks: make sure it walked the whole server.
   assert.ok([...loaded].some((s) => s.endsWith("/server/session_manager.ts")));
+  // Nor does it load the client (about 2 MiB, "Round twelve"): only the protocol it speaks, and
+  // of the commands only serve's.
+  const ours = [...loaded].filter((s) => s.startsWith("file:")).map((s) =>
+    s.slice(new URL("../", import.meta.url).href.length)
+  );
+  assert.deepEqual(
+    ours.filter((s) => s.startsWith("client/") && !s.startsWith("client/protocol/")),
+    [],
+  );
+  assert.deepEqual(
+    ours.filter((s) => s.startsWith("cli/")).sort(),
+    ["cli/_common.ts", "cli/hash_token.ts", "cli/help.ts", "cli/serve.ts"],
+  );
 });
