@@ -257,7 +257,7 @@ function listenFailure(error: unknown): string | undefined {
   if (error instanceof Deno.errors.PermissionDenied) return error.message;
   if (error instanceof Deno.errors.NotCapable) return error.message;
   if (error instanceof Deno.errors.NotFound) return error.message;
-  // An unknown host name: Deno reports "failed to lookup address information: …".
+  // An unknown host name: Deno reports "failed to lookup address information: ...".
   if (error instanceof Error && /lookup address/.test(error.message)) return error.message;
   return undefined;
 }

@@ -33,7 +33,7 @@ export interface FrontEndContext {
    * Upgrades a request to a WebSocket and counts the connection against the connection limits
    * until it closes. Front ends use this instead of `Deno.upgradeWebSocket`. Keep-alive pings
    * follow `server.keepAlive` unless `options.idleTimeout` says otherwise; a request that is not a
-   * valid upgrade is answered 400 `invalid WebSocket upgrade: …`.
+   * valid upgrade is answered 400 `invalid WebSocket upgrade: ...`.
    */
   upgradeWebSocket(
     request: Request,
@@ -128,7 +128,7 @@ export interface PermissionNeeds {
 }
 
 /**
- * What a front end declares before any server exists, on its factory (`factory.config = …`):
+ * What a front end declares before any server exists, on its factory (`factory.config = ...`):
  * its settings and permission needs.
  */
 export interface FrontEndPlugin {

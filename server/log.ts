@@ -3,9 +3,9 @@
  * as text for people or as JSON for machines:
  *
  * ```text
- * 2026-01-01T12:00:00.000Z INFO listening url=http://127.0.0.1:8028/ config="embedded demo config" auth=none …
- * 2026-01-01T12:00:01.000Z INFO session started session=q1Xv… process=count caller=anonymous via=pow.v2 pid=4242
- * 2026-01-01T12:00:01.020Z INFO session ended session=q1Xv… process=count caller=anonymous status=fulfilled exitCode=0 duration=0.020s
+ * 2026-01-01T12:00:00.000Z INFO listening url=http://127.0.0.1:8028/ config="embedded demo config" auth=none ...
+ * 2026-01-01T12:00:01.000Z INFO session started session=q1Xv... process=count caller=anonymous via=pow.v2 pid=4242
+ * 2026-01-01T12:00:01.020Z INFO session ended session=q1Xv... process=count caller=anonymous status=fulfilled exitCode=0 duration=0.020s
  * ```
  *
  * The `Listening on URL` line on stdout is not part of the log: scripts and tests parse it.

@@ -117,7 +117,7 @@ export function validateParams(
 }
 
 /**
- * Substitutes params into a command template. `{1}`, `{2}`, … stand for whole params and
+ * Substitutes params into a command template. `{1}`, `{2}`, ... stand for whole params and
  * `{*}` for every param after the highest numbered placeholder; a param is never split or
  * interpreted, and no shell is involved.
  *

@@ -84,7 +84,7 @@ export interface FunctionProcess extends ProcessOptions {
 export interface CommandProcess extends ProcessOptions {
   /** Discriminates the kinds of process. */
   readonly kind: "command";
-  /** The program and its argument template (`{1}`, `{2}`, …, `{*}`); never run through a shell. */
+  /** The program and its argument template (`{1}`, `{2}`, ..., `{*}`); never run through a shell. */
   command: string[];
   /** The working directory. @default {the server's working directory} */
   cwd?: string;

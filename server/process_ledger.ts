@@ -30,7 +30,7 @@
  * swept, and a group started less than {@linkcode LEDGER_DELAY_MS} before a crash is missed:
  * groups are written in batches that long after their spawn, so that a quick command costs
  * no ledger work at all (reading the leader's start time right after a spawn waits while the
- * child execs, 0.6–0.9 ms measured, and a write per spawn and per exit cost more than the rest
+ * child execs, 0.6-0.9 ms measured, and a write per spawn and per exit cost more than the rest
  * of the bookkeeping; see docs/benchmarks.md).
  *
  * @module

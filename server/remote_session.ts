@@ -2,8 +2,8 @@
  * Sessions that run on another node of a cluster, and the control channel that reaches them.
  *
  * A {@linkcode RemoteSession} offers the same surface front ends use on a local
- * {@linkcode Session} — state, result, output readers, stdin, end of input, signals, resize,
- * attach — built from the store alone: its state and result come from the `session.*` events
+ * {@linkcode Session} -- state, result, output readers, stdin, end of input, signals, resize,
+ * attach -- built from the store alone: its state and result come from the `session.*` events
  * of the bus, its output from the store's reader by session id, and every command goes to the
  * node that runs the process as an event on the bus topic `node.<name>.control`, where that
  * node's {@linkcode serveControl} applies it to the local session. Commands travel in the bus's

@@ -512,7 +512,7 @@ let mode: "setsid" | "detached" | undefined;
  * How commands get their own session and process group, decided once per server process.
  *
  * - `"setsid"`: the server may run `/usr/bin/setsid` (util-linux). The command is spawned as
- *   `setsid /path/to/program args…` without `detached`, so Deno starts it with
+ *   `setsid /path/to/program args...` without `detached`, so Deno starts it with
  *   `posix_spawn` (vfork) instead of forking the whole server, which costs time that grows with
  *   the server's memory (a few milliseconds at 200 MB). setsid(1) calls `setsid()` and execs
  *   the program in place (the caller is not a group leader), so the pid stays the session and

@@ -4,8 +4,8 @@
  * with offsets, and the result.
  *
  * ```text
- * starting ──spawned──▶ running ──ended──▶ fulfilled | rejected
- *     └──────────── failed to start ─────▶ rejected
+ * starting --spawned--> running --ended--> fulfilled | rejected
+ *     `------------ failed to start -----> rejected
  * ```
  *
  * @module

@@ -1,7 +1,7 @@
 /**
  * The session store: the one seam between the session core and where its shared state lives.
- * It gathers the three things a cluster has to share — the record of every session, each
- * session's output log, and the event bus — behind asynchronous operations, so that a
+ * It gathers the three things a cluster has to share -- the record of every session, each
+ * session's output log, and the event bus -- behind asynchronous operations, so that a
  * broker-backed store (Redis Streams, NATS JetStream) can stand in for the in-memory one.
  *
  * - **Records** are plain JSON ({@linkcode SessionRecord}): what any node needs to list, watch and

@@ -364,7 +364,7 @@ export function parsePow1Result(data: Pow1Data): Pow1Result {
  * Encodes a call message for a binary frame.
  *
  * @param call The process name and params.
- * @returns The UTF-8 JSON `{"call":…,"params":[…]}` (params left out when undefined).
+ * @returns The UTF-8 JSON `{"call":...,"params":[...]}` (params left out when undefined).
  *
  * @example
  * ```ts
@@ -386,7 +386,7 @@ export function encodePow1Call(call: Pow1Call): Uint8Array<ArrayBuffer> {
  * Encodes a signal message for a binary frame.
  *
  * @param signal `"close"` (close stdin) or `"cancel"`.
- * @returns The UTF-8 JSON `{"signal":…}`.
+ * @returns The UTF-8 JSON `{"signal":...}`.
  *
  * @example
  * ```ts
@@ -402,7 +402,7 @@ export function encodePow1Signal(signal: Pow1Signal["signal"]): Uint8Array<Array
 
 /**
  * Encodes a result message for a binary frame, keys in pow-1's order:
- * `{"status":"fulfilled","value":…}` or `{"status":"rejected","reason":…}`.
+ * `{"status":"fulfilled","value":...}` or `{"status":"rejected","reason":...}`.
  *
  * @param result The result; an `undefined` value is encoded as `null`.
  * @returns The UTF-8 JSON.

@@ -15,7 +15,7 @@
  * microseconds); otherwise a 1 ms timer (which fires after 1 to 2 ms). A socket whose client
  * stopped reading makes no progress: the timer then backs off, doubling up to
  * {@linkcode MAX_IDLE_MS}, so a stalled client costs a few wake-ups per second, not a busy
- * loop. (`setTimeout(…, 0)` is no faster than 1 ms in Deno, which is
+ * loop. (`setTimeout(..., 0)` is no faster than 1 ms in Deno, which is
  * why the fast path uses `setImmediate`.)
  *
  * Memory: a streaming front end has at most `SOCKET_HIGH_WATER` plus one frame queued per
@@ -28,7 +28,7 @@ import { setImmediate } from "node:timers";
 
 /**
  * Bytes queued on a socket above which output pumps wait (per connection). Large enough that
- * the 1–2 ms between polls never lets the queue run dry at loopback speed (about 1 GB/s).
+ * the 1-2 ms between polls never lets the queue run dry at loopback speed (about 1 GB/s).
  */
 export const SOCKET_HIGH_WATER = 4 * 1024 * 1024;
 

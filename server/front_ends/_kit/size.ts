@@ -16,7 +16,8 @@ const encoder = new TextEncoder();
  * import { utf8Length } from "./size.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(utf8Length("héllo 👋"), new TextEncoder().encode("héllo 👋").length);
+ * const text = "h\u00e9llo \u{1F44B}"; // two bytes, then four
+ * assert.equal(utf8Length(text), new TextEncoder().encode(text).length);
  * ```
  *
  * @param text The string.

@@ -73,7 +73,7 @@ export interface ChannelContext {
   admins: readonly string[];
 }
 
-/** The most events `query`/`all` return on an event channel (`server`, `topics/…`). */
+/** The most events `query`/`all` return on an event channel (`server`, `topics/...`). */
 export const RECENT_EVENTS = 100;
 
 function only(handler: string, params: MonoRailParams, keys: string[]): void {

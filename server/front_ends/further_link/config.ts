@@ -17,7 +17,7 @@ export interface FurtherLinkConfig {
   path: string;
   /** Where uploads and code files go; required when enabled. */
   workDir?: string;
-  /** further-link runner names (`python3`, `shell`, …) mapped to configured process names. @default {{}} */
+  /** further-link runner names (`python3`, `shell`, ...) mapped to configured process names. @default {{}} */
   runners: Record<string, string>;
 }
 

@@ -3,7 +3,7 @@
  * protocol of pi-top's further-link server, `POST /upload` of text files into a work directory,
  * and `GET /status`. It is off unless `furtherLink.enabled` is set.
  *
- * further-link runners (`python3`, `shell`, …) are ordinary configured processes, named in
+ * further-link runners (`python3`, `shell`, ...) are ordinary configured processes, named in
  * `furtherLink.runners`: the operator decides which exist. Code sent with `start` is written to
  * a file in the work directory whose absolute path is the process's one param. Output is never
  * dropped or rate-limited: while the socket's send buffer is full the session is not read, so

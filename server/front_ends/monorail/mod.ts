@@ -2,7 +2,7 @@
  * The MonoRail front end: the MonoRail WebSocket resource protocol over pow's sessions,
  * processes, logs, server log and bus topics. A client connects to `<prefix>/<channel>` (default
  * `/events/sessions`) without a subprotocol and exchanges JSON messages with a `handler`:
- * `init` → `session`, `query`/`all` → `list`, `get` → `item`/`remove`, `watch` → `list` then
+ * `init` -> `session`, `query`/`all` -> `list`, `get` -> `item`/`remove`, `watch` -> `list` then
  * `item`/`remove` until `stop`. Servers broadcast to all connections or a subset.
  *
  * Authentication and origin checks are the server's (done before this front end's route runs);

@@ -235,7 +235,7 @@ export const openApi: FrontEndFactory = (context: FrontEndContext): FrontEnd => 
         post: {
           summary: "Get a single-use ticket for opening a WebSocket from a browser",
           description:
-            "Browsers cannot set headers on a WebSocket: open it with `?ticket=…` instead. The " +
+            "Browsers cannot set headers on a WebSocket: open it with `?ticket=...` instead. The " +
             "ticket stands for the caller of this request, works once, and expires after " +
             "`auth.ticketTtl` (default 30 s). See docs/security.md.",
           tags: ["authentication"],

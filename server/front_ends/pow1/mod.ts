@@ -1,6 +1,6 @@
 /**
  * pow-1: the original pow protocol, served over WebSocket (subprotocol `pow-1`) and as REST
- * (`POST /new`, `GET /status`, …). See `docs/pow1.md`.
+ * (`POST /new`, `GET /status`, ...). See `docs/pow1.md`.
  *
  * - {@linkcode pow1WebSocket}: the WebSocket front end.
  * - {@linkcode pow1Rest}: the REST front end.

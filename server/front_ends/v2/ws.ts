@@ -224,7 +224,7 @@ interface Channel {
 
 /**
  * One watch of a `pow.v2` connection, as the watch kit's socket: its MonoRail messages go out
- * as `{"type":"event","watch":N,"event":…}` on the connection's socket.
+ * as `{"type":"event","watch":N,"event":...}` on the connection's socket.
  */
 class WatchSocket extends EventTarget implements RailSocket {
   #socket: WebSocket;
