@@ -308,8 +308,8 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
   // The launcher's command goes first; the client's input follows it in the same pipe.
   if (warm) stdin.write(encoder.encode(warm.script)).catch(() => {});
 
-  const stopPumps = new AbortController();
-  const pumpOptions = { signal: stopPumps.signal };
+  const stopPumps = new PumpStop();
+  const pumpOptions = { stop: stopPumps };
   let pumped = false;
   const pumps = Promise.all([
     pumpOutput(
@@ -350,7 +350,7 @@ export function startCommand(definition: CommandProcess, options: RunOptions): R
       const others = await signalGroupLater(pid, "SIGTERM");
       // A descendant that called setsid is out of reach of group signals and may hold the
       // pipes: once the group had its grace, stop reading pipes that stay empty, and end.
-      const grace = setTimeout(() => stopPumps.abort(), options.killGrace + PIPE_GRACE);
+      const grace = setTimeout(() => stopPumps.stop(), options.killGrace + PIPE_GRACE);
       const timer = others
         ? setTimeout(() => void signalGroupLater(pid, "SIGKILL"), options.killGrace)
         : undefined;
@@ -385,10 +385,70 @@ function nextTurn(): Promise<void> {
 /** Options for {@linkcode pumpOutput}. */
 export interface PumpOptions {
   /**
-   * When aborted, reading stops as soon as the pipe is empty (after what it still holds), even
+   * When stopped, reading stops as soon as the pipe is empty (after what it still holds), even
    * though its write end is still open: a descendant that left the process group may hold it.
    */
-  signal?: AbortSignal;
+  stop?: PumpStop;
+}
+
+/**
+ * Stops the pipe pumps of one process ({@linkcode PumpOptions.stop}). What an `AbortController`
+ * would do for them, without its signal and event listeners: every running command keeps one
+ * for its whole life (about 1 KB less per session; docs/benchmarks.md, "Round twelve").
+ *
+ * @example
+ * ```ts
+ * import { PumpStop } from "./runner.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const stop = new PumpStop();
+ * const heard: string[] = [];
+ * stop.listen(() => heard.push("first"));
+ * const second = () => heard.push("second");
+ * stop.listen(second);
+ * stop.unlisten(second);
+ * stop.stop();
+ * stop.stop();
+ * assert.ok(stop.stopped);
+ * assert.deepEqual(heard, ["first"]);
+ * ```
+ */
+export class PumpStop {
+  #stopped = false;
+  #listeners: (() => void)[] = [];
+
+  /** Whether {@linkcode PumpStop.stop} was called. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /**
+   * Calls `listener` when the pumps are told to stop (once).
+   *
+   * @param listener What to call.
+   */
+  listen(listener: () => void): void {
+    if (!this.#stopped) this.#listeners.push(listener);
+  }
+
+  /**
+   * Forgets a listener.
+   *
+   * @param listener One given to {@linkcode PumpStop.listen}.
+   */
+  unlisten(listener: () => void): void {
+    const at = this.#listeners.indexOf(listener);
+    if (at >= 0) this.#listeners.splice(at, 1);
+  }
+
+  /** Tells the pumps to stop; listeners are called once, in order. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    for (const listener of listeners) listener();
+  }
 }
 
 /** How long a stopped pump waits for more bytes before it lets the pipe go. */
@@ -431,17 +491,17 @@ export async function pumpOutput(
   const reader = stream.getReader({ mode: "byob" });
   let size = Math.min(Math.max(initial, MIN_READ_SIZE), MAX_READ_SIZE);
   let buffer: ArrayBuffer | undefined;
-  const { signal } = options;
+  const { stop } = options;
   // Once told to stop, a read that is pending is cancelled at once, and every later read (what
   // the pipe still holds) gets PIPE_IDLE_AFTER_STOP to complete. One listener and at most one
   // timer per pump, not a promise per read: a quiet process keeps only its pending read.
   let reading = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const cancel = () => void reader.cancel().catch(() => {});
-  const onAbort = () => {
+  const onStop = () => {
     if (reading) cancel();
   };
-  signal?.addEventListener("abort", onAbort, { once: true });
+  stop?.listen(onStop);
   // The last read's result, its bytes and its chunk live outside the loop so that they can be
   // dropped before the next read waits: a suspended async function keeps every register it
   // used, and a quiet process would otherwise pin the buffer of its last read (4 KiB after the
@@ -456,7 +516,7 @@ export async function pumpOutput(
       buffer ??= size === POOLED_READ_SIZE
         ? takeReadBuffer()
         : new ArrayBuffer(OUTPUT_HEADROOM + size);
-      if (signal?.aborted) timer = setTimeout(cancel, PIPE_IDLE_AFTER_STOP);
+      if (stop?.stopped) timer = setTimeout(cancel, PIPE_IDLE_AFTER_STOP);
       reading = true;
       outcome = value = chunk = undefined;
       outcome = await reader.read(new Uint8Array(buffer, OUTPUT_HEADROOM, size));
@@ -488,7 +548,7 @@ export async function pumpOutput(
     await reader.cancel().catch(() => {});
   } finally {
     clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
+    stop?.unlisten(onStop);
   }
 }
 
