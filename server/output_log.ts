@@ -255,6 +255,9 @@ export interface MemoryOutputLogOptions {
 
 const EMPTY = new Uint8Array(0);
 
+/** The readers of every closed log that has none: never added to. */
+const NO_READERS: Set<MemoryReader> = new Set();
+
 /**
  * An {@linkcode OutputLog} held in memory.
  *
@@ -283,7 +286,8 @@ export class MemoryOutputLog implements OutputLog {
   #delivered = 0;
   #keepFrom = 0;
   #retention: number;
-  #readers = new Set<MemoryReader>();
+  /** Open readers; the shared empty set when there are none and the log is closed. */
+  #readers: Set<MemoryReader> = new Set();
   #roomWaiters: (() => void)[] = [];
 
   /**
@@ -362,6 +366,7 @@ export class MemoryOutputLog implements OutputLog {
       );
     }
     const reader = new MemoryReader(this, offset);
+    if (this.#readers === NO_READERS) this.#readers = new Set();
     this.#readers.add(reader);
     return reader;
   }
@@ -415,7 +420,11 @@ export class MemoryOutputLog implements OutputLog {
   _remove(reader: MemoryReader): void {
     this.#readers.delete(reader);
     // The last reader to leave decides what stays for its client's return.
-    if (this.#readers.size === 0) this.#keepFrom = reader.held;
+    if (this.#readers.size === 0) {
+      this.#keepFrom = reader.held;
+      // A closed log whose readers are gone may linger long: it keeps no empty set of its own.
+      if (this.#closed) this.#readers = NO_READERS;
+    }
     this.#evict();
     this.#wakeWriters();
   }

@@ -92,7 +92,14 @@ export class MemorySessionRegistry extends QuietEventTarget implements SessionRe
       throw new TypeError(`Cannot add session "${session.id}": the id is already taken`);
     }
     this.#sessions.set(session.id, session);
-    this.#unobserve.set(session, session.observe(() => this.#emit("state", session)));
+    this.#unobserve.set(
+      session,
+      session.observe(() => {
+        this.#emit("state", session);
+        // An ended session's state never changes again: nothing is left to stop observing.
+        if (session.ended) this.#unobserve.delete(session);
+      }),
+    );
     this.#emit("created", session);
   }
 

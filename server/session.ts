@@ -192,6 +192,11 @@ export interface SessionStateEventDetail {
 
 const encoder = new TextEncoder();
 
+/** What an ended session's resolver becomes: its result is settled. */
+const resolved = (): void => {};
+/** What observing an ended session returns: there is nothing to stop. */
+const unobserved = (): void => {};
+
 /**
  * One run of a process.
  *
@@ -263,7 +268,8 @@ export class Session extends QuietEventTarget {
   #now: () => number;
   #lastActive: number;
   #endedAt: number | undefined;
-  #observers = new Observers<[SessionState]>();
+  /** Dropped when the session ends: its state never changes again. */
+  #observers: Observers<[SessionState]> | undefined = new Observers();
 
   /**
    * Creates a session in the `starting` state; call {@linkcode Session.start} to run it.
@@ -682,30 +688,33 @@ export class Session extends QuietEventTarget {
     clearTimeout(this.#killTimer);
     clearTimeout(this.#timeoutTimer);
     this.#outcome = result;
-    // What ran is done: a session lingers a minute, and keeps only its pid, output and result.
+    // What ran is done: a session lingers a minute, and keeps only its pid, output and result
+    // (docs/benchmarks.md, "Round twelve": what an ended session keeps).
     this.#process = undefined;
     this.#endedAt = Date.now();
     this.#inputClosed = true;
     this.log.close();
     this.#setState(result.status);
+    this.#observers = undefined;
     this.#resolve(result);
+    this.#resolve = resolved;
   }
 
   /**
    * Calls `observer` on every state change, before the `state` event is dispatched. For the
    * registry, which follows every session: no event is built for it, and a session nobody else
-   * listens to dispatches none.
+   * listens to dispatches none. An ended session changes state no more: it keeps no observers.
    *
    * @param observer Called with the new state; what it throws is reported, not raised.
    * @returns A function that stops the observing.
    */
   observe(observer: (state: SessionState) => void): () => void {
-    return this.#observers.add(observer);
+    return this.#observers?.add(observer) ?? unobserved;
   }
 
   #setState(state: SessionState): void {
     this.#state = state;
-    this.#observers.call(state);
+    this.#observers?.call(state);
     if (this.listening("state")) {
       this.dispatchEvent(
         new CustomEvent<SessionStateEventDetail>("state", { detail: { session: this, state } }),

@@ -450,3 +450,54 @@ Deno.test("session ids are 22 URL-safe characters and never start with a dash", 
   }
   assert.equal(ids.size, 4000);
 });
+
+Deno.test("an ended session keeps its output and result, not what observed it while it ran", async () => {
+  // 2,000 function sessions that print a line, registered and ended (each with a reader that
+  // read the line and closed): after a full collection, the heap per lingering session. It was
+  // 2.1 KB with the observers, the resolver and an empty reader set kept, 1.4 KB without them
+  // ("Round twelve" in docs/benchmarks.md). Run in a subprocess for `gc()`.
+  const script = `
+    import { Session } from ${JSON.stringify(new URL("./session.ts", import.meta.url).href)};
+    import { MemorySessionRegistry } from ${
+    JSON.stringify(new URL("./registry.ts", import.meta.url).href)
+  };
+    import { defineProcess } from ${JSON.stringify(new URL("./process.ts", import.meta.url).href)};
+    const encoder = new TextEncoder();
+    const definition = defineProcess({
+      async run({ stdout }) {
+        const writer = stdout.getWriter();
+        await writer.write(encoder.encode("a line\\n"));
+        return 1;
+      },
+    });
+    const registry = new MemorySessionRegistry();
+    const run = async (i) => {
+      const session = new Session({ id: "s" + i, name: "line", params: [], caller: { id: "me" }, definition });
+      registry.add(session);
+      const reader = session.reader();
+      session.start();
+      await session.result;
+      while ((await reader.read()) !== null);
+      reader.close();
+    };
+    for (let i = 0; i < 100; i++) await run(-1 - i);
+    gc();
+    const before = Deno.memoryUsage().heapUsed;
+    const n = 2000;
+    for (let i = 0; i < n; i++) await run(i);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    gc();
+    console.log(JSON.stringify({ perSession: (Deno.memoryUsage().heapUsed - before) / n, size: registry.size }));
+  `;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const { perSession, size } = JSON.parse(new TextDecoder().decode(stdout));
+  assert.equal(size, 2100);
+  assert.ok(perSession < 1800, `${perSession} bytes of heap per ended session`);
+  assert.ok(perSession > 500, `${perSession} bytes per ended session: the measurement saw nothing`);
+});
