@@ -11,6 +11,7 @@ import {
 import { defineCommand, defineProcess } from "./process.ts";
 import { headroom, OUTPUT_HEADROOM } from "./output_log.ts";
 import { sessionMembers, waitSessionGone } from "../tests/_proc.ts";
+import { evalWithGc } from "../tests/_gc.ts";
 
 function options(output: string[] = []): RunOptions {
   const decoder = new TextDecoder();
@@ -241,13 +242,7 @@ Deno.test("runner: a quiet pipe pins only its pending read's buffer, not the las
     await new Promise((resolve) => setTimeout(resolve, 0));
     console.log(JSON.stringify({ perPump: (Deno.memoryUsage().external - before) / pumps }));
   `;
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-  const { perPump } = JSON.parse(new TextDecoder().decode(stdout));
+  const { perPump } = await evalWithGc(script) as { perPump: number };
   // The pending read (256 bytes and the headroom) and the line's copy: well under 1 KiB. The
   // first read's buffer alone would be 4 KiB more.
   assert.ok(perPump < 1024, `${perPump} bytes of ArrayBuffers per quiet pump`);

@@ -4,6 +4,7 @@ import { CallError } from "./errors.ts";
 import { defineCommand, defineProcess } from "./process.ts";
 import type { Session, SessionState } from "./session.ts";
 import { SessionManager } from "./session_manager.ts";
+import { evalWithGc } from "../tests/_gc.ts";
 
 const decoder = new TextDecoder();
 
@@ -490,13 +491,7 @@ Deno.test("an ended session keeps its output and result, not what observed it wh
     gc();
     console.log(JSON.stringify({ perSession: (Deno.memoryUsage().heapUsed - before) / n, size: registry.size }));
   `;
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-  const { perSession, size } = JSON.parse(new TextDecoder().decode(stdout));
+  const { perSession, size } = await evalWithGc(script) as { perSession: number; size: number };
   assert.equal(size, 2100);
   assert.ok(perSession < 1800, `${perSession} bytes of heap per ended session`);
   assert.ok(perSession > 500, `${perSession} bytes per ended session: the measurement saw nothing`);
