@@ -15,6 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { performanceGoals } from "./_goals.ts";
 import { pow1Call } from "./_clients.ts";
 import {
   advantage,
@@ -77,8 +78,10 @@ export interface BenchOptions {
 export interface BenchReport {
   /** Every row. */
   rows: Row[];
-  /** The targets and verdicts. */
+  /** The targets of issue 7 and their verdicts. */
   targets: Target[];
+  /** The goals of issue 17 (ratios within the run) and their verdicts. */
+  goals: Target[];
   /** The machine and the run. */
   environment: Record<string, string>;
   /** Whether every check passed. */
@@ -353,6 +356,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   return {
     rows,
     targets: goals,
+    goals: performanceGoals(rows, smoke),
     environment: env,
     ok,
     markdown: render(env, sizes, rows, goals, smoke),
@@ -365,7 +369,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
  * @param env The machine and the run.
  * @param sizes The sizes.
  * @param rows The rows.
- * @param goals The targets.
+ * @param goals The targets of issue 7 (the goals of issue 17 are judged from the rows).
  * @param smoke Whether the sizes were the smoke sizes.
  * @returns Markdown.
  */
@@ -389,6 +393,10 @@ export function render(
     "### Targets",
     "",
     targetsTable(goals),
+    "",
+    "### Goals of issue 17 (ratios within this run)",
+    "",
+    targetsTable(performanceGoals(rows, smoke)),
     "",
   ].join("\n");
 }

@@ -12,6 +12,7 @@ import type { Row, Target } from "../bench/_report.ts";
 interface Report {
   rows: Row[];
   targets: Target[];
+  goals: Target[];
   ok: boolean;
 }
 
@@ -53,6 +54,13 @@ Deno.test("bench harness at smoke sizes passes every check and prints every work
     assert.ok(stdout.includes(`| ${workload} |`), `missing rows of ${workload}`);
   }
   assert.ok(stdout.includes("### Results") && stdout.includes("### Targets"));
+  // The goals of issue 17, each judged from this run's rows (every row it needs is measured).
+  assert.ok(stdout.includes("### Goals of issue 17 (ratios within this run)"));
+  assert.equal(report.goals.length, 9);
+  for (const goal of report.goals.slice(0, 8)) {
+    assert.match(goal.verdict, /^(met|missed) \(smoke sizes/, `${goal.target}: ${goal.verdict}`);
+    assert.match(goal.measured, /^\d[\d.]*× \(/, goal.target);
+  }
   for (const row of report.rows) {
     assert.ok(row.ok, `${row.label}: ${row.check}`);
     // Every row is either a checked figure or says why it was not measured.
