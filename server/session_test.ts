@@ -455,8 +455,8 @@ Deno.test("session ids are 22 URL-safe characters and never start with a dash", 
 Deno.test("an ended session keeps its output and result, not what observed it while it ran", async () => {
   // 2,000 function sessions that print a line, registered and ended (each with a reader that
   // read the line and closed): after a full collection, the heap per lingering session. It was
-  // 2.1 KB with the observers, the resolver and an empty reader set kept, 1.4 KB without them
-  // ("Round twelve" in docs/benchmarks.md). Run in a subprocess for `gc()`.
+  // 2,092 bytes with the observers, the resolver and an empty reader set kept, 1,348 without
+  // them ("Round twelve" in docs/benchmarks.md). Run in a subprocess for `gc()`.
   const script = `
     import { Session } from ${JSON.stringify(new URL("./session.ts", import.meta.url).href)};
     import { MemorySessionRegistry } from ${

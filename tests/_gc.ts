@@ -1,14 +1,21 @@
 /**
  * Memory measurements for tests: a script run in its own Deno process with `gc()` exposed, so
- * that what it measures after a full collection is its own, not the test runner's.
+ * that what it measures after a full collection is its own, not the test runner's. V8 runs it
+ * with its interpreter only, on one thread: compiled code and feedback count in the heap, and
+ * when the compilers finish depends on how loaded the machine is (a heap measure that read 1.4 KB
+ * per object alone read 1.9 KB inside the parallel test suite).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 
+/** The V8 flags of {@linkcode evalWithGc}: `gc()`, and no compiler tiers or helper threads. */
+export const GC_V8_FLAGS = "--expose-gc,--single-threaded,--no-opt,--no-maglev,--no-sparkplug";
+
 /**
- * Runs `script` with `deno eval --v8-flags=--expose-gc` and parses what it printed as JSON.
+ * Runs `script` with `deno eval --v8-flags=`{@linkcode GC_V8_FLAGS} and parses what it printed
+ * as JSON.
  *
  * @example
  * ```ts
@@ -27,7 +34,7 @@ import assert from "node:assert/strict";
  */
 export async function evalWithGc(script: string): Promise<unknown> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
+    args: ["eval", `--v8-flags=${GC_V8_FLAGS}`, script],
     stdout: "piped",
     stderr: "piped",
   }).output();
