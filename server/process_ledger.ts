@@ -89,28 +89,61 @@ function processSource(): "proc" | "ps" | undefined {
   return source;
 }
 
-/** Runs `ps` for pid, pgid, state and age; `undefined` when it may not or cannot run. */
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * The seconds since the epoch of a `ps -o lstart` time printed in UTC and the C locale. `ps`
+ * computes it from the boot time and the process's start in clock ticks, so every reading of
+ * one process gives the same second, however long the run of `ps` took. (An age, `etimes`, had to
+ * be subtracted from the time of the run: two readings of one process could then differ by more
+ * than the two seconds {@linkcode sameStart} allows when runs of `ps` were slow, and a crashed
+ * server's group be taken for a reused pid and left running.)
+ *
+ * @example
+ * ```ts
+ * import { lstartSeconds } from "./process_ledger.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(lstartSeconds("Fri Nov 27 06:18:24 2026"), Date.UTC(2026, 10, 27, 6, 18, 24) / 1000);
+ * assert.equal(lstartSeconds("Fri Nov 27 2026"), undefined);
+ * ```
+ *
+ * @param text The time, e.g. `Fri Nov 27 06:18:24 2026`.
+ * @returns The seconds, or `undefined` when the text is not such a time.
+ */
+export function lstartSeconds(text: string): number | undefined {
+  const match = /^[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/.exec(
+    text.trim(),
+  );
+  const month = match ? MONTHS.indexOf(match[1]) : -1;
+  if (!match || month < 0) return undefined;
+  const [day, hours, minutes, seconds, year] = match.slice(2).map(Number);
+  return Date.UTC(year, month, day, hours, minutes, seconds) / 1000;
+}
+
+/** Runs `ps` for pid, pgid, state and start; `undefined` when it may not or cannot run. */
 function psProcesses(select: string[]): ProcStat[] | undefined {
   try {
     if (Deno.permissions.querySync({ name: "run", command: "ps" }).state !== "granted") {
       return undefined;
     }
     const { stdout } = new Deno.Command("ps", {
-      args: [...select, "-o", "pid=,pgid=,stat=,etimes="],
+      args: [...select, "-o", "pid=,pgid=,stat=,lstart="],
+      env: { TZ: "UTC", LC_ALL: "C" },
       stdin: "null",
       stdout: "piped",
       stderr: "null",
     }).outputSync();
-    const now = Math.round(Date.now() / 1000);
     const found: ProcStat[] = [];
     for (const line of new TextDecoder().decode(stdout).split("\n")) {
-      const [pid, pgrp, state, age] = line.trim().split(/\s+/);
-      if (!/^\d+$/.test(pid ?? "") || !/^\d+$/.test(age ?? "")) continue;
+      const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.+)$/.exec(line);
+      const start = match ? lstartSeconds(match[4]) : undefined;
+      if (!match || start === undefined) continue;
       found.push({
-        pid: Number(pid),
-        pgrp: Number(pgrp),
-        state: state[0],
-        start: `s${now - Number(age)}`,
+        pid: Number(match[1]),
+        pgrp: Number(match[2]),
+        state: match[3][0],
+        start: `s${start}`,
       });
     }
     return found;

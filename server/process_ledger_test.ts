@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   closeLedger,
   flushGroups,
+  lstartSeconds,
   openLedger,
   processStartTime,
   recordGroup,
@@ -63,5 +64,58 @@ Deno.test("recordGroup: the batch is written by itself soon after the spawn", as
     // Closed with no group left: the ledger file is gone.
     assert.equal(ledgerText(dir), "");
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("with ps instead of /proc, every reading of a process's start is the same second", async () => {
+  // A server with a scoped --allow-run list reads start times with ps (Deno 2.9 reads /proc
+  // only with --allow-all). Six readings 300 ms apart must agree exactly: the sweep compares
+  // readings taken by two servers to tell a crashed server's groups from reused pids. (Start
+  // times worked out from the age ps prints changed between readings.)
+  const dir = await Deno.makeTempDir({ prefix: "pow-ps-start-" });
+  try {
+    const script = `${dir}/read.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { processStartTime } from ${
+        JSON.stringify(new URL("./process_ledger.ts", import.meta.url).href)
+      };
+      const pid = Number(Deno.args[0]);
+      const readings = [];
+      for (let i = 0; i < 6; i++) {
+        readings.push(processStartTime(pid));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      console.log(JSON.stringify([readings, processStartTime(1)]));`,
+    );
+    const child = sleeper();
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-run=ps", script, String(child.pid)],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      const [readings, init] = JSON.parse(new TextDecoder().decode(out.stdout));
+      const first = readings[0];
+      assert.match(first, /^s\d{10}$/, "read with ps (s<seconds>), not from /proc");
+      assert.deepEqual(readings, Array(6).fill(first));
+      assert.match(init, /^s\d{10}$/);
+      // And it is the process's start: within a few seconds of now, since it just started.
+      assert.ok(Math.abs(Number(first.slice(1)) - Date.now() / 1000) < 30);
+    } finally {
+      child.kill();
+      await child.status;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ps start times: lstart in UTC and the C locale, single-digit days padded", () => {
+  assert.equal(lstartSeconds("Fri Nov 27 06:18:24 2026"), Date.UTC(2026, 10, 27, 6, 18, 24) / 1000);
+  assert.equal(lstartSeconds("Tue Dec  1 00:00:00 2026"), Date.UTC(2026, 11, 1) / 1000);
+  for (const bad of ["", "Fri Nov 27 2026", "Fri Foo 27 06:18:24 2026", "27 Nov 06:18:24 2026"]) {
+    assert.equal(lstartSeconds(bad), undefined, bad);
   }
 });
