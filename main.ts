@@ -16,6 +16,8 @@ import { serveCommand } from "./cli/serve.ts";
 
 type Command = (args: string[]) => number | Promise<number>;
 
+const help = () => import("./cli/help.ts").then((m) => m.helpCommand);
+const version = () => import("./cli/version.ts").then((m) => m.versionCommand);
 /**
  * The other commands, each loaded when it is run: the server does not load the client the
  * client commands use (docs/benchmarks.md, "Round twelve").
@@ -27,12 +29,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   attach: () => import("./cli/attach.ts").then((m) => m.attachCommand),
   cancel: () => import("./cli/cancel.ts").then((m) => m.cancelCommand),
   "hash-token": () => import("./cli/hash_token.ts").then((m) => m.hashTokenCommand),
-  help: () => import("./cli/help.ts").then((m) => m.helpCommand),
-  "--help": () => import("./cli/help.ts").then((m) => m.helpCommand),
-  "-h": () => import("./cli/help.ts").then((m) => m.helpCommand),
-  version: () => import("./cli/version.ts").then((m) => m.versionCommand),
-  "--version": () => import("./cli/version.ts").then((m) => m.versionCommand),
-  "-V": () => import("./cli/version.ts").then((m) => m.versionCommand),
+  help,
+  "--help": help,
+  "-h": help,
+  version,
+  "--version": version,
+  "-V": version,
 };
 
 async function main(args: string[]): Promise<number> {

@@ -32,7 +32,7 @@ export const GOAL_ROWS = {
   pow1Bulk: "pow-1 (text frames)",
 } as const;
 
-/** The ping row timed beside a TypeScript-function row (see the latency workload). */
+/** The label of the ping row timed beside a TypeScript-function row (the latency workload). */
 export function pingsBeside(label: string): string {
   return `${label}: a \`ping\` → \`pong\` before each call, same connection`;
 }

@@ -11,6 +11,7 @@ import { SessionManager } from "../server/session_manager.ts";
 import { PowClient } from "../client/mod.ts";
 import { NativeConnection } from "./_native_client.ts";
 import { type OpenSocket, openSocket, pow1Call, sendInput, websocketdSession } from "./_clients.ts";
+import { pingsBeside } from "./_goals.ts";
 import { num, type Row } from "./_report.ts";
 import { type ServerProcess, startPow, startTaskV8Flags, startWebsocketd } from "./_servers.ts";
 import { delay, Digest, fileLimit, hashFile, pool, quantile, rss, within } from "./_util.ts";
@@ -969,7 +970,7 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
     // server still does after the previous call (it would flatter the ratio), the second is
     // the one timed.
     const paired = c.value !== null;
-    const pairedLabel = `${c.label}: a \`ping\` → \`pong\` before each call, same connection`;
+    const pairedLabel = pingsBeside(c.label);
     const pings: number[] = [];
     let pingFailure: string | undefined;
     rows.push(

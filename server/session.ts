@@ -192,10 +192,8 @@ export interface SessionStateEventDetail {
 
 const encoder = new TextEncoder();
 
-/** What an ended session's resolver becomes: its result is settled. */
-const resolved = (): void => {};
-/** What observing an ended session returns: there is nothing to stop. */
-const unobserved = (): void => {};
+/** What an ended session keeps for its settled resolver, and returns for observing it. */
+const nothing = (): void => {};
 
 /**
  * One run of a process.
@@ -697,7 +695,7 @@ export class Session extends QuietEventTarget {
     this.#setState(result.status);
     this.#observers = undefined;
     this.#resolve(result);
-    this.#resolve = resolved;
+    this.#resolve = nothing;
   }
 
   /**
@@ -709,7 +707,7 @@ export class Session extends QuietEventTarget {
    * @returns A function that stops the observing.
    */
   observe(observer: (state: SessionState) => void): () => void {
-    return this.#observers?.add(observer) ?? unobserved;
+    return this.#observers?.add(observer) ?? nothing;
   }
 
   #setState(state: SessionState): void {
