@@ -8,8 +8,6 @@
 import { parseConfig, type PowConfig } from "./config.ts";
 import { defineProcess, type ProcessDefinition } from "./process.ts";
 
-const encoder = new TextEncoder();
-
 /** The YAML part of the default configuration (commands). */
 export const DEFAULT_CONFIG_YAML: string = `# pow's embedded demo configuration
 server:
@@ -99,12 +97,11 @@ export function defaultFunctionProcesses(): Record<string, ProcessDefinition> {
         { name: "ms", pattern: "[0-9]{1,5}", optional: true },
       ],
       async run(context) {
-        const { params } = context;
+        const { params, write } = context;
         const n = Number(params[0]);
         const ms = Number(params[1] ?? "1000");
-        const writer = context.stdout.getWriter();
         for (let i = 1; i <= n; i++) {
-          await writer.write(encoder.encode(`tick ${i}\n`));
+          await write(`tick ${i}\n`);
           if (i < n) {
             // The signal is made when first read: a one-line call does without it.
             const { signal } = context;

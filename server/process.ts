@@ -35,6 +35,28 @@ export interface ProcessContext {
   readonly stdout: WritableStream<Uint8Array>;
   /** The process's standard error. */
   readonly stderr: WritableStream<Uint8Array>;
+  /**
+   * Writes to standard output, or to standard error with `{ stream: "stderr" }`: a string as
+   * UTF-8, a `Uint8Array` as a copy (the caller may reuse its buffer). Resolves when the output
+   * took the bytes: like a `stdout` writer's `write`, it waits while the output log is full.
+   * Writes through `write` and through `stdout` and `stderr` (writers, `pipeTo`) are taken one
+   * at a time, in the order they were made. The quickest way to answer with output: no stream
+   * or writer is made.
+   *
+   * @example
+   * ```ts
+   * import { defineProcess } from "./process.ts";
+   *
+   * const greet = defineProcess({
+   *   params: [{ name: "name" }],
+   *   async run({ params, write }) {
+   *     await write(`hello ${params[0]}\n`);
+   *     await write("(greeted)\n", { stream: "stderr" });
+   *   },
+   * });
+   * ```
+   */
+  write(data: string | Uint8Array, options?: WriteOptions): Promise<void>;
   /** Aborted when the session is cancelled or times out. */
   readonly signal: AbortSignal;
   /** Who is calling. */
@@ -54,6 +76,12 @@ export interface ProcessContext {
    * `<c>.<t>`). Rejects with a `TypeError` for an invalid name.
    */
   publish(name: string, data: unknown): Promise<void>;
+}
+
+/** Options of {@linkcode ProcessContext.write}. */
+export interface WriteOptions {
+  /** Where the bytes go. @default {"stdout"} */
+  stream?: "stdout" | "stderr";
 }
 
 /** Settings shared by every kind of process. */

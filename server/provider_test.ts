@@ -57,6 +57,7 @@ function context(stdin: string[] = []) {
     caller: { id: "caller" },
     sessionId: "s1",
     publish: () => Promise.resolve(),
+    write: () => Promise.reject(new Error("a provided process writes through its streams")),
   };
   return {
     ctx,

@@ -31,6 +31,7 @@ import type {
   FunctionProcess,
   ProcessContext,
   ProcessDefinition,
+  WriteOptions,
 } from "./process.ts";
 import { expandTemplate } from "./params.ts";
 import {
@@ -770,6 +771,12 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
  */
 class FunctionIO {
   #sink: OutputSink;
+  /** Settles (never rejects) when the last queued write was taken; `undefined` when none is. */
+  #tail: Promise<void> | undefined;
+  #queued = 0;
+  #dequeue = (): void => {
+    if (--this.#queued === 0) this.#tail = undefined;
+  };
   #abort: AbortController | undefined;
   #input: TransformStream<Uint8Array, Uint8Array> | undefined;
   #inputWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -796,6 +803,63 @@ class FunctionIO {
 
   get signal(): AbortSignal {
     return (this.#abort ??= new AbortController()).signal;
+  }
+
+  /** Writes still to be taken by the output, across both streams. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Settles when every write queued so far was taken; `undefined` when none is waiting. */
+  get idle(): Promise<void> | undefined {
+    return this.#tail;
+  }
+
+  /**
+   * Runs `take` once every write queued before it was taken, and returns its promise: the
+   * function's `write`, its writers and its streams' sinks all queue here, so output keeps the
+   * order in which it was written. `failed` hears a failure (the returned promise rejects too).
+   */
+  queue(take: () => Promise<void>, failed?: (error: unknown) => void): Promise<void> {
+    const previous = this.#tail;
+    const taken = previous === undefined ? attempt(take) : previous.then(take);
+    this.#queued++;
+    this.#tail = taken.then(
+      this.#dequeue,
+      failed === undefined ? this.#dequeue : (error) => {
+        this.#dequeue();
+        failed(error);
+      },
+    );
+    return taken;
+  }
+
+  /** The function's `write`: a string as UTF-8, bytes as a copy, in order with the streams. */
+  write(data: string | Uint8Array, options?: WriteOptions): Promise<void> {
+    const stream = options?.stream ?? "stdout";
+    if (stream !== "stdout" && stream !== "stderr") {
+      return Promise.reject(
+        new TypeError(
+          `Cannot write to a function's output: invalid stream ${
+            JSON.stringify(stream)
+          }, expected "stdout" or "stderr"`,
+        ),
+      );
+    }
+    let chunk: Uint8Array;
+    if (typeof data === "string") chunk = encoder.encode(data);
+    else if (data instanceof Uint8Array) chunk = data.slice();
+    else {
+      return Promise.reject(
+        new TypeError(
+          `Cannot write to a function's output: expected a string or a Uint8Array, got ${
+            data === null ? "null" : typeof data
+          }`,
+        ),
+      );
+    }
+    const sink = this.#sink;
+    return this.queue(() => sink.write(stream, chunk));
   }
 
   /** The writer of the function's standard input. */
@@ -825,7 +889,16 @@ class FunctionIO {
 
   #output(stream: OutputStream): WritableStream<Uint8Array> {
     const sink = this.#sink;
-    return new FunctionOutput((chunk) => sink.write(stream, chunk));
+    return new FunctionOutput(this, (chunk) => sink.write(stream, chunk));
+  }
+}
+
+/** Calls `take`, turning a throw into a rejection. */
+function attempt(take: () => Promise<void>): Promise<void> {
+  try {
+    return take();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 
@@ -849,15 +922,22 @@ function copyChunk(chunk: unknown): Uint8Array {
  * standard machinery; either way the output keeps its order and waits for room.
  */
 class FunctionOutput extends WritableStream<Uint8Array> {
+  #io: FunctionIO;
   #write: (chunk: Uint8Array) => Promise<void>;
 
-  constructor(write: (chunk: Uint8Array) => Promise<void>) {
-    super({ write: (chunk) => write(copyChunk(chunk)) });
+  constructor(io: FunctionIO, write: (chunk: Uint8Array) => Promise<void>) {
+    super({
+      write: (chunk) => {
+        const copy = copyChunk(chunk);
+        return io.queue(() => write(copy));
+      },
+    });
+    this.#io = io;
     this.#write = write;
   }
 
   override getWriter(): WritableStreamDefaultWriter<Uint8Array> {
-    return new FunctionOutputWriter(this, this.#write);
+    return new FunctionOutputWriter(this, this.#io, this.#write);
   }
 }
 
@@ -868,28 +948,32 @@ class FunctionOutput extends WritableStream<Uint8Array> {
  * failed write errors the stream as a failed sink write does.
  */
 class FunctionOutputWriter extends WritableStreamDefaultWriter<Uint8Array> {
+  #io: FunctionIO;
   #write: (chunk: Uint8Array) => Promise<void>;
-  /** Settles when the last write was taken; `undefined` when none is pending. */
-  #tail: Promise<void> | undefined;
-  #pending = 0;
   #error: { reason: unknown } | undefined;
   #closing = false;
   #released = false;
+  #failed = (error: unknown): void => this.#fail(error);
 
-  constructor(stream: FunctionOutput, write: (chunk: Uint8Array) => Promise<void>) {
+  constructor(
+    stream: FunctionOutput,
+    io: FunctionIO,
+    write: (chunk: Uint8Array) => Promise<void>,
+  ) {
     super(stream);
+    this.#io = io;
     this.#write = write;
   }
 
   override get desiredSize(): number | null {
     if (this.#released) throw new TypeError("Cannot get desiredSize: the writer was released");
     if (this.#error) return null;
-    return this.#closing || this.#pending > 0 ? 0 : super.desiredSize;
+    return this.#closing || this.#io.queued > 0 ? 0 : super.desiredSize;
   }
 
   override get ready(): Promise<void> {
-    const tail = this.#tail;
-    return tail === undefined ? super.ready : tail.then(() => super.ready, () => super.ready);
+    const idle = this.#io.idle;
+    return idle === undefined ? super.ready : idle.then(() => super.ready);
   }
 
   override write(chunk: Uint8Array): Promise<void> {
@@ -905,26 +989,16 @@ class FunctionOutputWriter extends WritableStreamDefaultWriter<Uint8Array> {
       this.#fail(error);
       return Promise.reject(error);
     }
-    this.#pending++;
-    const previous = this.#tail;
-    const written = previous === undefined
-      ? this.#take(copy)
-      : previous.then(() => this.#error ? Promise.reject(this.#error.reason) : this.#take(copy));
-    const tail = this.#tail = written.then(() => {
-      // The last pending write is always the latest one: nothing is left to wait for.
-      if (--this.#pending === 0) this.#tail = undefined;
-    }, (error) => {
-      this.#pending--;
-      this.#fail(error);
-      throw error;
-    });
-    return tail;
+    return this.#io.queue(
+      () => this.#error ? Promise.reject(this.#error.reason) : this.#write(copy),
+      this.#failed,
+    );
   }
 
   override async close(): Promise<void> {
     if (this.#released) throw new TypeError("Cannot close: the writer was released");
     this.#closing = true;
-    await this.#tail?.catch(() => {});
+    await this.#io.idle;
     return await super.close();
   }
 
@@ -940,14 +1014,6 @@ class FunctionOutputWriter extends WritableStreamDefaultWriter<Uint8Array> {
   override releaseLock(): void {
     this.#released = true;
     super.releaseLock();
-  }
-
-  #take(chunk: Uint8Array): Promise<void> {
-    try {
-      return this.#write(chunk);
-    } catch (error) {
-      return Promise.reject(error);
-    }
   }
 
   /** Errors the stream with the first failure, as a failed sink write does. */
@@ -972,6 +1038,7 @@ class FunctionContext implements ProcessContext {
   readonly bus: EventBus | undefined;
   readonly publish: (name: string, data: unknown) => Promise<void>;
   #io: FunctionIO;
+  #write: ProcessContext["write"] | undefined;
 
   constructor(options: RunOptions, io: FunctionIO) {
     this.params = options.params;
@@ -999,5 +1066,11 @@ class FunctionContext implements ProcessContext {
 
   get signal(): AbortSignal {
     return this.#io.signal;
+  }
+
+  /** A function of its own, as `publish`: functions destructure it (`run({ write })`). */
+  get write(): ProcessContext["write"] {
+    const io = this.#io;
+    return this.#write ??= (data, options) => io.write(data, options);
   }
 }

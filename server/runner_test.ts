@@ -8,7 +8,7 @@ import {
   startCommand,
   startFunction,
 } from "./runner.ts";
-import { defineCommand, defineProcess } from "./process.ts";
+import { defineCommand, defineProcess, type ProcessContext } from "./process.ts";
 import { headroom, OUTPUT_HEADROOM } from "./output_log.ts";
 import { sessionMembers, waitSessionGone } from "../tests/_proc.ts";
 import { evalWithGc } from "../tests/_gc.ts";
@@ -165,8 +165,20 @@ Deno.test("startFunction: the context is ProcessContext only, and every part des
       async run(ctx) {
         // Nothing of the runner's own controls reaches the function.
         for (const name of ["input", "abort", "closeInput", "endInput"]) assert.ok(!(name in ctx));
-        const { params, paramsOmitted, stdin, stdout, stderr, signal, caller, sessionId, publish } =
-          ctx;
+        const {
+          params,
+          paramsOmitted,
+          stdin,
+          stdout,
+          stderr,
+          signal,
+          caller,
+          sessionId,
+          publish,
+          write,
+        } = ctx;
+        assert.equal(ctx.write, write, "the same function on every read");
+        await write("w");
         seen = { params, paramsOmitted, caller, sessionId, aborted: signal.aborted };
         const writer = stdout.getWriter();
         await writer.write(new TextEncoder().encode("out"));
@@ -199,7 +211,7 @@ Deno.test("startFunction: the context is ProcessContext only, and every part des
     sessionId: "s1",
     aborted: false,
   });
-  assert.deepEqual(written, ["stdout:out", "stderr:err"]);
+  assert.deepEqual(written, ["stdout:w", "stdout:out", "stderr:err"]);
 });
 
 Deno.test("runner: a quiet pipe pins only its pending read's buffer, not the last read's", async () => {
@@ -252,7 +264,7 @@ Deno.test("runner: a quiet pipe pins only its pending read's buffer, not the las
 /** Runs `body` as a function process whose output sink is `write`; answers its result. */
 async function withOutput(
   write: (stream: string, data: Uint8Array) => Promise<void>,
-  body: (ctx: { stdout: WritableStream<Uint8Array> }) => Promise<unknown>,
+  body: (ctx: ProcessContext) => Promise<unknown>,
 ): Promise<unknown> {
   const process = startFunction(defineProcess({ run: (ctx) => body(ctx) }), {
     ...options(),
@@ -364,4 +376,123 @@ Deno.test("function output: one writer at a time; pipeTo and released writers be
     await stdout.getWriter().write(encoder.encode("4"));
   });
   assert.deepEqual(taken, ["1", "2", "3", "4"]);
+});
+
+Deno.test("function output: write() takes a string as UTF-8 or a copy of bytes, to stdout or stderr", async () => {
+  const taken: string[] = [];
+  const decoder = new TextDecoder();
+  await withOutput((stream, data) => {
+    taken.push(`${stream}:${decoder.decode(data)}`);
+    return Promise.resolve();
+  }, async ({ write }) => {
+    await write("héllo\n");
+    const bytes = new TextEncoder().encode("abc");
+    const written = write(bytes, { stream: "stderr" });
+    bytes[0] = 0x7a; // the caller may reuse its buffer: what was written was copied
+    await written;
+    await write("", { stream: "stdout" });
+  });
+  assert.deepEqual(taken, ["stdout:héllo\n", "stderr:abc", "stdout:"]);
+});
+
+Deno.test("function output: write() refuses what is not text or bytes, and an unknown stream", async () => {
+  const taken: number[] = [];
+  await withOutput((_stream, data) => {
+    taken.push(data.length);
+    return Promise.resolve();
+  }, async ({ write }) => {
+    await assert.rejects(
+      write(42 as unknown as string),
+      new TypeError(
+        "Cannot write to a function's output: expected a string or a Uint8Array, got number",
+      ),
+    );
+    await assert.rejects(
+      write(null as unknown as string),
+      new TypeError(
+        "Cannot write to a function's output: expected a string or a Uint8Array, got null",
+      ),
+    );
+    await assert.rejects(
+      write("x", { stream: "stdin" as "stdout" }),
+      new TypeError(
+        'Cannot write to a function\'s output: invalid stream "stdin", expected "stdout" or "stderr"',
+      ),
+    );
+    // A refused write leaves the output usable.
+    await write("ok");
+  });
+  assert.deepEqual(taken, [2]);
+});
+
+Deno.test("function output: write(), writers and pipeTo share one order, and write() waits for room", async () => {
+  const taken: string[] = [];
+  const waiting: (() => void)[] = [];
+  const decoder = new TextDecoder();
+  const sink = (stream: string, data: Uint8Array) => {
+    taken.push(`${stream}:${decoder.decode(data)}`);
+    return new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const release = async (until: number) => {
+    while (taken.length < until || waiting.length > 0) {
+      waiting.shift()?.();
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  };
+  await withOutput(sink, async ({ stdout, stderr, write }) => {
+    const out = stdout.getWriter();
+    const err = stderr.getWriter();
+    let firstDone = false;
+    const writes = [out.write(new TextEncoder().encode("1")), write("2")];
+    void writes[1].then(() => firstDone = true);
+    writes.push(err.write(new TextEncoder().encode("3")), write("4", { stream: "stderr" }));
+    writes.push(out.write(new TextEncoder().encode("5")));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(taken, ["stdout:1"], "each write waits until the output took the one before");
+    assert.equal(firstDone, false);
+    assert.equal(out.desiredSize, 0, "a writer sees the queue as full while writes wait");
+    await release(5);
+    await Promise.all(writes);
+    assert.equal(out.desiredSize, 1);
+    out.releaseLock();
+    // A pipe's write is made when the pipe has read its chunk; a write() made after that waits.
+    const piped = ReadableStream.from([new TextEncoder().encode("6")]).pipeTo(stdout, {
+      preventClose: true,
+    });
+    while (taken.length < 6) await new Promise((resolve) => setTimeout(resolve, 0));
+    const after = write("7");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(taken.length, 6, "write() waits for the pipe's write to be taken");
+    await release(7);
+    await Promise.all([piped, after]);
+  });
+  assert.deepEqual(taken, [
+    "stdout:1",
+    "stdout:2",
+    "stderr:3",
+    "stderr:4",
+    "stdout:5",
+    "stdout:6",
+    "stdout:7",
+  ]);
+});
+
+Deno.test("function output: a failed write() rejects without breaking the writes after it", async () => {
+  const gone = new Error("the log is full of holes");
+  let fail = true;
+  const taken: string[] = [];
+  await withOutput((_stream, data) => {
+    if (fail) {
+      fail = false;
+      return Promise.reject(gone);
+    }
+    taken.push(new TextDecoder().decode(data));
+    return Promise.resolve();
+  }, async ({ write }) => {
+    const first = write("a");
+    const second = write("b");
+    await assert.rejects(first, gone);
+    await second;
+  });
+  assert.deepEqual(taken, ["b"]);
 });
