@@ -8,7 +8,7 @@
 import { CallError, CapacityError } from "./errors.ts";
 import { type ParamLimits, validateParams } from "./params.ts";
 import type { Caller, ProcessDefinition } from "./process.ts";
-import type { EventBus } from "./bus.ts";
+import { type EventBus, MemoryEventBus } from "./bus.ts";
 import { MemorySessionStore, type SessionRecord, type SessionStore } from "./store.ts";
 import { isClusterStore, NODE_LOST_TOPIC, RemoteSession, serveControl } from "./remote_session.ts";
 import { MemorySessionRegistry, type SessionRegistry } from "./registry.ts";
@@ -171,12 +171,22 @@ export class SessionManager {
     this.registry = options.registry ?? new MemorySessionRegistry();
     this.store = options.store ?? new MemorySessionStore();
     this.bus = this.store.bus;
+    const { store, bus } = this;
+    // In memory, a change is recorded and announced in the same call, without promises: the
+    // manager does it three or four times for every session, on the path of a quick call.
+    const inMemory = store instanceof MemorySessionStore && bus instanceof MemoryEventBus;
     this.registry.observe((type, session) => {
       this.#account(type, session);
       const record = sessionRecord(session, this.node);
-      const stored = type === "removed" ? this.store.delete(session.id) : this.store.put(record);
       // Recorded first, then announced: a watcher that reads the store sees the event's state.
-      void stored.then(() => this.bus.publish(SESSION_TOPICS[type], record)).catch(() => {});
+      if (inMemory) {
+        if (type === "removed") store.deleteNow(session.id);
+        else store.putNow(record);
+        bus.publishNow(SESSION_TOPICS[type], record);
+        return;
+      }
+      const stored = type === "removed" ? store.delete(session.id) : store.put(record);
+      void stored.then(() => bus.publish(SESSION_TOPICS[type], record)).catch(() => {});
     });
     this.#options = options;
     this.#reaper = setInterval(() => this.reap(), options.reapInterval ?? 1000);

@@ -250,3 +250,38 @@ Deno.test("outputBudget: a start counts the sessions' output only once what was 
     await m.close();
   }
 });
+
+Deno.test("in memory, each change is in the store and on the bus when the call that made it returns", async () => {
+  const manager = new SessionManager({ processes });
+  const events = manager.bus.subscribe("session.>");
+  try {
+    const session = manager.start("write", ["3"], { caller: { id: "me" } });
+    // Recorded and announced in the same turn: no promise stands between the change and them,
+    // so an event published right after start() comes after the session's first two.
+    void manager.bus.publish("session.marker", { state: "marker" });
+    const record = await manager.store.get(session.id);
+    assert.equal(record?.state, "running");
+    await session.result;
+    assert.equal((await manager.store.get(session.id))?.state, "fulfilled");
+    manager.registry.delete(session.id);
+    assert.equal(await manager.store.get(session.id), undefined);
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { value } = await events.next();
+      if (value.type === "event") {
+        const data = value.event.data as { state: string };
+        seen.push(`${value.event.topic}:${data.state}`);
+      }
+    }
+    assert.deepEqual(seen, [
+      "session.created:starting",
+      "session.state:running",
+      "session.marker:marker",
+      "session.state:fulfilled",
+      "session.removed:fulfilled",
+    ]);
+  } finally {
+    events.close();
+    await manager.close();
+  }
+});

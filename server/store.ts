@@ -170,9 +170,19 @@ export class MemorySessionStore implements SessionStore {
 
   /** Adds or replaces a record. */
   put(record: SessionRecord): Promise<void> {
+    this.putNow(record);
+    return Promise.resolve();
+  }
+
+  /**
+   * Adds or replaces a record in the same turn, as {@linkcode MemorySessionStore.put} does
+   * without a promise (the session manager records every session's every state change).
+   *
+   * @param record The record; the store keeps a copy.
+   */
+  putNow(record: SessionRecord): void {
     // Stored as a copy: a record is data, never shared with its writer.
     this.#records.set(record.id, copyRecord(record));
-    return Promise.resolve();
   }
 
   /** Finds a record. */
@@ -188,13 +198,24 @@ export class MemorySessionStore implements SessionStore {
 
   /** Forgets a session. */
   delete(id: string): Promise<boolean> {
+    return Promise.resolve(this.deleteNow(id));
+  }
+
+  /**
+   * Forgets a session in the same turn, as {@linkcode MemorySessionStore.delete} does without a
+   * promise.
+   *
+   * @param id The session id.
+   * @returns Whether the store had its record or its log.
+   */
+  deleteNow(id: string): boolean {
     const had = this.#records.delete(id);
     const log = this.#logs.get(id);
     if (log) {
       if (!log.closed) log.close();
       this.#logs.delete(id);
     }
-    return Promise.resolve(had || log !== undefined);
+    return had || log !== undefined;
   }
 
   /** Closes the bus when the store made it. */
