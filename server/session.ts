@@ -195,6 +195,9 @@ const encoder = new TextEncoder();
 /** What an ended session keeps for its settled resolver, and returns for observing it. */
 const nothing = (): void => {};
 
+/** The input of a session that has none pending: one settled promise that every session shares. */
+const DELIVERED: Promise<void> = Promise.resolve();
+
 /**
  * One run of a process.
  *
@@ -255,7 +258,8 @@ export class Session extends QuietEventTarget {
   #cancel: { reason: string; kind: RejectionKind } | undefined;
   #killTimer: ReturnType<typeof setTimeout> | undefined;
   #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
-  #input: Promise<void> = Promise.resolve();
+  /** Settles when the last input write or close was delivered. */
+  #input: Promise<void> = DELIVERED;
   #pendingInput = 0;
   #maxPendingInput: number;
   #closedByClient = false;

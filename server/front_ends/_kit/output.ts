@@ -123,6 +123,8 @@ export function runs(
  * @returns The merged chunks.
  */
 export function coalesce(chunks: OutputChunk[], max: number = Infinity): OutputChunk[] {
+  // A quick call's output is often one chunk: nothing to merge.
+  if (chunks.length === 1 && chunks[0].data.length <= max) return chunks;
   return runs(chunks, max).map((run) => {
     const first = run[0];
     if (run.length === 1) return first;
