@@ -255,8 +255,11 @@ export interface MemoryOutputLogOptions {
 
 const EMPTY = new Uint8Array(0);
 
-/** The readers of every closed log that has none: never added to. */
+/** The readers of every log that has none: never added to (a log makes its own set). */
 const NO_READERS: Set<MemoryReader> = new Set();
+
+/** What an append that did not wait returns: one settled promise, shared. */
+const APPENDED: Promise<void> = Promise.resolve();
 
 /**
  * An {@linkcode OutputLog} held in memory.
@@ -287,8 +290,9 @@ export class MemoryOutputLog implements OutputLog {
   #keepFrom = 0;
   #retention: number;
   /** Open readers; the shared empty set when there are none and the log is closed. */
-  #readers: Set<MemoryReader> = new Set();
-  #roomWaiters: (() => void)[] = [];
+  #readers: Set<MemoryReader> = NO_READERS;
+  /** Writers waiting for room; made when the first one waits. */
+  #roomWaiters: (() => void)[] | undefined;
 
   /**
    * Creates an empty log.
@@ -328,13 +332,29 @@ export class MemoryOutputLog implements OutputLog {
    * @param stream The stream the bytes were written to.
    * @param data The bytes; the log keeps a reference, so do not reuse the buffer.
    */
-  async append(stream: OutputStream, data: Uint8Array): Promise<void> {
-    if (this.#closed) throw new TypeError("Cannot append to output log: it is closed");
-    if (data.length === 0) return;
+  append(stream: OutputStream, data: Uint8Array): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new TypeError("Cannot append to output log: it is closed"));
+    }
+    if (data.length === 0) return APPENDED;
+    if (!this.#hasRoom()) return this.#appendWhenRoom(stream, data);
+    try {
+      this.#push(stream, data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return APPENDED;
+  }
+
+  async #appendWhenRoom(stream: OutputStream, data: Uint8Array): Promise<void> {
     while (!this.#hasRoom()) {
-      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+      await new Promise<void>((resolve) => (this.#roomWaiters ??= []).push(resolve));
       if (this.#closed) throw new TypeError("Cannot append to output log: it is closed");
     }
+    this.#push(stream, data);
+  }
+
+  #push(stream: OutputStream, data: Uint8Array): void {
     this.#chunks.push({ stream, offset: this.#end, data });
     this.#end += data.length;
     this.#evict();
@@ -472,10 +492,10 @@ export class MemoryOutputLog implements OutputLog {
   }
 
   #wakeWriters(): void {
-    if (this.#roomWaiters.length === 0) return;
-    if (!this.#hasRoom() && !this.#closed) return;
     const waiters = this.#roomWaiters;
-    this.#roomWaiters = [];
+    if (waiters === undefined || waiters.length === 0) return;
+    if (!this.#hasRoom() && !this.#closed) return;
+    this.#roomWaiters = undefined;
     for (const wake of waiters) wake();
   }
 
