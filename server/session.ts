@@ -282,7 +282,10 @@ export class Session extends QuietEventTarget {
     super();
     this.id = options.id;
     this.name = options.name;
-    this.params = options.params;
+    // Frozen: the store's records and the bus's events share them.
+    this.params = Object.isFrozen(options.params)
+      ? options.params
+      : Object.freeze([...options.params]);
     this.caller = options.caller;
     this.definition = options.definition;
     this.#options = options;

@@ -715,7 +715,8 @@ export function sessionRecord(session: Session, node?: string): SessionRecord {
   const record: SessionRecord = {
     id: session.id,
     name: session.name,
-    params: [...session.params],
+    // Shared, not copied: a session's params are frozen when it is made.
+    params: session.params,
     owner: session.caller.id,
     state: session.state,
     createdAt: session.createdAt,

@@ -170,19 +170,20 @@ export class MemorySessionStore implements SessionStore {
 
   /** Adds or replaces a record. */
   put(record: SessionRecord): Promise<void> {
-    this.putNow(record);
+    // Stored as a copy: a record is data, never shared with its writer.
+    this.#records.set(record.id, copyRecord(record));
     return Promise.resolve();
   }
 
   /**
-   * Adds or replaces a record in the same turn, as {@linkcode MemorySessionStore.put} does
-   * without a promise (the session manager records every session's every state change).
+   * Adds or replaces a record in the same turn and without a copy: the caller gives the record
+   * away and never changes it (the session manager makes one for every session's every state
+   * change, and announces that same record on the bus). `get` and `list` still hand out copies.
    *
-   * @param record The record; the store keeps a copy.
+   * @param record The record, kept as it is.
    */
   putNow(record: SessionRecord): void {
-    // Stored as a copy: a record is data, never shared with its writer.
-    this.#records.set(record.id, copyRecord(record));
+    this.#records.set(record.id, record);
   }
 
   /** Finds a record. */

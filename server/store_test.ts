@@ -43,3 +43,45 @@ Deno.test("the session manager keeps records and logs in its store", async () =>
   assert.equal(await store.get(session.id), undefined);
   await store.close();
 });
+
+Deno.test("putNow keeps the record it is given; get and list still hand out copies", async () => {
+  const store = new MemorySessionStore();
+  const record = {
+    id: "s1",
+    name: "p",
+    params: Object.freeze(["a"]),
+    owner: "me",
+    state: "fulfilled" as const,
+    createdAt: 1,
+    outputBytes: 0,
+    attached: 0,
+    result: { status: "fulfilled" as const, value: { n: 1 } },
+  };
+  store.putNow(record);
+  const got = await store.get("s1");
+  assert.deepEqual(got, record);
+  assert.notEqual(got, record);
+  (got!.result as { value: { n: number } }).value.n = 2;
+  const [listed] = await store.list();
+  assert.deepEqual(listed.result, { status: "fulfilled", value: { n: 1 } });
+  assert.equal(store.deleteNow("s1"), true);
+  assert.equal(store.deleteNow("s1"), false);
+  assert.equal(await store.get("s1"), undefined);
+});
+
+Deno.test("a session's params are frozen: records and events share them", async () => {
+  const manager = new SessionManager({
+    processes: { p: defineProcess({ params: [{ name: "x" }], run: () => 1 }) },
+  });
+  try {
+    const params = ["a"];
+    const session = manager.start("p", params, { caller: { id: "me" } });
+    assert.ok(Object.isFrozen(session.params));
+    params[0] = "changed";
+    assert.deepEqual(session.params, ["a"], "the caller's array is not the session's");
+    await session.result;
+    assert.deepEqual((await manager.store.get(session.id))?.params, ["a"]);
+  } finally {
+    await manager.close();
+  }
+});
