@@ -41,7 +41,8 @@ export interface ProcessContext {
    * took the bytes: like a `stdout` writer's `write`, it waits while the output log is full.
    * Writes through `write` and through `stdout` and `stderr` (writers, `pipeTo`) are taken one
    * at a time, in the order they were made. The quickest way to answer with output: no stream
-   * or writer is made.
+   * or writer is made. A function that returns before its writes were taken (it did not await
+   * them) ends once they are, as a program's output is flushed when it exits.
    *
    * @example
    * ```ts

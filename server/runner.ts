@@ -76,6 +76,11 @@ export interface RunningProcess {
   resize?(cols: number, rows: number): void;
   /** Resolves once the process has ended and all its output has been written to the sink. */
   readonly exited: Promise<ExitInfo>;
+  /**
+   * How the process ended, when it had already ended as it started (a function that returned
+   * without waiting): its session ends in the same call, `exited` holds the same.
+   */
+  readonly exit?: ExitInfo;
 }
 
 /** What a runner needs to start a process. */
@@ -747,22 +752,45 @@ export async function closeWarmPool(definition: ProcessDefinition): Promise<void
  */
 export function startFunction(definition: FunctionProcess, options: RunOptions): RunningProcess {
   const io = new FunctionIO(options.output);
-  const exited = (async (): Promise<ExitInfo> => {
-    try {
-      return { value: await definition.run(new FunctionContext(options, io)) };
-    } catch (error) {
-      return { error, failed: true };
-    } finally {
-      io.endInput();
-    }
-  })();
+  // The function has ended once it returned and the output took every write it made, awaited
+  // or not (as a program's output is flushed when it exits).
+  const ended = (info: ExitInfo): ExitInfo | Promise<ExitInfo> => {
+    io.endInput();
+    const idle = io.idle;
+    return idle === undefined ? info : idle.then(() => info);
+  };
+  let out: unknown;
+  let done: ExitInfo | Promise<ExitInfo> | undefined;
+  try {
+    out = definition.run(new FunctionContext(options, io));
+  } catch (error) {
+    done = ended({ error, failed: true });
+  }
+  if (done === undefined) {
+    done = isThenable(out)
+      ? Promise.resolve(out).then(
+        (value) => ended({ value }),
+        (error) => ended({ error, failed: true }),
+      )
+      : ended({ value: out });
+  }
+  // Returned without waiting, all output taken: the process has ended already.
+  const exit = done instanceof Promise ? undefined : done;
   return {
     pid: undefined,
     write: (data) => io.input().write(data),
     closeInput: () => io.closeInput(),
     kill: (signal) => io.abort(signal),
-    exited,
+    exited: exit === undefined ? done as Promise<ExitInfo> : Promise.resolve(exit),
+    exit,
   };
+}
+
+/** Whether `await` would wait for `value` (a promise or another thenable). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value instanceof Promise ||
+    (value !== null && (typeof value === "object" || typeof value === "function") &&
+      typeof (value as { then?: unknown }).then === "function");
 }
 
 /**

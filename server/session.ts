@@ -440,6 +440,8 @@ export class Session extends QuietEventTarget {
     }
     this.#setState("running");
     if (this.#cancel) this.#signalEnd();
+    // A function that returned without waiting ends its session in this same call.
+    if (process.exit !== undefined) return this.#exited(process.exit);
     process.exited.then(
       (exit) => this.#exited(exit),
       (error) => this.#finish({ status: "rejected", reason: message(error), kind: "crash" }),

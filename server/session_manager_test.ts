@@ -285,3 +285,50 @@ Deno.test("in memory, each change is in the store and on the bus when the call t
     await manager.close();
   }
 });
+
+Deno.test("a function that returns without waiting ends in the start call; unawaited writes are taken first", async () => {
+  const manager = new SessionManager({
+    processes: {
+      sync: defineProcess({ run: ({ params }) => params.length + 1 }),
+      throws: defineProcess({
+        run: () => {
+          throw new Error("no");
+        },
+      }),
+      // Writes it did not await are taken before the session ends, in order.
+      unawaited: defineProcess({
+        run: ({ write }) => {
+          void write("a");
+          void write("b", { stream: "stderr" });
+          void write("c");
+          return 2;
+        },
+      }),
+      later: defineProcess({
+        async run({ write }) {
+          await Promise.resolve();
+          void write("x");
+          void write("y");
+          return 3;
+        },
+      }),
+    },
+  });
+  const output = (session: { log: { retained(): { stream: string; data: Uint8Array }[] } }) =>
+    session.log.retained().map((c) => `${c.stream}:${new TextDecoder().decode(c.data)}`);
+  try {
+    const sync = manager.start("sync", [], { caller: { id: "me" } });
+    assert.equal(sync.state, "fulfilled");
+    assert.deepEqual(sync.outcome, { status: "fulfilled", value: 1 });
+    const throws = manager.start("throws", [], { caller: { id: "me" } });
+    assert.deepEqual(throws.outcome, { status: "rejected", reason: "no", kind: "error" });
+    const unawaited = manager.start("unawaited", [], { caller: { id: "me" } });
+    assert.deepEqual(await unawaited.result, { status: "fulfilled", value: 2 });
+    assert.deepEqual(output(unawaited), ["stdout:a", "stderr:b", "stdout:c"]);
+    const later = manager.start("later", [], { caller: { id: "me" } });
+    assert.deepEqual(await later.result, { status: "fulfilled", value: 3 });
+    assert.deepEqual(output(later), ["stdout:x", "stdout:y"]);
+  } finally {
+    await manager.close();
+  }
+});
