@@ -744,22 +744,33 @@ export function newSessionId(): string {
       crypto.getRandomValues(random);
       randomAt = 0;
     }
-    let id = "";
+    let k = 0;
     for (let i = 0; i < 15; i += 3) {
       const n = (random[randomAt + i] << 16) | (random[randomAt + i + 1] << 8) |
         random[randomAt + i + 2];
-      id += BASE64URL[n >> 18] + BASE64URL[(n >> 12) & 63] + BASE64URL[(n >> 6) & 63] +
-        BASE64URL[n & 63];
+      idCodes[k++] = BASE64URL_CODES[n >> 18];
+      idCodes[k++] = BASE64URL_CODES[(n >> 12) & 63];
+      idCodes[k++] = BASE64URL_CODES[(n >> 6) & 63];
+      idCodes[k++] = BASE64URL_CODES[n & 63];
     }
     const last = random[randomAt + 15];
-    id += BASE64URL[last >> 2] + BASE64URL[(last & 3) << 4];
+    idCodes[k++] = BASE64URL_CODES[last >> 2];
+    idCodes[k] = BASE64URL_CODES[(last & 3) << 4];
     randomAt += 16; // each random byte is used once
     // Never one that starts with "-": on a command line it would read as an option.
-    if (id[0] !== "-") return id;
+    if (idCodes[0] === DASH) continue;
+    // One flat string: built by `+=`, it would be a tree of 22 pieces that every map the
+    // session goes into (registry, store, log) first has to flatten.
+    return String.fromCharCode.apply(null, idCodes);
   }
 }
 
-const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const BASE64URL_CODES: Uint8Array = new TextEncoder().encode(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+);
+const DASH = 0x2d;
+/** The character codes of the id being made. */
+const idCodes: number[] = new Array(22).fill(0);
 /** Random bytes for ids, drawn from the system's generator 4 KiB at a time. */
 const random = new Uint8Array(4096);
 let randomAt = random.length;
