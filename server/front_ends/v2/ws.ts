@@ -775,8 +775,8 @@ class V2Connection {
       detach: session.attach(),
     };
     channel.reader.hold(offset);
+    // A connection with a channel is busy: its idle time starts again when the last one unbinds.
     this.#channels.set(id, channel);
-    this.#armIdle();
     return channel;
   }
 
