@@ -394,6 +394,11 @@ export class Session extends QuietEventTarget {
       publish: this.#options.publish,
       output: {
         write: (stream: "stdout" | "stderr", data: Uint8Array) => {
+          if (this.#outcome) {
+            return Promise.reject(
+              new TypeError(`Cannot write to the output of session "${this.id}": it has ended`),
+            );
+          }
           this.#options.onOutput?.(data.length);
           return this.log.append(stream, data);
         },

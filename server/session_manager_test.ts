@@ -332,3 +332,46 @@ Deno.test("a function that returns without waiting ends in the start call; unawa
     await manager.close();
   }
 });
+
+Deno.test("write() after the session ended rejects, and an ignored rejection is no unhandled error", async () => {
+  const late = Promise.withResolvers<unknown>();
+  const manager = new SessionManager({
+    processes: {
+      stubborn: defineProcess({
+        async run({ write, signal }) {
+          await write("before\n");
+          // Ignores the abort: keeps writing after the session was cancelled.
+          await new Promise((resolve) =>
+            signal.aborted ? resolve(null) : signal.addEventListener("abort", resolve)
+          );
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          void write("ignored\n"); // nobody looks at this one
+          late.resolve(await write("late\n").catch((error) => error));
+        },
+      }),
+    },
+    killGrace: 0,
+  });
+  try {
+    const session = manager.start("stubborn", [], { caller: { id: "me" } });
+    while (session.log.end === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    session.cancel("stop");
+    assert.deepEqual(await session.result, {
+      status: "rejected",
+      reason: "stop",
+      kind: "cancelled",
+    });
+    const error = await late.promise;
+    assert.ok(error instanceof TypeError);
+    assert.match(
+      error.message,
+      /^Cannot write to the output of session "[\w-]{22}": it has ended$/,
+    );
+    assert.deepEqual(
+      session.log.retained().map((c) => new TextDecoder().decode(c.data)),
+      ["before\n"],
+    );
+  } finally {
+    await manager.close();
+  }
+});
