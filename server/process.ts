@@ -42,7 +42,9 @@ export interface ProcessContext {
    * Writes through `write` and through `stdout` and `stderr` (writers, `pipeTo`) are taken one
    * at a time, in the order they were made. The quickest way to answer with output: no stream
    * or writer is made. A function that returns before its writes were taken (it did not await
-   * them) ends once they are, as a program's output is flushed when it exits.
+   * them) ends once they are, as a program's output is flushed when it exits. Rejects with a
+   * `TypeError` for data that is neither text nor bytes, an unknown stream, or a session that has
+   * ended (cancelled, or timed out); a rejection nobody awaits is no unhandled error.
    *
    * @example
    * ```ts
