@@ -1003,17 +1003,20 @@ class V2Connection {
    * arms a timer if none is running (no timer per message); the timer checks when it fires.
    */
   #armIdle(): void {
+    const idle = this.#context.config.limits.idleTimeout;
+    // Without an idle timeout (the default) there is nothing to note: no clock read per message.
+    if (!(idle > 0)) return;
     this.#idleSince = performance.now();
     if (this.#idleTimer !== undefined || this.#closed || this.#busy) return;
-    const idle = this.#context.config.limits.idleTimeout;
-    if (idle > 0) this.#idleTimer = setTimeout(() => this.#idleCheck(), idle);
+    this.#idleTimer = setTimeout(() => this.#idleCheck(), idle);
   }
 
   #idleCheck(): void {
     this.#idleTimer = undefined;
     // A busy connection is checked again once it may be idle (the next `#armIdle`).
-    if (this.#closed || this.#busy) return;
-    const left = this.#idleSince + this.#context.config.limits.idleTimeout - performance.now();
+    const idle = this.#context.config.limits.idleTimeout;
+    if (this.#closed || this.#busy || !(idle > 0)) return;
+    const left = this.#idleSince + idle - performance.now();
     if (left > 0) {
       this.#idleTimer = setTimeout(() => this.#idleCheck(), Math.ceil(left));
       return;
