@@ -289,7 +289,7 @@ export class MemoryOutputLog implements OutputLog {
   #delivered = 0;
   #keepFrom = 0;
   #retention: number;
-  /** Open readers; the shared empty set when there are none and the log is closed. */
+  /** Open readers; the shared empty set until the first one, and once a closed log has none. */
   #readers: Set<MemoryReader> = NO_READERS;
   /** Writers waiting for room; made when the first one waits. */
   #roomWaiters: (() => void)[] | undefined;
