@@ -788,9 +788,7 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
 
 /** Whether `await` would wait for `value` (a promise or another thenable). */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value instanceof Promise ||
-    (value !== null && (typeof value === "object" || typeof value === "function") &&
-      typeof (value as { then?: unknown }).then === "function");
+  return typeof (value as PromiseLike<unknown> | null | undefined)?.then === "function";
 }
 
 /**
