@@ -878,11 +878,10 @@ class V2Connection {
       const maxBytes = Math.min(channel.credit, maxFrame);
       // Output already waiting needs no wait that credit or an unbind could interrupt.
       let chunks: OutputChunk[] | null = reader.readAvailable(maxBytes);
+      // A wait for output needs no wake-up: an unbind closes the reader (the read returns
+      // `null`), and credit that arrives meanwhile is used by the next read.
       if (chunks.length === 0) {
-        const abort = new AbortController();
-        channel.wake = () => abort.abort();
-        chunks = await reader.read({ maxBytes, signal: abort.signal });
-        channel.wake = undefined;
+        chunks = await reader.read({ maxBytes });
         if (channel.closed) return;
       }
       if (chunks === null) break;
