@@ -51,17 +51,42 @@ Deno.test("issue 17 goals: each ratio is read from its two rows, against its bou
     "missed", // 0.3 / 0.1 = 3
     "met", // 510 / 500 = 1.02
     "met", // 510 / 600 = 0.85: at the bound
-    "missed", // 490 / 500 = 0.98
+    "missed", // 490 / 500 = 0.98, while its floor row meets the bound (520 / 500)
     "see Targets",
   ]);
   assert.equal(
     goals[0].measured,
-    "1.50× (3.00 against 2.00 ms); the quiet floor against websocketd: 2.00×",
+    "1.50× (3.00 against 2.00 ms); the quiet floor against websocketd: 2.00×, " +
+      "pow against that floor row: 0.750×",
   );
   assert.equal(
     goals[5].measured,
-    "1.02× (510 against 500 MB/s); its floor row (binary frames) against websocketd: 0.900×",
+    "1.02× (510 against 500 MB/s); its floor row (binary frames) against websocketd: 0.900×, " +
+      "pow against that floor row: 1.13×",
   );
+});
+
+Deno.test("issue 17 goals: a goal its floor row misses as well says so", () => {
+  const R = GOAL_ROWS;
+  const goals = performanceGoals([
+    ms(R.wsdCall, 1),
+    ms(R.pow1Call, 3.8), // 3.8×
+    ms(R.quietFloor, 3), // the floor alone: 3×, over the 1.5× bound
+    ms(R.v2Call, 2.2), // 2.2×
+    ms(R.openFloor, 0.9), // the floor meets 1.0×: pow's own miss
+    mbs(R.wsdBulk, 570),
+    mbs(R.binaryFloor, 556), // 0.975×
+    mbs(R.v2Bulk, 523),
+  ], false);
+  assert.equal(goals[0].verdict, "missed: its floor row misses it too");
+  assert.equal(
+    goals[0].measured,
+    "3.80× (3.80 against 1.00 ms); the quiet floor against websocketd: 3.00×, " +
+      "pow against that floor row: 1.27×",
+  );
+  assert.equal(goals[2].verdict, "missed");
+  assert.equal(goals[5].verdict, "missed: its floor row misses it too");
+  assert.match(goals[5].measured, /: 0\.975×, pow against that floor row: 0\.941×$/);
 });
 
 Deno.test("issue 17 goals: a missing, skipped or failed row is not measured, and says which", () => {
