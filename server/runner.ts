@@ -767,12 +767,17 @@ export function startFunction(definition: FunctionProcess, options: RunOptions):
     done = ended({ error, failed: true });
   }
   if (done === undefined) {
-    done = isThenable(out)
-      ? Promise.resolve(out).then(
-        (value) => ended({ value }),
-        (error) => ended({ error, failed: true }),
-      )
-      : ended({ value: out });
+    try {
+      done = isThenable(out)
+        ? Promise.resolve(out).then(
+          (value) => ended({ value }),
+          (error) => ended({ error, failed: true }),
+        )
+        : ended({ value: out });
+    } catch (error) {
+      // What it returned threw when asked for its `then`: the function failed.
+      done = ended({ error, failed: true });
+    }
   }
   // Returned without waiting, all output taken: the process has ended already.
   const exit = done instanceof Promise ? undefined : done;
@@ -864,7 +869,7 @@ class FunctionIO {
   write(data: string | Uint8Array, options?: WriteOptions): Promise<void> {
     const stream = options?.stream ?? "stdout";
     if (stream !== "stdout" && stream !== "stderr") {
-      return Promise.reject(
+      return refused(
         new TypeError(
           `Cannot write to a function's output: invalid stream ${
             JSON.stringify(stream)
@@ -876,7 +881,7 @@ class FunctionIO {
     if (typeof data === "string") chunk = encoder.encode(data);
     else if (data instanceof Uint8Array) chunk = data.slice();
     else {
-      return Promise.reject(
+      return refused(
         new TypeError(
           `Cannot write to a function's output: expected a string or a Uint8Array, got ${
             data === null ? "null" : typeof data
@@ -917,6 +922,13 @@ class FunctionIO {
     const sink = this.#sink;
     return new FunctionOutput(this, (chunk) => sink.write(stream, chunk));
   }
+}
+
+/** A rejection that is no unhandled error when nobody awaits it (fire-and-forget writes). */
+function refused(error: unknown): Promise<never> {
+  const rejected = Promise.reject(error);
+  rejected.catch(() => {});
+  return rejected;
 }
 
 /** Calls `take`, turning a throw into a rejection. */
@@ -1003,17 +1015,17 @@ class FunctionOutputWriter extends WritableStreamDefaultWriter<Uint8Array> {
   }
 
   override write(chunk: Uint8Array): Promise<void> {
-    if (this.#released) {
-      return Promise.reject(new TypeError("Cannot write: the writer was released"));
-    }
-    if (this.#error) return Promise.reject(this.#error.reason);
-    if (this.#closing) return Promise.reject(new TypeError("Cannot write: the stream is closing"));
+    // Refusals are marked handled, as `write`'s are: a write nobody awaits is no unhandled error.
+    if (this.#released) return refused(new TypeError("Cannot write: the writer was released"));
+    if (this.#error) return refused(this.#error.reason);
+    if (this.#closing) return refused(new TypeError("Cannot write: the stream is closing"));
     let copy: Uint8Array;
     try {
       copy = copyChunk(chunk);
     } catch (error) {
-      this.#fail(error);
-      return Promise.reject(error);
+      // As a standard stream's sink would: the bad chunk fails in its turn, after every write
+      // queued before it was taken, and errors the stream for the writes after it.
+      return this.#io.queue(() => Promise.reject(error), this.#failed);
     }
     return this.#io.queue(
       () => this.#error ? Promise.reject(this.#error.reason) : this.#write(copy),
@@ -1067,7 +1079,9 @@ class FunctionContext implements ProcessContext {
   #write: ProcessContext["write"] | undefined;
 
   constructor(options: RunOptions, io: FunctionIO) {
-    this.params = options.params;
+    // Its own copy: the session's params are frozen and shared by its records and events, and a
+    // function written in JavaScript may still change what it was given.
+    this.params = [...options.params];
     this.paramsOmitted = options.paramsOmitted ?? false;
     this.caller = options.caller;
     this.sessionId = options.sessionId;

@@ -496,3 +496,81 @@ Deno.test("function output: a failed write() rejects without breaking the writes
   });
   assert.deepEqual(taken, ["b"]);
 });
+
+Deno.test("function output: a bad chunk fails in its turn, after the writes queued before it", async () => {
+  const taken: string[] = [];
+  const waiting: (() => void)[] = [];
+  await withOutput((_stream, data) => {
+    taken.push(new TextDecoder().decode(data));
+    return new Promise<void>((resolve) => waiting.push(resolve));
+  }, async ({ stdout }) => {
+    const writer = stdout.getWriter();
+    const encoder = new TextEncoder();
+    const first = writer.write(encoder.encode("1"));
+    const second = writer.write(encoder.encode("5"));
+    const bad = writer.write(42 as unknown as Uint8Array);
+    const after = writer.write(encoder.encode("never"));
+    while (waiting.length > 0 || taken.length < 2) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      waiting.shift()?.();
+    }
+    await first;
+    await second;
+    await assert.rejects(
+      bad,
+      new TypeError("Cannot write to a function's output: expected a Uint8Array chunk, got number"),
+    );
+    await assert.rejects(after, TypeError);
+    await assert.rejects(writer.closed, TypeError);
+  });
+  assert.deepEqual(taken, ["1", "5"], "what was written before the bad chunk is not lost");
+});
+
+Deno.test("function output: refused writes nobody awaits are no unhandled errors", async () => {
+  // An unhandled rejection would fail this test (and take a server down): every refusal of
+  // `write` and of a writer is left unawaited here.
+  const taken: string[] = [];
+  const result = await withOutput((_stream, data) => {
+    taken.push(new TextDecoder().decode(data));
+    return Promise.resolve();
+  }, async ({ write, stdout, stderr }) => {
+    void write(42 as unknown as string);
+    void write("x", { stream: "stdxxx" as "stdout" });
+    const writer = stdout.getWriter();
+    void writer.write("text" as unknown as Uint8Array); // errors stdout
+    void writer.write(new Uint8Array(1)); // refused: the stream has errored
+    writer.releaseLock();
+    void writer.write(new Uint8Array(1)); // refused: released
+    const err = stderr.getWriter();
+    void err.close();
+    void err.write(new Uint8Array(1)); // refused: closing
+    await write("still here");
+    return "done";
+  });
+  assert.equal(result, "done");
+  assert.deepEqual(taken, ["still here"]);
+});
+
+Deno.test("startFunction: a function's params are its own, and a `then` that throws fails it", async () => {
+  const params = Object.freeze(["a", "b"]);
+  const shifted = startFunction(
+    defineProcess({ run: ({ params }) => (params as string[]).shift() }),
+    { ...options(), params },
+  );
+  assert.deepEqual(await shifted.exited, { value: "a" });
+  assert.deepEqual(params, ["a", "b"]);
+  const boom = new Error("no then for you");
+  const odd = startFunction(
+    defineProcess({
+      run: () => ({
+        get then(): unknown {
+          throw boom;
+        },
+      }),
+    }),
+    options(),
+  );
+  const exit = await odd.exited;
+  assert.equal(exit.failed, true);
+  assert.equal(exit.error, boom);
+});
