@@ -195,6 +195,10 @@ const encoder = new TextEncoder();
 /** What an ended session keeps for its settled resolver, and returns for observing it. */
 const nothing = (): void => {};
 
+/** A JSON.parse reviver that freezes every object and array (results are shared, never copied). */
+const frozen = (_key: string, value: unknown): unknown =>
+  typeof value === "object" && value !== null ? Object.freeze(value) : value;
+
 /** The input of a session that has none pending: one settled promise that every session shares. */
 const DELIVERED: Promise<void> = Promise.resolve();
 
@@ -668,7 +672,7 @@ export class Session extends QuietEventTarget {
       }
       let value: unknown = exit.value ?? null;
       try {
-        value = JSON.parse(JSON.stringify(value) ?? "null");
+        value = JSON.parse(JSON.stringify(value) ?? "null", frozen);
       } catch (error) {
         return this.#finish({
           status: "rejected",
@@ -699,7 +703,7 @@ export class Session extends QuietEventTarget {
     if (this.#outcome) return;
     clearTimeout(this.#killTimer);
     clearTimeout(this.#timeoutTimer);
-    this.#outcome = result;
+    this.#outcome = Object.freeze(result);
     // What ran is done: a session lingers a minute, and keeps only its pid, output and result
     // (docs/benchmarks.md, "Round twelve": what an ended session keeps).
     this.#process = undefined;

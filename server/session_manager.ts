@@ -173,8 +173,11 @@ export class SessionManager {
     this.bus = this.store.bus;
     const { store, bus } = this;
     // In memory, a change is recorded and announced in the same call, without promises: the
-    // manager does it three or four times for every session, on the path of a quick call.
-    const inMemory = store instanceof MemorySessionStore && bus instanceof MemoryEventBus;
+    // manager does it three or four times for every session, on the path of a quick call. Only
+    // for these classes themselves: a subclass's own `put`, `delete` and `publish` are called.
+    const inMemory = store instanceof MemorySessionStore && bus instanceof MemoryEventBus &&
+      Object.getPrototypeOf(store) === MemorySessionStore.prototype &&
+      Object.getPrototypeOf(bus) === MemoryEventBus.prototype;
     this.registry.observe((type, session) => {
       this.#account(type, session);
       const record = sessionRecord(session, this.node);
@@ -729,7 +732,8 @@ export function sessionRecord(session: Session, node?: string): SessionRecord {
   if (node !== undefined) record.node = node;
   if (endedAt !== undefined) record.endedAt = endedAt;
   if (outcome !== undefined) record.result = outcome as SessionRecord["result"];
-  return record;
+  // Shared by the store and every event: nobody may change it.
+  return Object.freeze(record);
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { SessionManager } from "./session_manager.ts";
 import { defineProcess } from "./process.ts";
 import { CallError } from "./errors.ts";
+import { MemorySessionStore, type SessionRecord } from "./store.ts";
 
 const processes = {
   write: defineProcess({
@@ -371,6 +372,70 @@ Deno.test("write() after the session ended rejects, and an ignored rejection is 
       session.log.retained().map((c) => new TextDecoder().decode(c.data)),
       ["before\n"],
     );
+  } finally {
+    await manager.close();
+  }
+});
+
+Deno.test("records are shared, never changed: a result's reader or an event's subscriber cannot alter the store's", async () => {
+  const manager = new SessionManager({
+    processes: { obj: defineProcess({ run: () => ({ a: 1, list: [1] }) }) },
+  });
+  const events = manager.bus.subscribe("session.>");
+  try {
+    const session = manager.start("obj", [], { caller: { id: "me" } });
+    const result = await session.result;
+    assert.deepEqual(result, { status: "fulfilled", value: { a: 1, list: [1] } });
+    const value = (result as { value: { a: number; list: number[] } }).value;
+    assert.throws(() => {
+      value.a = 2;
+    }, TypeError);
+    assert.throws(() => value.list.push(2), TypeError);
+    assert.throws(() => {
+      (result as { status: string }).status = "rejected";
+    }, TypeError);
+    const { value: next } = await events.next();
+    assert.equal(next.type, "event");
+    const data = (next as { event: { data: SessionRecord } }).event.data;
+    assert.throws(() => {
+      delete (data as Partial<SessionRecord>).owner; // a subscriber that redacts in place
+    }, TypeError);
+    assert.throws(() => (data.params as string[]).push("x"), TypeError);
+    const stored = await manager.store.get(session.id);
+    assert.equal(stored?.owner, "me");
+    assert.deepEqual(stored?.result, { status: "fulfilled", value: { a: 1, list: [1] } });
+    // What get() hands out is the caller's own copy.
+    (stored!.result as { value: { a: number } }).value.a = 3;
+    assert.equal(
+      ((await manager.store.get(session.id))?.result as { value: { a: number } }).value.a,
+      1,
+    );
+    assert.equal((await manager.listAll({ id: "me" })).length, 1);
+  } finally {
+    events.close();
+    await manager.close();
+  }
+});
+
+Deno.test("a store that extends MemorySessionStore has its own put and delete called", async () => {
+  const calls: string[] = [];
+  class CountingStore extends MemorySessionStore {
+    override put(record: SessionRecord): Promise<void> {
+      calls.push(`put:${record.state}`);
+      return super.put(record);
+    }
+    override delete(id: string): Promise<boolean> {
+      calls.push("delete");
+      return super.delete(id);
+    }
+  }
+  const manager = new SessionManager({ processes, store: new CountingStore() });
+  try {
+    const session = manager.start("write", ["1"], { caller: { id: "me" } });
+    await session.result;
+    manager.registry.delete(session.id);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(calls, ["put:starting", "put:running", "put:fulfilled", "delete"]);
   } finally {
     await manager.close();
   }
