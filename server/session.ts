@@ -199,6 +199,25 @@ const nothing = (): void => {};
 const frozen = (_key: string, value: unknown): unknown =>
   typeof value === "object" && value !== null ? Object.freeze(value) : value;
 
+/**
+ * What a function returned, as the JSON a client receives: a copy (frozen: the session's
+ * result, its record and its events share it) made through JSON, or the same value without the
+ * round trip where JSON would return it unchanged (a string, a boolean, a finite number, `-0`
+ * as `0`). Throws what `JSON.stringify` throws (a `BigInt`, a cycle).
+ */
+function jsonResult(value: unknown): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value + 0 : null;
+    case "undefined":
+      return null;
+  }
+  return value === null ? null : JSON.parse(JSON.stringify(value) ?? "null", frozen);
+}
+
 /** The input of a session that has none pending: one settled promise that every session shares. */
 const DELIVERED: Promise<void> = Promise.resolve();
 
@@ -670,9 +689,9 @@ export class Session extends QuietEventTarget {
       if (exit.failed) {
         return this.#finish({ status: "rejected", reason: message(exit.error), kind: "error" });
       }
-      let value: unknown = exit.value ?? null;
+      let value: unknown;
       try {
-        value = JSON.parse(JSON.stringify(value) ?? "null", frozen);
+        value = jsonResult(exit.value);
       } catch (error) {
         return this.#finish({
           status: "rejected",

@@ -496,3 +496,48 @@ Deno.test("an ended session keeps its output and result, not what observed it wh
   assert.ok(perSession < 1800, `${perSession} bytes of heap per ended session`);
   assert.ok(perSession > 500, `${perSession} bytes per ended session: the measurement saw nothing`);
 });
+
+Deno.test("session result: what a function returns, as the JSON a client receives, frozen", async () => {
+  const cycle: Record<string, unknown> = {};
+  cycle.self = cycle;
+  const returns: [unknown, unknown][] = [
+    [1, 1],
+    [-0, 0],
+    [NaN, null],
+    [-Infinity, null],
+    [undefined, null],
+    [null, null],
+    ["text \ud800", "text \ud800"],
+    [false, false],
+    [Symbol("s"), null],
+    [() => 1, null],
+    [{ a: undefined, b: NaN, d: new Date(0), list: [1, undefined] }, {
+      b: null,
+      d: "1970-01-01T00:00:00.000Z",
+      list: [1, null],
+    }],
+  ];
+  const m = manager({
+    give: defineProcess({ params: [{ name: "i" }], run: ({ params }) => returns[+params[0]][0] }),
+    big: defineProcess({ run: () => 1n }),
+    cycle: defineProcess({ run: () => cycle }),
+  });
+  for (const [i, [, expected]] of returns.entries()) {
+    const result = await m.start("give", [String(i)], { caller }).result;
+    assert.equal(result.status, "fulfilled");
+    const { value } = result as { value: unknown };
+    assert.deepEqual(value, expected, `returned ${String(returns[i][0])}`);
+    if (typeof expected === "number") assert.ok(Object.is(value, expected), `${i}: ${value}`);
+    if (typeof value === "object" && value !== null) {
+      assert.ok(Object.isFrozen(value) && Object.isFrozen((value as { list: unknown }).list));
+    }
+  }
+  for (const name of ["big", "cycle"]) {
+    const result = await m.start(name, [], { caller }).result;
+    assert.equal(result.status, "rejected");
+    const { reason, kind } = result as { reason: string; kind: string };
+    assert.equal(kind, "crash");
+    assert.match(reason, /^result cannot be serialized as JSON: /);
+  }
+  await m.close();
+});
