@@ -215,7 +215,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGHUP", reload);
   let running: ListeningServer;
   try {
-    running = await listen(server, { signal: stopping.signal });
+    running = await listen(server, { signal: stopping.signal, uncaughtErrors: "log" });
   } catch (error) {
     await server.close();
     await store?.close();

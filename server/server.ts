@@ -424,6 +424,14 @@ export interface ListenOptions {
   onListen?: (url: URL) => void;
   /** Stops the server when aborted. */
   signal?: AbortSignal;
+  /**
+   * What an error nobody caught does while the server listens: a promise a function process
+   * left rejected and never awaited, or a throw in a timer it set. `"exit"` leaves it to Deno,
+   * which ends the process (and every session in it) with the error; `"log"` logs it as
+   * `uncaught error` and the server goes on (`pow serve` does this). An embedder chooses;
+   * pow's own code leaves no such errors. @default {"exit"}
+   */
+  uncaughtErrors?: "exit" | "log";
 }
 
 /** A listening server. */
@@ -473,8 +481,8 @@ export async function listen(
   const stateDir = server.config.server.stateDir ?? defaultStateDir();
   // Warnings go to the server's log (main.ts: text or JSON on stderr); an embedder without one
   // still sees them on stderr.
-  const warn = (message: string) =>
-    server.logger.level === "off" ? console.error(message) : server.logger.warn(message);
+  const warn = (message: string, level: "warn" | "error" = "warn") =>
+    server.logger.level === "off" ? console.error(message) : server.logger[level](message);
   let ledger = false;
   if (stateDir) {
     try {
@@ -503,6 +511,10 @@ export async function listen(
     },
   }, server.fetch);
   const url = await promise;
+  if (options.uncaughtErrors === "log") {
+    const stopLogging = logUncaughtErrors(warn);
+    httpServer.finished.then(stopLogging, stopLogging);
+  }
   (options.onListen ?? ((u) => console.log(`Listening on ${u}`)))(url);
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
@@ -521,4 +533,25 @@ export async function listen(
   if (options.signal?.aborted) void shutdown();
   else options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
   return { url, server, finished: httpServer.finished, shutdown };
+}
+
+/**
+ * Logs the errors nobody caught (unhandled rejections, throws in timers and microtasks) instead
+ * of letting them end the process, until the returned function is called.
+ */
+function logUncaughtErrors(log: (message: string, level: "error") => void): () => void {
+  const caught = (event: Event) => {
+    event.preventDefault();
+    const error = event instanceof PromiseRejectionEvent
+      ? event.reason
+      : (event as ErrorEvent).error;
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    log(`uncaught error (the server goes on): ${text}`, "error");
+  };
+  globalThis.addEventListener("unhandledrejection", caught);
+  globalThis.addEventListener("error", caught);
+  return () => {
+    globalThis.removeEventListener("unhandledrejection", caught);
+    globalThis.removeEventListener("error", caught);
+  };
 }
