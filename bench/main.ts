@@ -307,7 +307,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const rows: Row[] = [];
   try {
     const path = `${dir}/bulk.txt`;
-    if ((only.includes("bulk") || only.includes("fanout"))) {
+    // The generated file: printed by the bulk and fan-out workloads, and by the cluster's.
+    const needsData = ["bulk", "fanout", "cluster"].some((w) => only.includes(w));
+    if (needsData) {
       const n = sizes.bulkBytes;
       log(`generating ${n} bytes of base64 text in ${path}`);
       const made = await new Deno.Command("sh", {
@@ -322,9 +324,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       }).output();
       if (!made.success) throw new Error(`Cannot generate ${path}`);
     }
-    const data = (only.includes("bulk") || only.includes("fanout"))
-      ? { path, ...(await hashFile(path)) }
-      : { path, bytes: 0, sha256: "" };
+    const data = needsData ? { path, ...(await hashFile(path)) } : { path, bytes: 0, sha256: "" };
     log("starting pow servers (bench/pow.yaml, and the demo config for `ticker`)");
     const [pow, powDemo, floorServer] = await Promise.all([
       startPow({ config: "bench/pow.yaml" }),
