@@ -258,9 +258,11 @@ export class SessionManager {
         `Cannot start process "${name}": it does not allow a pseudo-terminal`,
       );
     }
-    // Last: these may remove delivered sessions to make room, only for a call that will start.
-    this.#checkCapacity(name, options.caller);
-    this.#checkBudget(name);
+    // Last: the limits, which may let delivered sessions give way. They only name them; they
+    // are removed once every limit passed, for a call that starts.
+    const room = this.#checkCapacity(name, options.caller);
+    this.#checkBudget(name, room);
+    for (const session of room) this.registry.delete(session.id);
     const session = new Session({
       ...this.#sessionOptions(name, valid, options, definition),
       pty: options.pty,
@@ -296,7 +298,9 @@ export class SessionManager {
     rejectedOptions: RejectedOptions = {},
   ): Session {
     if (rejectedOptions.countStart) this.#countStart(name, options.caller);
-    this.#checkCapacity(name, options.caller);
+    for (const session of this.#checkCapacity(name, options.caller)) {
+      this.registry.delete(session.id);
+    }
     const list = Array.isArray(params) ? params.map(String) : [];
     const session = Session.rejected(
       this.#sessionOptions(name, list, options, { kind: "function", run: () => null }),
@@ -580,43 +584,50 @@ export class SessionManager {
   }
 
   /**
-   * Refuses a session over `maxSessions` in total or `maxPerCaller` for the caller, once no
-   * delivered ended session can give way to it.
+   * Refuses a session over `maxSessions` in total or `maxPerCaller` for the caller, unless a
+   * delivered ended session can give way to it: returns the session that would (none, or one),
+   * which the caller removes once the call goes ahead. A caller at its own limit can only make
+   * room with one of its own sessions, which makes room under `maxSessions` as well.
    */
-  #checkCapacity(name: string, caller: Caller): void {
-    const maxSessions = this.#options.maxSessions ?? 1000;
-    if (this.registry.size >= maxSessions && !this.#evict()) {
-      throw new CallError(
-        "limit_reached",
-        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
-      );
-    }
+  #checkCapacity(name: string, caller: Caller): Session[] {
     const perCaller = this.#options.maxPerCaller ?? Infinity;
-    if ((this.#perCaller.get(caller.id) ?? 0) >= perCaller && !this.#evict(caller.id)) {
+    if ((this.#perCaller.get(caller.id) ?? 0) >= perCaller) {
+      const own = this.#givesWay(caller.id);
+      if (own) return [own];
       throw new CallError(
         "limit_reached",
         `Cannot start process "${name}": caller "${caller.id}" already has ${perCaller} sessions alive`,
       );
     }
+    const maxSessions = this.#options.maxSessions ?? 1000;
+    if (this.registry.size >= maxSessions) {
+      const any = this.#givesWay();
+      if (any) return [any];
+      throw new CallError(
+        "limit_reached",
+        `Cannot start process "${name}": ${maxSessions} sessions are already alive`,
+      );
+    }
+    return [];
   }
 
   /**
-   * Makes room for a new session: removes the ended session that ended first among those whose
-   * result was delivered ({@linkcode Session.markDelivered}) and that no client is attached to,
-   * as the reaper removes one whose linger has passed. Sessions whose result no client has
-   * seen are never removed early: a client that lost its connection may still come for it.
+   * The session that gives way to a new one: the ended session that ended first among those
+   * whose result was delivered ({@linkcode Session.markDelivered}) and that no client is
+   * attached to, as the reaper removes one whose linger has passed. Sessions whose result no
+   * client has seen never give way: a client that lost its connection may still come for it.
    *
    * @param callerId Only a session of this caller.
-   * @returns Whether one was removed.
+   * @returns The session, or `undefined`.
    */
-  #evict(callerId?: string): boolean {
+  #givesWay(callerId?: string): Session | undefined {
     // Ended sessions in the order they ended; the scan stops at the first that may go.
     for (const session of this.#endedHeld.keys()) {
       if (!session.delivered || session.attached > 0) continue;
       if (callerId !== undefined && session.caller.id !== callerId) continue;
-      return this.registry.delete(session.id);
+      return session;
     }
-    return false;
+    return undefined;
   }
 
   /**
@@ -631,23 +642,38 @@ export class SessionManager {
     return bytes;
   }
 
-  /** Refuses new work once the sessions' output fills `outputBudget`. */
-  #checkBudget(name: string): void {
+  /**
+   * Refuses new work once the sessions' output fills `outputBudget`, unless delivered ended
+   * sessions that hold output can give way: adds them to `room` (what the capacity check
+   * chose), and only when, with `room`, they bring the output under the budget.
+   */
+  #checkBudget(name: string, room: Session[]): void {
     const budget = this.#options.outputBudget ?? Infinity;
     if (budget === Infinity) return;
     // What is held never exceeds the last count plus what was added since (logs dropping old
     // output and sessions leaving only lower it): sessions are counted again, one by one, only
     // once that bound reaches the budget, not on every start.
     if (this.#counted + this.#added < budget) return;
-    let used = this.outputBytes();
-    while (used >= budget && this.#evict()) used = this.outputBytes();
-    this.#counted = used;
+    const held = this.outputBytes();
+    this.#counted = held;
     this.#added = 0;
-    if (used >= budget) {
+    let left = held;
+    for (const session of room) left -= this.#endedHeld.get(session) ?? 0;
+    const more: Session[] = [];
+    for (const [session, bytes] of this.#endedHeld) {
+      if (left < budget) break;
+      if (bytes === 0 || !session.delivered || session.attached > 0) continue;
+      if (room.includes(session)) continue;
+      more.push(session);
+      left -= bytes;
+    }
+    if (left >= budget) {
       throw new CapacityError(
-        `Cannot start process "${name}": the server is out of output memory (${used} bytes held, the budget is ${budget})`,
+        `Cannot start process "${name}": the server is out of output memory (${held} bytes held, the budget is ${budget})`,
       );
     }
+    room.push(...more);
+    this.#counted = left;
   }
 
   #countStart(name: string, caller: Caller): void {

@@ -440,3 +440,64 @@ Deno.test("a store that extends MemorySessionStore has its own put and delete ca
     await manager.close();
   }
 });
+
+Deno.test("a refused call removes no session: sessions give way only to a call that starts", async () => {
+  const removed: string[] = [];
+  const m = new SessionManager({ processes, maxSessions: 2, maxPerCaller: 1, linger: 60_000 });
+  try {
+    m.registry.observe((type, session) => void (type === "removed" && removed.push(session.id)));
+    const alice = { id: "alice" }, bob = { id: "bob" };
+    const ofBob = m.start("write", ["1"], { caller: bob });
+    await ofBob.result;
+    ofBob.markDelivered();
+    const ofAlice = m.start("wait", [], { caller: alice });
+    await ofAlice.started;
+    // Both limits are reached; alice is at her own, and her only session is running: refused,
+    // and bob's delivered session (which would have made room under sessions.max) stays.
+    assert.throws(
+      () => m.start("write", ["1"], { caller: alice }),
+      /caller "alice" already has 1 sessions alive/,
+    );
+    assert.deepEqual(removed, []);
+    assert.ok(m.get(ofBob.id, bob));
+    // Once alice's own session ended delivered, it alone gives way: one slot, one removal.
+    ofAlice.cancel();
+    await ofAlice.result;
+    ofAlice.markDelivered();
+    m.start("write", ["1"], { caller: alice });
+    assert.deepEqual(removed, [ofAlice.id]);
+    assert.ok(m.get(ofBob.id, bob));
+  } finally {
+    await m.close();
+  }
+});
+
+Deno.test("outputBudget: a refused call removes no session, and only sessions holding output give way", async () => {
+  const removed: string[] = [];
+  const m = new SessionManager({ processes, outputBudget: 150, retention: 1 << 20 });
+  try {
+    m.registry.observe((type, session) => void (type === "removed" && removed.push(session.id)));
+    const caller = { id: "a" };
+    const empty = [];
+    for (let i = 0; i < 3; i++) {
+      const session = m.start("write", ["0"], { caller });
+      await session.result;
+      session.markDelivered();
+      empty.push(session);
+    }
+    const running = [m.start("wait", [], { caller }), m.start("wait", [], { caller })];
+    await Promise.all(running.map((s) => s.started));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    // 200 bytes held by running sessions: nothing that may go would bring it under 150.
+    assert.throws(() => m.start("write", ["1"], { caller }), /out of output memory \(200 bytes/);
+    assert.deepEqual(removed, [], "the delivered sessions holding nothing stay");
+    running[0].cancel();
+    await running[0].result;
+    running[0].markDelivered();
+    // It holds 100 bytes: it alone gives way, not the empty ones before it.
+    m.start("write", ["1"], { caller });
+    assert.deepEqual(removed, [running[0].id]);
+  } finally {
+    await m.close();
+  }
+});
