@@ -486,23 +486,17 @@ class RedisReader implements OutputReader {
   async #fetch(): Promise<void> {
     try {
       if (!this.#started) {
-        // The chunk that holds the start offset, then everything after it.
-        const before = await this.#redis.xrevrangeBuffer(
-          this.#key,
-          `${this.#fetched}-1`,
-          "-",
-          "COUNT",
-          1,
-        );
-        const after = await this.#redis.xrangeBuffer(
-          this.#key,
-          `(${this.#fetched}-1`,
-          "+",
-          "COUNT",
-          1000,
-        );
+        // The chunk that holds the start offset, then everything after it, read in one
+        // transaction: an entry the node running the process adds between two separate reads
+        // (the first one, when the stream was still empty) would be in neither.
+        const replies = await this.#redis.multi()
+          .xrevrangeBuffer(this.#key, `${this.#fetched}-1`, "-", "COUNT", 1)
+          .xrangeBuffer(this.#key, `(${this.#fetched}-1`, "+", "COUNT", 1000)
+          .exec();
+        const [[beforeError, before], [afterError, after]] = replies ?? [[null, []], [null, []]];
+        if (beforeError || afterError) throw beforeError ?? afterError;
         this.#started = true;
-        this.#take([...before, ...after] as never);
+        this.#take([...before as never[], ...after as never[]]);
         return;
       }
       // One blocking connection per reader, for as long as it reads live output.

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { testSessionStore } from "./store_conformance.ts";
 import { RedisSessionStore } from "./redis_store.ts";
+import { Redis } from "ioredis";
 import { hasRedis, startRedis, type TestRedis } from "../tests/_redis.ts";
 
 let redis: TestRedis | undefined;
@@ -152,6 +153,73 @@ if (hasRedis) {
     assert.equal(reader.offset, 40);
     assert.equal(reader.skipped, 20);
     await b.close();
+  });
+
+  Deno.test("redis store: output added while a remote reader makes its first fetch is not skipped", async () => {
+    redis ??= await startRedis();
+    const test = redis;
+    const b = await RedisSessionStore.connect({
+      url: test.url,
+      prefix: "race",
+      node: "b",
+      blockMs: 100,
+    });
+    const key = "race:log:s";
+    // The node running the process appends right after the reader's first query returns: to the
+    // reader, the stream was empty, then holds three entries.
+    let append: (() => Promise<void>) | undefined = async () => {
+      await test.cli("XADD", key, "0-1", "s", "stdout", "d", "0123456789");
+      await test.cli("XADD", key, "10-1", "s", "stdout", "d", "abcdefghij");
+      await test.cli("XADD", key, "20-1", "e", "1");
+    };
+    const once = async () => {
+      const run = append;
+      append = undefined;
+      await run?.();
+    };
+    // deno-lint-ignore no-explicit-any
+    const proto = Redis.prototype as any;
+    const { xrevrangeBuffer, multi } = proto;
+    // deno-lint-ignore no-explicit-any
+    proto.xrevrangeBuffer = async function (this: unknown, ...args: any[]) {
+      const reply = await xrevrangeBuffer.apply(this, args);
+      if (args[0] === key) await once();
+      return reply;
+    };
+    // deno-lint-ignore no-explicit-any
+    proto.multi = function (this: unknown, ...args: any[]) {
+      const pipeline = multi.apply(this, args);
+      const { xrevrangeBuffer: queue, exec } = pipeline;
+      let reads = false;
+      // deno-lint-ignore no-explicit-any
+      pipeline.xrevrangeBuffer = function (...a: any[]) {
+        reads ||= a[0] === key;
+        return queue.apply(this, a);
+      };
+      // deno-lint-ignore no-explicit-any
+      pipeline.exec = async function (...a: any[]) {
+        const replies = await exec.apply(this, a);
+        if (reads) await once();
+        return replies;
+      };
+      return pipeline;
+    };
+    try {
+      const reader = b.remoteReader("s", { offset: 0 });
+      let text = "";
+      for (;;) {
+        const chunks = await reader.read();
+        if (chunks === null) break;
+        for (const chunk of chunks) text += new TextDecoder().decode(chunk.data);
+      }
+      assert.equal(append, undefined, "the entries were appended during the first fetch");
+      assert.equal(reader.skipped, 0);
+      assert.equal(text, "0123456789abcdefghij");
+    } finally {
+      proto.xrevrangeBuffer = xrevrangeBuffer;
+      proto.multi = multi;
+      await b.close();
+    }
   });
 
   Deno.test({
