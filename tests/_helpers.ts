@@ -320,7 +320,12 @@ export interface ServerProcess {
   url: URL;
   /** Its process id. */
   pid: number;
-  /** Stops it with SIGTERM; resolves with its exit code, the rest of stdout and stderr. */
+  /** Settles when it has ended (on its own, or stopped). */
+  status: Promise<Deno.CommandStatus>;
+  /**
+   * Stops it with SIGTERM (unless it ended on its own); resolves with its exit code, the rest of
+   * stdout and stderr.
+   */
   stop(): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
@@ -363,8 +368,13 @@ export async function startServerProcess(
   return {
     url: new URL(match[1]),
     pid: child.pid,
+    status: child.status,
     async stop() {
-      child.kill("SIGTERM");
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // It ended on its own.
+      }
       const { code } = await child.status;
       let rest = "";
       while (true) {

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { PowClient } from "../client/mod.ts";
+import { startServerProcess } from "./_helpers.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
@@ -35,32 +36,19 @@ async function serverProcess(mode: "log" | "default") {
   const dir = await Deno.makeTempDir({ prefix: "pow-uncaught-" });
   const script = `${dir}/server.ts`;
   await Deno.writeTextFile(script, SCRIPT);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, script, mode],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    line += value;
-  }
-  const match = /^Listening on (\S+)\n/.exec(line);
-  if (!match) throw new Error(`no Listening line: ${line}${await stderr}`);
-  void reader.cancel().catch(() => {});
+  const server = await startServerProcess(Deno.execPath(), [
+    "run",
+    "-A",
+    "--config",
+    CONFIG,
+    script,
+    mode,
+  ]);
   return {
-    wsUrl: new URL(match[1].replace(/^http/, "ws")),
-    child,
-    stderr,
+    ...server,
+    wsUrl: new URL(server.url.href.replace(/^http/, "ws")),
     async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* ended already */ }
-      await child.status;
+      await server.stop();
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -82,10 +70,8 @@ Deno.test('uncaughtErrors: "log": a function\'s stray errors are logged and the 
   // Another caller's session after both: the same process still serves.
   const count = await call(server.wsUrl, "count", ["3"]);
   assert.equal(count.status, "fulfilled");
-  server.child.kill("SIGTERM");
-  const { code } = await server.child.status;
+  const { code, stderr: log } = await server.stop();
   assert.equal(code, 0);
-  const log = await server.stderr;
   assert.match(log, /uncaught error \(the server goes on\): Error: stray rejection/);
   assert.match(log, /uncaught error \(the server goes on\): Error: stray throw/);
 });
@@ -93,7 +79,7 @@ Deno.test('uncaughtErrors: "log": a function\'s stray errors are logged and the 
 Deno.test("uncaughtErrors by default: a stray error ends the process, as Deno does", async () => {
   await using server = await serverProcess("default");
   await call(server.wsUrl, "leak", ["reject"]).catch(() => {});
-  const { code } = await server.child.status;
-  assert.equal(code, 1);
-  assert.match(await server.stderr, /Uncaught \(in promise\) Error: stray rejection/);
+  assert.equal((await server.status).code, 1, "it ended on its own");
+  const { stderr } = await server.stop();
+  assert.match(stderr, /Uncaught \(in promise\) Error: stray rejection/);
 });
