@@ -544,7 +544,7 @@ function logUncaughtErrors(log: (message: string, level: "error") => void): () =
     event.preventDefault();
     const error = event instanceof PromiseRejectionEvent
       ? event.reason
-      : (event as ErrorEvent).error;
+      : (event as ErrorEvent).error ?? (event as ErrorEvent).message;
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     log(`uncaught error (the server goes on): ${text}`, "error");
   };
