@@ -655,7 +655,6 @@ export class SessionManager {
     // once that bound reaches the budget, not on every start.
     if (this.#counted + this.#added < budget) return;
     const held = this.outputBytes();
-    this.#counted = held;
     this.#added = 0;
     let left = held;
     for (const session of room) left -= this.#endedHeld.get(session) ?? 0;
@@ -668,6 +667,7 @@ export class SessionManager {
       left -= bytes;
     }
     if (left >= budget) {
+      this.#counted = held;
       throw new CapacityError(
         `Cannot start process "${name}": the server is out of output memory (${held} bytes held, the budget is ${budget})`,
       );
